@@ -1,0 +1,280 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { userInfo, hostname } from 'node:os';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/** Project root (where package.json lives). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A secret is never written in config: it names an env var or a file holding it. */
+const secretRef = z
+  .union([
+    z.object({ env: z.string().min(1).describe('Environment variable holding the secret') }).strict(),
+    z.object({ file: z.string().min(1).describe('File holding the secret (trailing newline trimmed)') }).strict(),
+  ])
+  .describe('Reference to a secret: {env: NAME} or {file: PATH}');
+export type SecretRef = z.infer<typeof secretRef>;
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'must be a plain SQL identifier (letters, digits, _ and $; max 63)');
+
+const targetSchema = z
+  .object({
+    description: z.string().optional(),
+    production: z.boolean().default(false).describe('Drills refuse production targets unless allowDrills is set'),
+    allowDrills: z.boolean().optional(),
+    redis: z
+      .object({
+        url: z.string().url().default('redis://127.0.0.1:6379/0').describe('Redis the protected app reads (its Django cache)'),
+        password: secretRef.optional(),
+        keyPrefix: z.string().default('').describe("Django CACHES KEY_PREFIX ('' by default)"),
+        keyVersion: z.number().int().min(1).default(1).describe('Django cache VERSION (1 by default)'),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379/0', keyPrefix: '', keyVersion: 1 }),
+    postgres: z
+      .object({
+        adminUrl: z.string().default('postgres://postgres@127.0.0.1:5432/postgres').describe('Admin connection (no password in it: use password)'),
+        password: secretRef.optional(),
+        database: identifier.default('app').describe('The protected app database'),
+        appRole: identifier.default('app').describe('The role the app connects as'),
+        schemas: z.array(identifier).min(1).default(['public']),
+      })
+      .strict()
+      .optional(),
+    github: z
+      .object({
+        repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name'),
+        branch: z.string().default('main'),
+        token: secretRef.optional(),
+        baseUrl: z.string().url().optional().describe('GitHub API base (Enterprise, or a stand-in in tests)'),
+      })
+      .strict()
+      .optional(),
+    nginx: z
+      .object({
+        denyFile: z.string().describe('File nginx includes with deny rules'),
+        reloadCommand: z.array(z.string()).min(1).default(['nginx', '-s', 'reload']),
+        testCommand: z.array(z.string()).min(1).default(['nginx', '-t']),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type TargetConfig = z.infer<typeof targetSchema>;
+
+const configSchema = z
+  .object({
+    user: z.string().min(1).optional().describe('Identity this process acts as (FIREBREAK_USER; default the OS user)'),
+    temporal: z
+      .object({
+        address: z.string().default('127.0.0.1:7233').describe('Temporal frontend host:port (FIREBREAK_TEMPORAL_ADDRESS)'),
+        namespace: z.string().default('default').describe('Temporal namespace (FIREBREAK_TEMPORAL_NAMESPACE)'),
+        taskQueue: z.string().default('firebreak').describe('Task queue (FIREBREAK_TASK_QUEUE)'),
+        apiKey: secretRef.optional().describe('Temporal Cloud API key'),
+        tls: z
+          .object({
+            serverName: z.string().optional(),
+            caFile: z.string().optional(),
+            certFile: z.string().optional(),
+            keyFile: z.string().optional(),
+          })
+          .strict()
+          .optional()
+          .describe('mTLS; presence enables TLS'),
+      })
+      .strict()
+      .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'firebreak' }),
+    database: z
+      .object({
+        url: z.string().default('postgres://postgres@127.0.0.1:5432/firebreak').describe("Firebreak's own PostgreSQL"),
+        password: secretRef.optional(),
+      })
+      .strict()
+      .default({ url: 'postgres://postgres@127.0.0.1:5432/firebreak' }),
+    defaultTarget: z.string().default('local'),
+    targets: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'target names are lower-case words'), targetSchema).default({}),
+    approvers: z
+      .object({ groups: z.record(z.string(), z.array(z.string().min(1))).default({}) })
+      .strict()
+      .default({ groups: {} })
+      .describe('Who may approve gates, by group'),
+    runbooksDir: z.string().default('runbooks'),
+    dataDir: z.string().default('.data').describe('Dev server database, evidence, reports'),
+    encryption: z
+      .object({
+        current: z.string().min(1).describe('Key id used to encrypt new payloads'),
+        keys: z
+          .array(z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), secret: secretRef }).strict())
+          .min(1)
+          .describe('AES-256 keys (32 bytes, base64 or hex); old ones stay to decrypt'),
+      })
+      .strict()
+      .optional(),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+type Parsed = z.infer<typeof configSchema>;
+export interface Config extends Omit<Parsed, 'user'> {
+  user: string;
+  host: string;
+  /** Where the config came from, for messages. */
+  source: string;
+}
+
+const ENV_OVERRIDES: Record<string, { path: string[]; describe: string }> = {
+  FIREBREAK_USER: { path: ['user'], describe: 'identity of this process' },
+  FIREBREAK_TEMPORAL_ADDRESS: { path: ['temporal', 'address'], describe: 'Temporal frontend host:port' },
+  FIREBREAK_TEMPORAL_NAMESPACE: { path: ['temporal', 'namespace'], describe: 'Temporal namespace' },
+  FIREBREAK_TASK_QUEUE: { path: ['temporal', 'taskQueue'], describe: 'task queue' },
+  FIREBREAK_DATABASE_URL: { path: ['database', 'url'], describe: "Firebreak's own PostgreSQL" },
+  FIREBREAK_RUNBOOKS_DIR: { path: ['runbooksDir'], describe: 'runbooks folder' },
+  FIREBREAK_DATA_DIR: { path: ['dataDir'], describe: 'data folder' },
+  FIREBREAK_LOG_LEVEL: { path: ['log', 'level'], describe: 'log level' },
+  FIREBREAK_DEFAULT_TARGET: { path: ['defaultTarget'], describe: 'target used when none is given' },
+};
+
+/** The environment variables Firebreak reads, for `--help` and the README. */
+export function describeEnv(): Array<{ name: string; describe: string }> {
+  return [
+    { name: 'FIREBREAK_CONFIG', describe: 'path of the YAML config (default ./firebreak.yaml when present)' },
+    ...Object.entries(ENV_OVERRIDES).map(([name, v]) => ({ name, describe: v.describe })),
+  ];
+}
+
+const LOCAL_TARGET = {
+  description: 'This machine: Redis and PostgreSQL on 127.0.0.1',
+  production: false,
+  redis: { url: 'redis://127.0.0.1:6379/0', keyPrefix: '', keyVersion: 1 },
+};
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key];
+    if (typeof next !== 'object' || next === null) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1] as string] = value;
+}
+
+export interface LoadConfigOptions {
+  /** Explicit config file; else FIREBREAK_CONFIG; else ./firebreak.yaml if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Parse and validate config from file + environment. Throws ConfigError listing every problem. */
+export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const explicit = opts.file ?? env.FIREBREAK_CONFIG;
+  const candidate = explicit ? resolve(cwd, explicit) : resolve(cwd, 'firebreak.yaml');
+  let raw: Record<string, unknown> = {};
+  let source = 'defaults';
+  if (explicit && !existsSync(candidate)) throw new ConfigError([`config: file not found: ${candidate}`]);
+  if (existsSync(candidate)) {
+    source = candidate;
+    let text: string;
+    try {
+      text = readFileSync(candidate, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`config: cannot read ${candidate}: ${(err as Error).message}`]);
+    }
+    try {
+      const doc = parseYaml(text) as unknown;
+      if (doc !== null && doc !== undefined) {
+        if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('top level must be a mapping');
+        raw = doc as Record<string, unknown>;
+      }
+    } catch (err) {
+      throw new ConfigError([`config: ${candidate}: invalid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    }
+  }
+  for (const [name, { path }] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(raw, path, v);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const where = i.path.length ? i.path.join('.') : '(top level)';
+      return `config: ${where}: ${i.message} (${source})`;
+    });
+    throw new ConfigError(problems);
+  }
+  const parsed = result.data;
+  const targets = { ...parsed.targets };
+  if (!targets.local) targets.local = targetSchema.parse(LOCAL_TARGET);
+  const problems: string[] = [];
+  if (!targets[parsed.defaultTarget]) problems.push(`config: defaultTarget: no target named "${parsed.defaultTarget}" (${source})`);
+  if (parsed.encryption && !parsed.encryption.keys.some((k) => k.id === parsed.encryption?.current)) {
+    problems.push(`config: encryption.current: "${parsed.encryption.current}" is not one of encryption.keys (${source})`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const baseDir = source === 'defaults' ? cwd : dirname(source);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const config: Config = {
+    ...parsed,
+    targets,
+    runbooksDir: abs(parsed.runbooksDir),
+    dataDir: abs(parsed.dataDir),
+    user: parsed.user ?? safeUserName(),
+    host: hostname(),
+    source,
+  };
+  return deepFreeze(config);
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+let cached: Readonly<Config> | undefined;
+/** The process-wide config, parsed once. */
+export function getConfig(): Readonly<Config> {
+  cached ??= loadConfig();
+  return cached;
+}
+
+/** Read a referenced secret at the moment it is needed. */
+export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
+  if ('env' in ref) {
+    const v = env[ref.env];
+    if (v === undefined || v === '') throw new ConfigError([`config: secret environment variable ${ref.env} is not set`]);
+    return v;
+  }
+  try {
+    return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError([`config: cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`]);
+  }
+}
+
+export function getTarget(config: Readonly<Config>, name?: string): TargetConfig {
+  const key = name ?? config.defaultTarget;
+  const t = config.targets[key];
+  if (!t) throw new ConfigError([`unknown target "${key}" (known: ${Object.keys(config.targets).join(', ')})`]);
+  return t;
+}
