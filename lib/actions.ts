@@ -26,6 +26,8 @@ export interface ActionSpec {
   liftOnResolve: boolean;
   /** Default start-to-close timeout. */
   timeoutMs: number;
+  /** The activity also receives the incident status (report actions). */
+  wantsStatus?: boolean;
 }
 
 export const ACTIONS = {
@@ -68,6 +70,7 @@ export const ACTIONS = {
     reversible: false,
     liftOnResolve: false,
     timeoutMs: 30_000,
+    wantsStatus: true,
   },
 } as const satisfies Record<string, ActionSpec>;
 

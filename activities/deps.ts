@@ -1,0 +1,59 @@
+/** Clients the activities act through: built once per worker, per target, and injected. */
+import { Redis } from 'ioredis';
+import type { Config, TargetConfig } from '../lib/config.js';
+import { getTarget, readSecret } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import { badInput, refused } from './failures.js';
+import type { Mode } from '../workflows/definitions.js';
+
+export interface ActivityDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  clients: TargetClients;
+}
+
+/** Lazily connected clients, one per target, shared by every activity of the worker. */
+export class TargetClients {
+  private readonly redisByTarget = new Map<string, Redis>();
+
+  constructor(private readonly config: Readonly<Config>) {}
+
+  target(name: string): TargetConfig {
+    try {
+      return getTarget(this.config, name);
+    } catch {
+      throw badInput(`unknown target "${name}" (configured: ${Object.keys(this.config.targets).join(', ')})`);
+    }
+  }
+
+  redis(name: string): Redis {
+    let client = this.redisByTarget.get(name);
+    if (!client) {
+      const t = this.target(name);
+      client = new Redis(t.redis.url, {
+        password: t.redis.password ? readSecret(t.redis.password) : undefined,
+        lazyConnect: false,
+        connectTimeout: 3_000,
+        // Fail the attempt fast and let Temporal's retry policy decide.
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: true,
+        connectionName: 'firebreak-worker',
+      });
+      client.on('error', () => undefined); // surfaced per command; avoid unhandled 'error' events
+      this.redisByTarget.set(name, client);
+    }
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.redisByTarget.values()].map((c) => c.quit()));
+    this.redisByTarget.clear();
+  }
+}
+
+/** Drills act for real, so they refuse production targets unless the target allows them. */
+export function assertModeAllowed(target: TargetConfig, targetName: string, mode: Mode): void {
+  if (mode === 'drill' && target.production && !target.allowDrills) {
+    throw refused(`target "${targetName}" is production and does not allow drills (set allowDrills: true to rehearse on it)`);
+  }
+}

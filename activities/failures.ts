@@ -1,0 +1,22 @@
+/** Typed failures: the workflow and clients branch on `type`, never on message text. */
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureTypes } from '../workflows/definitions.js';
+
+export function badInput(message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureTypes.BadInput, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+}
+
+export function refused(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureTypes.Refused, message, nonRetryable: true });
+}
+
+export function verificationFailed(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: false });
+}
+
+/** A target system did not answer; Temporal retries with backoff. */
+export function targetUnavailable(system: string, err: unknown): ApplicationFailure {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code ?? (err instanceof Error ? err.message.split('\n')[0] : 'unknown error');
+  return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} unavailable: ${reason}`, nonRetryable: false });
+}

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { listIncidents } from '../../lib/incident-client.js';
+import type { Runner } from '../context.js';
+import { renderList } from '../render.js';
+
+export function registerList(program: Command, run: Runner): void {
+  program
+    .command('list')
+    .description('list incidents (Temporal visibility), newest first')
+    .option('--open', 'only incidents still running')
+    .option('-n, --limit <n>', 'at most this many', '50')
+    .action(
+      run(async (ctx, o: { open?: boolean; limit: string }) => {
+        const items = await listIncidents(await ctx.client(), { open: o.open, limit: Number(o.limit) });
+        ctx.out({ incidents: items }, () => renderList(items));
+      }),
+    );
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/** The `firebreak` command. Exit codes: 0 ok, 1 operation failed, 2 usage or validation error. */
+import { Command, CommanderError } from 'commander';
+import { Ctx, type GlobalOptions } from './context.js';
+import { registerDev } from './commands/dev.js';
+import { registerWorker } from './commands/worker.js';
+import { registerRunbook } from './commands/runbook.js';
+import { registerDeclare } from './commands/declare.js';
+import { registerStatus } from './commands/status.js';
+import { registerList } from './commands/list.js';
+import { registerSteer } from './commands/steer.js';
+import { registerLockdown } from './commands/lockdown.js';
+import { registerCodecServer } from './commands/codec-server.js';
+import { exitCodeOf, errorLine } from './errors.js';
+
+export function buildProgram(): { program: Command; ctx: () => Ctx | undefined } {
+  let ctx: Ctx | undefined;
+  const program = new Command('firebreak')
+    .description('Incident-response runbooks as durable Temporal workflows')
+    .option('--json', 'machine-readable output (one JSON document on stdout)')
+    .option('--verbose', 'show stack traces on errors')
+    .option('-c, --config <file>', 'config file (default: $FIREBREAK_CONFIG or ./firebreak.yaml)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  /** Wrap a command action so it gets a Ctx built from the global options. */
+  const run =
+    <A extends unknown[]>(fn: (c: Ctx, ...args: A) => Promise<void>) =>
+    async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
+      await fn(ctx, ...(args.slice(0, -1) as A));
+    };
+  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerCodecServer]) {
+    register(program, run);
+  }
+  program.commands.forEach(function inherit(c: Command) {
+    c.exitOverride();
+    c.commands.forEach(inherit);
+  });
+  return { program, ctx: () => ctx };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { program, ctx } = buildProgram();
+  const json = argv.includes('--json');
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'usage', message: err.message.replace(/^error: /, '') } })}\n`);
+      return 2;
+    }
+    const code = exitCodeOf(err);
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: code === 2 ? 'invalid' : 'failed', message: errorLine(err) } }, null, 2)}\n`);
+    else process.stderr.write(`firebreak: ${errorLine(err)}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return code;
+  } finally {
+    await ctx()?.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`firebreak: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,261 @@
+/**
+ * The one way front doors (CLI, Slack, schedules, demo) talk to incidents:
+ * validate, snapshot the runbook, start or update the workflow.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { Config } from './config.js';
+import { getTarget } from './config.js';
+import { OperationError, UsageError } from './errors.js';
+import { coerceParams, loadRunbook } from './runbook/loader.js';
+import { SEVERITIES, type Severity } from './runbook/types.js';
+import { connectionOptions, dataConverter } from './temporal-connection.js';
+import {
+  abortUpdate,
+  approveUpdate,
+  INCIDENT_WORKFLOW,
+  MODES,
+  noteUpdate,
+  resolveUpdate,
+  retryUpdate,
+  SA,
+  statusQuery,
+  workflowIdFor,
+  type Actor,
+  type GateStatus,
+  type IncidentInput,
+  type IncidentState,
+  type IncidentStatus,
+  type Mode,
+} from '../workflows/definitions.js';
+
+export async function connectClient(config: Readonly<Config>): Promise<Client> {
+  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5s' }).catch((err: unknown) => {
+    throw new OperationError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message.split('\n')[0]} (start one with \`firebreak dev\`)`);
+  });
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
+}
+
+export function newIncidentId(now = new Date()): string {
+  const day = now.toISOString().slice(0, 10).replace(/-/g, '');
+  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
+  const rand = [...randomBytes(6)].map((b) => alphabet[b % alphabet.length]).join('');
+  return `INC-${day}-${rand}`;
+}
+
+/** Accepts an incident id (`INC-…`) or a workflow id (`firebreak-INC-…`). */
+export function toWorkflowId(id: string): string {
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(id)) throw new UsageError(`"${id}" is not an incident id`);
+  return id.startsWith('firebreak-') ? id : workflowIdFor(id);
+}
+
+export interface DeclareRequest {
+  runbook: string;
+  params?: Record<string, string | string[] | number | boolean>;
+  severity?: string;
+  mode?: string;
+  target?: string;
+  dedupKey?: string;
+  summary?: string;
+  actor: Actor;
+}
+
+export interface DeclareResult {
+  id: string;
+  workflowId: string;
+  runId?: string;
+  /** True when --dedup-key matched an incident that was already open. */
+  existing: boolean;
+  runbook: string;
+  runbookSha256: string;
+  mode: Mode;
+  target: string;
+}
+
+/** Validate everything up front, then start (or find) the incident. Bad input changes nothing. */
+export async function declareIncident(client: Client, config: Readonly<Config>, req: DeclareRequest): Promise<DeclareResult> {
+  const snapshot = loadRunbook(config.runbooksDir, req.runbook);
+  const doc = snapshot.doc;
+  const params = coerceParams(doc, req.params ?? {});
+  const mode = (req.mode ?? 'live') as Mode;
+  if (!MODES.includes(mode)) throw new UsageError(`unknown mode "${req.mode}" (one of ${MODES.join(', ')})`);
+  const severity = (req.severity ?? doc.severity) as Severity;
+  if (!SEVERITIES.includes(severity)) throw new UsageError(`unknown severity "${req.severity}" (one of ${SEVERITIES.join(', ')})`);
+  const targetName = req.target ?? config.defaultTarget;
+  const target = getTarget(config, targetName);
+  if (mode === 'drill' && target.production && !target.allowDrills) {
+    throw new UsageError(`target "${targetName}" is production and does not allow drills`);
+  }
+  const sensitive = Object.entries(doc.params).filter(([name, p]) => p.sensitive && params[name] !== undefined && params[name] !== '');
+  if (sensitive.length && !config.encryption) {
+    throw new UsageError(`parameter ${sensitive.map(([n]) => n).join(', ')} is sensitive and would be stored in plain text: configure encryption first (README: Payload encryption)`);
+  }
+  if (req.dedupKey !== undefined && !/^[\w.:@/-]{1,200}$/.test(req.dedupKey)) {
+    throw new UsageError('dedup key: 1–200 characters of letters, digits and . _ : @ / -');
+  }
+  const base = { runbook: doc.name, runbookSha256: snapshot.sha256, mode, target: targetName };
+  if (req.dedupKey) {
+    const open = await findOpenByDedupKey(client, req.dedupKey);
+    if (open) return { ...base, id: open.incidentId, workflowId: open.workflowId, existing: true };
+  }
+  const incidentId = newIncidentId();
+  const input: IncidentInput = {
+    incidentId,
+    runbook: snapshot,
+    params,
+    severity,
+    mode,
+    target: targetName,
+    declaredBy: req.actor,
+    declaredAt: new Date().toISOString(),
+    summary: req.summary,
+    dedupKey: req.dedupKey,
+    approvers: { ...config.approvers.groups },
+  };
+  const handle = await client.workflow.start(INCIDENT_WORKFLOW, {
+    workflowId: workflowIdFor(incidentId),
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    typedSearchAttributes: [
+      { key: SA.incidentId, value: incidentId },
+      { key: SA.runbook, value: doc.name },
+      { key: SA.severity, value: severity },
+      { key: SA.mode, value: mode },
+      { key: SA.phase, value: 'detection' },
+      { key: SA.state, value: 'running' },
+      ...(req.dedupKey ? [{ key: SA.dedupKey, value: req.dedupKey }] : []),
+    ],
+    memo: { title: doc.title, declaredBy: req.actor.user },
+  });
+  return { ...base, id: incidentId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, existing: false };
+}
+
+export async function findOpenByDedupKey(client: Client, key: string): Promise<{ incidentId: string; workflowId: string } | undefined> {
+  const query = `FirebreakDedupKey = '${key.replace(/'/g, "\\'")}' AND ExecutionStatus = 'Running'`;
+  for await (const wf of client.workflow.list({ query, pageSize: 1 })) {
+    return { incidentId: wf.workflowId.replace(/^firebreak-/, ''), workflowId: wf.workflowId };
+  }
+  return undefined;
+}
+
+export function handleFor(client: Client, id: string): WorkflowHandle {
+  return client.workflow.getHandle(toWorkflowId(id));
+}
+
+export async function getStatus(client: Client, id: string): Promise<IncidentStatus> {
+  const handle = handleFor(client, id);
+  try {
+    return await handle.query(statusQuery);
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name === 'WorkflowNotFoundError') throw new OperationError(`no incident ${id}`);
+    throw err;
+  }
+}
+
+/** Updates are refused by the workflow's validators; surface their message as one clear line. */
+async function update<R>(fn: () => Promise<R>): Promise<R> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new OperationError(err.cause?.message ?? err.message);
+    }
+    if ((err as Error).name === 'WorkflowNotFoundError') throw new OperationError('no such incident');
+    throw err;
+  }
+}
+
+/** Approve a gate for exactly the arguments it shows now. */
+export async function approveGate(client: Client, id: string, gate: string, actor: Actor, comment?: string, expectedHash?: string): Promise<GateStatus> {
+  const status = await getStatus(client, id);
+  const open = status.gates.find((g) => g.id === gate && g.state === 'open');
+  if (!open) {
+    const gates = status.gates.filter((g) => g.state === 'open').map((g) => g.id);
+    throw new OperationError(`no open gate "${gate}" on ${status.id} (open: ${gates.join(', ') || 'none'})`);
+  }
+  if (expectedHash && !open.argsHash.startsWith(expectedHash)) {
+    throw new OperationError(`gate "${gate}" has arguments ${open.argsHash.slice(0, 12)}…, not ${expectedHash}: read the status again`);
+  }
+  return update(() => handleFor(client, id).executeUpdate(approveUpdate, { args: [{ gate, argsHash: open.argsHash, actor, comment }] }));
+}
+
+export async function abortIncident(client: Client, id: string, reason: string, actor: Actor): Promise<IncidentState> {
+  return update(() => handleFor(client, id).executeUpdate(abortUpdate, { args: [{ reason, actor }] }));
+}
+
+export async function resolveIncident(client: Client, id: string, actor: Actor, comment?: string): Promise<GateStatus> {
+  return update(() => handleFor(client, id).executeUpdate(resolveUpdate, { args: [{ actor, comment }] }));
+}
+
+export async function addNote(client: Client, id: string, text: string, actor: Actor): Promise<number> {
+  return update(() => handleFor(client, id).executeUpdate(noteUpdate, { args: [{ text, actor }] }));
+}
+
+export async function retryIncident(client: Client, id: string, actor: Actor): Promise<string[]> {
+  return update(() => handleFor(client, id).executeUpdate(retryUpdate, { args: [{ actor }] }));
+}
+
+export interface IncidentSummary {
+  id: string;
+  workflowId: string;
+  status: string;
+  runbook?: string;
+  severity?: string;
+  mode?: string;
+  phase?: string;
+  state?: string;
+  startTime: string;
+  closeTime?: string;
+}
+
+export async function listIncidents(client: Client, opts: { open?: boolean; limit?: number } = {}): Promise<IncidentSummary[]> {
+  const clauses = [`WorkflowType = '${INCIDENT_WORKFLOW}'`];
+  if (opts.open) clauses.push(`ExecutionStatus = 'Running'`);
+  const out: IncidentSummary[] = [];
+  const limit = opts.limit ?? 50;
+  for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
+    const sa = wf.typedSearchAttributes;
+    out.push({
+      id: sa.get(SA.incidentId) ?? wf.workflowId.replace(/^firebreak-/, ''),
+      workflowId: wf.workflowId,
+      status: wf.status.name,
+      runbook: sa.get(SA.runbook),
+      severity: sa.get(SA.severity),
+      mode: sa.get(SA.mode),
+      phase: sa.get(SA.phase),
+      state: sa.get(SA.state),
+      startTime: wf.startTime.toISOString(),
+      closeTime: wf.closeTime?.toISOString(),
+    });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Poll until `done(status)` or the deadline; calls `onChange` when the status changes. */
+export async function waitFor(
+  client: Client,
+  id: string,
+  done: (s: IncidentStatus) => boolean,
+  opts: { timeoutMs?: number; intervalMs?: number; onChange?: (s: IncidentStatus) => void } = {},
+): Promise<IncidentStatus> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let last = '';
+  for (;;) {
+    const s = await getStatus(client, id);
+    const key = JSON.stringify([s.state, s.phase, s.steps.map((x) => x.state), s.gates.map((g) => [g.state, g.approvals.length])]);
+    if (key !== last) {
+      last = key;
+      opts.onChange?.(s);
+    }
+    if (done(s)) return s;
+    if (Date.now() > deadline) throw new OperationError(`timed out waiting for ${id} (state ${s.state}, phase ${s.phase})`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
+  }
+}
+
+export const TERMINAL: IncidentState[] = ['completed', 'aborted'];
+export const NEEDS_HUMAN: IncidentState[] = ['awaiting-approval', 'awaiting-resolve', 'blocked'];

@@ -1,0 +1,64 @@
+/** Build a Firebreak worker: one connection, clients built once, activities injected. */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, TargetClients } from '../activities/index.js';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
+import { installRuntime } from './runtime.js';
+
+export interface FirebreakWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped (after shutdown()). */
+  run(): Promise<void>;
+  shutdown(): void;
+  close(): Promise<void>;
+}
+
+/** The workflows entry point, as source (tsx/vitest) or as built JavaScript. */
+export function workflowsPath(): string {
+  const ts = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+  return existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+}
+
+export async function createWorker(opts: {
+  config: Readonly<Config>;
+  logger: Logger;
+  /** A pre-built bundle (`npm run build`) skips webpack at start-up. */
+  bundlePath?: string;
+  overrides?: Partial<WorkerOptions>;
+}): Promise<FirebreakWorker> {
+  const { config, logger } = opts;
+  installRuntime(logger);
+  const connection = await NativeConnection.connect(connectionOptions(config));
+  const clients = new TargetClients(config);
+  const activities = createActivities({ config, logger, clients });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...(opts.bundlePath ? { workflowBundle: { codePath: opts.bundlePath } } : { workflowsPath: workflowsPath() }),
+    activities,
+    dataConverter: dataConverter(config),
+    shutdownGraceTime: '10s',
+    ...opts.overrides,
+  });
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    run() {
+      running ??= worker.run();
+      return running;
+    },
+    shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running?.catch(() => undefined);
+      await clients.close();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The incident workflow's public API: its input, the status it reports, and
+ * the queries and updates front doors (CLI, Slack) send. Shared by workflow
+ * code and clients, so it stays free of I/O.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { PhaseName, RunbookSnapshot, Severity, ParamValue } from '../lib/runbook/types.js';
+
+export const INCIDENT_WORKFLOW = 'IncidentWorkflow';
+export const MODES = ['live', 'dry-run', 'drill'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Who did something and through which front door. */
+export interface Actor {
+  user: string;
+  host: string;
+  via: 'cli' | 'slack' | 'schedule' | 'api' | 'demo';
+}
+
+export interface IncidentInput {
+  incidentId: string;
+  runbook: RunbookSnapshot;
+  params: Record<string, ParamValue>;
+  severity: Severity;
+  mode: Mode;
+  target: string;
+  declaredBy: Actor;
+  declaredAt: string;
+  summary?: string;
+  dedupKey?: string;
+  /** Approver groups as configured when declared (snapshotted like the runbook). */
+  approvers: Record<string, string[]>;
+}
+
+export type StepState =
+  | 'pending'
+  | 'skipped'
+  | 'awaiting-approval'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'planned'
+  | 'cancelled'
+  | 'undone';
+
+/** Result every action returns. Never holds secret values. */
+export interface ActionResult {
+  /** One line for humans. */
+  summary: string;
+  /** Did the action change anything (false when already in the desired state). */
+  changed: boolean;
+  /** Read-back evidence that the effect holds. */
+  proof?: Record<string, unknown>;
+  /** Step output, referenced as `steps.<id>.output`. */
+  output?: Record<string, unknown>;
+  /** How to undo: an action and the exact arguments restoring the prior state. */
+  undo?: { action: string; args: Record<string, unknown> };
+  /** In dry-run: what would be done. */
+  plan?: string[];
+}
+
+export interface StepStatus {
+  id: string;
+  phase: PhaseName;
+  action: string;
+  state: StepState;
+  startedAt?: string;
+  endedAt?: string;
+  summary?: string;
+  error?: string;
+  proof?: Record<string, unknown>;
+  plan?: string[];
+}
+
+export interface Vote {
+  by: string;
+  host: string;
+  at: string;
+}
+
+export interface GateStatus {
+  /** Step id, or `resolve` for the all-clear. */
+  id: string;
+  group: string;
+  required: number;
+  approvals: Vote[];
+  /** SHA-256 of the canonical JSON of the resolved step arguments; an approval must name it. */
+  argsHash: string;
+  args: Record<string, unknown>;
+  openedAt: string;
+  escalations: number;
+  state: 'open' | 'approved' | 'cancelled';
+}
+
+export type IncidentState =
+  | 'running'
+  | 'awaiting-approval'
+  | 'blocked'
+  | 'awaiting-resolve'
+  | 'resolving'
+  | 'aborting'
+  | 'aborted'
+  | 'completed';
+
+export interface TimelineEntry {
+  at: string;
+  kind: 'declared' | 'phase' | 'step' | 'gate' | 'approval' | 'escalation' | 'note' | 'abort' | 'resolve' | 'undo' | 'retry' | 'completed';
+  message: string;
+  by?: string;
+  step?: string;
+}
+
+export interface IncidentStatus {
+  id: string;
+  runbook: { name: string; title: string; sha256: string; file: string };
+  mode: Mode;
+  severity: Severity;
+  target: string;
+  state: IncidentState;
+  phase: PhaseName | 'done';
+  declaredBy: Actor;
+  declaredAt: string;
+  summary?: string;
+  steps: StepStatus[];
+  gates: GateStatus[];
+  timeline: TimelineEntry[];
+  /** Containment still in force (undo pending on resolve). */
+  activeContainment: string[];
+  abortReason?: string;
+}
+
+export interface ApproveInput {
+  gate: string;
+  argsHash: string;
+  actor: Actor;
+  comment?: string;
+}
+export interface AbortInput {
+  reason: string;
+  actor: Actor;
+}
+export interface ResolveInput {
+  actor: Actor;
+  comment?: string;
+}
+export interface NoteInput {
+  text: string;
+  actor: Actor;
+}
+export interface RetryInput {
+  actor: Actor;
+}
+
+export const statusQuery = defineQuery<IncidentStatus>('status');
+export const approveUpdate = defineUpdate<GateStatus, [ApproveInput]>('approve');
+export const abortUpdate = defineUpdate<IncidentState, [AbortInput]>('abort');
+export const resolveUpdate = defineUpdate<GateStatus, [ResolveInput]>('resolve');
+export const noteUpdate = defineUpdate<number, [NoteInput]>('note');
+export const retryUpdate = defineUpdate<string[], [RetryInput]>('retry');
+
+/** Workflow id for an incident id. */
+export function workflowIdFor(incidentId: string): string {
+  return `firebreak-${incidentId}`;
+}
+
+/** Typed failure types (ApplicationFailure.type) shared by activities and clients. */
+export const FailureTypes = {
+  BadInput: 'FirebreakBadInput',
+  TargetUnavailable: 'FirebreakTargetUnavailable',
+  VerificationFailed: 'FirebreakVerificationFailed',
+  Refused: 'FirebreakRefused',
+} as const;
+
+/** What every action activity receives. */
+export interface ActionInput {
+  incidentId: string;
+  stepId: string;
+  action: string;
+  target: string;
+  mode: Mode;
+  args: Record<string, unknown>;
+  /** Present for actions that report on the incident (`wantsStatus`). */
+  status?: IncidentStatus;
+}
+
+export const SA = {
+  phase: defineSearchAttributeKey('FirebreakPhase', SearchAttributeType.KEYWORD),
+  severity: defineSearchAttributeKey('FirebreakSeverity', SearchAttributeType.KEYWORD),
+  runbook: defineSearchAttributeKey('FirebreakRunbook', SearchAttributeType.KEYWORD),
+  mode: defineSearchAttributeKey('FirebreakMode', SearchAttributeType.KEYWORD),
+  state: defineSearchAttributeKey('FirebreakState', SearchAttributeType.KEYWORD),
+  dedupKey: defineSearchAttributeKey('FirebreakDedupKey', SearchAttributeType.KEYWORD),
+  incidentId: defineSearchAttributeKey('FirebreakIncidentId', SearchAttributeType.KEYWORD),
+} as const;

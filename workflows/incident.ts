@@ -1,0 +1,464 @@
+/**
+ * IncidentWorkflow: walks one incident through phases I–IV of the runbook
+ * snapshot it was started with. The workflow decides; activities act.
+ */
+import * as wf from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { actionSpec, type ActionSpec } from '../lib/actions.js';
+import { argsHash } from '../lib/canonical.js';
+import { evalExpr, parseExpr } from '../lib/runbook/expr.js';
+import { resolveRefs } from '../lib/runbook/refs.js';
+import { PHASES, PHASE_TITLES, type PhaseName, type StepSpec } from '../lib/runbook/types.js';
+import {
+  abortUpdate,
+  approveUpdate,
+  FailureTypes,
+  noteUpdate,
+  resolveUpdate,
+  retryUpdate,
+  SA,
+  statusQuery,
+  type ActionInput,
+  type ActionResult,
+  type Actor,
+  type GateStatus,
+  type IncidentInput,
+  type IncidentState,
+  type IncidentStatus,
+  type StepStatus,
+  type TimelineEntry,
+} from './definitions.js';
+import { addVote, isParticipant, voteProblem } from './gates.js';
+
+type Activities = ReturnType<typeof createActivities>;
+type ActionFn = (input: ActionInput) => Promise<ActionResult>;
+
+interface UndoEntry {
+  stepId: string;
+  action: string;
+  args: Record<string, unknown>;
+  liftOnResolve: boolean;
+}
+
+const DEFAULT_ATTEMPTS = 5;
+
+export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
+  const doc = input.runbook.doc;
+  const now = (): string => new Date().toISOString();
+  const specs = new Map<string, StepSpec>();
+  const steps: StepStatus[] = [];
+  for (const phase of PHASES) {
+    for (const spec of doc.phases[phase]) {
+      specs.set(spec.id, spec);
+      steps.push({ id: spec.id, phase, action: spec.action, state: 'pending' });
+    }
+  }
+  const status: IncidentStatus = {
+    id: input.incidentId,
+    runbook: { name: doc.name, title: doc.title, sha256: input.runbook.sha256, file: input.runbook.file },
+    mode: input.mode,
+    severity: input.severity,
+    target: input.target,
+    state: 'running',
+    phase: 'detection',
+    declaredBy: input.declaredBy,
+    declaredAt: input.declaredAt,
+    summary: input.summary,
+    steps,
+    gates: [],
+    timeline: [],
+    activeContainment: [],
+  };
+  const outputs: Record<string, { output?: unknown }> = {};
+  const undoStack: UndoEntry[] = [];
+  let aborting = false;
+  let retryRequested = false;
+  /** A state the main flow pins (blocked, awaiting-resolve…); otherwise derived from gates. */
+  let pinned: IncidentState | undefined;
+  let lastSearchState = '';
+
+  const stepOf = (id: string): StepStatus => steps.find((s) => s.id === id) as StepStatus;
+  const note = (entry: Omit<TimelineEntry, 'at'>): void => {
+    status.timeline.push({ at: now(), ...entry });
+  };
+
+  function refreshState(): void {
+    if (aborting && status.state !== 'aborted') status.state = 'aborting';
+    else if (pinned) status.state = pinned;
+    else status.state = status.gates.some((g) => g.state === 'open') ? 'awaiting-approval' : 'running';
+    const key = `${status.phase}|${status.state}`;
+    if (key !== lastSearchState) {
+      lastSearchState = key;
+      wf.upsertSearchAttributes([
+        { key: SA.phase, value: status.phase },
+        { key: SA.state, value: status.state },
+      ]);
+    }
+  }
+
+  // ---- queries and updates -------------------------------------------------
+  wf.setHandler(statusQuery, () => status);
+
+  wf.setHandler(
+    approveUpdate,
+    (req) => {
+      const gate = status.gates.find((g) => g.id === req.gate && g.state === 'open');
+      addVote(gate as GateStatus, req.actor, now());
+      note({ kind: 'approval', by: req.actor.user, step: req.gate, message: `${req.actor.user}@${req.actor.host} approved ${req.gate}${req.comment ? `: ${req.comment}` : ''}` });
+      refreshState();
+      return gate as GateStatus;
+    },
+    {
+      validator: (req) => {
+        const gate = status.gates.find((g) => g.id === req.gate && g.state === 'open');
+        const problem = voteProblem(input, gate, req.gate, req.actor, req.argsHash);
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+
+  wf.setHandler(
+    resolveUpdate,
+    (req) => {
+      const gate = status.gates.find((g) => g.id === 'resolve' && g.state === 'open') as GateStatus;
+      addVote(gate, req.actor, now());
+      note({ kind: 'resolve', by: req.actor.user, message: `${req.actor.user} gave the all-clear${req.comment ? `: ${req.comment}` : ''}` });
+      refreshState();
+      return gate;
+    },
+    {
+      validator: (req) => {
+        if (status.state !== 'awaiting-resolve') {
+          throw new Error(`resolve is accepted once phases I–III are done and containment is in force (now: phase ${status.phase}, state ${status.state}); use abort to roll back instead`);
+        }
+        const gate = status.gates.find((g) => g.id === 'resolve' && g.state === 'open');
+        const problem = voteProblem(input, gate, 'resolve', req.actor);
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+
+  wf.setHandler(
+    abortUpdate,
+    (req) => {
+      aborting = true;
+      status.abortReason = req.reason;
+      note({ kind: 'abort', by: req.actor.user, message: `abort requested by ${req.actor.user}: ${req.reason}` });
+      refreshState();
+      return status.state;
+    },
+    {
+      validator: (req) => {
+        if (aborting || status.state === 'aborted' || status.state === 'completed') throw new Error(`incident is already ${status.state}`);
+        requireParticipant(req.actor, 'abort');
+        if (!req.reason.trim()) throw new Error('abort needs a reason');
+      },
+    },
+  );
+
+  wf.setHandler(
+    noteUpdate,
+    (req) => {
+      note({ kind: 'note', by: req.actor.user, message: req.text });
+      return status.timeline.length;
+    },
+    {
+      validator: (req) => {
+        requireParticipant(req.actor, 'add notes to');
+        if (!req.text.trim()) throw new Error('a note needs text');
+        if (req.text.length > 4000) throw new Error('a note is limited to 4000 characters');
+      },
+    },
+  );
+
+  wf.setHandler(
+    retryUpdate,
+    (req) => {
+      retryRequested = true;
+      note({ kind: 'retry', by: req.actor.user, message: `${req.actor.user} asked to retry the failed steps` });
+      return steps.filter((s) => s.state === 'failed' || s.state === 'cancelled').map((s) => s.id);
+    },
+    {
+      validator: (req) => {
+        if (status.state !== 'blocked') throw new Error(`nothing to retry: the incident is ${status.state}`);
+        requireParticipant(req.actor, 'retry steps of');
+      },
+    },
+  );
+
+  function requireParticipant(actor: Actor, what: string): void {
+    if (!isParticipant(input, actor)) throw new Error(`${actor.user} is neither the declarer nor an approver, so cannot ${what} this incident`);
+  }
+
+  // ---- steps ---------------------------------------------------------------
+  function activityFor(spec: StepSpec, action: ActionSpec): ActionFn {
+    const acts = wf.proxyActivities<Activities>({
+      startToCloseTimeout: spec.timeoutMs ?? action.timeoutMs,
+      retry: {
+        maximumAttempts: spec.retry?.maximumAttempts ?? DEFAULT_ATTEMPTS,
+        initialInterval: spec.retry?.initialIntervalMs ?? 500,
+        maximumInterval: spec.retry?.maximumIntervalMs ?? 10_000,
+        backoffCoefficient: spec.retry?.backoffCoefficient ?? 2,
+        nonRetryableErrorTypes: [FailureTypes.BadInput, FailureTypes.Refused],
+      },
+    });
+    return (acts as unknown as Record<string, ActionFn>)[action.activity] as ActionFn;
+  }
+
+  function refContext() {
+    return {
+      params: input.params,
+      steps: outputs,
+      incident: { id: input.incidentId, target: input.target, mode: input.mode, severity: input.severity, declaredBy: input.declaredBy.user },
+    };
+  }
+
+  async function waitForGate(spec: StepSpec, args: Record<string, unknown>): Promise<boolean> {
+    const approval = spec.approval;
+    if (!approval) return true;
+    const hash = argsHash(spec.action, args);
+    const earlier = status.gates.find((g) => g.id === spec.id && g.state === 'approved' && g.argsHash === hash);
+    if (earlier) return true; // a retried step keeps the approval of identical arguments
+    status.gates = status.gates.filter((g) => !(g.id === spec.id && g.state === 'open'));
+    const gate: GateStatus = { id: spec.id, group: approval.group, required: approval.count, approvals: [], argsHash: hash, args, openedAt: now(), escalations: 0, state: 'open' };
+    status.gates.push(gate);
+    stepOf(spec.id).state = 'awaiting-approval';
+    note({ kind: 'gate', step: spec.id, message: `${spec.id} waits for ${approval.count} approval(s) from group ${approval.group}` });
+    refreshState();
+    while (gate.state === 'open' && !aborting) {
+      const decided = await wf.condition(() => gate.state !== 'open' || aborting, approval.escalateAfterMs);
+      if (!decided) escalate(gate);
+    }
+    if (gate.state !== 'approved') {
+      gate.state = 'cancelled';
+      refreshState();
+      return false;
+    }
+    note({ kind: 'gate', step: spec.id, message: `${spec.id} approved by ${gate.approvals.map((v) => v.by).join(', ')}` });
+    refreshState();
+    return true;
+  }
+
+  function escalate(gate: GateStatus): void {
+    gate.escalations += 1;
+    const waiting = gate.required - gate.approvals.length;
+    const message = `gate ${gate.id} still needs ${waiting} approval(s) from ${gate.group} (escalation ${gate.escalations})`;
+    note({ kind: 'escalation', step: gate.id, message });
+    wf.log.warn(message, { incidentId: input.incidentId, gate: gate.id, escalations: gate.escalations });
+  }
+
+  async function runStep(spec: StepSpec): Promise<boolean> {
+    const st = stepOf(spec.id);
+    st.error = undefined;
+    if (aborting) {
+      st.state = 'cancelled';
+      return false;
+    }
+    const fail = (message: string): boolean => {
+      st.state = 'failed';
+      st.error = message;
+      st.endedAt = now();
+      note({ kind: 'step', step: spec.id, message: `${spec.id} failed: ${message}` });
+      return false;
+    };
+    let args: Record<string, unknown>;
+    try {
+      if (spec.when && !evalExpr(parseExpr(spec.when), refContext())) {
+        st.state = 'skipped';
+        st.summary = `skipped: ${spec.when} is false`;
+        note({ kind: 'step', step: spec.id, message: `${spec.id} skipped (${spec.when} is false)` });
+        return true;
+      }
+      args = resolveRefs(spec.with, refContext()) as Record<string, unknown>;
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    const action = actionSpec(spec.action) as ActionSpec;
+    const gateNotes: string[] = [];
+    if (spec.approval && input.mode === 'dry-run') {
+      gateNotes.push(`would wait for ${spec.approval.count} approval(s) from group ${spec.approval.group}`);
+    } else if (!(await waitForGate(spec, args))) {
+      st.state = 'cancelled';
+      return false;
+    }
+    st.state = 'running';
+    st.startedAt = now();
+    note({ kind: 'step', step: spec.id, message: `${spec.id} started (${spec.action})` });
+    try {
+      const result = await activityFor(spec, action)({
+        incidentId: input.incidentId,
+        stepId: spec.id,
+        action: spec.action,
+        target: input.target,
+        mode: input.mode,
+        args,
+        status: action.wantsStatus ? status : undefined,
+      });
+      st.state = input.mode === 'dry-run' ? 'planned' : 'succeeded';
+      st.summary = result.summary;
+      st.proof = result.proof;
+      st.plan = result.plan ? [...gateNotes, ...result.plan] : gateNotes.length ? gateNotes : undefined;
+      st.endedAt = now();
+      outputs[spec.id] = { output: result.output ?? {} };
+      if (result.undo && input.mode !== 'dry-run' && action.reversible) {
+        undoStack.push({ stepId: spec.id, action: result.undo.action, args: result.undo.args, liftOnResolve: action.liftOnResolve });
+        status.activeContainment = undoStack.map((u) => u.stepId);
+      }
+      note({ kind: 'step', step: spec.id, message: `${spec.id} ${st.state}: ${result.summary}` });
+      return true;
+    } catch (err) {
+      return fail(failureMessage(err));
+    }
+  }
+
+  function needSatisfied(id: string): boolean {
+    const st = stepOf(id);
+    if (st.state === 'succeeded' || st.state === 'skipped' || st.state === 'planned') return true;
+    return st.state === 'failed' && Boolean(specs.get(id)?.continueOnError);
+  }
+
+  /** Run the given steps of a phase: concurrently, each after its `needs`. */
+  async function runSteps(phase: PhaseName, ids: string[]): Promise<void> {
+    const running = new Map<string, Promise<boolean>>();
+    const run = (id: string): Promise<boolean> => {
+      let p = running.get(id);
+      if (!p) {
+        const spec = specs.get(id) as StepSpec;
+        p = (async () => {
+          const needs = await Promise.all(spec.needs.map(async (n) => (ids.includes(n) ? (await run(n)) && needSatisfied(n) : needSatisfied(n))));
+          if (!needs.every(Boolean)) {
+            const st = stepOf(id);
+            st.state = 'cancelled';
+            st.error = `not run: it needs ${spec.needs.filter((n) => !needSatisfied(n)).join(', ')}`;
+            return false;
+          }
+          return runStep(spec);
+        })();
+        running.set(id, p);
+      }
+      return p;
+    };
+    await Promise.all(ids.filter((id) => stepOf(id).phase === phase).map(run));
+  }
+
+  async function runPhase(phase: PhaseName): Promise<void> {
+    status.phase = phase;
+    note({ kind: 'phase', message: `${PHASE_TITLES[phase]} started` });
+    refreshState();
+    let ids = doc.phases[phase].map((s) => s.id);
+    for (;;) {
+      await runSteps(phase, ids);
+      if (aborting) return;
+      const blocking = doc.phases[phase].filter((s) => {
+        const st = stepOf(s.id).state;
+        return (st === 'failed' && !s.continueOnError) || st === 'cancelled';
+      });
+      if (!blocking.length) break;
+      pinned = 'blocked';
+      note({ kind: 'phase', message: `${PHASE_TITLES[phase]} blocked: ${blocking.map((s) => s.id).join(', ')} did not succeed; retry or abort` });
+      refreshState();
+      retryRequested = false;
+      await wf.condition(() => retryRequested || aborting);
+      pinned = undefined;
+      refreshState();
+      if (aborting) return;
+      ids = blocking.map((s) => s.id);
+    }
+    note({ kind: 'phase', message: `${PHASE_TITLES[phase]} done` });
+  }
+
+  /** Run undo entries newest first; a failed undo stays listed as active containment. */
+  async function undo(entries: UndoEntry[], why: string): Promise<void> {
+    for (const entry of [...entries].reverse()) {
+      const spec = specs.get(entry.stepId) as StepSpec;
+      const action = actionSpec(entry.action) as ActionSpec;
+      try {
+        const result = await activityFor({ ...spec, timeoutMs: undefined }, action)({
+          incidentId: input.incidentId,
+          stepId: `${entry.stepId}.undo`,
+          action: entry.action,
+          target: input.target,
+          mode: input.mode,
+          args: entry.args,
+        });
+        undoStack.splice(undoStack.indexOf(entry), 1);
+        stepOf(entry.stepId).state = 'undone';
+        note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId}: ${result.summary}` });
+      } catch (err) {
+        note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId} FAILED: ${failureMessage(err)}` });
+        wf.log.error('undo failed', { incidentId: input.incidentId, step: entry.stepId, action: entry.action });
+      }
+    }
+    status.activeContainment = undoStack.map((u) => u.stepId);
+  }
+
+  async function finishAborted(): Promise<IncidentStatus> {
+    pinned = undefined;
+    await undo(undoStack, 'abort');
+    for (const g of status.gates) if (g.state === 'open') g.state = 'cancelled';
+    status.state = 'aborted';
+    status.phase = 'done';
+    note({ kind: 'completed', message: `incident aborted: ${status.abortReason ?? ''}` });
+    refreshState();
+    return status;
+  }
+
+  // ---- the incident --------------------------------------------------------
+  note({ kind: 'declared', by: input.declaredBy.user, message: `${input.declaredBy.user}@${input.declaredBy.host} declared a ${input.severity} ${doc.name} incident (${input.mode}, target ${input.target}) via ${input.declaredBy.via}` });
+  refreshState();
+
+  for (const phase of ['detection', 'containment', 'recovery'] as const) {
+    await runPhase(phase);
+    if (aborting) return finishAborted();
+  }
+
+  if (undoStack.some((u) => u.liftOnResolve)) {
+    const lift = undoStack.filter((u) => u.liftOnResolve);
+    const r = doc.resolve.approval;
+    const gate: GateStatus = {
+      id: 'resolve',
+      group: r.group,
+      required: r.count,
+      approvals: [],
+      args: { lift: lift.map((u) => ({ step: u.stepId, action: u.action })) },
+      argsHash: argsHash('resolve', { lift: lift.map((u) => u.stepId) }),
+      openedAt: now(),
+      escalations: 0,
+      state: 'open',
+    };
+    status.gates.push(gate);
+    pinned = 'awaiting-resolve';
+    note({ kind: 'gate', step: 'resolve', message: `containment in force (${lift.map((u) => u.stepId).join(', ')}): waiting for the all-clear from ${r.count} of ${r.group}` });
+    refreshState();
+    while (gate.state === 'open' && !aborting) {
+      if (!(await wf.condition(() => gate.state !== 'open' || aborting, r.escalateAfterMs))) escalate(gate);
+    }
+    if (aborting) return finishAborted();
+    pinned = 'resolving';
+    refreshState();
+    await undo(lift, 'resolve');
+    pinned = undefined;
+  } else {
+    note({ kind: 'phase', message: 'no containment to lift' });
+  }
+
+  await runPhase('postmortem');
+  if (aborting) return finishAborted();
+  status.phase = 'done';
+  status.state = 'completed';
+  pinned = 'completed';
+  note({ kind: 'completed', message: `incident completed; active containment: ${status.activeContainment.join(', ') || 'none'}` });
+  refreshState();
+  // Let in-flight update handlers finish before the run closes.
+  await wf.condition(wf.allHandlersFinished);
+  return status;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof wf.ActivityFailure && err.cause) {
+    const cause = err.cause;
+    const type = cause instanceof wf.ApplicationFailure && cause.type ? `${cause.type}: ` : '';
+    return `${type}${cause.message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
