@@ -123,7 +123,7 @@ export function startCodecServer(
   server: Server,
   port: number,
   host = '127.0.0.1',
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; close: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);

@@ -39,7 +39,11 @@ export interface DevServerOptions {
   logFile?: string;
   /** Address to bind; default 127.0.0.1. */
   ip?: string;
-  /** What to do with the server's output; default 'ignore' (stderr is still kept for startup errors). */
+  /**
+   * What to do with the server's output; default 'ignore' (stderr is still kept
+   * for startup errors). With 'pipe', read `process.stdout`/`process.stderr`
+   * yourself: an unread pipe eventually blocks the server.
+   */
   stdio?: 'ignore' | 'inherit' | 'pipe';
   /** Server log level; default 'warn'. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';

@@ -156,14 +156,18 @@ export async function getStatus(client: Client, id: string): Promise<IncidentSta
 }
 
 /** Updates are refused by the workflow's validators; surface their message as one clear line. */
-async function update<R>(fn: () => Promise<R>): Promise<R> {
+async function update<R>(client: Client, id: string, fn: (h: WorkflowHandle) => Promise<R>): Promise<R> {
+  const handle = handleFor(client, id);
   try {
-    return await fn();
+    return await fn(handle);
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       throw new OperationError(err.cause?.message ?? err.message);
     }
-    if ((err as Error).name === 'WorkflowNotFoundError') throw new OperationError('no such incident');
+    if ((err as Error).name === 'WorkflowNotFoundError') {
+      const closed = await handle.describe().then((d) => d.status.name, () => undefined);
+      throw new OperationError(closed ? `incident ${id} is closed (${closed.toLowerCase()})` : `no incident ${id}`);
+    }
     throw err;
   }
 }
@@ -179,23 +183,23 @@ export async function approveGate(client: Client, id: string, gate: string, acto
   if (expectedHash && !open.argsHash.startsWith(expectedHash)) {
     throw new OperationError(`gate "${gate}" has arguments ${open.argsHash.slice(0, 12)}…, not ${expectedHash}: read the status again`);
   }
-  return update(() => handleFor(client, id).executeUpdate(approveUpdate, { args: [{ gate, argsHash: open.argsHash, actor, comment }] }));
+  return update(client, id, (h) => h.executeUpdate(approveUpdate, { args: [{ gate, argsHash: open.argsHash, actor, comment }] }));
 }
 
 export async function abortIncident(client: Client, id: string, reason: string, actor: Actor): Promise<IncidentState> {
-  return update(() => handleFor(client, id).executeUpdate(abortUpdate, { args: [{ reason, actor }] }));
+  return update(client, id, (h) => h.executeUpdate(abortUpdate, { args: [{ reason, actor }] }));
 }
 
 export async function resolveIncident(client: Client, id: string, actor: Actor, comment?: string): Promise<GateStatus> {
-  return update(() => handleFor(client, id).executeUpdate(resolveUpdate, { args: [{ actor, comment }] }));
+  return update(client, id, (h) => h.executeUpdate(resolveUpdate, { args: [{ actor, comment }] }));
 }
 
 export async function addNote(client: Client, id: string, text: string, actor: Actor): Promise<number> {
-  return update(() => handleFor(client, id).executeUpdate(noteUpdate, { args: [{ text, actor }] }));
+  return update(client, id, (h) => h.executeUpdate(noteUpdate, { args: [{ text, actor }] }));
 }
 
 export async function retryIncident(client: Client, id: string, actor: Actor): Promise<string[]> {
-  return update(() => handleFor(client, id).executeUpdate(retryUpdate, { args: [{ actor }] }));
+  return update(client, id, (h) => h.executeUpdate(retryUpdate, { args: [{ actor }] }));
 }
 
 export interface IncidentSummary {

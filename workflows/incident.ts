@@ -18,13 +18,18 @@ import {
   retryUpdate,
   SA,
   statusQuery,
+  type AbortInput,
   type ActionInput,
   type ActionResult,
   type Actor,
+  type ApproveInput,
   type GateStatus,
   type IncidentInput,
   type IncidentState,
   type IncidentStatus,
+  type NoteInput,
+  type ResolveInput,
+  type RetryInput,
   type StepStatus,
   type TimelineEntry,
 } from './definitions.js';
@@ -83,7 +88,8 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   };
 
   function refreshState(): void {
-    if (aborting && status.state !== 'aborted') status.state = 'aborting';
+    if (pinned === 'aborted' || pinned === 'completed') status.state = pinned;
+    else if (aborting) status.state = 'aborting';
     else if (pinned) status.state = pinned;
     else status.state = status.gates.some((g) => g.state === 'open') ? 'awaiting-approval' : 'running';
     const key = `${status.phase}|${status.state}`;
@@ -109,7 +115,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return gate as GateStatus;
     },
     {
-      validator: (req) => {
+      validator: (req: ApproveInput) => {
         const gate = status.gates.find((g) => g.id === req.gate && g.state === 'open');
         const problem = voteProblem(input, gate, req.gate, req.actor, req.argsHash);
         if (problem) throw new Error(problem);
@@ -127,7 +133,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return gate;
     },
     {
-      validator: (req) => {
+      validator: (req: ResolveInput) => {
         if (status.state !== 'awaiting-resolve') {
           throw new Error(`resolve is accepted once phases I–III are done and containment is in force (now: phase ${status.phase}, state ${status.state}); use abort to roll back instead`);
         }
@@ -148,7 +154,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return status.state;
     },
     {
-      validator: (req) => {
+      validator: (req: AbortInput) => {
         if (aborting || status.state === 'aborted' || status.state === 'completed') throw new Error(`incident is already ${status.state}`);
         requireParticipant(req.actor, 'abort');
         if (!req.reason.trim()) throw new Error('abort needs a reason');
@@ -163,7 +169,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return status.timeline.length;
     },
     {
-      validator: (req) => {
+      validator: (req: NoteInput) => {
         requireParticipant(req.actor, 'add notes to');
         if (!req.text.trim()) throw new Error('a note needs text');
         if (req.text.length > 4000) throw new Error('a note is limited to 4000 characters');
@@ -179,7 +185,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return steps.filter((s) => s.state === 'failed' || s.state === 'cancelled').map((s) => s.id);
     },
     {
-      validator: (req) => {
+      validator: (req: RetryInput) => {
         if (status.state !== 'blocked') throw new Error(`nothing to retry: the incident is ${status.state}`);
         requireParticipant(req.actor, 'retry steps of');
       },
@@ -395,8 +401,9 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   async function finishAborted(): Promise<IncidentStatus> {
     pinned = undefined;
     await undo(undoStack, 'abort');
+    await wf.condition(wf.allHandlersFinished);
     for (const g of status.gates) if (g.state === 'open') g.state = 'cancelled';
-    status.state = 'aborted';
+    pinned = 'aborted';
     status.phase = 'done';
     note({ kind: 'completed', message: `incident aborted: ${status.abortReason ?? ''}` });
     refreshState();
@@ -445,7 +452,6 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   await runPhase('postmortem');
   if (aborting) return finishAborted();
   status.phase = 'done';
-  status.state = 'completed';
   pinned = 'completed';
   note({ kind: 'completed', message: `incident completed; active containment: ${status.activeContainment.join(', ') || 'none'}` });
   refreshState();

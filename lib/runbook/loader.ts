@@ -43,7 +43,9 @@ export function loadRunbook(dir: string, name: string, options: ValidateOptions 
   const known = (): string[] => [...new Set(runbookFiles(dir).map((f) => basename(f, extname(f))))];
   let path: string | undefined;
   if (EXTENSIONS.includes(extname(name).toLowerCase()) || name.includes('/') || name.includes('\\')) {
-    const candidates = isAbsolute(name) ? [name] : [resolve(name), resolve(dir, name)];
+    // A bare file name (`sqli.yaml`) is looked up in the runbooks folder first.
+    const bare = !name.includes('/') && !name.includes('\\');
+    const candidates = isAbsolute(name) ? [name] : bare ? [resolve(dir, name), resolve(name)] : [resolve(name), resolve(dir, name)];
     path = candidates.find((p) => existsSync(p) && statSync(p).isFile());
   } else if (/^[a-z0-9-]+$/.test(name)) {
     path = EXTENSIONS.map((ext) => join(dir, name + ext)).find((p) => existsSync(p));

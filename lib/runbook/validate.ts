@@ -36,7 +36,8 @@ export function validateRunbook(content: string, file: string, options: Validate
     return { line: Math.max(line, 1), column: col };
   };
   if (doc.errors.length > 0) {
-    throw new RunbookError(doc.errors.map((e) => ({ file, path: '', ...at(e.pos[0]), message: `YAML syntax error: ${e.message}` })));
+    const errors = doc.errors.map((e) => ({ ...at(e.pos[0]), message: e.message }));
+    throw new RunbookError(syntaxProblems(content, file, errors));
   }
   let raw: unknown;
   try {
@@ -52,6 +53,24 @@ export function validateRunbook(content: string, file: string, options: Validate
     throw new RunbookError(placed);
   }
   return result;
+}
+
+/**
+ * One problem per line (the parser cascades after the first), at most 10, with a
+ * hint for the classic trap: `string[]` unquoted inside a `{ }` flow mapping.
+ */
+function syntaxProblems(content: string, file: string, errors: Array<{ line: number; column: number; message: string }>): RunbookProblem[] {
+  const lines = content.split(/\r?\n/);
+  const seen = new Set<number>();
+  const out: RunbookProblem[] = [];
+  for (const e of errors) {
+    if (seen.has(e.line) || out.length >= 10) continue;
+    seen.add(e.line);
+    const text = lines[e.line - 1] ?? '';
+    const hint = /\{[^}]*:\s*string\[\]/.test(text) ? ' (hint: inside { } write type: "string[]" with quotes)' : '';
+    out.push({ file, path: '', line: e.line, column: e.column, message: `YAML syntax error: ${e.message}${hint}` });
+  }
+  return out;
 }
 
 function validateValue(raw: unknown, file: string, problems: RawProblem[], actions: Record<string, ActionSpec>): RunbookDoc | undefined {

@@ -54,7 +54,11 @@ export interface TestDatabase {
   name: string;
   /** Connection string for the new database, as user postgres. */
   url: string;
-  /** Drop the database (terminating leftover connections). Safe to call twice. */
+  /**
+   * Drop the database, terminating leftover sessions. Safe to call twice.
+   * Close your own clients first: a pg.Client still open here gets an
+   * 'error' event, which crashes the test if nothing listens for it.
+   */
   drop(): Promise<void>;
 }
 

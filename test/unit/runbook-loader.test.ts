@@ -36,7 +36,7 @@ severity: low
 params:
   reason: { type: string, default: why }
   count: { type: integer, default: 3 }
-  ids: { type: string[], default: [] }
+  ids: { type: "string[]", default: [] }
 phases:
 `;
 
@@ -87,15 +87,13 @@ function expectProblem(err: RunbookError, path: string, line: number, message: R
 describe('shipped runbooks', () => {
   it('all validate', () => {
     const list = listRunbooks(RUNBOOKS);
-    expect(list.map((r) => [r.name, r.valid, r.error])).toEqual([
-      ['admin-compromise', true, undefined],
-      ['sqli', true, undefined],
-      ['token-leak', true, undefined],
-    ]);
+    expect(list.filter((r) => !r.valid)).toEqual([]);
+    expect(list.map((r) => r.name)).toEqual(expect.arrayContaining(['admin-compromise', 'sqli', 'token-leak']));
   });
 
   it.each([
-    ['token-leak', 1, 'high'],
+    // token-leak was raised from 1 to 2 approvers by the demo's author (scripts/demo.ts has two approve).
+    ['token-leak', 2, 'high'],
     ['sqli', 2, 'critical'],
     ['admin-compromise', 2, 'critical'],
   ])('%s: evidence, gated lockdown, timeline', (name, approvals, severity) => {
@@ -393,6 +391,12 @@ params:
     expectProblem(err, 'severity', 3, /expected one of "low"\|"medium"\|"high"\|"critical"/);
   });
 
+  it('hints at quoting string[] inside a flow mapping', () => {
+    const err = loadError(`name: t\ntitle: Test\nseverity: low\nparams:\n  ids: { type: string[], default: [] }\n`);
+    expect(err.problems[0]).toMatchObject({ file: 't.yaml', path: '', line: 5 });
+    expect(err.problems[0]?.message).toMatch(/hint: inside \{ \} write type: "string\[\]" with quotes/);
+  });
+
   it('YAML syntax errors give file and line', () => {
     const err = loadError(`name: t\ntitle: Test\nseverity: low\nphases:\n  detection: a: b\n`);
     expect(err.problems).toHaveLength(1);
@@ -422,7 +426,7 @@ params:
 describe('loadRunbook / listRunbooks', () => {
   it('lists known names on an unknown runbook', () => {
     expect(() => loadRunbook(RUNBOOKS, 'token-leek')).toThrow(UnknownRunbookError);
-    expect(() => loadRunbook(RUNBOOKS, 'token-leek')).toThrow("unknown runbook 'token-leek'; known runbooks: admin-compromise, sqli, token-leak");
+    expect(() => loadRunbook(RUNBOOKS, 'token-leek')).toThrow(/^unknown runbook 'token-leek'; known runbooks: admin-compromise, (.+, )?sqli, token-leak$/);
     expect(() => loadRunbook(RUNBOOKS, '../package')).toThrow(UnknownRunbookError);
     try {
       loadRunbook(tempDir(), 'x');
@@ -435,6 +439,7 @@ describe('loadRunbook / listRunbooks', () => {
   it('loads by path; file is relative to the runbooks folder when inside it', () => {
     const byPath = loadRunbook(RUNBOOKS, join(RUNBOOKS, 'sqli.yaml'));
     expect(byPath.file).toBe('sqli.yaml');
+    expect(loadRunbook(RUNBOOKS, 'sqli.yaml').sha256).toBe(byPath.sha256);
     expect(byPath.doc.name).toBe('sqli');
     const elsewhere = tempDir();
     const outside = join(tempDir(), 'sqli.yaml');
@@ -448,7 +453,7 @@ describe('loadRunbook / listRunbooks', () => {
     writeFileSync(join(dir, 'broken.yml'), `name: broken\ntitle: Broken\nseverity: low\nphases:\n  detection:\n    - { id: a, action: nope }\n`);
     writeFileSync(join(dir, 'README.md'), '# not a runbook\n');
     const list = listRunbooks(dir);
-    expect(list.map(({ error, ...r }) => r)).toEqual([
+    expect(list.map(({ error: _error, ...r }) => r)).toEqual([
       { name: 'broken', file: 'broken.yml', title: 'Broken', severity: 'low', valid: false },
       { name: 'good', file: 'good.yaml', title: 'Test', severity: 'low', valid: true },
     ]);
@@ -467,9 +472,9 @@ params:
   count: { type: integer, default: 3 }
   ratio: { type: number }
   flag: { type: boolean, default: true }
-  ids: { type: string[], default: [] }
+  ids: { type: "string[]", default: [] }
   scope: { type: string, enum: [jti, user, all], default: user }
-  scopes: { type: string[], enum: [a, b] }
+  scopes: { type: "string[]", enum: [a, b] }
   api_key: { type: string, sensitive: true }
   pin: { type: integer, sensitive: true }
 `,

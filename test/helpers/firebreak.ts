@@ -1,0 +1,102 @@
+/**
+ * A Firebreak stack for one test file: its own config (temp file), task queue,
+ * Redis key prefix and runbooks folder, an in-process worker on the shared dev
+ * server, and a client.
+ */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { inject } from 'vitest';
+import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { connectClient } from '../../lib/incident-client.js';
+import { createLogger } from '../../lib/logger.js';
+import { djangoKey, LOCKDOWN_KEY } from '../../lib/redis-keys.js';
+import { createWorker, type FirebreakWorker } from '../../worker/create.js';
+import type { Actor } from '../../workflows/definitions.js';
+import { redisClient, uniquePrefix, type TestRedis } from './services.js';
+
+export interface Stack {
+  config: Readonly<Config>;
+  configFile: string;
+  dir: string;
+  runbooksDir: string;
+  client: Client;
+  worker?: FirebreakWorker;
+  redis: TestRedis;
+  flagKey: string;
+  actor(user: string): Actor;
+  /** Add a runbook to this stack's runbooks folder. */
+  writeRunbook(name: string, yaml: string): void;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Extra YAML appended to the config (top-level keys not already used). */
+  extraConfig?: string;
+  /** Redis URL of the target (default the shared 127.0.0.1:6379). */
+  redisUrl?: string;
+  /** Start an in-process worker (default true). */
+  worker?: boolean;
+}
+
+export const DECLARER = 'oncall-olga';
+export const APPROVERS = ['alice', 'bob', 'carol'];
+
+export async function startStack(label: string, opts: StackOptions = {}): Promise<Stack> {
+  const address = inject('temporalAddress');
+  const redis = redisClient(label);
+  const dir = mkdtempSync(join(tmpdir(), `fbt-${label}-`));
+  const runbooksDir = join(dir, 'runbooks');
+  cpSync(join(PROJECT_ROOT, 'runbooks'), runbooksDir, { recursive: true });
+  const configFile = join(dir, 'firebreak.yaml');
+  writeFileSync(
+    configFile,
+    [
+      `user: ${DECLARER}`,
+      `runbooksDir: ${runbooksDir}`,
+      `dataDir: ${join(dir, 'data')}`,
+      'temporal:',
+      `  address: "${address}"`,
+      `  taskQueue: ${uniquePrefix(label)}`,
+      'approvers:',
+      '  groups:',
+      `    responders: [${APPROVERS.join(', ')}]`,
+      '    dba: [carol]',
+      'targets:',
+      '  local:',
+      `    redis: { url: "${opts.redisUrl ?? 'redis://127.0.0.1:6379/0'}", keyPrefix: "${redis.prefix}" }`,
+      '  prod:',
+      '    production: true',
+      `    redis: { url: "${opts.redisUrl ?? 'redis://127.0.0.1:6379/0'}", keyPrefix: "${redis.prefix}-prod" }`,
+      'log: { level: warn }',
+      opts.extraConfig ?? '',
+    ].join('\n'),
+  );
+  const config = loadConfig({ file: configFile, env: {} });
+  const logger = createLogger({ level: 'warn', pretty: false });
+  const worker = opts.worker === false ? undefined : await createWorker({ config, logger });
+  const running = worker?.run();
+  const client = await connectClient(config);
+  return {
+    config,
+    configFile,
+    dir,
+    runbooksDir,
+    client,
+    worker,
+    redis,
+    flagKey: djangoKey({ keyPrefix: redis.prefix, keyVersion: 1 }, LOCKDOWN_KEY),
+    actor: (user) => ({ user, host: 'test-host', via: 'api' }),
+    writeRunbook(name, yaml) {
+      writeFileSync(join(runbooksDir, `${name}.yaml`), yaml);
+    },
+    async stop() {
+      await client.connection.close();
+      await worker?.close();
+      await running?.catch(() => undefined);
+      await redis.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,236 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  abortIncident,
+  addNote,
+  approveGate,
+  declareIncident,
+  getStatus,
+  listIncidents,
+  resolveIncident,
+  retryIncident,
+  TERMINAL,
+  waitFor,
+  handleFor,
+} from '../../lib/incident-client.js';
+import { approveUpdate, type IncidentStatus } from '../../workflows/definitions.js';
+import { APPROVERS, DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack('incident');
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const declare = (runbook: string, extra: Partial<Parameters<typeof declareIncident>[2]> = {}) =>
+  declareIncident(stack.client, stack.config, { runbook, actor: stack.actor(DECLARER), ...extra });
+
+const until = (id: string, pred: (s: IncidentStatus) => boolean, timeoutMs = 30_000) => waitFor(stack.client, id, pred, { timeoutMs, intervalMs: 100 });
+
+describe('IncidentWorkflow, live token-leak', () => {
+  let id: string;
+
+  it('runs phase I, then waits at the two-person lockdown gate with the flag untouched', async () => {
+    const res = await declare('token-leak', { params: { reason: 'test leak' } });
+    id = res.id;
+    expect(res.existing).toBe(false);
+    expect(res.workflowId).toBe(`firebreak-${id}`);
+    const s = await until(id, (x) => x.state === 'awaiting-approval');
+    expect(s.phase).toBe('containment');
+    expect(s.steps.find((x) => x.id === 'lockdown-before')).toMatchObject({ state: 'succeeded', phase: 'detection' });
+    const gate = s.gates.find((g) => g.id === 'lockdown');
+    expect(gate).toMatchObject({ state: 'open', required: 2, group: 'responders', args: { reason: 'test leak' } });
+    expect(gate?.argsHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
+  });
+
+  it('refuses the declarer, a stranger, a repeat vote and a vote for other arguments', async () => {
+    await expect(approveGate(stack.client, id, 'lockdown', stack.actor(DECLARER))).rejects.toThrow(/two-person rule: oncall-olga declared this incident/);
+    await expect(approveGate(stack.client, id, 'lockdown', stack.actor('mallory'))).rejects.toThrow(/mallory is not an approver in group "responders"/);
+    await expect(approveGate(stack.client, id, 'nope', stack.actor('alice'))).rejects.toThrow(/no open gate "nope"/);
+    await expect(resolveIncident(stack.client, id, stack.actor('alice'))).rejects.toThrow(/resolve is accepted once phases I–III are done/);
+    const first = await approveGate(stack.client, id, 'lockdown', stack.actor('alice'));
+    expect(first.approvals.map((v) => v.by)).toEqual(['alice']);
+    await expect(approveGate(stack.client, id, 'lockdown', stack.actor('alice'))).rejects.toThrow(/alice has already approved gate "lockdown"/);
+    // A vote bound to a different argument hash is refused by the workflow itself, whatever the front door.
+    await expect(
+      handleFor(stack.client, id).executeUpdate(approveUpdate, { args: [{ gate: 'lockdown', argsHash: '0'.repeat(64), actor: stack.actor('bob') }] }),
+    ).rejects.toThrow();
+    const s = await getStatus(stack.client, id);
+    expect(s.gates.find((g) => g.id === 'lockdown')?.approvals).toHaveLength(1);
+    expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
+  });
+
+  it('a second approver opens the gate: the flag is set to integer 1 and verified', async () => {
+    await approveGate(stack.client, id, 'lockdown', stack.actor('bob'), 'confirmed in #incident');
+    const s = await until(id, (x) => x.state === 'awaiting-resolve');
+    expect(await stack.redis.redis.get(stack.flagKey)).toBe('1');
+    const step = s.steps.find((x) => x.id === 'lockdown');
+    expect(step).toMatchObject({ state: 'succeeded', proof: { key: stack.flagKey, readBack: '1' } });
+    expect(s.activeContainment).toEqual(['lockdown']);
+    expect(s.phase).toBe('recovery');
+    expect(s.timeline.some((t) => t.kind === 'approval' && t.by === 'bob' && t.message.includes('confirmed in #incident'))).toBe(true);
+  });
+
+  it('resolve: the declarer cannot give the all-clear; a responder lifts containment and phase IV completes', async () => {
+    await expect(resolveIncident(stack.client, id, stack.actor(DECLARER))).rejects.toThrow(/two-person rule/);
+    await addNote(stack.client, id, 'token rotated upstream', stack.actor(DECLARER));
+    await resolveIncident(stack.client, id, stack.actor('carol'));
+    const s = await until(id, (x) => TERMINAL.includes(x.state));
+    expect(s.state).toBe('completed');
+    expect(s.phase).toBe('done');
+    expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
+    expect(s.steps.find((x) => x.id === 'lockdown')?.state).toBe('undone');
+    expect(s.activeContainment).toEqual([]);
+    const md = join(stack.config.dataDir, 'evidence', id, 'timeline.md');
+    expect(existsSync(md)).toBe(true);
+    const text = readFileSync(md, 'utf8');
+    expect(text).toContain(`# Incident ${id}`);
+    expect(text).toContain('token rotated upstream');
+    await expect(resolveIncident(stack.client, id, stack.actor('alice'))).rejects.toThrow(/is closed \(completed\)/);
+  });
+
+  it('lists the incident through visibility with its search attributes', async () => {
+    const deadline = Date.now() + 10_000;
+    let found;
+    while (Date.now() < deadline) {
+      found = (await listIncidents(stack.client)).find((i) => i.id === id);
+      if (found?.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(found).toMatchObject({ runbook: 'token-leak', severity: 'high', mode: 'live', state: 'completed', phase: 'done', status: 'COMPLETED' });
+  });
+});
+
+describe('modes and steering', () => {
+  it('dry-run plans every step, waits for nobody and changes nothing', async () => {
+    await stack.redis.redis.set(stack.flagKey, '0');
+    const res = await declare('sqli', { mode: 'dry-run' });
+    const s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    expect(s.state).toBe('completed');
+    expect(await stack.redis.redis.get(stack.flagKey)).toBe('0');
+    const lockdown = s.steps.find((x) => x.action === 'lockdown.enable');
+    expect(lockdown?.state).toBe('planned');
+    expect(lockdown?.plan).toEqual(['would wait for 2 approval(s) from group responders', `SET ${stack.flagKey} 1 (now: 0)`]);
+    expect(s.gates).toEqual([]);
+    await stack.redis.redis.del(stack.flagKey);
+  });
+
+  it('abort undoes lockdown and restores the exact prior value', async () => {
+    await stack.redis.redis.set(stack.flagKey, '0');
+    const res = await declare('token-leak');
+    await until(res.id, (x) => x.state === 'awaiting-approval');
+    await approveGate(stack.client, res.id, 'lockdown', stack.actor('alice'));
+    await approveGate(stack.client, res.id, 'lockdown', stack.actor('bob'));
+    await until(res.id, (x) => x.state === 'awaiting-resolve');
+    expect(await stack.redis.redis.get(stack.flagKey)).toBe('1');
+    await expect(abortIncident(stack.client, res.id, 'x', stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
+    const state = await abortIncident(stack.client, res.id, 'false positive: it was a test token', stack.actor(DECLARER));
+    expect(state).toBe('aborting');
+    const s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    expect(s.state).toBe('aborted');
+    expect(s.abortReason).toBe('false positive: it was a test token');
+    expect(await stack.redis.redis.get(stack.flagKey)).toBe('0');
+    expect(s.steps.find((x) => x.id === 'lockdown')?.state).toBe('undone');
+    expect(s.steps.find((x) => x.id === 'timeline')?.state).toBe('pending');
+    await stack.redis.redis.del(stack.flagKey);
+  });
+
+  it('abort while a gate is open cancels the gate and changes nothing', async () => {
+    const res = await declare('token-leak');
+    await until(res.id, (x) => x.state === 'awaiting-approval');
+    await abortIncident(stack.client, res.id, 'declared by mistake', stack.actor('alice'));
+    const s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    expect(s.state).toBe('aborted');
+    expect(s.gates.find((g) => g.id === 'lockdown')?.state).toBe('cancelled');
+    expect(s.steps.find((x) => x.id === 'lockdown')?.state).toBe('cancelled');
+    expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
+  });
+
+  it('--dedup-key returns the open incident instead of starting a second', async () => {
+    const key = `alert-${Date.now()}`;
+    const a = await declare('token-leak', { dedupKey: key });
+    const b = await declare('token-leak', { dedupKey: key });
+    expect(b.existing).toBe(true);
+    expect(b.id).toBe(a.id);
+    await abortIncident(stack.client, a.id, 'cleanup', stack.actor(DECLARER));
+    await until(a.id, (x) => TERMINAL.includes(x.state));
+    const deadline = Date.now() + 10_000;
+    let c = await declare('token-leak', { dedupKey: key });
+    // Visibility is eventually consistent: once it sees the close, a new incident starts.
+    while (c.existing && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      c = await declare('token-leak', { dedupKey: key });
+    }
+    expect(c.existing).toBe(false);
+    expect(c.id).not.toBe(a.id);
+    await abortIncident(stack.client, c.id, 'cleanup', stack.actor(DECLARER));
+  });
+
+  it('escalates an unanswered gate on its durable timer, repeatedly, without failing it', async () => {
+    stack.writeRunbook(
+      'slow-gate',
+      [
+        'name: slow-gate',
+        'title: Gate with a short escalation timer',
+        'severity: low',
+        'phases:',
+        '  containment:',
+        '    - id: lockdown',
+        '      action: lockdown.enable',
+        '      approval: { count: 1, group: dba, escalate_after: 1s }',
+      ].join('\n'),
+    );
+    const res = await declare('slow-gate');
+    const s = await until(res.id, (x) => (x.gates[0]?.escalations ?? 0) >= 2, 20_000);
+    expect(s.state).toBe('awaiting-approval');
+    expect(s.timeline.filter((t) => t.kind === 'escalation').length).toBeGreaterThanOrEqual(2);
+    expect(s.timeline.find((t) => t.kind === 'escalation')?.message).toMatch(/gate lockdown still needs 1 approval\(s\) from dba/);
+    await expect(approveGate(stack.client, res.id, 'lockdown', stack.actor('alice'))).rejects.toThrow(/alice is not an approver in group "dba"/);
+    await abortIncident(stack.client, res.id, 'test done', stack.actor(DECLARER));
+    await until(res.id, (x) => TERMINAL.includes(x.state));
+  });
+
+  it('a failing step blocks the phase; retry re-runs it; abort ends it', async () => {
+    stack.writeRunbook(
+      'bad-restore',
+      [
+        'name: bad-restore',
+        'title: A step that fails with bad input',
+        'severity: low',
+        'phases:',
+        '  recovery:',
+        '    - id: restore',
+        '      action: lockdown.disable',
+        '      with: { restore: "not-a-number" }',
+        '    - id: after',
+        '      action: lockdown.status',
+        '      needs: [restore]',
+      ].join('\n'),
+    );
+    const res = await declare('bad-restore');
+    let s = await until(res.id, (x) => x.state === 'blocked');
+    expect(s.steps.find((x) => x.id === 'restore')).toMatchObject({ state: 'failed', error: expect.stringMatching(/^FirebreakBadInput: lockdown.disable: restore must be/) });
+    expect(s.steps.find((x) => x.id === 'after')).toMatchObject({ state: 'cancelled', error: 'not run: it needs restore' });
+    const retried = await retryIncident(stack.client, res.id, stack.actor(DECLARER));
+    expect(retried).toEqual(['restore', 'after']);
+    s = await until(res.id, (x) => x.state === 'blocked' && x.timeline.filter((t) => t.kind === 'retry').length === 1 && x.steps[0]?.state === 'failed');
+    await abortIncident(stack.client, res.id, 'cannot fix', stack.actor(DECLARER));
+    s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    expect(s.state).toBe('aborted');
+  });
+
+  it('refuses bad input before starting anything', async () => {
+    await expect(declare('no-such-runbook')).rejects.toThrow(/token-leak/);
+    await expect(declare('token-leak', { params: { nope: 'x' } })).rejects.toThrow(/nope/);
+    await expect(declare('token-leak', { mode: 'yolo' })).rejects.toThrow(/unknown mode "yolo"/);
+    await expect(declare('token-leak', { severity: 'apocalyptic' })).rejects.toThrow(/unknown severity/);
+    await expect(declare('token-leak', { target: 'mars' })).rejects.toThrow(/unknown target "mars"/);
+    await expect(declare('token-leak', { target: 'prod', mode: 'drill' })).rejects.toThrow(/production and does not allow drills/);
+    expect(APPROVERS).toContain('alice');
+  });
+});
