@@ -53,6 +53,7 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     settings: {
+      'import-x/extensions': ['.ts', '.js', '.mjs', '.cjs'],
       // Local imports are written `./x.js` but the sources are `./x.ts`.
       'import-x/resolver-next': [
         createNodeResolver({

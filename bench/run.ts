@@ -211,7 +211,9 @@ async function main(): Promise<number> {
     })();
     return cleaning;
   };
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
     err(`bench: ${signal}, cleaning up`);
     void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
@@ -276,7 +278,7 @@ async function main(): Promise<number> {
         });
       } catch (e) {
         failed = true;
-        err(`${b.name}: FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        if (!interrupted) err(`${b.name}: FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
     }
     reportLoad('after');

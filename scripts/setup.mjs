@@ -5,7 +5,7 @@
 // Quiet and fast (< 200 ms) when everything is already in place.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -113,6 +113,20 @@ function pipInstall(dir) {
   for (const line of output) process.stderr.write(`setup: pip: ${line}\n`);
 }
 
+// A setup killed mid-install leaves a ~230 MB staging dir behind. Only old ones
+// go: a young one may belong to a setup running right now.
+function removeStaleStaging() {
+  for (const name of readdirSync(TOOLS_DIR)) {
+    if (!name.startsWith('.temporal-staging-')) continue;
+    const p = join(TOOLS_DIR, name);
+    try {
+      if (Date.now() - statSync(p).mtimeMs > 30 * 60 * 1000) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
 function main() {
   const started = performance.now();
   ensureNodeModules();
@@ -123,6 +137,7 @@ function main() {
   if (installedOk()) return;
 
   mkdirSync(TOOLS_DIR, { recursive: true });
+  removeStaleStaging();
   // Staging dir on the same filesystem, so the final rename is atomic and a
   // half-finished install is never mistaken for a good one.
   const staging = mkdtempSync(join(TOOLS_DIR, '.temporal-staging-'));

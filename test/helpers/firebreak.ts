@@ -75,7 +75,7 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
   );
   const config = loadConfig({ file: configFile, env: {} });
   const logger = createLogger({ level: 'warn', pretty: false });
-  const worker = opts.worker === false ? undefined : await createWorker({ config, logger });
+  const worker = opts.worker === false ? undefined : await createWorker({ config, logger, bundlePath: inject('workflowBundle') });
   const running = worker?.run();
   const client = await connectClient(config);
   return {

@@ -10,10 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startDevServer, type DevServer } from '../../lib/dev-server.js';
+import { writeWorkflowBundle } from '../../worker/bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** Workflow bundle built once for the run; workers load it instead of running webpack. */
+    workflowBundle: string;
   }
 }
 
@@ -51,14 +54,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // its directory is ours to remove afterwards.
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-test-temporal-'));
   let server: DevServer;
+  let bundle: string;
   try {
-    server = await startDevServer({ uiPort: false, dbFile: join(dir, 'temporal.db'), logLevel: 'error' });
+    [server, bundle] = await Promise.all([
+      startDevServer({ uiPort: false, dbFile: join(dir, 'temporal.db'), logLevel: 'error' }),
+      writeWorkflowBundle(join(dir, 'workflow-bundle.js')),
+    ]);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 
   project.provide('temporalAddress', server.address);
+  project.provide('workflowBundle', bundle);
   process.env.FIREBREAK_TEST_TEMPORAL_ADDRESS = server.address;
 
   return async () => {

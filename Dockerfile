@@ -1,0 +1,23 @@
+# Firebreak worker image. The CLI runs TypeScript through tsx (a runtime
+# dependency), so there is no build step; `npm ci` installs everything.
+FROM node:20-slim
+
+WORKDIR /app
+
+# Dependencies first, so source edits reuse this layer.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error && npm cache clean --force
+
+COPY . .
+
+# The data folder (evidence, reports) lives on a volume the unprivileged user can write.
+RUN mkdir -p /var/lib/firebreak /etc/firebreak && chown node:node /var/lib/firebreak
+
+ENV NODE_ENV=production \
+    FIREBREAK_RUNBOOKS_DIR=/app/runbooks \
+    FIREBREAK_DATA_DIR=/var/lib/firebreak
+
+USER node
+VOLUME ["/var/lib/firebreak"]
+
+CMD ["node", "bin/firebreak.js", "worker"]

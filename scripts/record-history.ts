@@ -1,0 +1,65 @@
+/**
+ * Re-record test/histories/token-leak.json: a live token-leak incident with
+ * both approvals, a note and the all-clear, on a throwaway dev server and a
+ * private Redis key prefix. Run after an intentional workflow change:
+ *   npx tsx scripts/record-history.ts
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
+import { startDevServer } from '../lib/dev-server.js';
+import { addNote, approveGate, connectClient, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../lib/incident-client.js';
+import { createLogger } from '../lib/logger.js';
+import { findTemporalCli } from '../lib/temporal-bin.js';
+import { createWorker } from '../worker/create.js';
+import type { Actor } from '../workflows/definitions.js';
+
+const out = join(PROJECT_ROOT, 'test', 'histories', 'token-leak.json');
+const prefix = `fb-record-${process.pid}`;
+const dir = mkdtempSync(join(tmpdir(), 'firebreak-record-'));
+const configFile = join(dir, 'firebreak.yaml');
+writeFileSync(
+  configFile,
+  [
+    'user: recorder-oncall',
+    `runbooksDir: ${join(PROJECT_ROOT, 'runbooks')}`,
+    `dataDir: ${join(dir, 'data')}`,
+    'approvers: { groups: { responders: [recorder-alice, recorder-bob] } }',
+    `targets: { local: { redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ${prefix} } } }`,
+  ].join('\n'),
+);
+const actor = (user: string): Actor => ({ user, host: 'recorder', via: 'api' });
+const server = await startDevServer({ uiPort: false, logLevel: 'error' });
+const base = loadConfig({ file: configFile, env: {} });
+const config = { ...base, temporal: { ...base.temporal, address: server.address } };
+const worker = await createWorker({ config, logger: createLogger({ level: 'warn' }) });
+const running = worker.run();
+const client = await connectClient(config);
+try {
+  const { id } = await declareIncident(client, config, { runbook: 'token-leak', params: { reason: 'recorded history' }, actor: actor('recorder-oncall') });
+  await waitFor(client, id, (s) => s.state === 'awaiting-approval');
+  await approveGate(client, id, 'lockdown', actor('recorder-alice'));
+  await approveGate(client, id, 'lockdown', actor('recorder-bob'));
+  await waitFor(client, id, (s) => s.state === 'awaiting-resolve');
+  await addNote(client, id, 'recorded for the replay test', actor('recorder-oncall'));
+  await resolveIncident(client, id, actor('recorder-alice'));
+  const s = await waitFor(client, id, (x) => TERMINAL.includes(x.state));
+  if (s.state !== 'completed') throw new Error(`incident ended ${s.state}`);
+  // The official CLI writes the JSON form that historyFromJSON (and the replayer) reads.
+  const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', server.address, '--workflow-id', handleFor(client, id).workflowId, '--output', 'json'], { encoding: 'utf8' });
+  writeFileSync(out, json);
+  process.stdout.write(`recorded ${(JSON.parse(json) as { events: unknown[] }).events.length} events of ${id} into ${out}\n`);
+} finally {
+  await client.connection.close();
+  await worker.close();
+  await running.catch(() => undefined);
+  await server.stop();
+  const redis = new Redis('redis://127.0.0.1:6379/0');
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}
