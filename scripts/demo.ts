@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   say(`  config ${configFile}`);
   const server = await startDevServer({ uiPort: false, logLevel: 'error' });
   say(`  Temporal dev server ${server.address} (throwaway, in memory)`);
-  const base = loadConfig({ file: configFile });
+  const base = loadConfig({ file: configFile, env: {} });
   const config = { ...base, temporal: { ...base.temporal, address: server.address } };
   const logger = createLogger({ level: 'warn' });
   const worker = await createWorker({ config, logger });

@@ -306,15 +306,24 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       st.plan = result.plan ? [...gateNotes, ...result.plan] : gateNotes.length ? gateNotes : undefined;
       st.endedAt = now();
       outputs[spec.id] = { output: result.output ?? {} };
+      if (input.mode !== 'dry-run') settle(spec);
       if (result.undo && input.mode !== 'dry-run' && action.reversible) {
         undoStack.push({ stepId: spec.id, action: result.undo.action, args: result.undo.args, liftOnResolve: action.liftOnResolve });
-        status.activeContainment = undoStack.map((u) => u.stepId);
       }
+      status.activeContainment = undoStack.map((u) => u.stepId);
       note({ kind: 'step', step: spec.id, message: `${spec.id} ${st.state}: ${result.summary}` });
       return true;
     } catch (err) {
       return fail(failureMessage(err));
     }
+  }
+
+  /** A step that runs an undo action itself (e.g. lockdown.disable in phase III) settles the pending undos of that action. */
+  function settle(spec: StepSpec): void {
+    const settled = undoStack.filter((u) => u.action === spec.action);
+    if (!settled.length) return;
+    for (const u of settled) undoStack.splice(undoStack.indexOf(u), 1);
+    note({ kind: 'undo', step: spec.id, message: `${spec.id} (${spec.action}) lifted what ${settled.map((u) => u.stepId).join(', ')} had put in force` });
   }
 
   function needSatisfied(id: string): boolean {

@@ -224,6 +224,30 @@ describe('modes and steering', () => {
     expect(s.state).toBe('aborted');
   });
 
+  it('a later step that lifts containment itself settles it: no all-clear is needed', async () => {
+    stack.writeRunbook(
+      'self-lifting',
+      [
+        'name: self-lifting',
+        'title: Lockdown lifted by the runbook itself',
+        'severity: low',
+        'phases:',
+        '  containment:',
+        '    - id: on',
+        '      action: lockdown.enable',
+        '  recovery:',
+        '    - id: off',
+        '      action: lockdown.disable',
+      ].join('\n'),
+    );
+    const res = await declare('self-lifting');
+    const s = await until(res.id, (x) => TERMINAL.includes(x.state) || x.state === 'awaiting-resolve');
+    expect(s.state).toBe('completed');
+    expect(s.activeContainment).toEqual([]);
+    expect(s.timeline.some((t) => t.message === 'off (lockdown.disable) lifted what on had put in force')).toBe(true);
+    expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
+  });
+
   it('refuses bad input before starting anything', async () => {
     await expect(declare('no-such-runbook')).rejects.toThrow(/token-leak/);
     await expect(declare('token-leak', { params: { nope: 'x' } })).rejects.toThrow(/nope/);
