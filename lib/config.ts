@@ -22,6 +22,8 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'must be a plain SQL identifier (letters, digits, _ and $; max 63)');
 
+const TARGET_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
 const targetSchema = z
   .object({
     description: z.string().optional(),
@@ -97,7 +99,14 @@ const configSchema = z
       .strict()
       .default({ url: 'postgres://postgres@127.0.0.1:5432/firebreak' }),
     defaultTarget: z.string().default('local'),
-    targets: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'target names are lower-case words'), targetSchema).default({}),
+    targets: z
+      .record(z.string(), targetSchema)
+      .default({})
+      .superRefine((targets, ctx) => {
+        for (const name of Object.keys(targets)) {
+          if (!TARGET_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'target names are lower-case words (a-z, 0-9, -; at most 31)' });
+        }
+      }),
     approvers: z
       .object({ groups: z.record(z.string(), z.array(z.string().min(1))).default({}) })
       .strict()
