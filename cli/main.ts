@@ -20,7 +20,10 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
     .option('--json', 'machine-readable output (one JSON document on stdout)')
     .option('--verbose', 'show stack traces on errors')
     .option('-c, --config <file>', 'config file (default: $FIREBREAK_CONFIG or ./firebreak.yaml)')
-    .showHelpAfterError('(run with --help for usage)')
+    // Every command's help lists --json, --verbose and --config too (subcommands inherit this).
+    .configureHelp({ showGlobalOptions: true })
+    // Usage errors are reported by main() as one line (or the JSON document), not by commander.
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   /** Wrap a command action so it gets a Ctx built from the global options. */
   const run =
@@ -46,11 +49,16 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command that printed its own result can still fail (`runbook validate` sets exit code 2).
+    return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'usage', message: err.message.replace(/^error: /, '') } })}\n`);
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      // Help shown because a command was missing (`firebreak`, `firebreak runbook`) is a usage error.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
+      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'usage', message } })}\n`);
+      else process.stderr.write(`firebreak: ${message} (run with --help for usage)\n`);
       return 2;
     }
     const code = exitCodeOf(err);

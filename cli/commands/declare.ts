@@ -35,6 +35,9 @@ export function registerDeclare(program: Command, run: Runner): void {
     .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
     .action(
       run(async (ctx, runbook: string, o: { target?: string; set: string[]; severity?: string; mode: string; dedupKey?: string; summary?: string; wait?: boolean; timeout: string }) => {
+        // Checked before anything starts; NaN would make --wait wait forever.
+        const timeoutS = Number(o.timeout);
+        if (!(timeoutS > 0)) throw new UsageError(`--timeout expects a number of seconds, got "${o.timeout}"`);
         const client = await ctx.client();
         const res = await declareIncident(client, ctx.config, {
           runbook,
@@ -52,7 +55,7 @@ export function registerDeclare(program: Command, run: Runner): void {
           return;
         }
         const status = await waitFor(client, res.id, (s) => TERMINAL.includes(s.state) || NEEDS_HUMAN.includes(s.state), {
-          timeoutMs: Number(o.timeout) * 1000,
+          timeoutMs: timeoutS * 1000,
           onChange: progressPrinter(ctx),
         });
         ctx.out({ ok: true, ...res, status: statusJson(status) }, () => renderStatus(status));
