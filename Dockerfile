@@ -1,5 +1,6 @@
 # Firebreak worker image. The CLI runs TypeScript through tsx (a runtime
-# dependency), so there is no build step; `npm ci` installs everything.
+# dependency), so there is no compile step and `npm ci` installs everything;
+# only the workflow bundle is built ahead of time.
 FROM node:20-slim
 
 WORKDIR /app
@@ -10,12 +11,16 @@ RUN npm ci --no-audit --no-fund --loglevel=error && npm cache clean --force
 
 COPY . .
 
+# Pre-build the workflow bundle so the worker skips webpack at start-up.
+RUN npx tsx scripts/bundle-workflows.ts /app/dist/workflow-bundle.js
+
 # The data folder (evidence, reports) lives on a volume the unprivileged user can write.
 RUN mkdir -p /var/lib/firebreak /etc/firebreak && chown node:node /var/lib/firebreak
 
 ENV NODE_ENV=production \
     FIREBREAK_RUNBOOKS_DIR=/app/runbooks \
-    FIREBREAK_DATA_DIR=/var/lib/firebreak
+    FIREBREAK_DATA_DIR=/var/lib/firebreak \
+    FIREBREAK_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 
 USER node
 VOLUME ["/var/lib/firebreak"]
