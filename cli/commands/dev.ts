@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startDevServer } from '../../lib/dev-server.js';
 import { createLogger } from '../../lib/logger.js';
-import { createWorker } from '../../worker/create.js';
 import type { Runner } from '../context.js';
 
 export function registerDev(program: Command, run: Runner): void {
@@ -24,6 +23,8 @@ export function registerDev(program: Command, run: Runner): void {
         if (server.address !== config.temporal.address) {
           logger.warn({ configured: config.temporal.address }, 'config points at another Temporal address; set FIREBREAK_TEMPORAL_ADDRESS to use this server');
         }
+        // Loaded here, not at the top: the worker (native bridge, activities) would slow every other command.
+        const { createWorker } = await import('../../worker/create.js');
         const fw = o.worker ? await createWorker({ config: { ...config, temporal: { ...config.temporal, address: server.address } }, logger }) : undefined;
         let stopping = false;
         const stop = () => {

@@ -46,8 +46,9 @@ export function registerLockdown(program: Command, run: Runner): void {
         const open = await findOpenByDedupKey(client, dedupKey(target));
         if (!open) throw new OperationError(`no open lockdown incident for target ${target}`);
         const g = await resolveIncident(client, open.incidentId, ctx.actor());
-        // The state stays awaiting-resolve until the workflow acts on the vote: once the all-clear
-        // is complete, wait for containment to be lifted (the incident ends, or blocks on a failure).
+        // Votes still missing: the incident stays awaiting-resolve. All-clear complete: wait until
+        // containment is lifted and the incident ends (or blocks in phase IV), then check the flag
+        // really was lifted — a failed undo is only logged, and the incident still completes.
         const s = await waitFor(client, open.incidentId, (x) => TERMINAL.includes(x.state) || x.state === 'blocked' || (g.state !== 'approved' && x.state === 'awaiting-resolve'), { timeoutMs: 60_000 });
         const step = s.steps.find((x) => x.action === 'lockdown.enable');
         if (g.state === 'approved' && step?.state === 'succeeded') throw new OperationError(`lockdown not lifted: incident ${open.incidentId} is ${s.state} with the flag still set (see firebreak status ${open.incidentId})`);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/logger.js';
-import { createWorker } from '../../worker/create.js';
 import type { Runner } from '../context.js';
 
 export function registerWorker(program: Command, run: Runner): void {
@@ -12,6 +11,8 @@ export function registerWorker(program: Command, run: Runner): void {
       run(async (ctx, o: { bundle?: string }) => {
         const config = ctx.config;
         const logger = createLogger({ level: config.log.level });
+        // Loaded here, not at the top: the worker (native bridge, activities) would slow every other command.
+        const { createWorker } = await import('../../worker/create.js');
         const fw = await createWorker({ config, logger, bundlePath: o.bundle ?? process.env.FIREBREAK_WORKFLOW_BUNDLE });
         const stop = () => fw.shutdown();
         process.once('SIGINT', stop);

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
+import { djangoKey, LOCKDOWN_KEY } from '../../lib/redis-keys.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
 const BIN = join(PROJECT_ROOT, 'bin/firebreak.js');
@@ -160,6 +161,13 @@ describe('usage errors exit 2 with one line and no stack trace', () => {
     expectOneLineError(await cli(['status']), 2, /missing required argument 'id'/);
   });
 
+  it('a command group without its subcommand shows its help and exits 2', async () => {
+    const r = await cli(['runbook']);
+    expectExit(r, 2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Usage: firebreak runbook');
+  });
+
   it('unknown command with --json: the error is the JSON document', async () => {
     const e = expectJsonError(await cli(['frobnicate', '--json']), 2, /unknown command 'frobnicate'/);
     expect(e.code).toBe('usage');
@@ -182,6 +190,10 @@ describe('usage errors exit 2 with one line and no stack trace', () => {
 
   it('declare: --set without =', async () => {
     expectOneLineError(await cli(['declare', 'token-leak', '--set', 'reason']), 2, /--set expects key=value, got "reason"/);
+  });
+
+  it('declare: a --timeout that is not a number (it used to make --wait wait forever)', async () => {
+    expectOneLineError(await cli(['declare', 'token-leak', '--wait', '--timeout', 'soon']), 2, /--timeout expects a number of seconds, got "soon"/);
   });
 });
 
@@ -329,11 +341,30 @@ describe('lockdown on|off', () => {
     expectOneLineError(await cli(['lockdown', 'off']), 1, /two-person rule/);
     expect(await stack.redis.redis.get(stack.flagKey)).toBe('1');
 
+    // `off` returns once containment is lifted: the flag is already gone (polled anyway, it is cheap).
     const off = okJson<{ ok: boolean; id: string; state: string; gate: { state: string } }>(await cli(['lockdown', 'off', '--json'], 'alice'));
-    expect(off).toMatchObject({ ok: true, id: on.id, gate: { state: 'approved' } });
+    expect(off).toMatchObject({ ok: true, id: on.id, state: 'completed', gate: { state: 'approved' } });
     expect(await flagBecomes(null)).toBeNull();
-    const s = await statusUntil(on.id, (x) => x.state === 'completed');
-    expect(s.steps.find((x) => x.action === 'lockdown.enable')?.state).toBe('undone');
+  });
+
+  it('off exits 1 when the flag could not be lifted', async () => {
+    // A value lockdown.disable cannot restore (not an integer): enable records it, the undo on
+    // the all-clear then fails, and the incident completes with the flag still set.
+    // Target prod (its own flag and dedup key), so visibility lagging behind the close of the
+    // previous lockdown incident cannot hand back that one.
+    const { redis } = stack.redis;
+    const flag = djangoKey({ keyPrefix: `${stack.redis.prefix}-prod`, keyVersion: 1 }, LOCKDOWN_KEY);
+    await redis.set(flag, 'not-an-integer');
+    try {
+      const on = okJson<{ id: string; existing: boolean }>(await cli(['lockdown', 'on', '--target', 'prod', '--json']));
+      expect(on.existing).toBe(false);
+      expect(await redis.get(flag)).toBe('1');
+      const off = await cli(['lockdown', 'off', '--target', 'prod'], 'bob');
+      expectOneLineError(off, 1, new RegExp(`^firebreak: lockdown not lifted: incident ${on.id} is completed with the flag still set`));
+      expect(await redis.get(flag)).toBe('1');
+    } finally {
+      await redis.del(flag);
+    }
   });
 });
 
