@@ -14,9 +14,10 @@ export function verificationFailed(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: false });
 }
 
-/** A target system did not answer; Temporal retries with backoff. */
+/** A target system did not answer or refused the command; Temporal retries with backoff. */
 export function targetUnavailable(system: string, err: unknown): ApplicationFailure {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const reason = code ?? (err instanceof Error ? err.message.split('\n')[0] : 'unknown error');
-  return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} unavailable: ${reason}`, nonRetryable: false });
+  if (code) return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} unavailable: ${code}`, nonRetryable: false });
+  const reason = err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : 'unknown error';
+  return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} error: ${reason}`, nonRetryable: false });
 }

@@ -100,8 +100,9 @@ export function createLockdownActivities(deps: ActivityDeps) {
     async lockdownDisable(input: ActionInput): Promise<ActionResult> {
       const { flag } = keys(input);
       const restore = input.args.restore;
-      if (restore !== undefined && (typeof restore !== 'string' || !/^-?\d{1,18}$/.test(restore))) {
-        throw badInput('lockdown.disable: restore must be the integer value recorded before enable');
+      // The undo restores exactly what enable found, whatever the app had stored there.
+      if (restore !== undefined && (typeof restore !== 'string' || restore.length > 1024)) {
+        throw badInput('lockdown.disable: restore must be the value recorded before enable (a string of at most 1024 characters)');
       }
       const redis = clients.redis(input.target);
       const before = await run(() => redis.get(flag));

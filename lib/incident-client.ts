@@ -73,8 +73,15 @@ export interface DeclareResult {
   target: string;
 }
 
-/** Validate everything up front, then start (or find) the incident. Bad input changes nothing. */
-export async function declareIncident(client: Client, config: Readonly<Config>, req: DeclareRequest): Promise<DeclareResult> {
+/** A validated declaration, ready to start: nothing has touched Temporal yet. */
+export interface PreparedDeclaration {
+  input: IncidentInput;
+  dedupKey?: string;
+  taskQueue: string;
+}
+
+/** Validate runbook, parameters, mode, severity and target. Throws usage errors (exit 2); no I/O beyond reading the runbook. */
+export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest): PreparedDeclaration {
   const snapshot = loadRunbook(config.runbooksDir, req.runbook);
   const doc = snapshot.doc;
   const params = coerceParams(doc, req.params ?? {});
@@ -94,42 +101,56 @@ export async function declareIncident(client: Client, config: Readonly<Config>, 
   if (req.dedupKey !== undefined && !/^[\w.:@/-]{1,200}$/.test(req.dedupKey)) {
     throw new UsageError('dedup key: 1–200 characters of letters, digits and . _ : @ / -');
   }
-  const base = { runbook: doc.name, runbookSha256: snapshot.sha256, mode, target: targetName };
-  if (req.dedupKey) {
-    const open = await findOpenByDedupKey(client, req.dedupKey);
+  return {
+    dedupKey: req.dedupKey,
+    taskQueue: config.temporal.taskQueue,
+    input: {
+      incidentId: newIncidentId(),
+      runbook: snapshot,
+      params,
+      severity,
+      mode,
+      target: targetName,
+      declaredBy: req.actor,
+      declaredAt: new Date().toISOString(),
+      summary: req.summary,
+      dedupKey: req.dedupKey,
+      approvers: { ...config.approvers.groups },
+    },
+  };
+}
+
+/** Start a prepared incident, or return the open one with the same dedup key. */
+export async function startDeclared(client: Client, prepared: PreparedDeclaration): Promise<DeclareResult> {
+  const { input } = prepared;
+  const doc = input.runbook.doc;
+  const base = { runbook: doc.name, runbookSha256: input.runbook.sha256, mode: input.mode, target: input.target };
+  if (prepared.dedupKey) {
+    const open = await findOpenByDedupKey(client, prepared.dedupKey);
     if (open) return { ...base, id: open.incidentId, workflowId: open.workflowId, existing: true };
   }
-  const incidentId = newIncidentId();
-  const input: IncidentInput = {
-    incidentId,
-    runbook: snapshot,
-    params,
-    severity,
-    mode,
-    target: targetName,
-    declaredBy: req.actor,
-    declaredAt: new Date().toISOString(),
-    summary: req.summary,
-    dedupKey: req.dedupKey,
-    approvers: { ...config.approvers.groups },
-  };
   const handle = await client.workflow.start(INCIDENT_WORKFLOW, {
-    workflowId: workflowIdFor(incidentId),
-    taskQueue: config.temporal.taskQueue,
+    workflowId: workflowIdFor(input.incidentId),
+    taskQueue: prepared.taskQueue,
     args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     typedSearchAttributes: [
-      { key: SA.incidentId, value: incidentId },
+      { key: SA.incidentId, value: input.incidentId },
       { key: SA.runbook, value: doc.name },
-      { key: SA.severity, value: severity },
-      { key: SA.mode, value: mode },
+      { key: SA.severity, value: input.severity },
+      { key: SA.mode, value: input.mode },
       { key: SA.phase, value: 'detection' },
       { key: SA.state, value: 'running' },
-      ...(req.dedupKey ? [{ key: SA.dedupKey, value: req.dedupKey }] : []),
+      ...(prepared.dedupKey ? [{ key: SA.dedupKey, value: prepared.dedupKey }] : []),
     ],
-    memo: { title: doc.title, declaredBy: req.actor.user },
+    memo: { title: doc.title, declaredBy: input.declaredBy.user },
   });
-  return { ...base, id: incidentId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, existing: false };
+  return { ...base, id: input.incidentId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, existing: false };
+}
+
+/** Validate everything up front, then start (or find) the incident. Bad input changes nothing. */
+export async function declareIncident(client: Client, config: Readonly<Config>, req: DeclareRequest): Promise<DeclareResult> {
+  return startDeclared(client, prepareDeclaration(config, req));
 }
 
 export async function findOpenByDedupKey(client: Client, key: string): Promise<{ incidentId: string; workflowId: string } | undefined> {
@@ -212,7 +233,7 @@ export interface IncidentSummary {
   phase?: string;
   state?: string;
   startTime: string;
-  closeTime?: string;
+  closeTime: string | null;
 }
 
 export async function listIncidents(client: Client, opts: { open?: boolean; limit?: number } = {}): Promise<IncidentSummary[]> {
@@ -232,7 +253,7 @@ export async function listIncidents(client: Client, opts: { open?: boolean; limi
       phase: sa.get(SA.phase),
       state: sa.get(SA.state),
       startTime: wf.startTime.toISOString(),
-      closeTime: wf.closeTime?.toISOString(),
+      closeTime: wf.closeTime?.toISOString() ?? null,
     });
     if (out.length >= limit) break;
   }

@@ -453,6 +453,18 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     pinned = 'resolving';
     refreshState();
     await undo(lift, 'resolve');
+    // Containment that failed to lift is never reported as lifted: wait for retry or abort.
+    while (undoStack.some((u) => u.liftOnResolve)) {
+      pinned = 'blocked';
+      note({ kind: 'phase', message: `lifting ${undoStack.filter((u) => u.liftOnResolve).map((u) => u.stepId).join(', ')} failed; retry or abort` });
+      refreshState();
+      retryRequested = false;
+      await wf.condition(() => retryRequested || aborting);
+      if (aborting) return finishAborted();
+      pinned = 'resolving';
+      refreshState();
+      await undo(undoStack.filter((u) => u.liftOnResolve), 'resolve');
+    }
     pinned = undefined;
   } else {
     note({ kind: 'phase', message: 'no containment to lift' });

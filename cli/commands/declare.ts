@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
-import { declareIncident, NEEDS_HUMAN, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 import { renderStatus, statusJson } from '../render.js';
 import { progressPrinter } from './progress.js';
@@ -38,8 +38,7 @@ export function registerDeclare(program: Command, run: Runner): void {
         // Checked before anything starts; NaN would make --wait wait forever.
         const timeoutS = Number(o.timeout);
         if (!(timeoutS > 0)) throw new UsageError(`--timeout expects a number of seconds, got "${o.timeout}"`);
-        const client = await ctx.client();
-        const res = await declareIncident(client, ctx.config, {
+        const prepared = prepareDeclaration(ctx.config, {
           runbook,
           params: parseSets(o.set),
           severity: o.severity,
@@ -49,6 +48,9 @@ export function registerDeclare(program: Command, run: Runner): void {
           summary: o.summary,
           actor: ctx.actor(),
         });
+        // Input is validated before Temporal is contacted: bad input exits 2 even when it is down.
+        const client = await ctx.client();
+        const res = await startDeclared(client, prepared);
         ctx.progress(res.existing ? `${res.id} is already open for dedup key ${o.dedupKey}` : `declared ${res.id} (${res.runbook}, ${res.mode}, target ${res.target})`);
         if (!o.wait) {
           ctx.out({ ok: true, ...res }, res.id);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { listIncidents } from '../../lib/incident-client.js';
+import { UsageError } from '../../lib/errors.js';
 import type { Runner } from '../context.js';
 import { renderList } from '../render.js';
 
@@ -11,7 +12,9 @@ export function registerList(program: Command, run: Runner): void {
     .option('-n, --limit <n>', 'at most this many', '50')
     .action(
       run(async (ctx, o: { open?: boolean; limit: string }) => {
-        const items = await listIncidents(await ctx.client(), { open: o.open, limit: Number(o.limit) });
+        const limit = Number(o.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit expects a whole number of at least 1, got "${o.limit}"`);
+        const items = await listIncidents(await ctx.client(), { open: o.open, limit });
         ctx.out({ incidents: items }, () => renderList(items));
       }),
     );

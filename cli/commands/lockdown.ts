@@ -1,7 +1,7 @@
 /** The kill-switch as a one-liner; it still runs as an incident, so it is audited. */
 import type { Command } from 'commander';
 import { OperationError } from '../../lib/errors.js';
-import { declareIncident, findOpenByDedupKey, NEEDS_HUMAN, resolveIncident, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { findOpenByDedupKey, prepareDeclaration, startDeclared, NEEDS_HUMAN, resolveIncident, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 import { statusJson } from '../render.js';
 import { progressPrinter } from './progress.js';
@@ -18,9 +18,8 @@ export function registerLockdown(program: Command, run: Runner): void {
     .option('-m, --mode <mode>', 'live | dry-run | drill', 'live')
     .action(
       run(async (ctx, o: { target?: string; reason: string; mode: string }) => {
-        const client = await ctx.client();
         const target = o.target ?? ctx.config.defaultTarget;
-        const res = await declareIncident(client, ctx.config, {
+        const prepared = prepareDeclaration(ctx.config, {
           runbook: 'lockdown',
           params: { reason: o.reason },
           mode: o.mode,
@@ -28,6 +27,8 @@ export function registerLockdown(program: Command, run: Runner): void {
           dedupKey: dedupKey(target),
           actor: ctx.actor(),
         });
+        const client = await ctx.client();
+        const res = await startDeclared(client, prepared);
         ctx.progress(res.existing ? `lockdown incident ${res.id} is already open` : `declared ${res.id}`);
         const s = await waitFor(client, res.id, (x) => TERMINAL.includes(x.state) || NEEDS_HUMAN.includes(x.state), { timeoutMs: 60_000, onChange: progressPrinter(ctx) });
         const step = s.steps.find((x) => x.action === 'lockdown.enable');
@@ -47,11 +48,10 @@ export function registerLockdown(program: Command, run: Runner): void {
         if (!open) throw new OperationError(`no open lockdown incident for target ${target}`);
         const g = await resolveIncident(client, open.incidentId, ctx.actor());
         // Votes still missing: the incident stays awaiting-resolve. All-clear complete: wait until
-        // containment is lifted and the incident ends (or blocks in phase IV), then check the flag
-        // really was lifted — a failed undo is only logged, and the incident still completes.
+        // containment is lifted and the incident ends, or blocks because the lift failed.
         const s = await waitFor(client, open.incidentId, (x) => TERMINAL.includes(x.state) || x.state === 'blocked' || (g.state !== 'approved' && x.state === 'awaiting-resolve'), { timeoutMs: 60_000 });
         const step = s.steps.find((x) => x.action === 'lockdown.enable');
-        if (g.state === 'approved' && step?.state === 'succeeded') throw new OperationError(`lockdown not lifted: incident ${open.incidentId} is ${s.state} with the flag still set (see firebreak status ${open.incidentId})`);
+        if (g.state === 'approved' && step?.state === 'succeeded') throw new OperationError(`lockdown not lifted: incident ${open.incidentId} is ${s.state} with the flag still set (see firebreak status ${open.incidentId}; then firebreak retry ${open.incidentId})`);
         ctx.out({ ok: true, id: open.incidentId, state: s.state, gate: g }, `${open.incidentId}: all-clear ${g.approvals.length}/${g.required}; incident ${s.state}`);
       }),
     );

@@ -348,20 +348,21 @@ describe('lockdown on|off', () => {
   });
 
   it('off exits 1 when the flag could not be lifted', async () => {
-    // A value lockdown.disable cannot restore (not an integer): enable records it, the undo on
-    // the all-clear then fails, and the incident completes with the flag still set.
-    // Target prod (its own flag and dedup key), so visibility lagging behind the close of the
-    // previous lockdown incident cannot hand back that one.
+    // The key turned into a hash after enable: the undo's GET fails (WRONGTYPE) on every attempt,
+    // so the all-clear blocks with containment in force. Target prod (its own flag and dedup key),
+    // so visibility lagging behind the close of the previous lockdown incident cannot hand it back.
     const { redis } = stack.redis;
     const flag = djangoKey({ keyPrefix: `${stack.redis.prefix}-prod`, keyVersion: 1 }, LOCKDOWN_KEY);
-    await redis.set(flag, 'not-an-integer');
     try {
       const on = okJson<{ id: string; existing: boolean }>(await cli(['lockdown', 'on', '--target', 'prod', '--json']));
       expect(on.existing).toBe(false);
       expect(await redis.get(flag)).toBe('1');
+      await redis.del(flag);
+      await redis.hset(flag, 'not', 'a string');
       const off = await cli(['lockdown', 'off', '--target', 'prod'], 'bob');
-      expectOneLineError(off, 1, new RegExp(`^firebreak: lockdown not lifted: incident ${on.id} is completed with the flag still set`));
-      expect(await redis.get(flag)).toBe('1');
+      expectOneLineError(off, 1, new RegExp(`^firebreak: lockdown not lifted: incident ${on.id} is blocked with the flag still set`));
+      await redis.del(flag);
+      await cli(['abort', on.id, '--reason', 'test cleanup']);
     } finally {
       await redis.del(flag);
     }

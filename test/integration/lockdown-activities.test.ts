@@ -96,6 +96,21 @@ describe('lockdown.enable / lockdown.disable', () => {
     await r.redis.del(flag);
   });
 
+  it('the undo restores a non-integer prior value byte for byte', async () => {
+    await r.redis.set(flag, 'legacy-true');
+    const res = await acts.lockdownEnable(input());
+    expect(res.undo).toEqual({ action: 'lockdown.disable', args: { restore: 'legacy-true' } });
+    await acts.lockdownDisable(input(res.undo?.args));
+    expect(await r.redis.get(flag)).toBe('legacy-true');
+    await r.redis.del(flag);
+  });
+
+  it('a key of the wrong type is a retryable target error naming the cause', async () => {
+    await r.redis.hset(flag, 'a', 'b');
+    await expect(acts.lockdownStatus(input())).rejects.toMatchObject({ type: 'FirebreakTargetUnavailable', nonRetryable: false, message: expect.stringMatching(/^redis error: WRONGTYPE/) });
+    await r.redis.del(flag);
+  });
+
   it('lockdown.status reads the flag without changing it', async () => {
     expect((await acts.lockdownStatus(input())).output).toEqual({ locked: false, raw: null });
     await r.redis.set(flag, '1');
@@ -104,7 +119,7 @@ describe('lockdown.enable / lockdown.disable', () => {
   });
 
   it('refuses bad input and drills on production with typed, non-retryable failures', async () => {
-    for (const restore of ['abc', '1; DEL *', '', 12]) {
+    for (const restore of [12, true, 'x'.repeat(1025)]) {
       await expect(acts.lockdownDisable(input({ restore }))).rejects.toMatchObject({ type: 'FirebreakBadInput', nonRetryable: true });
     }
     await expect(acts.lockdownEnable(input({}, 'drill', 'prod'))).rejects.toMatchObject({ type: 'FirebreakRefused', nonRetryable: true });
