@@ -293,7 +293,7 @@ describe('token-leak lifecycle through the CLI only', () => {
     let incidents: Array<{ id: string; status: string; runbook?: string }> = [];
     const deadline = Date.now() + 10_000;
     do {
-      incidents = okJson<{ incidents: typeof incidents }>(await cli(['list', '--json'])).incidents;
+      incidents = okJson<{ incidents: typeof incidents }>(await cli(['list', '--json', '--limit', '1000'])).incidents;
     } while (!incidents.some((i) => i.id === id) && Date.now() < deadline);
     expect(incidents.find((i) => i.id === id)).toMatchObject({ runbook: 'token-leak' });
 
