@@ -6,9 +6,9 @@
 import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { declareIncident, getStatus, resolveIncident } from '../lib/incident-client.js';
+import { declareIncident, getStatus } from '../lib/incident-client.js';
 import { djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
-import { SA, type Actor, type IncidentStatus } from '../workflows/definitions.js';
+import { type Actor, type IncidentStatus } from '../workflows/definitions.js';
 import { percentile } from './stats.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
 
@@ -20,11 +20,8 @@ const RUN_TIMEOUT_MS = 30_000;
 
 /**
  * Phase II sets the flag, phase III clears it; no approvals, no other steps.
- * NOTE: the workflow still waits for the all-clear after this: it decides that
- * containment is in force from its undo stack (lockdown.enable is reversible,
- * liftOnResolve), not from the flag, and a later lockdown.disable step does not
- * pop that entry. The benchmark therefore gives the all-clear itself, as a
- * responder, the moment the incident reaches awaiting-resolve (see run()).
+ * The phase III step settles the containment phase II put in force, so the
+ * incident completes without waiting for an all-clear.
  */
 const RUNBOOK = `# Written by bench/run.ts into a temp runbooks dir; never part of the product.
 name: ${RUNBOOK_NAME}
@@ -53,11 +50,7 @@ export const declareToComplete: Benchmark = {
 interface Segments {
   /** declareIncident() call: runbook load + validation + StartWorkflowExecution. */
   declare: number;
-  /** Declared → the harness sees state awaiting-resolve in the history. */
-  toAwaiting: number;
-  /** The resolve update round trip. */
-  resolve: number;
-  /** Resolve accepted → the close event is seen. */
+  /** Declared → the close event is seen. */
   toClosed: number;
   /** From the workflow history (server clock): summed over all tasks of the run. */
   wftQueue: number;
@@ -107,13 +100,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     });
     const tDeclared = performance.now();
     let final: IncidentStatus;
-    let tAwaiting: number;
-    let tResolved: number;
     try {
-      await client.withDeadline(deadline, () => untilSearchState(client, config.temporal.namespace, declared.workflowId, declared.runId, 'awaiting-resolve'));
-      tAwaiting = performance.now();
-      await resolveIncident(client, declared.id, responder, 'bench: automated all-clear');
-      tResolved = performance.now();
       final = (await client.withDeadline(deadline, () => client.workflow.getHandle(declared.workflowId, declared.runId).result())) as IncidentStatus;
     } catch (err) {
       const state = await getStatus(client, declared.id).then(
@@ -138,48 +125,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       samples.push(t1 - t0);
       floorSamples.push(floorMs);
       const fromHistory = await historyBreakdown(client, config.temporal.namespace, declared.workflowId, declared.runId);
-      segments.push({ declare: tDeclared - t0, toAwaiting: tAwaiting - tDeclared, resolve: tResolved - tAwaiting, toClosed: t1 - tResolved, ...fromHistory });
+      segments.push({ declare: tDeclared - t0, toClosed: t1 - tDeclared, ...fromHistory });
       ctx.progress(samples.length);
     }
   }
   return { samples, floorSamples, notes: breakdownNotes(segments) };
 }
 
-/** Long-poll the history until a search-attribute upsert sets FirebreakState to `wanted`. */
-async function untilSearchState(client: Client, namespace: string, workflowId: string, runId: string | undefined, wanted: string): Promise<void> {
-  let nextPageToken: Uint8Array | undefined;
-  for (;;) {
-    const res = await client.workflowService.getWorkflowExecutionHistory({
-      namespace,
-      execution: { workflowId, runId },
-      waitNewEvent: true,
-      skipArchival: true,
-      nextPageToken,
-    });
-    for (const e of res.history?.events ?? []) {
-      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[SA.state.name];
-      if (field?.data) {
-        const state = JSON.parse(Buffer.from(field.data).toString('utf8')) as unknown;
-        if (state === wanted) return;
-        if (state === 'blocked' || state === 'awaiting-approval') throw new Error(`the incident is ${state}, waiting for a human`);
-      }
-      if (isCloseEvent(e)) throw new Error(`the workflow closed before reaching ${wanted}`);
-    }
-    if (!res.nextPageToken?.length) throw new Error(`history ended before ${wanted}`);
-    nextPageToken = res.nextPageToken;
-  }
-}
-
-function isCloseEvent(e: HistoryEvent): boolean {
-  return Boolean(
-    e.workflowExecutionCompletedEventAttributes ??
-      e.workflowExecutionFailedEventAttributes ??
-      e.workflowExecutionTerminatedEventAttributes ??
-      e.workflowExecutionCanceledEventAttributes ??
-      e.workflowExecutionTimedOutEventAttributes ??
-      e.workflowExecutionContinuedAsNewEventAttributes,
-  );
-}
 
 function eventMs(e: HistoryEvent): number {
   const ts = e.eventTime;
@@ -230,8 +182,7 @@ function breakdownNotes(segments: Segments[]): string[] {
   if (!segments.length) return [];
   const p50 = (key: keyof Segments): string => percentile(segments.map((s) => s[key]), 50).toFixed(1);
   return [
-    `p50 per segment (harness clock, ms): declare call ${p50('declare')}, declared→awaiting-resolve seen ${p50('toAwaiting')}, ` +
-      `resolve update ${p50('resolve')}, resolved→close seen ${p50('toClosed')}`,
+    `p50 per segment (harness clock, ms): declare call ${p50('declare')}, declared→completed ${p50('toClosed')}`,
     `p50 per run from history (server clock, ms): ${p50('wfts')} workflow tasks: queue ${p50('wftQueue')} + run ${p50('wftRun')}; ` +
       `${p50('activities')} activities: queue ${p50('actQueue')} + run ${p50('actRun')}`,
   ];
