@@ -1,5 +1,6 @@
 /** Clients the activities act through: built once per worker, per target, and injected. */
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import type { Config, TargetConfig } from '../lib/config.js';
 import { getTarget, readSecret } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
@@ -15,6 +16,7 @@ export interface ActivityDeps {
 /** Lazily connected clients, one per target, shared by every activity of the worker. */
 export class TargetClients {
   private readonly redisByTarget = new Map<string, Redis>();
+  private readonly pgByTarget = new Map<string, pg.Pool>();
 
   constructor(private readonly config: Readonly<Config>) {}
 
@@ -45,9 +47,33 @@ export class TargetClients {
     return client;
   }
 
+  /** Admin connections to the target's app database (`postgres.adminUrl`, database `postgres.database`). */
+  pg(name: string): pg.Pool {
+    let pool = this.pgByTarget.get(name);
+    if (!pool) {
+      const t = this.target(name);
+      if (!t.postgres) throw badInput(`target "${name}" has no postgres section in config`);
+      const url = new URL(t.postgres.adminUrl);
+      url.pathname = `/${t.postgres.database}`;
+      pool = new pg.Pool({
+        connectionString: url.toString(),
+        password: t.postgres.password ? readSecret(t.postgres.password) : undefined,
+        max: 4,
+        connectionTimeoutMillis: 5_000,
+        idleTimeoutMillis: 30_000,
+        application_name: 'firebreak-worker',
+      });
+      pool.on('error', () => undefined); // an idle client dying is not fatal; the next query reconnects
+      this.pgByTarget.set(name, pool);
+    }
+    return pool;
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.redisByTarget.values()].map((c) => c.quit()));
+    await Promise.allSettled([...this.pgByTarget.values()].map((p) => p.end()));
     this.redisByTarget.clear();
+    this.pgByTarget.clear();
   }
 }
 

@@ -4,7 +4,7 @@
  * runbook validator (Node) and the workflow sandbox read the same table.
  */
 
-export type ArgType = 'string' | 'integer' | 'number' | 'boolean' | 'string[]';
+export type ArgType = 'string' | 'integer' | 'number' | 'boolean' | 'string[]' | 'object';
 
 export interface ArgSpec {
   type: ArgType;
@@ -28,6 +28,10 @@ export interface ActionSpec {
   timeoutMs: number;
   /** The activity also receives the incident status (report actions). */
   wantsStatus?: boolean;
+  /** Long activities heartbeat; a dead worker is noticed after this, not after the whole timeout. */
+  heartbeatTimeoutMs?: number;
+  /** Results with `output.expiresAt` schedule this action (durable timer) for that moment. */
+  onExpiry?: string;
 }
 
 export const ACTIONS = {
@@ -61,6 +65,96 @@ export const ACTIONS = {
     reversible: false,
     liftOnResolve: false,
     timeoutMs: 15_000,
+  },
+  'tokens.revoke': {
+    activity: 'tokensRevoke',
+    description: 'Revoke tokens: listed jtis (deny-list), all of some users ("revoked before" epoch), or all ("revoked before" for everyone). Never undone.',
+    args: {
+      scope: { type: 'string', required: true, enum: ['jti', 'user', 'all'], description: 'What to revoke' },
+      jtis: { type: 'string[]', description: 'scope jti: token ids' },
+      jtis_file: { type: 'string', description: 'scope jti: file on the worker with one jti per line (bulk)' },
+      user_ids: { type: 'string[]', description: 'scope user: user ids' },
+      reason: { type: 'string', description: 'Recorded with the revocation' },
+    },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 15 * 60_000,
+    heartbeatTimeoutMs: 20_000,
+  },
+  'tokens.disable_users': {
+    activity: 'tokensDisableUsers',
+    description: "Set users inactive in the app's user table (Django auth_user.is_active); undo restores each user's previous value.",
+    args: { user_ids: { type: 'string[]', required: true, description: 'User ids' } },
+    mutates: true,
+    reversible: true,
+    liftOnResolve: false,
+    timeoutMs: 60_000,
+  },
+  'tokens.enable_users': {
+    activity: 'tokensEnableUsers',
+    description: 'Set users active again (the undo of tokens.disable_users).',
+    args: { user_ids: { type: 'string[]', required: true, description: 'User ids' } },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 60_000,
+  },
+  'network.ban_ips': {
+    activity: 'networkBanIps',
+    description: 'Ban IPv4/IPv6 addresses and CIDRs (72 h by default): Redis keys for the app and an nginx deny file, reloaded.',
+    args: {
+      addresses: { type: 'string[]', description: 'Addresses or CIDRs' },
+      addresses_file: { type: 'string', description: 'File on the worker with one address or CIDR per line (bulk)' },
+      ttl_seconds: { type: 'integer', description: 'Ban length (default: the target’s network.banTtlSeconds)' },
+      reason: { type: 'string', description: 'Recorded with the ban' },
+    },
+    mutates: true,
+    reversible: true,
+    liftOnResolve: false,
+    timeoutMs: 5 * 60_000,
+    heartbeatTimeoutMs: 30_000,
+    onExpiry: 'network.expire_bans',
+  },
+  'network.unban_ips': {
+    activity: 'networkUnbanIps',
+    description: 'Lift bans (the undo of network.ban_ips).',
+    args: {
+      addresses: { type: 'string[]', required: true, description: 'Addresses or CIDRs' },
+    },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 5 * 60_000,
+    heartbeatTimeoutMs: 30_000,
+  },
+  'network.expire_bans': {
+    activity: 'networkExpireBans',
+    description: 'Drop expired bans from the nginx deny file (run by the ban’s durable timer).',
+    args: {},
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 5 * 60_000,
+    heartbeatTimeoutMs: 30_000,
+  },
+  'database.read_only': {
+    activity: 'databaseReadOnly',
+    description: "Put the app database read-only for the app role: revoke writes, default_transaction_read_only, end its sessions, prove a write fails.",
+    args: {},
+    mutates: true,
+    reversible: true,
+    liftOnResolve: true,
+    timeoutMs: 2 * 60_000,
+  },
+  'database.read_write': {
+    activity: 'databaseReadWrite',
+    description: 'Restore exactly the privileges and settings recorded by database.read_only.',
+    args: { restore: { type: 'object', description: 'Prior state (internal: set by undo)' } },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 60_000,
   },
   'report.timeline': {
     activity: 'reportTimeline',

@@ -45,9 +45,31 @@ const targetSchema = z
         database: identifier.default('app').describe('The protected app database'),
         appRole: identifier.default('app').describe('The role the app connects as'),
         schemas: z.array(identifier).min(1).default(['public']),
+        appUrl: z
+          .string()
+          .optional()
+          .describe('How the app role connects, for the read-only proof (default: adminUrl with appRole as the user and database)'),
+        appPassword: secretRef.optional().describe("The app role's password, for the read-only proof"),
+        userTable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/).default('auth_user').describe('Table with the app users (Django: auth_user)'),
+        simplejwtBlacklist: z.boolean().default(true).describe('Also blacklist refresh tokens in djangorestframework-simplejwt tables when they exist'),
       })
       .strict()
       .optional(),
+    tokens: z
+      .object({
+        maxLifetimeSeconds: z.number().int().min(60).default(7 * 24 * 3600).describe('Longest token lifetime (refresh tokens): TTL of deny-list entries and epochs'),
+      })
+      .strict()
+      .default({ maxLifetimeSeconds: 7 * 24 * 3600 }),
+    network: z
+      .object({
+        banTtlSeconds: z.number().int().min(60).default(72 * 3600).describe('Default ban length (the guide: 72 h)'),
+        minPrefixV4: z.number().int().min(0).max(32).default(16).describe('Broadest IPv4 ban allowed'),
+        minPrefixV6: z.number().int().min(0).max(128).default(48).describe('Broadest IPv6 ban allowed'),
+        neverBan: z.array(z.string()).default([]).describe('Admin/VPN ranges and addresses no ban may touch (loopback is always protected)'),
+      })
+      .strict()
+      .default({ banTtlSeconds: 72 * 3600, minPrefixV4: 16, minPrefixV6: 48, neverBan: [] }),
     github: z
       .object({
         repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name'),

@@ -19,3 +19,18 @@ export function ownKey(space: KeySpace, ...parts: string[]): string {
   const base = ['firebreak', ...parts].join(':');
   return space.keyPrefix ? `${space.keyPrefix}:${base}` : base;
 }
+
+/** Contract keys (the `<key>` part; wrap with djangoKey). Values are integers. */
+export const contractKeys = {
+  /** `1` while the token id is revoked; TTL = the longest token lifetime. */
+  revokedJti: (jti: string) => `fb:revoked:jti:${jti}`,
+  /** Unix seconds: the user's tokens with `iat` at or before it are revoked. */
+  revokedBeforeUser: (userId: string) => `fb:revoked_before:user:${userId}`,
+  /** Unix seconds: every token with `iat` at or before it is revoked. */
+  revokedBeforeAll: () => 'fb:revoked_before:all',
+  /** Unix seconds when the ban ends; one key per banned network in canonical CIDR form (`203.0.113.7/32`). */
+  ban: (network: string) => `fb:ban:${network}`,
+} as const;
+
+/** Firebreak's registry of active bans (sorted set, score = expiry in unix seconds), for the nginx deny file. */
+export const BAN_REGISTRY = 'bans';

@@ -180,6 +180,8 @@ export interface ActionInput {
   target: string;
   mode: Mode;
   args: Record<string, unknown>;
+  /** Workflow time when the step started (ISO): the same on every retry, so epochs are idempotent. */
+  requestedAt: string;
   /** Present for actions that report on the incident (`wantsStatus`). */
   status?: IncidentStatus;
 }

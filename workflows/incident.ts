@@ -34,6 +34,7 @@ import {
   type TimelineEntry,
 } from './definitions.js';
 import { addVote, isParticipant, voteProblem } from './gates.js';
+import { ExpiryWorkflow, type ExpiryInput } from './expiry.js';
 
 type Activities = ReturnType<typeof createActivities>;
 type ActionFn = (input: ActionInput) => Promise<ActionResult>;
@@ -200,6 +201,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   function activityFor(spec: StepSpec, action: ActionSpec): ActionFn {
     const acts = wf.proxyActivities<Activities>({
       startToCloseTimeout: spec.timeoutMs ?? action.timeoutMs,
+      heartbeatTimeout: action.heartbeatTimeoutMs,
       retry: {
         maximumAttempts: spec.retry?.maximumAttempts ?? DEFAULT_ATTEMPTS,
         initialInterval: spec.retry?.initialIntervalMs ?? 500,
@@ -298,6 +300,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
         target: input.target,
         mode: input.mode,
         args,
+        requestedAt: st.startedAt,
         status: action.wantsStatus ? status : undefined,
       });
       st.state = input.mode === 'dry-run' ? 'planned' : 'succeeded';
@@ -306,7 +309,10 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       st.plan = result.plan ? [...gateNotes, ...result.plan] : gateNotes.length ? gateNotes : undefined;
       st.endedAt = now();
       outputs[spec.id] = { output: result.output ?? {} };
-      if (input.mode !== 'dry-run') settle(spec);
+      if (input.mode !== 'dry-run') {
+        settle(spec);
+        await scheduleExpiry(spec, action, result);
+      }
       if (result.undo && input.mode !== 'dry-run' && action.reversible) {
         undoStack.push({ stepId: spec.id, action: result.undo.action, args: result.undo.args, liftOnResolve: action.liftOnResolve });
       }
@@ -316,6 +322,19 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     } catch (err) {
       return fail(failureMessage(err));
     }
+  }
+
+  /** Things with an end date (bans) get a durable timer that outlives the incident. */
+  async function scheduleExpiry(spec: StepSpec, action: ActionSpec, result: ActionResult): Promise<void> {
+    const at = result.output?.expiresAt;
+    if (!action.onExpiry || typeof at !== 'string') return;
+    const expiry: ExpiryInput = { incidentId: input.incidentId, stepId: spec.id, target: input.target, mode: input.mode, action: action.onExpiry, args: {}, at };
+    const child = await wf.startChild(ExpiryWorkflow, {
+      workflowId: `${wf.workflowInfo().workflowId}-${spec.id}-expiry-${status.timeline.length}`,
+      args: [expiry],
+      parentClosePolicy: 'ABANDON',
+    });
+    note({ kind: 'step', step: spec.id, message: `${spec.id}: expiry timer ${child.workflowId} fires at ${at}` });
   }
 
   /** A step that runs an undo action itself (e.g. lockdown.disable in phase III) settles the pending undos of that action. */
@@ -395,6 +414,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
           target: input.target,
           mode: input.mode,
           args: entry.args,
+          requestedAt: now(),
         });
         undoStack.splice(undoStack.indexOf(entry), 1);
         stepOf(entry.stepId).state = 'undone';

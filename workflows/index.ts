@@ -1,2 +1,3 @@
 /** What the worker bundles: workflow functions only. */
 export { IncidentWorkflow } from './incident.js';
+export { ExpiryWorkflow } from './expiry.js';

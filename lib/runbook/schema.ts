@@ -29,7 +29,7 @@ const duration = z.unknown().transform((v, ctx) => {
 });
 
 /** Does `v` have the param/argument type `type`? */
-export function matchesType(type: ParamType, v: unknown): boolean {
+export function matchesType(type: ParamType | 'object', v: unknown): boolean {
   switch (type) {
     case 'string':
       return typeof v === 'string';
@@ -41,6 +41,8 @@ export function matchesType(type: ParamType, v: unknown): boolean {
       return typeof v === 'boolean';
     case 'string[]':
       return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'object':
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
   }
 }
 

@@ -46,6 +46,7 @@ const input = (args: Record<string, unknown> = {}, mode: Mode = 'live', target =
   target,
   mode,
   args,
+  requestedAt: new Date().toISOString(),
 });
 
 describe('lockdown.enable / lockdown.disable', () => {
