@@ -21,3 +21,13 @@ export function targetUnavailable(system: string, err: unknown): ApplicationFail
   const reason = err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : 'unknown error';
   return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} error: ${reason}`, nonRetryable: false });
 }
+
+/** Run a call against a target system; untyped errors become retryable TargetUnavailable failures. */
+export async function onTarget<T>(system: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    throw targetUnavailable(system, err);
+  }
+}

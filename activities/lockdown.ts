@@ -3,11 +3,10 @@
  * app's middleware answer 503. Integer value, because Django's Redis cache
  * stores ints raw and pickles everything else.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { djangoKey, LOCKDOWN_KEY, ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, targetUnavailable, verificationFailed } from './failures.js';
+import { badInput, onTarget, verificationFailed } from './failures.js';
 
 /** Undo records outlive any incident we expect to keep open. */
 const UNDO_TTL_SECONDS = 30 * 24 * 3600;
@@ -45,14 +44,7 @@ export function createLockdownActivities(deps: ActivityDeps) {
     };
   }
 
-  async function run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ApplicationFailure) throw err;
-      throw targetUnavailable('redis', err);
-    }
-  }
+  const run = <T>(fn: () => Promise<T>): Promise<T> => onTarget('redis', fn);
 
   return {
     /** Read the flag (evidence for phase I). */

@@ -74,7 +74,7 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
     ].join('\n'),
   );
   const config = loadConfig({ file: configFile, env: {} });
-  const logger = createLogger({ level: 'warn', pretty: false });
+  const logger = createLogger({ level: 'error', pretty: false });
   const worker = opts.worker === false ? undefined : await createWorker({ config, logger, bundlePath: inject('workflowBundle') });
   const running = worker?.run();
   const client = await connectClient(config);
