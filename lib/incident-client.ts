@@ -143,7 +143,7 @@ export async function startDeclared(client: Client, prepared: PreparedDeclaratio
       { key: SA.state, value: 'running' },
       ...(prepared.dedupKey ? [{ key: SA.dedupKey, value: prepared.dedupKey }] : []),
     ],
-    memo: { title: doc.title, declaredBy: input.declaredBy.user },
+    // No memo: `list` decodes memos, and an encrypted one would break listing for anyone without the key.
   });
   return { ...base, id: input.incidentId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, existing: false };
 }
