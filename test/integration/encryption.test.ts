@@ -8,7 +8,7 @@ import { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { codecFromConfig } from '../../lib/codec.js';
-import { declareIncident, handleFor, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { declareIncident, handleFor, listIncidents, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
 const CANARY = `leaked-refresh-token-${randomBytes(8).toString('hex')}`;
@@ -75,6 +75,12 @@ it('the raw history holds no plaintext of a sensitive parameter; the codec decod
   const [decoded] = await codec!.decode([payload!]);
   const input = JSON.parse(Buffer.from(decoded!.data!).toString()) as { params: Record<string, string> };
   expect(input.params.leaked_token).toBe(CANARY);
+
+  // Listing reads only search attributes: it works without the key.
+  const deadline = Date.now() + 10_000;
+  let listed = await listIncidents(raw, { limit: 1000 });
+  while (!listed.some((i) => i.id === id) && Date.now() < deadline) listed = await listIncidents(raw, { limit: 1000 });
+  expect(listed.find((i) => i.id === id)).toMatchObject({ runbook: 'secret-param' });
 
   // The client with the codec reads the decoded status back.
   const status = await waitFor(stack.client, id, () => true);
