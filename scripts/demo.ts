@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const declared = await declareIncident(client, config, {
       runbook: 'token-leak',
       mode: 'drill',
-      params: { reason: 'demo: refresh token pasted in a public channel' },
+      params: { reason: 'demo: refresh token pasted in a public channel', lockdown: true },
       summary: 'A refresh token was pasted in a public chat channel',
       actor: actor('demo-oncall'),
     });

@@ -39,7 +39,7 @@ const worker = await createWorker({ config, logger: createLogger({ level: 'warn'
 const running = worker.run();
 const client = await connectClient(config);
 try {
-  const { id } = await declareIncident(client, config, { runbook: 'token-leak', params: { reason: 'recorded history' }, actor: actor('recorder-oncall') });
+  const { id } = await declareIncident(client, config, { runbook: 'token-leak', params: { reason: 'recorded history', lockdown: true }, actor: actor('recorder-oncall') });
   await waitFor(client, id, (s) => s.state === 'awaiting-approval');
   await approveGate(client, id, 'lockdown', actor('recorder-alice'));
   await approveGate(client, id, 'lockdown', actor('recorder-bob'));

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowsPath } from './create.js';
+import { workflowsPath } from './paths.js';
 
 export async function writeWorkflowBundle(path: string): Promise<string> {
   const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });

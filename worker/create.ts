@@ -1,11 +1,10 @@
 /** Build a Firebreak worker: one connection, clients built once, activities injected. */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, TargetClients } from '../activities/index.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
+import { workflowsPath } from './paths.js';
 import { installRuntime } from './runtime.js';
 
 export interface FirebreakWorker {
@@ -14,12 +13,6 @@ export interface FirebreakWorker {
   run(): Promise<void>;
   shutdown(): void;
   close(): Promise<void>;
-}
-
-/** The workflows entry point, as source (tsx/vitest) or as built JavaScript. */
-export function workflowsPath(): string {
-  const ts = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-  return existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 }
 
 export async function createWorker(opts: {

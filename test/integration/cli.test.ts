@@ -180,7 +180,7 @@ describe('usage errors exit 2 with one line and no stack trace', () => {
   });
 
   it('declare: unknown parameter (--json)', async () => {
-    const e = expectJsonError(await cli(['declare', 'token-leak', '--set', 'nope=1', '--json']), 2, /unknown param 'nope'.*takes: lockdown, reason/);
+    const e = expectJsonError(await cli(['declare', 'token-leak', '--set', 'nope=1', '--json']), 2, /unknown param 'nope'.*takes: .*lockdown.*reason/);
     expect(e.code).toBe('invalid');
   });
 
@@ -238,7 +238,7 @@ describe('token-leak lifecycle through the CLI only', () => {
   let id: string;
 
   it('declare --json, then status shows the open two-person gate', async () => {
-    const res = okJson<Record<string, unknown>>(await cli(['declare', 'token-leak', '--json']));
+    const res = okJson<Record<string, unknown>>(await cli(['declare', 'token-leak', '--set', 'lockdown=true', '--json']));
     expect(res).toMatchObject({ ok: true, existing: false, runbook: 'token-leak', mode: 'live', target: 'local' });
     expect(res.runbookSha256).toMatch(/^[0-9a-f]{64}$/);
     id = String(res.id);
@@ -310,7 +310,7 @@ describe('token-leak lifecycle through the CLI only', () => {
 
 describe('declare --wait, then abort', () => {
   it('returns once the gate is open; abort ends the incident', async () => {
-    const res = okJson<{ ok: boolean; id: string; existing: boolean; status: StatusJson }>(await cli(['declare', 'token-leak', '--wait', '--json']));
+    const res = okJson<{ ok: boolean; id: string; existing: boolean; status: StatusJson }>(await cli(['declare', 'token-leak', '--set', 'lockdown=true', '--wait', '--json']));
     expect(res).toMatchObject({ ok: true, existing: false });
     expect(res.status.id).toBe(res.id);
     expect(res.status.state).toBe('awaiting-approval');

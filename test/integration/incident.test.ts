@@ -35,7 +35,7 @@ describe('IncidentWorkflow, live token-leak', () => {
   let id: string;
 
   it('runs phase I, then waits at the two-person lockdown gate with the flag untouched', async () => {
-    const res = await declare('token-leak', { params: { reason: 'test leak' } });
+    const res = await declare('token-leak', { params: { reason: 'test leak', lockdown: true } });
     id = res.id;
     expect(res.existing).toBe(false);
     expect(res.workflowId).toBe(`firebreak-${id}`);
@@ -109,7 +109,7 @@ describe('IncidentWorkflow, live token-leak', () => {
 describe('modes and steering', () => {
   it('dry-run plans every step, waits for nobody and changes nothing', async () => {
     await stack.redis.redis.set(stack.flagKey, '0');
-    const res = await declare('sqli', { mode: 'dry-run' });
+    const res = await declare('sqli', { mode: 'dry-run', params: { read_only: false, lockdown: true } });
     const s = await until(res.id, (x) => TERMINAL.includes(x.state));
     expect(s.state).toBe('completed');
     expect(await stack.redis.redis.get(stack.flagKey)).toBe('0');
@@ -122,7 +122,7 @@ describe('modes and steering', () => {
 
   it('abort undoes lockdown and restores the exact prior value', async () => {
     await stack.redis.redis.set(stack.flagKey, '0');
-    const res = await declare('token-leak');
+    const res = await declare('token-leak', { params: { lockdown: true } });
     await until(res.id, (x) => x.state === 'awaiting-approval');
     await approveGate(stack.client, res.id, 'lockdown', stack.actor('alice'));
     await approveGate(stack.client, res.id, 'lockdown', stack.actor('bob'));
@@ -141,7 +141,7 @@ describe('modes and steering', () => {
   });
 
   it('abort while a gate is open cancels the gate and changes nothing', async () => {
-    const res = await declare('token-leak');
+    const res = await declare('token-leak', { params: { lockdown: true } });
     await until(res.id, (x) => x.state === 'awaiting-approval');
     await abortIncident(stack.client, res.id, 'declared by mistake', stack.actor('alice'));
     const s = await until(res.id, (x) => TERMINAL.includes(x.state));
@@ -153,18 +153,18 @@ describe('modes and steering', () => {
 
   it('--dedup-key returns the open incident instead of starting a second', async () => {
     const key = `alert-${Date.now()}`;
-    const a = await declare('token-leak', { dedupKey: key });
-    const b = await declare('token-leak', { dedupKey: key });
+    const a = await declare('token-leak', { dedupKey: key, params: { lockdown: true } });
+    const b = await declare('token-leak', { dedupKey: key, params: { lockdown: true } });
     expect(b.existing).toBe(true);
     expect(b.id).toBe(a.id);
     await abortIncident(stack.client, a.id, 'cleanup', stack.actor(DECLARER));
     await until(a.id, (x) => TERMINAL.includes(x.state));
     const deadline = Date.now() + 10_000;
-    let c = await declare('token-leak', { dedupKey: key });
+    let c = await declare('token-leak', { dedupKey: key, params: { lockdown: true } });
     // Visibility is eventually consistent: once it sees the close, a new incident starts.
     while (c.existing && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
-      c = await declare('token-leak', { dedupKey: key });
+      c = await declare('token-leak', { dedupKey: key, params: { lockdown: true } });
     }
     expect(c.existing).toBe(false);
     expect(c.id).not.toBe(a.id);
