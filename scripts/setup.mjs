@@ -184,3 +184,4 @@ try {
   for (const line of message.split('\n')) process.stderr.write(`setup: ${line}\n`);
   process.exitCode = 1;
 }
+if (!process.exitCode) (await import('./setup-django.mjs')).runCli();

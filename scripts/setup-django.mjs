@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// Django and the redis client (what Django's built-in RedisCache needs), installed from
+// PyPI into .tools/django for the Django middleware example and its integration test.
+// Plain Node ESM with built-ins only, like scripts/setup.mjs: quiet and fast when done.
+//
+//   node scripts/setup-django.mjs          # standalone
+//   (await import('./setup-django.mjs')).runCli()   # from scripts/setup.mjs
+//
+// Use it: PYTHONPATH=.tools/django:examples/django python3 -m django …
+
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const DJANGO_VERSION = '5.2.19';
+export const REDIS_PY_VERSION = '8.1.0';
+// Top-level pins plus Django's own dependencies, so an install is the same everywhere;
+// pip still resolves (no --no-deps), so a conditional dependency of an older Python
+// (redis' async-timeout below 3.11.3) comes along.
+const PACKAGES = [`Django==${DJANGO_VERSION}`, 'asgiref==3.13.0', 'sqlparse==0.6.1', `redis==${REDIS_PY_VERSION}`];
+const VERSION_TEXT = PACKAGES.join('\n') + '\n';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TOOLS_DIR = join(ROOT, '.tools');
+export const DJANGO_TOOLS_DIR = join(TOOLS_DIR, 'django');
+const STAGING_PREFIX = '.django-staging-';
+
+const PIP_NOISE = [
+  /^WARNING: Location '.*' is ignored/,
+  /Running pip as the 'root' user/,
+  /^\[notice\]/,
+  /^WARNING: Target directory .* already exists/,
+  /^\s*$/,
+];
+
+class SetupError extends Error {
+  constructor(lines) {
+    super([].concat(lines).join('\n'));
+  }
+}
+
+function fail(lines) {
+  throw new SetupError(lines);
+}
+
+/** True when .tools/django holds exactly the pinned packages (VERSION written last, before the rename). */
+export function djangoInstalled() {
+  try {
+    return (
+      readFileSync(join(DJANGO_TOOLS_DIR, 'VERSION'), 'utf8') === VERSION_TEXT &&
+      existsSync(join(DJANGO_TOOLS_DIR, 'django', '__init__.py')) &&
+      existsSync(join(DJANGO_TOOLS_DIR, 'redis', '__init__.py'))
+    );
+  } catch {
+    return false;
+  }
+}
+
+function pipInstall(dir) {
+  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--no-compile', '--target', dir, ...PACKAGES];
+  const command = `python3 ${args.join(' ').replace(dir, '<temp dir>')}`;
+  const r = spawnSync('python3', args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore', PIP_NO_INPUT: '1' },
+  });
+  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((line) => !PIP_NOISE.some((re) => re.test(line)));
+  if (r.error) {
+    if (r.error.code === 'ENOENT') {
+      fail([
+        'python3 is not on PATH; it is needed for the Django middleware example and its test.',
+        'Install it (Debian/Ubuntu: `apt-get install -y python3 python3-pip`) and run `npm run setup` again.',
+      ]);
+    }
+    fail(`cannot run python3: ${r.error.message}`);
+  }
+  if (r.status !== 0) {
+    if (/No module named pip/.test(r.stderr ?? '')) {
+      fail([
+        'python3 has no pip module.',
+        'Install it (Debian/Ubuntu: `apt-get install -y python3-pip`, elsewhere `python3 -m ensurepip --upgrade`) and run `npm run setup` again.',
+      ]);
+    }
+    fail([
+      `pip failed (exit ${r.status}) installing ${PACKAGES.join(' ')}:`,
+      ...output.map((l) => `  ${l}`),
+      `The command was: ${command}`,
+      'Check that PyPI is reachable (or pip is configured for your mirror) and run `npm run setup` again.',
+    ]);
+  }
+  for (const line of output) process.stderr.write(`setup: pip: ${line}\n`);
+}
+
+// Proves the staged tree imports with this python3, from nothing but that tree.
+function verify(dir) {
+  const probe = 'import django, redis; print(django.get_version(), redis.__version__)';
+  const r = spawnSync('python3', ['-S', '-c', probe], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONPATH: dir, PYTHONNOUSERSITE: '1' },
+  });
+  const out = `${r.stdout ?? ''}`.trim();
+  if (r.error || r.status !== 0 || out !== `${DJANGO_VERSION} ${REDIS_PY_VERSION}`) {
+    fail(`installed Django/redis do not import as ${DJANGO_VERSION} ${REDIS_PY_VERSION}: ${(r.error?.message ?? `${out} ${r.stderr ?? ''}`).trim()}`);
+  }
+}
+
+// A setup killed mid-install leaves a staging dir; only old ones go (a young one may be
+// a setup running right now).
+function removeStaleStaging() {
+  for (const name of readdirSync(TOOLS_DIR)) {
+    if (!name.startsWith(STAGING_PREFIX)) continue;
+    const p = join(TOOLS_DIR, name);
+    try {
+      if (Date.now() - statSync(p).mtimeMs > 30 * 60 * 1000) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
+/** Installs the pinned packages unless already there; throws with a readable message. Returns true when it installed. */
+export function ensureDjango() {
+  if (djangoInstalled()) return false;
+  const started = performance.now();
+  mkdirSync(TOOLS_DIR, { recursive: true });
+  removeStaleStaging();
+  // Same filesystem as the target: the final rename is atomic, so a half-finished
+  // install is never mistaken for a good one.
+  const staging = mkdtempSync(join(TOOLS_DIR, STAGING_PREFIX));
+  chmodSync(staging, 0o755);
+  let trash;
+  try {
+    pipInstall(staging);
+    verify(staging);
+    writeFileSync(join(staging, 'VERSION'), VERSION_TEXT);
+    if (existsSync(DJANGO_TOOLS_DIR)) {
+      trash = `${staging}-old`;
+      renameSync(DJANGO_TOOLS_DIR, trash);
+    }
+    try {
+      renameSync(staging, DJANGO_TOOLS_DIR);
+    } catch (err) {
+      // A concurrent setup may have won the race; its result is as good as ours.
+      if (!djangoInstalled()) throw err;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+    if (trash) rmSync(trash, { recursive: true, force: true });
+  }
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`setup: installed Django ${DJANGO_VERSION} and redis-py ${REDIS_PY_VERSION} into ${relative(ROOT, DJANGO_TOOLS_DIR)} (${secs} s)\n`);
+  return true;
+}
+
+/** Runs ensureDjango() the way a setup command should: errors as `setup: …` lines and exit code 1. */
+export function runCli() {
+  try {
+    ensureDjango();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    for (const line of message.split('\n')) process.stderr.write(`setup: ${line}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) runCli();
