@@ -1,11 +1,17 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
+import { createDatabaseActivities } from './database.js';
 import type { ActivityDeps } from './deps.js';
 import { createLockdownActivities } from './lockdown.js';
+import { createNetworkActivities } from './network.js';
 import { createReportActivities } from './report.js';
+import { createTokenActivities } from './tokens.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createLockdownActivities(deps),
+    ...createTokenActivities(deps),
+    ...createNetworkActivities(deps),
+    ...createDatabaseActivities(deps),
     ...createReportActivities(deps),
   };
 }

@@ -1,0 +1,24 @@
+/** The action catalog and createActivities() agree: every action runs, every undo and expiry exists. */
+import { expect, it } from 'vitest';
+import { createActivities, TargetClients } from '../../activities/index.js';
+import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
+import { loadConfig } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+
+const config = loadConfig({ env: {}, cwd: '/' });
+const acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients: new TargetClients(config) }) as Record<string, unknown>;
+const catalog = ACTIONS as Record<string, ActionSpec>;
+
+it('every catalog action has its activity, and no activity is unreachable', () => {
+  const wanted = Object.values(catalog).map((a) => a.activity).sort();
+  expect(Object.keys(acts).sort()).toEqual(wanted);
+  for (const name of wanted) expect(typeof acts[name]).toBe('function');
+});
+
+it('expiry actions exist, and only reversible actions lift on resolve', () => {
+  for (const [name, a] of Object.entries(catalog)) {
+    if (a.onExpiry) expect(catalog[a.onExpiry], `${name}.onExpiry`).toBeDefined();
+    if (a.liftOnResolve) expect(a.reversible, `${name} lifts on resolve`).toBe(true);
+    expect(name).toMatch(/^[a-z]+\.[a-z_]+$/);
+  }
+});
