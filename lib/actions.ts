@@ -121,6 +121,7 @@ export const ACTIONS = {
     description: 'Lift bans (the undo of network.ban_ips).',
     args: {
       addresses: { type: 'string[]', required: true, description: 'Addresses or CIDRs' },
+      from_record: { type: 'string', description: 'Also lift what a ban step recorded, `<incident>/<step>` (internal: set by undo for large bans)' },
     },
     mutates: true,
     reversible: false,
