@@ -24,8 +24,6 @@ const WRITE_PRIVILEGES = ['DELETE', 'INSERT', 'TRUNCATE', 'UPDATE'] as const;
 const COLUMN_PRIVILEGES = ['INSERT', 'UPDATE'] as const;
 /** What `GRANT … ON ALL TABLES IN SCHEMA` touches: tables, partitioned tables, views, materialized views, foreign tables. */
 const RELKINDS = ['r', 'p', 'v', 'm', 'f'] as const;
-type WritePrivilege = (typeof WRITE_PRIVILEGES)[number];
-type ColumnPrivilege = (typeof COLUMN_PRIVILEGES)[number];
 
 /** Serialises read_only/read_write on one database (bookkeeping DDL, record, revoke). */
 const LOCK_KEY = [0x46697265, 0x44420001] as const;
@@ -212,7 +210,11 @@ function appConnectionConfig(pgc: PgTarget): pg.ClientConfig {
 }
 
 /** Run `fn` in a fresh session of the app role, checked to be that role on that database. */
-async function asAppRole<T>(pgc: PgTarget, fn: (c: pg.Client, readOnlyDefault: string, pid: number) => Promise<T>): Promise<T> {
+async function asAppRole<T>(
+  pgc: PgTarget,
+  stage: 'before acting' | 'after acting',
+  fn: (c: pg.Client, readOnlyDefault: string, pid: number) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client(appConnectionConfig(pgc));
   client.on('error', () => undefined); // a terminated proof session surfaces on its next query
   try {
@@ -220,7 +222,9 @@ async function asAppRole<T>(pgc: PgTarget, fn: (c: pg.Client, readOnlyDefault: s
   } catch (err) {
     const code = sqlState(err);
     if (code && /^(28|3D|42)/.test(code)) {
-      throw cannotProve(`cannot log in as "${pgc.appRole}" to prove it (${code}: ${errorLine(err)}); set postgres.appUrl / appPassword for the target. Nothing was changed.`);
+      const message = `cannot log in as "${pgc.appRole}" to prove it (${code}: ${errorLine(err)}); check postgres.appUrl / appPassword for the target`;
+      // Before acting this is a configuration problem; after acting, a retry may get through.
+      throw stage === 'before acting' ? cannotProve(`${message}. Nothing was changed.`) : verificationFailed(message);
     }
     throw targetUnavailable('postgres (as the app role)', err);
   }
@@ -312,6 +316,18 @@ async function writePaths(c: pg.ClientBase, role: RoleRow, schemas: string[], ph
   if (ownedSchemas.length) problems.push(`"${role.rolname}" owns schema ${listSome(ownedSchemas)} (a schema owner can drop and replace its tables)`);
   const creatable = nsp.rows.filter((r) => !r.owns && r.can_create && schemas.includes(r.nspname)).map((r) => r.nspname);
   if (creatable.length) notes.push(`"${role.rolname}" can still create new tables in ${listSome(creatable)} (CREATE on the schema; existing tables stay protected)`);
+
+  const defaults = await c.query<{ creator: string; schema: string | null }>(
+    `SELECT DISTINCT pg_get_userbyid(d.defaclrole)::text AS creator, n.nspname::text AS schema
+     FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+     WHERE d.defaclobjtype = 'r' AND (a.grantee = $1::oid OR a.grantee = 0) AND a.privilege_type = ANY($2::text[])
+     ORDER BY 1, 2`,
+    [role.oid, WRITE_PRIVILEGES],
+  );
+  if (defaults.rowCount) {
+    const by = defaults.rows.map((d) => `"${d.creator}"${d.schema ? ` in ${d.schema}` : ''}`);
+    notes.push(`default privileges give "${role.rolname}" writes on tables created later by ${listSome(by)}: a table created during the containment is writable until this step runs again`);
+  }
 
   const { rows } = await c.query<WritePathRow>(
     `WITH members AS (
@@ -554,7 +570,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
             );
           }
           // Prove up front that the app role can log in, so the proof cannot fail for that after acting.
-          const preflightPid = await asAppRole(pgc, async (_app, _ro, pid) => pid);
+          const preflightPid = await asAppRole(pgc, 'before acting', async (_app, _ro, pid) => pid);
           await waitGone(c, preflightPid);
 
           if (input.mode === 'dry-run') {
@@ -621,13 +637,13 @@ export function createDatabaseActivities(deps: ActivityDeps) {
             'UPDATE firebreak.firebreak_undo SET applied_at = COALESCE(applied_at, clock_timestamp()) WHERE incident_id = $1 AND step_id = $2 RETURNING applied_at',
             [input.incidentId, input.stepId],
           );
-          const sessionsTerminated = await endSessions(c, role, { before: applied.rows[0]?.applied_at ?? new Date() });
+          const sessionsTerminated = await endSessions(c, role, { before: applied.rows[0]?.applied_at ?? new Date(), exclude: preflightPid });
 
           const after = await writePaths(c, role, schemas, 'after');
           if (after.problems.length) throw verificationFailed(`"${pgc.database}" is not read-only for ${who}: ${after.problems.join('; ')}`);
 
           const probe = probeTable(acted.record.tables);
-          const proved = await asAppRole(pgc, async (app, readOnlyDefault) => {
+          const proved = await asAppRole(pgc, 'after acting', async (app, readOnlyDefault) => {
             if (!isOn(readOnlyDefault)) throw verificationFailed(`a new session of ${who} has default_transaction_read_only = ${readOnlyDefault}, expected on`);
             if (!probe) return { readOnlyDefault, deniedWrite: null };
             const target = display(probe.schema, probe.table);
@@ -785,7 +801,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
             (t) => (t.kind === 'r' || t.kind === 'p') && still.has(display(t.schema, t.table)) && t.privileges.some((p) => p.privilege === 'INSERT' || p.privilege === 'DELETE'),
           );
           const wasReadOnly = isOn(record.settings.roleInDatabase) || isOn(record.settings.role) || isOn(record.settings.database);
-          const proved = await asAppRole(pgc, async (app, readOnlyDefault) => {
+          const proved = await asAppRole(pgc, 'after acting', async (app, readOnlyDefault) => {
             if (!probe) return { readOnlyDefault, wrote: null };
             const target = display(probe.schema, probe.table);
             const insert = probe.privileges.some((p) => p.privilege === 'INSERT');
@@ -804,7 +820,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
           return {
             summary:
               (applied.statements.length
-                ? `restored ${grantCount(record.tables)} recorded write privilege(s) of ${who} on "${pgc.database}" and default_transaction_read_only = ${record.settings.roleInDatabase ?? 'unset'}`
+                ? `restored ${grantCount(record.tables)} recorded write privilege(s) of ${who} on "${pgc.database}" and ${record.settings.roleInDatabase === null ? 'reset its default_transaction_read_only' : `its default_transaction_read_only = ${record.settings.roleInDatabase}`}`
                 : `${who} already had exactly the recorded privileges on "${pgc.database}"`) +
               (sessionsEnded ? `; ended ${sessionsEnded} session(s) opened while read-only` : '') +
               (proved.wrote ? `; a write as ${who} succeeds (${proved.wrote})` : '') +

@@ -34,6 +34,8 @@ export interface Stack {
 export interface StackOptions {
   /** Extra YAML appended to the config (top-level keys not already used). */
   extraConfig?: string;
+  /** Extra YAML lines for `targets.local` (e.g. `postgres: {…}`), indented by the caller to 4 spaces. */
+  targetExtra?: string;
   /** Redis URL of the target (default the shared 127.0.0.1:6379). */
   redisUrl?: string;
   /** Start an in-process worker (default true). */
@@ -66,6 +68,7 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
       'targets:',
       '  local:',
       `    redis: { url: "${opts.redisUrl ?? 'redis://127.0.0.1:6379/0'}", keyPrefix: "${redis.prefix}" }`,
+      ...(opts.targetExtra ? [opts.targetExtra] : []),
       '  prod:',
       '    production: true',
       `    redis: { url: "${opts.redisUrl ?? 'redis://127.0.0.1:6379/0'}", keyPrefix: "${redis.prefix}-prod" }`,
