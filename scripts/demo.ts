@@ -1,36 +1,93 @@
 /**
- * `npm run demo`: a throwaway Temporal dev server and worker, one token-leak
- * incident in drill mode on the local target, steered through all four phases
- * by a declarer and two approvers. Leaves nothing running.
+ * `npm run demo`: a throwaway Temporal dev server and worker, and two drills on
+ * the local target, steered by a declarer and two approvers:
+ *  1. token-leak: revoke a leaked jti and a user's tokens, ban an address,
+ *     flip the kill-switch; the all-clear lifts the kill-switch.
+ *  2. sqli: put a throwaway app database read-only, prove a write fails, and
+ *     the all-clear makes it writable again.
+ * Everything lives under a demo Redis key prefix and a demo database, so a
+ * real local app is untouched. Leaves nothing running.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { renderStatus } from '../cli/render.js';
-import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
+import { loadConfig, PROJECT_ROOT, type Config } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
-import {
-  approveGate,
-  connectClient,
-  declareIncident,
-  getStatus,
-  resolveIncident,
-  TERMINAL,
-  waitFor,
-} from '../lib/incident-client.js';
+import { approveGate, connectClient, declareIncident, resolveIncident, TERMINAL, waitFor } from '../lib/incident-client.js';
 import { createLogger } from '../lib/logger.js';
-import { djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
 import { createWorker } from '../worker/create.js';
+import type { Client } from '@temporalio/client';
 import type { Actor, IncidentStatus } from '../workflows/definitions.js';
 
 const KEY_PREFIX = 'firebreak-demo';
+const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const actor = (user: string): Actor => ({ user, host: 'demo', via: 'demo' });
+const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
+
+interface DemoDb {
+  database: string;
+  role: string;
+  drop(): Promise<void>;
+}
+
+/** A throwaway app database: tables owned by postgres, the app role with plain grants (as it should be). */
+async function createDemoDb(): Promise<DemoDb> {
+  const suffix = randomBytes(3).toString('hex');
+  const database = `firebreak_demo_${suffix}`;
+  const role = `firebreak_demo_app_${suffix}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${role} LOGIN`);
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  const db = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  await db.connect();
+  await db.query(`CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)`);
+  await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO ${role}`);
+  await db.query(`GRANT USAGE ON SEQUENCE orders_id_seq TO ${role}`);
+  await db.end();
+  return {
+    database,
+    role,
+    async drop() {
+      const a = new pg.Client({ connectionString: ADMIN_URL });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await a.query(`DROP ROLE IF EXISTS ${role}`);
+      await a.end();
+    },
+  };
+}
+
+/** Try a write as the app role, the way the app would. */
+async function appWrite(db: DemoDb): Promise<string> {
+  const c = new pg.Client({ connectionString: `postgres://${db.role}@127.0.0.1:5432/${db.database}` });
+  await c.connect();
+  try {
+    await c.query('SET default_transaction_read_only = off');
+    await c.query(`INSERT INTO orders (item) VALUES ('demo')`);
+    return 'INSERT ok';
+  } catch (err) {
+    return `INSERT refused: ${(err as Error).message} (SQLSTATE ${(err as { code?: string }).code ?? '?'})`;
+  } finally {
+    await c.end();
+  }
+}
+
+async function showKeys(redis: Redis): Promise<void> {
+  const keys = (await redis.keys(`${KEY_PREFIX}:1:*`)).sort();
+  for (const k of keys) say(`     ${k} = ${await redis.get(k)}  (ttl ${await redis.ttl(k)} s)`);
+}
 
 async function main(): Promise<void> {
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-demo-'));
+  const db = await createDemoDb();
   const configFile = join(dir, 'firebreak.yaml');
   writeFileSync(
     configFile,
@@ -43,81 +100,103 @@ async function main(): Promise<void> {
       '    responders: [demo-alice, demo-bob]',
       'targets:',
       '  local:',
-      '    description: this machine (demo key prefix, so a real local app is untouched)',
-      '    redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ' + KEY_PREFIX + ' }',
+      '    description: this machine (demo key prefix and database, so a real local app is untouched)',
+      `    redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ${KEY_PREFIX} }`,
+      `    postgres: { adminUrl: "${ADMIN_URL}", database: ${db.database}, appRole: ${db.role} }`,
       'log: { level: warn }',
     ].join('\n'),
   );
-  say('Firebreak demo: a leaked-token drill on the local target');
+  say('Firebreak demo: two drills on the local target');
   say(`  config ${configFile}`);
   const server = await startDevServer({ uiPort: false, logLevel: 'error' });
   say(`  Temporal dev server ${server.address} (throwaway, in memory)`);
   const base = loadConfig({ file: configFile, env: {} });
-  const config = { ...base, temporal: { ...base.temporal, address: server.address } };
-  const logger = createLogger({ level: 'warn' });
-  const worker = await createWorker({ config, logger });
+  const config: Readonly<Config> = { ...base, temporal: { ...base.temporal, address: server.address } };
+  const worker = await createWorker({ config, logger: createLogger({ level: 'error' }) });
   const running = worker.run();
   const client = await connectClient(config);
   const redis = new Redis('redis://127.0.0.1:6379/0');
-  const flagKey = djangoKey({ keyPrefix: KEY_PREFIX, keyVersion: 1 }, LOCKDOWN_KEY);
   try {
-    say(`  worker ready (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    say();
-    const declared = await declareIncident(client, config, {
-      runbook: 'token-leak',
-      mode: 'drill',
-      params: { reason: 'demo: refresh token pasted in a public channel', lockdown: true },
-      summary: 'A refresh token was pasted in a public chat channel',
-      actor: actor('demo-oncall'),
-    });
-    say(`$ firebreak declare token-leak --mode drill      (as demo-oncall)`);
-    say(`  declared ${declared.id}  runbook sha256 ${declared.runbookSha256.slice(0, 12)}`);
-    const follow = printer();
-    let s = await waitFor(client, declared.id, (x) => x.state === 'awaiting-approval' || TERMINAL.includes(x.state), { onChange: follow });
+    say(`  worker ready (${secs(t0)} s)`);
+    const leak = await tokenLeakDrill(client, config, redis);
+    const sqli = await sqliDrill(client, config, db);
 
     say();
-    say(`$ firebreak approve ${declared.id} lockdown      (as demo-oncall, the declarer)`);
-    await approveGate(client, declared.id, 'lockdown', actor('demo-oncall')).then(
-      () => say('  unexpectedly accepted'),
-      (err: Error) => say(`  refused: ${err.message}`),
-    );
-    for (const who of ['demo-alice', 'demo-bob']) {
-      say(`$ firebreak approve ${declared.id} lockdown      (as ${who})`);
-      const g = await approveGate(client, declared.id, 'lockdown', actor(who));
-      say(`  ${g.approvals.length}/${g.required} approvals`);
-    }
-    s = await waitFor(client, declared.id, (x) => x.state === 'awaiting-resolve' || TERMINAL.includes(x.state), { onChange: follow });
-    say(`  Redis ${flagKey} = ${await redis.get(flagKey)}   (the app's middleware now answers 503)`);
-
+    say(`$ firebreak status ${leak.id}`);
+    say(renderStatus(leak, { timeline: 0 }));
+    const md = join(config.dataDir, 'evidence', leak.id, 'timeline.md');
     say();
-    say(`$ firebreak resolve ${declared.id}      (as demo-alice: the all-clear)`);
-    await resolveIncident(client, declared.id, actor('demo-alice'), 'token revoked and rotated');
-    s = await waitFor(client, declared.id, (x) => TERMINAL.includes(x.state), { onChange: follow });
-    say(`  Redis ${flagKey} = ${(await redis.get(flagKey)) ?? '(unset)'}   (lockdown lifted)`);
-
+    say(`Timeline written to ${md}; first lines:`);
+    say(readFileSync(md, 'utf8').split('\n').slice(0, 6).map((l) => `  ${l}`).join('\n'));
     say();
-    say(`$ firebreak status ${declared.id}`);
-    s = await getStatus(client, declared.id);
-    say(renderStatus(s, { timeline: 0 }));
-    const timeline = s.steps.find((x) => x.action === 'report.timeline');
-    const md = join(config.dataDir, 'evidence', s.id, 'timeline.md');
-    if (timeline?.state === 'succeeded') {
-      say();
-      say(`Timeline written to ${md}; first lines:`);
-      say(readFileSync(md, 'utf8').split('\n').slice(0, 8).map((l) => `  ${l}`).join('\n'));
-    }
-    say();
-    say(`demo ${s.state} in ${((performance.now() - t0) / 1000).toFixed(1)} s; nothing left running.`);
-    if (s.state !== 'completed') process.exitCode = 1;
+    const ok = leak.state === 'completed' && sqli.state === 'completed';
+    say(`demo ${ok ? 'completed' : 'FAILED'} in ${secs(t0)} s; nothing left running.`);
+    if (!ok) process.exitCode = 1;
   } finally {
-    await redis.del(flagKey).catch(() => undefined);
+    const keys = await redis.keys(`${KEY_PREFIX}:*`);
+    if (keys.length) await redis.del(...keys);
     redis.disconnect();
     await client.connection.close();
     await worker.close();
     await running.catch(() => undefined);
     await server.stop();
+    await db.drop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function tokenLeakDrill(client: Client, config: Readonly<Config>, redis: Redis): Promise<IncidentStatus> {
+  say();
+  say('1. Leaked refresh token');
+  say(`$ firebreak declare token-leak --mode drill --set jtis=3f2c9a --set user_ids=42 --set ban_ips=203.0.113.7 --set lockdown=true`);
+  const declared = await declareIncident(client, config, {
+    runbook: 'token-leak',
+    mode: 'drill',
+    params: { reason: 'demo: refresh token pasted in a public channel', jtis: ['3f2c9a'], user_ids: ['42'], ban_ips: ['203.0.113.7'], lockdown: 'true' },
+    actor: actor('demo-oncall'),
+  });
+  say(`  declared ${declared.id}  runbook sha256 ${declared.runbookSha256.slice(0, 12)}`);
+  const follow = printer();
+  await waitFor(client, declared.id, (x) => x.gates.some((g) => g.id === 'lockdown' && g.state === 'open') || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  say(`$ firebreak approve ${declared.id} lockdown      (as demo-oncall, the declarer)`);
+  await approveGate(client, declared.id, 'lockdown', actor('demo-oncall')).then(
+    () => say('  unexpectedly accepted'),
+    (err: Error) => say(`  refused: ${err.message}`),
+  );
+  for (const who of ['demo-alice', 'demo-bob']) {
+    const g = await approveGate(client, declared.id, 'lockdown', actor(who));
+    say(`$ firebreak approve ${declared.id} lockdown      (as ${who}): ${g.approvals.length}/${g.required}`);
+  }
+  await waitFor(client, declared.id, (x) => x.state === 'awaiting-resolve' || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  say('  what the app now reads from Redis (Django cache keys):');
+  await showKeys(redis);
+  say(`$ firebreak resolve ${declared.id}      (as demo-alice: the all-clear)`);
+  await resolveIncident(client, declared.id, actor('demo-alice'), 'token rotated, attacker banned');
+  const s = await waitFor(client, declared.id, (x) => TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  say('  after the all-clear: the kill-switch is lifted; revocations stay, the ban runs out on its durable timer:');
+  await showKeys(redis);
+  return s;
+}
+
+async function sqliDrill(client: Client, config: Readonly<Config>, db: DemoDb): Promise<IncidentStatus> {
+  say();
+  say(`2. SQL injection: database ${db.database}, app role ${db.role}`);
+  say(`  before:   ${await appWrite(db)}`);
+  say('$ firebreak declare sqli --mode drill');
+  const declared = await declareIncident(client, config, { runbook: 'sqli', mode: 'drill', actor: actor('demo-oncall') });
+  const follow = printer();
+  await waitFor(client, declared.id, (x) => x.gates.some((g) => g.id === 'read-only' && g.state === 'open') || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  for (const who of ['demo-alice', 'demo-bob']) {
+    const g = await approveGate(client, declared.id, 'read-only', actor(who));
+    say(`$ firebreak approve ${declared.id} read-only      (as ${who}): ${g.approvals.length}/${g.required}`);
+  }
+  await waitFor(client, declared.id, (x) => x.state === 'awaiting-resolve' || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  say(`  contained: ${await appWrite(db)}`);
+  say(`$ firebreak resolve ${declared.id}      (as demo-bob)`);
+  await resolveIncident(client, declared.id, actor('demo-bob'), 'query patched');
+  const s = await waitFor(client, declared.id, (x) => TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  say(`  after the all-clear: ${await appWrite(db)}`);
+  return s;
 }
 
 /** One line per phase and step change. */
@@ -139,6 +218,6 @@ function printer(): (s: IncidentStatus) => void {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -273,8 +273,8 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     try {
       if (spec.when && !evalExpr(parseExpr(spec.when), refContext())) {
         st.state = 'skipped';
-        st.summary = `skipped: ${spec.when} is false`;
-        note({ kind: 'step', step: spec.id, message: `${spec.id} skipped (${spec.when} is false)` });
+        st.summary = `skipped: condition \`${spec.when}\` does not hold`;
+        note({ kind: 'step', step: spec.id, message: `${spec.id} skipped: condition \`${spec.when}\` does not hold` });
         return true;
       }
       args = resolveRefs(spec.with, refContext()) as Record<string, unknown>;
