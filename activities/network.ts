@@ -13,7 +13,6 @@ import { access, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { asyncLocalStorage } from '@temporalio/activity';
-import type { Redis } from 'ioredis';
 import type { TargetConfig } from '../lib/config.js';
 import { compareNetworks, formatNetwork, networksOverlap, tryParseNetwork, type IpNetwork } from '../lib/ip.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-keys.js';
@@ -122,8 +121,9 @@ function where(e: Entry): string {
 }
 
 interface Parsed {
-  networks: IpNetwork[];
-  /** Canonical CIDR of each network, same order. */
+  /** Canonical CIDR → network, deduplicated, in input order. */
+  byCanonical: Map<string, IpNetwork>;
+  /** The canonical CIDRs, same order. */
   canonical: string[];
 }
 
@@ -144,6 +144,13 @@ function heartbeat(details: unknown): void {
 
 function show(text: string): string {
   return JSON.stringify(text.length > 48 ? `${text.slice(0, 48)}…` : text);
+}
+
+/** Any argument value, quoted and shortened for a message. */
+function showValue(value: unknown): string {
+  if (typeof value === 'string') return show(value);
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 48 ? `${json.slice(0, 48)}…` : json;
 }
 
 function refuse(action: string, problems: string[]): ReturnType<typeof badInput> {
@@ -180,7 +187,7 @@ async function collectEntries(args: Record<string, unknown>, maxInline: number, 
   const file = args.addresses_file;
   if (file !== undefined) {
     if (typeof file !== 'string' || !isAbsolute(file)) {
-      problems.push(`addresses_file must be an absolute path on the worker, got ${show(String(file))}`);
+      problems.push(`addresses_file must be an absolute path on the worker, got ${showValue(file)}`);
     } else {
       const text = await readAddressFile(file, problems);
       if (text !== undefined) {
@@ -237,7 +244,7 @@ function parseEntries(entries: Entry[], problems: string[], check?: (net: IpNetw
     if (why) problems.push(`${where(e)}: ${why}`);
     else if (!seen.has(canonical)) seen.set(canonical, r.network);
   }
-  return { networks: [...seen.values()], canonical: [...seen.keys()] };
+  return { byCanonical: seen, canonical: [...seen.keys()] };
 }
 
 function protectedNetworks(target: TargetConfig, targetName: string): Array<{ net: IpNetwork; label: string }> {
@@ -421,7 +428,7 @@ export function createNetworkActivities(deps: ActivityDeps) {
    * the test fails) and reload. Skips all of it when the file already holds
    * exactly this content and this content was the last one reloaded.
    */
-  async function syncNginx(ctx: Ctx, cutoff: number, action: string): Promise<NginxState | undefined> {
+  async function syncNginx(ctx: Ctx, cutoff: number, action: string, parsed?: ReadonlyMap<string, IpNetwork>): Promise<NginxState | undefined> {
     const nginx = ctx.target.nginx;
     if (!nginx) return undefined;
     return withLock(ctx, async () => {
@@ -429,6 +436,12 @@ export function createNetworkActivities(deps: ActivityDeps) {
       const networks: IpNetwork[] = [];
       let skipped = 0;
       for (const m of members) {
+        // Members this call just validated need no second parse; everything else is parsed strictly.
+        const known = parsed?.get(m);
+        if (known) {
+          networks.push(known);
+          continue;
+        }
         const r = tryParseNetwork(m);
         if ('network' in r) networks.push(r.network);
         else skipped += 1;
@@ -514,12 +527,12 @@ export function createNetworkActivities(deps: ActivityDeps) {
       const ttlArg = args.ttl_seconds ?? ctx.target.network.banTtlSeconds;
       const ttl = typeof ttlArg === 'number' && Number.isInteger(ttlArg) ? ttlArg : Number.NaN;
       if (!(ttl >= MIN_TTL_SECONDS && ttl <= MAX_TTL_SECONDS)) {
-        problems.push(`ttl_seconds must be a whole number of seconds from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} (30 days), got ${show(String(ttlArg))}`);
+        problems.push(`ttl_seconds must be a whole number of seconds from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} (30 days), got ${showValue(ttlArg)}`);
       }
       if (args.reason !== undefined && typeof args.reason !== 'string') problems.push('reason must be a string');
       const reason = typeof args.reason === 'string' ? args.reason.slice(0, MAX_REASON) : '';
       const entries = await collectEntries(args, MAX_INLINE_BAN, problems);
-      const { networks, canonical } = validateBan(ctx, input, entries, problems);
+      const { canonical, byCanonical } = validateBan(ctx, input, entries, problems);
       if (!problems.length && !canonical.length) problems.push('no addresses to ban (give addresses or addresses_file)');
       if (problems.length) throw refuse(action, problems);
 
@@ -601,7 +614,7 @@ export function createNetworkActivities(deps: ActivityDeps) {
       }
 
       const redisDoneAt = performance.now();
-      const nginx = await syncNginx(ctx, now, action);
+      const nginx = await syncNginx(ctx, now, action, byCanonical);
       const nginxDoneAt = performance.now();
 
       // ---- proof -------------------------------------------------------------
@@ -664,7 +677,7 @@ export function createNetworkActivities(deps: ActivityDeps) {
       };
     },
 
-    /** Lift bans: delete the keys, leave the registry, re-render the deny file. Idempotent. */
+    /** Lift bans: delete the keys, drop them from the registry, re-render the deny file. Idempotent. */
     async networkUnbanIps(input: ActionInput): Promise<ActionResult> {
       const action = 'network.unban_ips';
       const ctx = context(input);
@@ -674,7 +687,7 @@ export function createNetworkActivities(deps: ActivityDeps) {
       let recordKey: string | undefined;
       if (fromRecord !== undefined) {
         const m = typeof fromRecord === 'string' ? /^([A-Za-z0-9._-]{1,120})\/([a-z][a-z0-9_-]{0,119})$/.exec(fromRecord) : null;
-        if (!m) problems.push(`from_record must be "<incident>/<step>", got ${show(String(fromRecord))}`);
+        if (!m) problems.push(`from_record must be "<incident>/<step>", got ${showValue(fromRecord)}`);
         else recordKey = ctx.record(m[1] as string, m[2] as string);
       }
       // Lifting is never dangerous: no minimum prefix or never-ban check, so a ban made under older settings can always be lifted.

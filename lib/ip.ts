@@ -233,20 +233,16 @@ export function canonicalNetwork(text: string): string {
   return formatNetwork(parseNetwork(text));
 }
 
-/** IPv4 networks seen as the IPv6 networks of their mapped addresses, to compare with IPv6. */
-function asV6(net: IpNetwork): IpNetwork {
-  return net.version === 6 ? net : { version: 6, base: MAPPED_PREFIX | net.base, prefix: net.prefix + 96 };
-}
-
 /** Does `outer` contain all of `inner`? (IPv4 and the IPv4-mapped IPv6 space are one.) */
 export function networkContains(outer: IpNetwork, inner: IpNetwork): boolean {
-  let o = outer;
-  let i = inner;
-  if (o.version !== i.version) {
-    o = asV6(o);
-    i = asV6(i);
-  }
-  return o.prefix <= i.prefix && (i.base & netMask(o.version, o.prefix)) === o.base;
+  if (outer.version === inner.version) return outer.prefix <= inner.prefix && (inner.base & netMask(outer.version, outer.prefix)) === outer.base;
+  // Compare in IPv6, an IPv4 network being its mapped counterpart (::ffff:a.b.c.d).
+  const outerPrefix = outer.version === 4 ? outer.prefix + 96 : outer.prefix;
+  const innerPrefix = inner.version === 4 ? inner.prefix + 96 : inner.prefix;
+  if (outerPrefix > innerPrefix) return false;
+  const outerBase = outer.version === 4 ? MAPPED_PREFIX | outer.base : outer.base;
+  const innerBase = inner.version === 4 ? MAPPED_PREFIX | inner.base : inner.base;
+  return (innerBase & netMask(6, outerPrefix)) === outerBase;
 }
 
 /** Do two networks share any address? Then one contains the other. */
