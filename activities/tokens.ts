@@ -34,6 +34,7 @@ const UNDO_TTL_SECONDS = 30 * 24 * 3600;
 
 const JTI = /^[\x21-\x7e]{1,255}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+const BLANK = /^\s*$/;
 
 const SIMPLEJWT_OUTSTANDING = 'token_blacklist_outstandingtoken';
 const SIMPLEJWT_BLACKLISTED = 'token_blacklist_blacklistedtoken';
@@ -117,8 +118,8 @@ export function parseUserIds(args: Record<string, unknown>, name = 'user_ids'): 
 }
 
 interface JtiList {
+  /** As listed: a duplicate is simply written twice (deduplicating a million ids costs more than the SETs it saves). */
   ids: string[];
-  duplicates: number;
   /** Identifies the input (inline ids + file bytes): a resume only trusts progress recorded for the same input. */
   fingerprint: string;
 }
@@ -132,7 +133,7 @@ class InvalidCollector {
   }
 }
 
-async function readJtiFile(path: string, hash: Hash, onLine: (line: string, lineNo: number) => void): Promise<void> {
+async function readJtiFile(path: string, hash: Hash, onLine: (line: string, lineNo: number) => void, onChunk: () => void): Promise<void> {
   // latin1: one char per byte, so the hash sees the file's bytes and any non-ASCII byte fails validation.
   const stream = createReadStream(path, { encoding: 'latin1', highWaterMark: 1 << 20 });
   let carry = '';
@@ -150,6 +151,7 @@ async function readJtiFile(path: string, hash: Hash, onLine: (line: string, line
         nl = text.indexOf('\n', start);
       }
       carry = text.slice(start);
+      onChunk();
     }
   } catch (err) {
     if (err instanceof ApplicationFailure) throw err;
@@ -159,35 +161,34 @@ async function readJtiFile(path: string, hash: Hash, onLine: (line: string, line
   if (carry !== '') onLine(carry, lineNo + 1);
 }
 
-async function parseJtis(args: Record<string, unknown>): Promise<JtiList> {
+async function parseJtis(args: Record<string, unknown>, ctx: Context | undefined): Promise<JtiList> {
   const inline = stringList(args, 'jtis');
   const file = optionalString(args, 'jtis_file', 4096);
   if (inline === undefined && file === undefined) throw badInput('scope jti needs jtis or jtis_file');
   if (file !== undefined && !isAbsolute(file)) throw badInput(`jtis_file must be an absolute path on the worker, got "${file}"`);
   const hash = createHash('sha256');
-  const seen = new Set<string>();
-  let total = 0;
+  const ids: string[] = [];
   const invalid = new InvalidCollector();
   (inline ?? []).forEach((v, i) => {
     if (typeof v !== 'string' || !JTI.test(v)) return invalid.add(`jtis[${i}]`);
     hash.update(`${v}\n`);
-    total += 1;
-    seen.add(v);
+    ids.push(v);
   });
   hash.update('\0');
   if (file !== undefined) {
     await readJtiFile(file, hash, (raw, lineNo) => {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (line.trim() === '') return;
-      if (!JTI.test(line)) return invalid.add(`line ${lineNo}`);
-      total += 1;
-      if (total > FILE_MAX) throw badInput(`jtis_file: more than ${FILE_MAX} ids; split it over several steps`);
-      seen.add(line);
-    });
+      const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw; // CRLF
+      if (!JTI.test(line)) {
+        if (!BLANK.test(line)) invalid.add(`line ${lineNo}`);
+        return;
+      }
+      if (ids.length >= FILE_MAX) throw badInput(`jtis_file: more than ${FILE_MAX} ids; split it over several steps`);
+      ids.push(line);
+    }, () => ctx?.heartbeat(ctx.info.heartbeatDetails)); // alive while reading; what observers see is unchanged
   }
   if (invalid.count) throw badInput(describeInvalid(file === undefined ? 'jtis' : 'jtis/jtis_file', invalid.count, invalid.where, '1–255 printable ASCII characters, no whitespace'));
-  if (seen.size === 0) throw badInput('scope jti: no jtis given (the list and the file are empty)');
-  return { ids: Array.from(seen), duplicates: total - seen.size, fingerprint: hash.digest('hex').slice(0, 16) };
+  if (ids.length === 0) throw badInput('scope jti: no jtis given (the list and the file are empty)');
+  return { ids, fingerprint: hash.digest('hex').slice(0, 16) };
 }
 
 function parseEpoch(input: ActionInput): number {
@@ -371,11 +372,12 @@ async function countSimplejwt(plan: SimplejwtPlan, match: SimplejwtMatch): Promi
   return { matched, alreadyBlacklisted: already };
 }
 
-async function applySimplejwt(plan: SimplejwtPlan, match: SimplejwtMatch): Promise<{ report: SimplejwtReport; open: number }> {
+async function applySimplejwt(plan: SimplejwtPlan, match: SimplejwtMatch, onSlice?: (slices: number) => void): Promise<{ report: SimplejwtReport; open: number }> {
   if (plan.skipped !== undefined) return { report: { skipped: plan.skipped }, open: 0 };
   let matched = 0;
   let inserted = 0;
   let open = 0;
+  let slices = 0;
   for (const { where, params } of simplejwtConditions(match, plan.userIdCast)) {
     const { rows } = await onTarget('postgres', () =>
       plan.pool.query<{ matched: number; inserted: number }>(
@@ -397,6 +399,7 @@ async function applySimplejwt(plan: SimplejwtPlan, match: SimplejwtMatch): Promi
       ),
     );
     open += check.rows[0]?.open ?? 0;
+    onSlice?.((slices += 1));
   }
   return { report: { matched, blacklisted: inserted, alreadyBlacklisted: matched - inserted }, open };
 }
@@ -479,16 +482,17 @@ export function createTokenActivities(deps: ActivityDeps) {
     const space: KeySpace = target.redis;
     // djangoKey(revokedJti(id)) is this base + id: built once, not per id.
     const keyBase = djangoKey(space, contractKeys.revokedJti(''));
-    const list = await parseJtis(input.args);
+    if (djangoKey(space, contractKeys.revokedJti('x')) !== `${keyBase}x`) throw new Error('contractKeys.revokedJti is no longer a plain prefix; update tokens.revoke');
+    const ctx = activityContext();
+    const list = await parseJtis(input.args, ctx);
     const { ids } = list;
     const match: SimplejwtMatch = { kind: 'jti', jtis: ids };
     const sj = await prepareSimplejwt(deps, target, input.target, match);
-    const dup = list.duplicates ? `, ${plural(list.duplicates, 'duplicate')} ignored` : '';
 
     if (input.mode === 'dry-run') {
       const report = await countSimplejwt(sj, match);
       return {
-        summary: `would revoke ${plural(ids.length, 'jti')}${dup}; ${simplejwtText(report, true)}`,
+        summary: `would revoke ${plural(ids.length, 'jti')}; ${simplejwtText(report, true)}`,
         changed: false,
         plan: [`SET ${keyBase}<jti> 1 EX ${ttl} ×${ids.length}`, simplejwtText(report, true)],
         output: { scope: 'jti', revoked: 0, wouldRevoke: ids.length, simplejwt: report },
@@ -497,7 +501,6 @@ export function createTokenActivities(deps: ActivityDeps) {
 
     const redis = clients.redis(input.target);
     const progressKey = ownKey(space, 'progress', input.incidentId, input.stepId);
-    const ctx = activityContext();
     const recorded = parseProgress(await onTarget('redis', () => redis.get(progressKey)));
     // The record is written in order with the SETs, in the target's own Redis: if the
     // data was lost (failover, restart) the record went with it and we start over.
@@ -515,15 +518,14 @@ export function createTokenActivities(deps: ActivityDeps) {
       await onTarget('redis', () => redis.del(progressKey));
       throw verificationFailed(`read back ${proof.missing} of ${proof.sampled} sampled deny-list keys missing (TTL of the first: ${proof.ttlSeconds})`);
     }
-    const { report, open } = await applySimplejwt(sj, match);
+    const { report, open } = await applySimplejwt(sj, match, (slices) => ctx?.heartbeat({ done: ids.length, total: ids.length, simplejwtSlices: slices }));
     if (open > 0) throw verificationFailed(`simplejwt: ${open} matching outstanding tokens still not blacklisted after insert`);
-    ctx?.heartbeat({ done: ids.length, total: ids.length });
     deps.logger.info({ incidentId: input.incidentId, step: input.stepId, scope: 'jti', count: ids.length, resumedFrom: from }, 'tokens revoked');
     return {
-      summary: `revoked ${plural(ids.length, 'jti')} (${keyBase}<jti> = 1, TTL ${ttl} s${from ? `, resumed at ${from}` : ''})${dup}; ${simplejwtText(report, false)}`,
+      summary: `revoked ${plural(ids.length, 'jti')} (${keyBase}<jti> = 1, TTL ${ttl} s${from ? `, resumed at ${from}` : ''}); ${simplejwtText(report, false)}`,
       changed: true,
       proof: { sampled: proof.sampled, missing: 0, ttlSeconds: proof.ttlSeconds, ...(report.skipped === undefined ? { simplejwtOpen: 0 } : {}) },
-      output: { scope: 'jti', revoked: ids.length, duplicates: list.duplicates, resumedFrom: from, simplejwt: report },
+      output: { scope: 'jti', revoked: ids.length, resumedFrom: from, simplejwt: report },
     };
   }
 
