@@ -29,6 +29,8 @@ const RANDOM_SAMPLES = 1_000;
 const INLINE_MAX = 10_000;
 /** Bounds the worker's memory (about 100 bytes per id). */
 const FILE_MAX = 5_000_000;
+/** Progress records only serve retries, which come within minutes; a later one just rewrites (idempotent). */
+const PROGRESS_TTL_SECONDS = 24 * 3600;
 /** Undo records outlive any incident we expect to keep open (as lockdown's). */
 const UNDO_TTL_SECONDS = 30 * 24 * 3600;
 
@@ -65,6 +67,8 @@ return raised
 `;
 
 type Scope = 'jti' | 'user' | 'all';
+/** Arguments of the other scopes: given by mistake, they would silently revoke something else. */
+const FOREIGN_ARGS: Record<Scope, string[]> = { jti: ['user_ids'], user: ['jtis', 'jtis_file'], all: ['jtis', 'jtis_file', 'user_ids'] };
 
 /** The running activity's context, or undefined when called directly (tests, bench). */
 function activityContext(): Context | undefined {
@@ -244,6 +248,8 @@ async function writeJtis(opts: {
   const { redis, keyBase, ids, ttl, progressKey, fingerprint, ctx } = opts;
   const sha = String(await onTarget('redis', () => redis.script('LOAD', SET_MANY_SCRIPT)));
   const ttlArg = String(ttl);
+  // Never outlives the keys it vouches for (if it did, the read-back fails and the record is dropped).
+  const progressTtl = Math.min(ttl, PROGRESS_TTL_SECONDS);
   let inflight: { exec: Promise<PipelineResult>; end: number } | undefined;
   const settle = async (chunk: { exec: Promise<PipelineResult>; end: number }): Promise<void> => {
     await onTarget('redis', async () => checkPipeline(await chunk.exec));
@@ -259,7 +265,7 @@ async function writeJtis(opts: {
       for (let i = b; i < e; i += 1) keys[i - b] = keyBase + (ids[i] as string);
       pipeline.evalsha(sha, keys.length, ...keys, ttlArg);
     }
-    pipeline.set(progressKey, `${end}:${fingerprint}`, 'EX', ttl);
+    pipeline.set(progressKey, `${end}:${fingerprint}`, 'EX', progressTtl);
     const exec = pipeline.exec();
     exec.catch(() => undefined); // observed by settle(); never an unhandled rejection if we stop early
     if (inflight) await settle(inflight);
@@ -344,12 +350,16 @@ async function prepareSimplejwt(deps: ActivityDeps, target: TargetConfig, target
 /** WHERE clause over outstanding tokens `o` and its parameters, in slices for long jti lists. */
 function* simplejwtConditions(match: SimplejwtMatch, cast: string | undefined): Generator<{ where: string; params: unknown[] }> {
   // A token issued in the epoch's second has iat = epoch (JWT times are whole seconds): revoked too.
+  // One without created_at (legacy rows) may be older than the epoch: revoked too.
   if (match.kind === 'jti') {
     for (let i = 0; i < match.jtis.length; i += REVOKE_CHUNK) yield { where: 'o.jti = ANY($1::text[])', params: [match.jtis.slice(i, i + REVOKE_CHUNK)] };
   } else if (match.kind === 'user') {
-    yield { where: `o.user_id = ANY($1::${cast ?? 'text[]'}) AND o.expires_at > now() AND o.created_at < to_timestamp($2)`, params: [match.userIds, match.epoch + 1] };
+    yield {
+      where: `o.user_id = ANY($1::${cast ?? 'text[]'}) AND o.expires_at > now() AND (o.created_at IS NULL OR o.created_at < to_timestamp($2))`,
+      params: [match.userIds, match.epoch + 1],
+    };
   } else {
-    yield { where: 'o.expires_at > now() AND o.created_at < to_timestamp($1)', params: [match.epoch + 1] };
+    yield { where: 'o.expires_at > now() AND (o.created_at IS NULL OR o.created_at < to_timestamp($1))', params: [match.epoch + 1] };
   }
 }
 
@@ -471,9 +481,7 @@ export function createTokenActivities(deps: ActivityDeps) {
   function parseScope(args: Record<string, unknown>): Scope {
     const scope = args.scope;
     if (scope !== 'jti' && scope !== 'user' && scope !== 'all') throw badInput(`scope must be one of jti, user, all (got ${JSON.stringify(scope) ?? 'nothing'})`);
-    const stray = (['jti', 'user', 'all'] as const).flatMap((s) =>
-      s === scope ? [] : s === 'jti' ? ['jtis', 'jtis_file'].filter((k) => args[k] !== undefined) : s === 'user' ? ['user_ids'].filter((k) => args[k] !== undefined) : [],
-    );
+    const stray = FOREIGN_ARGS[scope].filter((k) => args[k] !== undefined);
     if (stray.length) throw badInput(`scope ${scope} does not take ${stray.join(', ')}`);
     return scope;
   }
