@@ -60,6 +60,7 @@ async function command(cmd: string[]): Promise<void> {
 export const banBulk: Benchmark = {
   name: 'ban-bulk',
   unit: 'ms',
+  defaultRuns: 10,
   description: 'network.ban_ips activity: 100,000 addresses from a file, Redis + deny file + nginx -t + reload of a real nginx',
   async run(ctx: BenchContext): Promise<BenchResult> {
     const dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-ban-'));

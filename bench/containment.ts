@@ -203,6 +203,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     await running.catch(() => undefined);
     await nginx.stop();
     await db.drop();
+    // The harness deletes `<keyPrefix>:*`; this benchmark's own prefix is `<keyPrefix>-c`.
+    let cursor = '0';
+    do {
+      const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await ctx.redis.unlink(...keys);
+    } while (cursor !== '0');
   }
   const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
   return {

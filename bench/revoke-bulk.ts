@@ -63,6 +63,7 @@ async function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
 export const revokeBulk: Benchmark = {
   name: 'revoke-bulk',
   unit: 'ids/s',
+  defaultRuns: 5,
   description: 'tokens.revoke activity: 1,000,000 jtis from a file (validate, SET … EX per id, read-back), vs redis-benchmark -P 64 -t set',
   async run(ctx: BenchContext): Promise<BenchResult> {
     const base = ctx.config.targets[ctx.target];

@@ -46,7 +46,7 @@ function usage(): string {
     'touches keys under a random fbbench-… prefix and deletes them at the end.',
     '',
     'options:',
-    `  --runs N    recorded runs per benchmark (default ${DEFAULT_RUNS}; ${WARMUP_RUNS} warm-up runs come first)`,
+    `  --runs N    recorded runs per benchmark (default: the benchmark's own, else ${DEFAULT_RUNS}; ${WARMUP_RUNS} warm-up runs come first)`,
     '  -h, --help  this text',
     '',
     'benchmarks:',
@@ -56,7 +56,8 @@ function usage(): string {
 
 interface Options {
   selected: Benchmark[];
-  runs: number;
+  /** Recorded runs for every benchmark; undefined = each benchmark's own default. */
+  runs: number | undefined;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -72,7 +73,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     throw new UsageError((e as Error).message);
   }
   if (parsed.values.help) return 'help';
-  let runs = DEFAULT_RUNS;
+  let runs: number | undefined;
   if (parsed.values.runs !== undefined) {
     const text = parsed.values.runs;
     runs = /^\d+$/.test(text) ? Number(text) : Number.NaN;
@@ -88,8 +89,8 @@ function parseOptions(argv: string[]): Options | 'help' {
 }
 
 /** The command line that reproduces one entry. */
-function commandFor(name: string, runs: number): string {
-  return `npm run bench -- ${name}${runs === DEFAULT_RUNS ? '' : ` --runs ${runs}`}`;
+function commandFor(b: Benchmark, runs: number): string {
+  return `npm run bench -- ${b.name}${runs === (b.defaultRuns ?? DEFAULT_RUNS) ? '' : ` --runs ${runs}`}`;
 }
 
 function writeConfig(dir: string, keyPrefix: string): string {
@@ -169,7 +170,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
-  const { selected, runs } = opts;
+  const { selected, runs: runsOption } = opts;
   const t0 = performance.now();
   const keyPrefix = `fbbench-${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-'));
@@ -249,6 +250,7 @@ async function main(): Promise<number> {
     reportLoad('before');
 
     for (const b of selected) {
+      const runs = runsOption ?? b.defaultRuns ?? DEFAULT_RUNS;
       const ctx: BenchContext = {
         config,
         client,
@@ -272,7 +274,7 @@ async function main(): Promise<number> {
           name: b.name,
           unit: b.unit,
           ...summarize(result.samples, result.floorSamples),
-          command: commandFor(b.name, runs),
+          command: commandFor(b, runs),
           machine,
           date: new Date().toISOString(),
         });

@@ -39,6 +39,8 @@ export interface Benchmark {
   name: string;
   unit: string;
   description: string;
+  /** Recorded runs when --runs is not given (default 30). */
+  defaultRuns?: number;
   /** Runbook files (file name → YAML) the harness writes into the bench runbooks dir before starting. */
   runbooks?: Record<string, string>;
   run(ctx: BenchContext): Promise<BenchResult>;

@@ -35,6 +35,8 @@ export async function createWorker(opts: {
     activities,
     dataConverter: dataConverter(config),
     shutdownGraceTime: '10s',
+    // Bulk steps report progress; let `status`/describe show it within seconds.
+    maxHeartbeatThrottleInterval: '2s',
     ...opts.overrides,
   });
   let running: Promise<void> | undefined;
