@@ -13,6 +13,7 @@ const MARK: Record<StepState, string> = {
   planned: '~',
   cancelled: '×',
   undone: '↺',
+  overridden: '!',
 };
 
 export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}): string {
@@ -41,6 +42,10 @@ export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}
       lines.push(`    approve: firebreak ${g.id === 'resolve' ? `resolve ${s.id}` : `approve ${s.id} ${g.id}`}`);
     }
   }
+  for (const c of s.checklists ?? []) {
+    lines.push('', `Checklist ${c.step} (rotate by hand, then: firebreak confirm ${s.id} ${c.step} <item>)`);
+    for (const i of c.items) lines.push(`  ${i.state === 'open' ? '[ ]' : i.state === 'confirmed' ? '[x]' : '[~]'} ${i.name}${i.by ? ` — ${i.state} by ${i.by}${i.note ? `: ${i.note}` : ''}` : ''}`);
+  }
   if (s.activeContainment.length) lines.push('', `Containment in force: ${s.activeContainment.join(', ')}`);
   const n = opts.timeline ?? 8;
   if (n > 0 && s.timeline.length) {
@@ -65,6 +70,7 @@ export function statusJson(s: IncidentStatus) {
     steps: s.steps.map((x) => ({ id: x.id, phase: x.phase, action: x.action, state: x.state, startedAt: x.startedAt ?? null, endedAt: x.endedAt ?? null, summary: x.summary ?? null, error: x.error ?? null, proof: x.proof ?? null, plan: x.plan ?? null })),
     gates: s.gates.map((g) => ({ id: g.id, state: g.state, group: g.group, required: g.required, approvals: g.approvals, argsHash: g.argsHash, args: g.args, escalations: g.escalations })),
     activeContainment: s.activeContainment,
+    checklists: s.checklists ?? [],
     timeline: s.timeline,
     abortReason: s.abortReason ?? null,
   };

@@ -32,6 +32,10 @@ export interface ActionSpec {
   heartbeatTimeoutMs?: number;
   /** Results with `output.expiresAt` schedule this action (durable timer) for that moment. */
   onExpiry?: string;
+  /** Run by the workflow itself with humans (a checklist), not by an activity. */
+  human?: boolean;
+  /** A failure may be overridden by an approver (recorded), so the incident can go on. */
+  overridable?: boolean;
 }
 
 export const ACTIONS = {
@@ -156,6 +160,19 @@ export const ACTIONS = {
     reversible: false,
     liftOnResolve: false,
     timeoutMs: 2 * 60_000,
+  },
+  'secrets.manual': {
+    activity: '',
+    description: 'A checklist of secrets only a human can rotate (vendor dashboards): each item is confirmed or waived by an approver; reminders on a durable timer.',
+    args: {
+      items: { type: 'string[]', required: true, description: 'What to rotate, e.g. STRIPE_SECRET' },
+      remind_every_minutes: { type: 'number', description: 'Reminder interval in minutes (default 240)' },
+    },
+    mutates: false,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 0,
+    human: true,
   },
   'report.timeline': {
     activity: 'reportTimeline',

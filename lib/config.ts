@@ -73,9 +73,35 @@ const targetSchema = z
     github: z
       .object({
         repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name'),
-        branch: z.string().default('main'),
+        branch: z.string().default('main').describe('The protected branch'),
         token: secretRef.optional(),
         baseUrl: z.string().url().optional().describe('GitHub API base (Enterprise, or a stand-in in tests)'),
+        deployWorkflow: z.string().optional().describe('Workflow file dispatched by deploy.redeploy (e.g. deploy.yml); it takes an input `sha`'),
+        requiredChecks: z.array(z.string()).default([]).describe('Check run names that must have succeeded (besides every reported status and check being green)'),
+      })
+      .strict()
+      .optional(),
+    secrets: z
+      .object({
+        sinks: z
+          .array(
+            z.discriminatedUnion('type', [
+              z.object({ type: z.literal('dotenv'), path: z.string().min(1).describe('The .env file (docker-compose)') }).strict(),
+              z.object({ type: z.literal('github'), environment: z.string().optional().describe('Environment secrets instead of repository secrets') }).strict(),
+            ]),
+          )
+          .min(1),
+      })
+      .strict()
+      .optional()
+      .describe('Where rotated secrets are published'),
+    app: z
+      .object({
+        url: z.string().url().describe('The live app, for deploy.probe'),
+        routes: z.array(z.string().startsWith('/')).default(['/']).describe('Paths whose Content-Security-Policy must be enforcing'),
+        sessionCookies: z.array(z.string()).default(['sessionid', 'csrftoken']).describe('Cookies that must be Secure (and HttpOnly unless csrftoken) and SameSite'),
+        httpUrl: z.string().url().optional().describe('Plain-HTTP URL probed for the redirect to HTTPS (default: url with http:// and the default port)'),
+        caFile: z.string().optional().describe('Extra CA to trust for the probe (self-signed staging), PEM; system CAs stay trusted'),
       })
       .strict()
       .optional(),

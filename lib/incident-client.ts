@@ -14,20 +14,25 @@ import { connectionOptions, dataConverter } from './temporal-connection.js';
 import {
   abortUpdate,
   approveUpdate,
+  confirmItemUpdate,
   INCIDENT_WORKFLOW,
   MODES,
   noteUpdate,
+  overrideUpdate,
   resolveUpdate,
   retryUpdate,
   SA,
   statusQuery,
+  waiveItemUpdate,
   workflowIdFor,
   type Actor,
+  type ChecklistStatus,
   type GateStatus,
   type IncidentInput,
   type IncidentState,
   type IncidentStatus,
   type Mode,
+  type StepStatus,
 } from '../workflows/definitions.js';
 
 export async function connectClient(config: Readonly<Config>): Promise<Client> {
@@ -217,6 +222,18 @@ export async function resolveIncident(client: Client, id: string, actor: Actor, 
 
 export async function addNote(client: Client, id: string, text: string, actor: Actor): Promise<number> {
   return update(client, id, (h) => h.executeUpdate(noteUpdate, { args: [{ text, actor }] }));
+}
+
+export async function confirmItem(client: Client, id: string, step: string, item: string, actor: Actor, note?: string): Promise<ChecklistStatus> {
+  return update(client, id, (h) => h.executeUpdate(confirmItemUpdate, { args: [{ step, item, actor, note }] }));
+}
+
+export async function waiveItem(client: Client, id: string, step: string, item: string, actor: Actor, reason: string): Promise<ChecklistStatus> {
+  return update(client, id, (h) => h.executeUpdate(waiveItemUpdate, { args: [{ step, item, actor, note: reason }] }));
+}
+
+export async function overrideStep(client: Client, id: string, step: string, actor: Actor, reason: string): Promise<StepStatus> {
+  return update(client, id, (h) => h.executeUpdate(overrideUpdate, { args: [{ step, reason, actor }] }));
 }
 
 export async function retryIncident(client: Client, id: string, actor: Actor): Promise<string[]> {

@@ -42,7 +42,9 @@ export type StepState =
   | 'failed'
   | 'planned'
   | 'cancelled'
-  | 'undone';
+  | 'undone'
+  /** Failed, then an approver chose to go on without it (recorded). */
+  | 'overridden';
 
 /** Result every action returns. Never holds secret values. */
 export interface ActionResult {
@@ -127,6 +129,8 @@ export interface IncidentStatus {
   timeline: TimelineEntry[];
   /** Containment still in force (undo pending on resolve). */
   activeContainment: string[];
+  /** Human checklists (secrets.manual): items to confirm or waive. */
+  checklists: ChecklistStatus[];
   abortReason?: string;
 }
 
@@ -148,6 +152,36 @@ export interface NoteInput {
   text: string;
   actor: Actor;
 }
+export interface ChecklistItem {
+  name: string;
+  state: 'open' | 'confirmed' | 'waived';
+  by?: string;
+  at?: string;
+  /** Confirmation note or waiver reason. */
+  note?: string;
+}
+
+export interface ChecklistStatus {
+  step: string;
+  items: ChecklistItem[];
+  remindEveryMs: number;
+  reminders: number;
+}
+
+export interface ChecklistInput {
+  step: string;
+  item: string;
+  actor: Actor;
+  /** Required for a waiver. */
+  note?: string;
+}
+
+export interface OverrideInput {
+  step: string;
+  reason: string;
+  actor: Actor;
+}
+
 export interface RetryInput {
   actor: Actor;
 }
@@ -158,6 +192,9 @@ export const abortUpdate = defineUpdate<IncidentState, [AbortInput]>('abort');
 export const resolveUpdate = defineUpdate<GateStatus, [ResolveInput]>('resolve');
 export const noteUpdate = defineUpdate<number, [NoteInput]>('note');
 export const retryUpdate = defineUpdate<string[], [RetryInput]>('retry');
+export const confirmItemUpdate = defineUpdate<ChecklistStatus, [ChecklistInput]>('confirmItem');
+export const waiveItemUpdate = defineUpdate<ChecklistStatus, [ChecklistInput]>('waiveItem');
+export const overrideUpdate = defineUpdate<StepStatus, [OverrideInput]>('override');
 
 /** Workflow id for an incident id. */
 export function workflowIdFor(incidentId: string): string {

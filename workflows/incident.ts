@@ -12,7 +12,10 @@ import { PHASES, PHASE_TITLES, type PhaseName, type StepSpec } from '../lib/runb
 import {
   abortUpdate,
   approveUpdate,
+  confirmItemUpdate,
   FailureTypes,
+  overrideUpdate,
+  waiveItemUpdate,
   noteUpdate,
   resolveUpdate,
   retryUpdate,
@@ -23,7 +26,10 @@ import {
   type ActionResult,
   type Actor,
   type ApproveInput,
+  type ChecklistInput,
+  type ChecklistStatus,
   type GateStatus,
+  type OverrideInput,
   type IncidentInput,
   type IncidentState,
   type IncidentStatus,
@@ -74,6 +80,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     gates: [],
     timeline: [],
     activeContainment: [],
+    checklists: [],
   };
   const outputs: Record<string, { output?: unknown }> = {};
   const undoStack: UndoEntry[] = [];
@@ -193,6 +200,74 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     },
   );
 
+  const checklistItem = (req: ChecklistInput) => {
+    const list = status.checklists.find((c) => c.step === req.step);
+    if (!list) throw new Error(`no checklist on step "${req.step}" (checklists: ${status.checklists.map((c) => c.step).join(', ') || 'none'})`);
+    const item = list.items.find((i) => i.name === req.item);
+    if (!item) throw new Error(`checklist ${req.step} has no item "${req.item}" (items: ${list.items.map((i) => i.name).join(', ')})`);
+    if (item.state !== 'open') throw new Error(`${req.item} is already ${item.state} by ${item.by ?? '?'}`);
+    return { list, item };
+  };
+  const requireApprover = (actor: Actor, what: string): void => {
+    if (actor.user === input.declaredBy.user) throw new Error(`two-person rule: ${actor.user} declared this incident and cannot ${what}`);
+    if (!Object.values(input.approvers).some((m) => m.includes(actor.user))) throw new Error(`${actor.user} is not an approver, so cannot ${what}`);
+  };
+
+  wf.setHandler(
+    confirmItemUpdate,
+    (req: ChecklistInput) => {
+      const { list, item } = checklistItem(req);
+      Object.assign(item, { state: 'confirmed', by: req.actor.user, at: now(), note: req.note });
+      note({ kind: 'approval', by: req.actor.user, step: req.step, message: `${req.actor.user} confirmed ${req.item} rotated${req.note ? `: ${req.note}` : ''}` });
+      return list;
+    },
+    {
+      validator: (req: ChecklistInput) => {
+        checklistItem(req);
+        requireParticipant(req.actor, 'confirm checklist items of');
+      },
+    },
+  );
+
+  wf.setHandler(
+    waiveItemUpdate,
+    (req: ChecklistInput) => {
+      const { list, item } = checklistItem(req);
+      Object.assign(item, { state: 'waived', by: req.actor.user, at: now(), note: req.note });
+      note({ kind: 'approval', by: req.actor.user, step: req.step, message: `${req.actor.user} WAIVED ${req.item}: ${req.note ?? ''}` });
+      return list;
+    },
+    {
+      validator: (req: ChecklistInput) => {
+        checklistItem(req);
+        requireApprover(req.actor, 'waive checklist items');
+        if (!req.note?.trim()) throw new Error('a waiver needs a reason');
+      },
+    },
+  );
+
+  wf.setHandler(
+    overrideUpdate,
+    (req: OverrideInput) => {
+      const st = stepOf(req.step);
+      st.state = 'overridden';
+      st.summary = `overridden by ${req.actor.user}: ${req.reason}`;
+      note({ kind: 'approval', by: req.actor.user, step: req.step, message: `${req.actor.user} OVERRODE the failure of ${req.step} (${st.error ?? ''}): ${req.reason}` });
+      retryRequested = true;
+      return st;
+    },
+    {
+      validator: (req: OverrideInput) => {
+        const st = steps.find((x) => x.id === req.step);
+        if (!st) throw new Error(`no step "${req.step}"`);
+        if (st.state !== 'failed') throw new Error(`step ${req.step} is ${st.state}; only a failed step can be overridden`);
+        if (!actionSpec(st.action)?.overridable) throw new Error(`a failure of ${st.action} cannot be overridden (retry it or abort)`);
+        requireApprover(req.actor, 'override failed steps');
+        if (!req.reason.trim()) throw new Error('an override needs a reason');
+      },
+    },
+  );
+
   function requireParticipant(actor: Actor, what: string): void {
     if (!isParticipant(input, actor)) throw new Error(`${actor.user} is neither the declarer nor an approver, so cannot ${what} this incident`);
   }
@@ -289,6 +364,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       st.state = 'cancelled';
       return false;
     }
+    if (action.human) return runChecklist(spec, st, args);
     st.state = 'running';
     st.startedAt = now();
     note({ kind: 'step', step: spec.id, message: `${spec.id} started (${spec.action})` });
@@ -324,6 +400,50 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
   }
 
+  /** A human step: every item confirmed or waived; reminders on a durable timer meanwhile. */
+  async function runChecklist(spec: StepSpec, st: StepStatus, args: Record<string, unknown>): Promise<boolean> {
+    const names = Array.isArray(args.items) ? args.items.map(String) : [];
+    if (!names.length) {
+      st.state = 'failed';
+      st.error = 'secrets.manual needs at least one item';
+      return false;
+    }
+    st.startedAt = now();
+    if (input.mode === 'dry-run') {
+      st.state = 'planned';
+      st.plan = names.map((n) => `would wait for ${n} to be rotated by hand and confirmed (or waived by an approver)`);
+      st.endedAt = now();
+      return true;
+    }
+    const minutes = typeof args.remind_every_minutes === 'number' && args.remind_every_minutes > 0 ? args.remind_every_minutes : 240;
+    status.checklists = status.checklists.filter((c) => c.step !== spec.id);
+    const list: ChecklistStatus = { step: spec.id, items: names.map((name) => ({ name, state: 'open' })), remindEveryMs: minutes * 60_000, reminders: 0 };
+    status.checklists.push(list);
+    st.state = 'running';
+    st.summary = `waiting for ${names.length} item(s) to be rotated by hand: ${names.join(', ')}`;
+    note({ kind: 'step', step: spec.id, message: `${spec.id}: rotate by hand and confirm: ${names.join(', ')}` });
+    const open = () => list.items.filter((i) => i.state === 'open');
+    while (open().length && !aborting) {
+      if (!(await wf.condition(() => !open().length || aborting, list.remindEveryMs))) {
+        list.reminders += 1;
+        const message = `${spec.id}: still to rotate by hand: ${open().map((i) => i.name).join(', ')} (reminder ${list.reminders})`;
+        note({ kind: 'escalation', step: spec.id, message });
+        wf.log.warn(message, { incidentId: input.incidentId, step: spec.id });
+      }
+    }
+    st.endedAt = now();
+    if (aborting) {
+      st.state = 'cancelled';
+      return false;
+    }
+    const waived = list.items.filter((i) => i.state === 'waived');
+    st.state = 'succeeded';
+    st.summary = `${list.items.length - waived.length} confirmed${waived.length ? `, ${waived.length} waived (${waived.map((i) => `${i.name} by ${i.by}`).join(', ')})` : ''}`;
+    outputs[spec.id] = { output: { items: list.items } };
+    note({ kind: 'step', step: spec.id, message: `${spec.id} succeeded: ${st.summary}` });
+    return true;
+  }
+
   /** Things with an end date (bans) get a durable timer that outlives the incident. */
   async function scheduleExpiry(spec: StepSpec, action: ActionSpec, result: ActionResult): Promise<void> {
     const at = result.output?.expiresAt;
@@ -347,7 +467,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   function needSatisfied(id: string): boolean {
     const st = stepOf(id);
-    if (st.state === 'succeeded' || st.state === 'skipped' || st.state === 'planned') return true;
+    if (st.state === 'succeeded' || st.state === 'skipped' || st.state === 'planned' || st.state === 'overridden') return true;
     return st.state === 'failed' && Boolean(specs.get(id)?.continueOnError);
   }
 
@@ -396,7 +516,8 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
       pinned = undefined;
       refreshState();
       if (aborting) return;
-      ids = blocking.map((s) => s.id);
+      // Overridden steps are done; everything else that did not succeed runs again.
+      ids = blocking.filter((s) => stepOf(s.id).state !== 'overridden').map((s) => s.id);
     }
     note({ kind: 'phase', message: `${PHASE_TITLES[phase]} done` });
   }

@@ -1,7 +1,7 @@
 /** approve, abort, resolve, note, retry: updates validated inside the workflow. */
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
-import { abortIncident, addNote, approveGate, resolveIncident, retryIncident } from '../../lib/incident-client.js';
+import { abortIncident, addNote, approveGate, confirmItem, overrideStep, resolveIncident, retryIncident, waiveItem } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 
 export function registerSteer(program: Command, run: Runner): void {
@@ -44,6 +44,37 @@ export function registerSteer(program: Command, run: Runner): void {
       run(async (ctx, id: string, text: string[]) => {
         const n = await addNote(await ctx.client(), id, text.join(' '), ctx.actor());
         ctx.out({ ok: true, id, timelineLength: n }, `${id}: note added`);
+      }),
+    );
+  program
+    .command('confirm <id> <step> <item>')
+    .description('confirm a checklist item (secrets.manual) was rotated by hand')
+    .option('--note <text>', 'recorded with the confirmation (never the secret itself)')
+    .action(
+      run(async (ctx, id: string, step: string, item: string, o: { note?: string }) => {
+        const c = await confirmItem(await ctx.client(), id, step, item, ctx.actor(), o.note);
+        const open = c.items.filter((i) => i.state === 'open').map((i) => i.name);
+        ctx.out({ ok: true, id, checklist: c }, `${id}: ${item} confirmed; open: ${open.join(', ') || 'none'}`);
+      }),
+    );
+  program
+    .command('waive <id> <step> <item>')
+    .description('waive a checklist item (approvers only, never the declarer; recorded)')
+    .requiredOption('-r, --reason <text>', 'why it need not be rotated')
+    .action(
+      run(async (ctx, id: string, step: string, item: string, o: { reason: string }) => {
+        const c = await waiveItem(await ctx.client(), id, step, item, ctx.actor(), o.reason);
+        ctx.out({ ok: true, id, checklist: c }, `${id}: ${item} waived`);
+      }),
+    );
+  program
+    .command('override <id> <step>')
+    .description('go on despite a failed step whose action allows it (e.g. deploy.probe); approvers only, recorded')
+    .requiredOption('-r, --reason <text>', 'why it is safe to go on')
+    .action(
+      run(async (ctx, id: string, step: string, o: { reason: string }) => {
+        const st = await overrideStep(await ctx.client(), id, step, ctx.actor(), o.reason);
+        ctx.out({ ok: true, id, step: st }, `${id}: ${step} ${st.state}`);
       }),
     );
   program

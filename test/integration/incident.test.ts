@@ -10,6 +10,9 @@ import {
   listIncidents,
   resolveIncident,
   retryIncident,
+  confirmItem,
+  waiveItem,
+  overrideStep,
   TERMINAL,
   waitFor,
   handleFor,
@@ -279,6 +282,51 @@ describe('modes and steering', () => {
     expect(s.activeContainment).toEqual([]);
     expect(s.timeline.some((t) => t.message === 'off (lockdown.disable) lifted what on had put in force')).toBe(true);
     expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
+  });
+
+  it('a manual checklist waits for each item, reminds on its timer, and takes confirmations and waivers', async () => {
+    stack.writeRunbook(
+      'manual',
+      [
+        'name: manual',
+        'title: Vendor secrets rotated by hand',
+        'severity: medium',
+        'phases:',
+        '  recovery:',
+        '    - id: vendors',
+        '      action: secrets.manual',
+        '      with: { items: [STRIPE_SECRET, MAIL_API_KEY], remind_every_minutes: 0.02 }',
+      ].join('\n'),
+    );
+    const res = await declare('manual');
+    let s = await until(res.id, (x) => (x.checklists[0]?.reminders ?? 0) >= 1);
+    expect(s.steps[0]?.state).toBe('running');
+    expect(s.checklists[0]?.items.map((i) => [i.name, i.state])).toEqual([['STRIPE_SECRET', 'open'], ['MAIL_API_KEY', 'open']]);
+    expect(s.timeline.some((t) => t.kind === 'escalation' && t.message.includes('still to rotate by hand: STRIPE_SECRET, MAIL_API_KEY'))).toBe(true);
+    await expect(confirmItem(stack.client, res.id, 'vendors', 'NOPE', stack.actor(DECLARER))).rejects.toThrow(/has no item "NOPE"/);
+    await expect(confirmItem(stack.client, res.id, 'vendors', 'STRIPE_SECRET', stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
+    await confirmItem(stack.client, res.id, 'vendors', 'STRIPE_SECRET', stack.actor(DECLARER), 'rolled in the Stripe dashboard');
+    await expect(confirmItem(stack.client, res.id, 'vendors', 'STRIPE_SECRET', stack.actor('alice'))).rejects.toThrow(/already confirmed by oncall-olga/);
+    await expect(waiveItem(stack.client, res.id, 'vendors', 'MAIL_API_KEY', stack.actor(DECLARER), 'not exposed')).rejects.toThrow(/two-person rule/);
+    await expect(waiveItem(stack.client, res.id, 'vendors', 'MAIL_API_KEY', stack.actor('alice'), ' ')).rejects.toThrow(/a waiver needs a reason/);
+    await waiveItem(stack.client, res.id, 'vendors', 'MAIL_API_KEY', stack.actor('alice'), 'the mail key was never on the leaked host');
+    s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    expect(s.state).toBe('completed');
+    expect(s.steps[0]).toMatchObject({ state: 'succeeded', summary: '1 confirmed, 1 waived (MAIL_API_KEY by alice)' });
+    expect(s.timeline.some((t) => t.message === 'alice WAIVED MAIL_API_KEY: the mail key was never on the leaked host')).toBe(true);
+  });
+
+  it('only failures of overridable actions can be overridden', async () => {
+    await stack.redis.redis.hset(stack.flagKey, 'wrong', 'type');
+    stack.writeRunbook(
+      'no-override',
+      ['name: no-override', 'title: t', 'severity: low', 'phases:', '  detection:', '    - id: read', '      action: lockdown.status', '      retry: { maximum_attempts: 1 }'].join('\n'),
+    );
+    const res = await declare('no-override');
+    await until(res.id, (x) => x.state === 'blocked');
+    await expect(overrideStep(stack.client, res.id, 'read', stack.actor('alice'), 'go on')).rejects.toThrow(/a failure of lockdown.status cannot be overridden/);
+    await stack.redis.redis.del(stack.flagKey);
+    await abortIncident(stack.client, res.id, 'done', stack.actor(DECLARER));
   });
 
   it('refuses bad input before starting anything', async () => {
