@@ -46,6 +46,7 @@ export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}
     lines.push('', `Checklist ${c.step} (rotate by hand, then: firebreak confirm ${s.id} ${c.step} <item>)`);
     for (const i of c.items) lines.push(`  ${i.state === 'open' ? '[ ]' : i.state === 'confirmed' ? '[x]' : '[~]'} ${i.name}${i.by ? ` — ${i.state} by ${i.by}${i.note ? `: ${i.note}` : ''}` : ''}`);
   }
+  if (s.notice) lines.push('', `GDPR Art. 33 notice due by ${s.notice.deadline} (aware ${s.notice.awareAt}${s.notice.highRisk ? '; high risk: Art. 34 too' : ''}); record it with: firebreak notice-sent ${s.id}`);
   if (s.activeContainment.length) lines.push('', `Containment in force: ${s.activeContainment.join(', ')}`);
   const n = opts.timeline ?? 8;
   if (n > 0 && s.timeline.length) {
@@ -71,6 +72,7 @@ export function statusJson(s: IncidentStatus) {
     gates: s.gates.map((g) => ({ id: g.id, state: g.state, group: g.group, required: g.required, approvals: g.approvals, argsHash: g.argsHash, args: g.args, escalations: g.escalations })),
     activeContainment: s.activeContainment,
     checklists: s.checklists ?? [],
+    notice: s.notice ?? null,
     timeline: s.timeline,
     abortReason: s.abortReason ?? null,
   };

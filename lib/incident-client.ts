@@ -11,11 +11,13 @@ import { OperationError, UsageError } from './errors.js';
 import { coerceParams, loadRunbook } from './runbook/loader.js';
 import { SEVERITIES, type Severity } from './runbook/types.js';
 import { connectionOptions, dataConverter } from './temporal-connection.js';
+import { gdprWorkflowId, noticeSentUpdate, noticeStatusQuery, type NoticeStatus } from '../workflows/notice.js';
 import {
   abortUpdate,
   approveUpdate,
   confirmItemUpdate,
   INCIDENT_WORKFLOW,
+  markPersonalDataUpdate,
   MODES,
   noteUpdate,
   overrideUpdate,
@@ -234,6 +236,32 @@ export async function waiveItem(client: Client, id: string, step: string, item: 
 
 export async function overrideStep(client: Client, id: string, step: string, actor: Actor, reason: string): Promise<StepStatus> {
   return update(client, id, (h) => h.executeUpdate(overrideUpdate, { args: [{ step, reason, actor }] }));
+}
+
+export async function markPersonalData(client: Client, id: string, actor: Actor, opts: { awareAt?: string; highRisk?: boolean } = {}): Promise<NonNullable<IncidentStatus['notice']>> {
+  return update(client, id, (h) => h.executeUpdate(markPersonalDataUpdate, { args: [{ actor, ...opts }] }));
+}
+
+/** The GDPR clock of an incident (its own workflow), or undefined when personal data was never marked. */
+export async function getNoticeStatus(client: Client, id: string): Promise<NoticeStatus | undefined> {
+  const incidentId = toWorkflowId(id).replace(/^firebreak-/, '');
+  try {
+    return await client.workflow.getHandle(gdprWorkflowId(incidentId)).query(noticeStatusQuery);
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError') return undefined;
+    throw err;
+  }
+}
+
+export async function recordNoticeSent(client: Client, id: string, actor: Actor, opts: { at?: string; reference?: string } = {}): Promise<NoticeStatus> {
+  const incidentId = toWorkflowId(id).replace(/^firebreak-/, '');
+  try {
+    return await client.workflow.getHandle(gdprWorkflowId(incidentId)).executeUpdate(noticeSentUpdate, { args: [{ actor, ...opts }] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new OperationError(err.cause?.message ?? err.message);
+    if ((err as Error).name === 'WorkflowNotFoundError') throw new OperationError(`incident ${incidentId} has no running GDPR clock (mark personal data first, in live mode)`);
+    throw err;
+  }
 }
 
 export async function retryIncident(client: Client, id: string, actor: Actor): Promise<string[]> {

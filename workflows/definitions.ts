@@ -131,6 +131,8 @@ export interface IncidentStatus {
   activeContainment: string[];
   /** Human checklists (secrets.manual): items to confirm or waive. */
   checklists: ChecklistStatus[];
+  /** The GDPR Art. 33 clock, once personal data is marked as affected (its own workflow holds the rest). */
+  notice?: { workflowId: string; awareAt: string; deadline: string; highRisk: boolean; markedBy: string };
   abortReason?: string;
 }
 
@@ -182,6 +184,13 @@ export interface OverrideInput {
   actor: Actor;
 }
 
+export interface PersonalDataInput {
+  actor: Actor;
+  /** ISO moment of awareness (default: when the incident was declared). */
+  awareAt?: string;
+  highRisk?: boolean;
+}
+
 export interface RetryInput {
   actor: Actor;
 }
@@ -195,6 +204,7 @@ export const retryUpdate = defineUpdate<string[], [RetryInput]>('retry');
 export const confirmItemUpdate = defineUpdate<ChecklistStatus, [ChecklistInput]>('confirmItem');
 export const waiveItemUpdate = defineUpdate<ChecklistStatus, [ChecklistInput]>('waiveItem');
 export const overrideUpdate = defineUpdate<StepStatus, [OverrideInput]>('override');
+export const markPersonalDataUpdate = defineUpdate<NonNullable<IncidentStatus['notice']>, [PersonalDataInput]>('markPersonalData');
 
 /** Workflow id for an incident id. */
 export function workflowIdFor(incidentId: string): string {

@@ -14,6 +14,7 @@ import {
   approveUpdate,
   confirmItemUpdate,
   FailureTypes,
+  markPersonalDataUpdate,
   overrideUpdate,
   waiveItemUpdate,
   noteUpdate,
@@ -30,6 +31,7 @@ import {
   type ChecklistStatus,
   type GateStatus,
   type OverrideInput,
+  type PersonalDataInput,
   type IncidentInput,
   type IncidentState,
   type IncidentStatus,
@@ -41,6 +43,7 @@ import {
 } from './definitions.js';
 import { addVote, isParticipant, voteProblem } from './gates.js';
 import { ExpiryWorkflow, type ExpiryInput } from './expiry.js';
+import { GDPR_DEADLINE_HOURS, GdprDeadlineWorkflow, gdprWorkflowId } from './notice.js';
 
 type Activities = ReturnType<typeof createActivities>;
 type ActionFn = (input: ActionInput) => Promise<ActionResult>;
@@ -264,6 +267,36 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
         if (!actionSpec(st.action)?.overridable) throw new Error(`a failure of ${st.action} cannot be overridden (retry it or abort)`);
         requireApprover(req.actor, 'override failed steps');
         if (!req.reason.trim()) throw new Error('an override needs a reason');
+      },
+    },
+  );
+
+  /** Start the GDPR clock (live mode); drills and dry-runs only say when it would end. */
+  async function startGdprClock(awareAt: string, highRisk: boolean, by: string): Promise<NonNullable<IncidentStatus['notice']>> {
+    const deadline = new Date(Date.parse(awareAt) + GDPR_DEADLINE_HOURS * 3600_000).toISOString();
+    const workflowId = gdprWorkflowId(input.incidentId);
+    status.notice = { workflowId, awareAt, deadline, highRisk, markedBy: by };
+    if (input.mode !== 'live') {
+      note({ kind: 'note', message: `personal data affected: the GDPR Art. 33 notice would be due by ${deadline} (${input.mode}: no clock started)` });
+      return status.notice;
+    }
+    await wf.startChild(GdprDeadlineWorkflow, {
+      workflowId,
+      args: [{ incidentId: input.incidentId, awareAt, highRisk, declaredBy: input.declaredBy, approvers: input.approvers }],
+      parentClosePolicy: 'ABANDON',
+    });
+    note({ kind: 'note', by, message: `personal data affected: GDPR Art. 33 notice due by ${deadline}${highRisk ? ' (high risk: Art. 34 notice to data subjects too)' : ''}; clock ${workflowId}` });
+    return status.notice;
+  }
+
+  wf.setHandler(
+    markPersonalDataUpdate,
+    async (req: PersonalDataInput) => startGdprClock(req.awareAt ?? input.declaredAt, Boolean(req.highRisk), req.actor.user),
+    {
+      validator: (req: PersonalDataInput) => {
+        requireParticipant(req.actor, 'mark personal data on');
+        if (status.notice) throw new Error(`personal data is already marked; the notice is due by ${status.notice.deadline}`);
+        if (req.awareAt !== undefined && Number.isNaN(Date.parse(req.awareAt))) throw new Error(`"${req.awareAt}" is not an ISO time`);
       },
     },
   );
@@ -561,6 +594,10 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   }
 
   // ---- the incident --------------------------------------------------------
+  if (input.params.personal_data === true) {
+    const awareAt = typeof input.params.aware_at === 'string' && input.params.aware_at ? input.params.aware_at : input.declaredAt;
+    await startGdprClock(awareAt, input.params.high_risk === true, input.declaredBy.user);
+  }
   note({ kind: 'declared', by: input.declaredBy.user, message: `${input.declaredBy.user}@${input.declaredBy.host} declared a ${input.severity} ${doc.name} incident (${input.mode}, target ${input.target}) via ${input.declaredBy.via}` });
   refreshState();
 

@@ -1,3 +1,4 @@
 /** What the worker bundles: workflow functions only. */
 export { IncidentWorkflow } from './incident.js';
 export { ExpiryWorkflow } from './expiry.js';
+export { GdprDeadlineWorkflow } from './notice.js';

@@ -1,7 +1,7 @@
 /** approve, abort, resolve, note, retry: updates validated inside the workflow. */
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
-import { abortIncident, addNote, approveGate, confirmItem, overrideStep, resolveIncident, retryIncident, waiveItem } from '../../lib/incident-client.js';
+import { abortIncident, addNote, approveGate, confirmItem, markPersonalData, overrideStep, recordNoticeSent, resolveIncident, retryIncident, waiveItem } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 
 export function registerSteer(program: Command, run: Runner): void {
@@ -75,6 +75,28 @@ export function registerSteer(program: Command, run: Runner): void {
       run(async (ctx, id: string, step: string, o: { reason: string }) => {
         const st = await overrideStep(await ctx.client(), id, step, ctx.actor(), o.reason);
         ctx.out({ ok: true, id, step: st }, `${id}: ${step} ${st.state}`);
+      }),
+    );
+  program
+    .command('personal-data <id>')
+    .description('mark personal data as affected: starts the GDPR Art. 33 72-hour clock (live mode)')
+    .option('--aware-at <iso>', 'moment of awareness (default: when the incident was declared)')
+    .option('--high-risk', 'high risk to data subjects (Art. 34 notice too)')
+    .action(
+      run(async (ctx, id: string, o: { awareAt?: string; highRisk?: boolean }) => {
+        const n = await markPersonalData(await ctx.client(), id, ctx.actor(), { awareAt: o.awareAt, highRisk: o.highRisk });
+        ctx.out({ ok: true, id, notice: n }, `${id}: GDPR Art. 33 notice due by ${n.deadline}`);
+      }),
+    );
+  program
+    .command('notice-sent <id>')
+    .description('record that the GDPR Art. 33 notice was sent: stops the reminders')
+    .option('--at <iso>', 'when it was sent (default: now)')
+    .option('--reference <text>', "the authority's case number")
+    .action(
+      run(async (ctx, id: string, o: { at?: string; reference?: string }) => {
+        const n = await recordNoticeSent(await ctx.client(), id, ctx.actor(), { at: o.at, reference: o.reference });
+        ctx.out({ ok: true, id, notice: n }, `${id}: notice recorded as sent by ${n.sentBy} at ${n.sentAt}${n.missed ? ' (after the deadline)' : ''}`);
       }),
     );
   program

@@ -13,6 +13,9 @@ import {
   confirmItem,
   waiveItem,
   overrideStep,
+  getNoticeStatus,
+  recordNoticeSent,
+  markPersonalData,
   TERMINAL,
   waitFor,
   handleFor,
@@ -327,6 +330,43 @@ describe('modes and steering', () => {
     await expect(overrideStep(stack.client, res.id, 'read', stack.actor('alice'), 'go on')).rejects.toThrow(/a failure of lockdown.status cannot be overridden/);
     await stack.redis.redis.del(stack.flagKey);
     await abortIncident(stack.client, res.id, 'done', stack.actor(DECLARER));
+  });
+
+  it('personal data starts the GDPR clock in live mode; a drill only says when it would end', async () => {
+    stack.writeRunbook(
+      'pd',
+      [
+        'name: pd',
+        'title: Personal data',
+        'severity: high',
+        'params:',
+        '  personal_data: { type: boolean, default: false }',
+        '  aware_at: { type: string, default: "" }',
+        'phases:',
+        '  detection:',
+        '    - id: flag',
+        '      action: lockdown.status',
+      ].join('\n'),
+    );
+    const live = await declare('pd', { params: { personal_data: true, aware_at: '2026-11-27T22:00:00.000Z' } });
+    const s = await until(live.id, (x) => TERMINAL.includes(x.state));
+    expect(s.notice).toMatchObject({ awareAt: '2026-11-27T22:00:00.000Z', deadline: '2026-11-30T22:00:00.000Z', highRisk: false, workflowId: `firebreak-${live.id}-gdpr` });
+    const clock = await getNoticeStatus(stack.client, live.id);
+    expect(clock).toMatchObject({ deadline: '2026-11-30T22:00:00.000Z', missed: false });
+    await expect(recordNoticeSent(stack.client, live.id, stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
+    const sent = await recordNoticeSent(stack.client, live.id, stack.actor('alice'), { reference: 'DPA-1' });
+    expect(sent).toMatchObject({ sentBy: 'alice', reference: 'DPA-1' });
+
+    const drill = await declare('token-leak', { mode: 'drill', params: { lockdown: true } });
+    await until(drill.id, (x) => x.state === 'awaiting-approval');
+    await expect(markPersonalData(stack.client, drill.id, stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
+    const marked = await markPersonalData(stack.client, drill.id, stack.actor('alice'), { highRisk: true, awareAt: '2026-11-28T00:00:00.000Z' });
+    expect(marked).toMatchObject({ deadline: '2026-12-01T00:00:00.000Z', highRisk: true, markedBy: 'alice' });
+    await expect(markPersonalData(stack.client, drill.id, stack.actor('alice'))).rejects.toThrow(/already marked/);
+    const d = await getStatus(stack.client, drill.id);
+    expect(d.timeline.some((t) => t.message.includes('would be due by 2026-12-01T00:00:00.000Z (drill: no clock started)'))).toBe(true);
+    expect(await getNoticeStatus(stack.client, drill.id)).toBeUndefined();
+    await abortIncident(stack.client, drill.id, 'test done', stack.actor(DECLARER));
   });
 
   it('refuses bad input before starting anything', async () => {

@@ -1,0 +1,109 @@
+/**
+ * GdprDeadlineWorkflow: the GDPR Art. 33 clock. A personal-data breach must be
+ * notified to the supervisory authority within 72 hours of awareness. Started
+ * by the incident (ParentClosePolicy ABANDON) so the clock outlives it; reminds
+ * on durable timers before the deadline and stops when `noticeSent` arrives.
+ */
+import * as wf from '@temporalio/workflow';
+import type { Actor } from './definitions.js';
+
+export const GDPR_DEADLINE_HOURS = 72;
+/** Remind when this many hours remain before the deadline. */
+export const DEFAULT_REMIND_HOURS_BEFORE = [66, 48, 24];
+
+export interface GdprDeadlineInput {
+  incidentId: string;
+  /** ISO: the moment of awareness; the deadline is 72 h later. */
+  awareAt: string;
+  highRisk: boolean;
+  /** Remind when this many hours remain (default 66, 48 and 24). */
+  remindHoursBefore?: number[];
+  declaredBy: Actor;
+  approvers: Record<string, string[]>;
+}
+
+export interface NoticeReminder {
+  at: string;
+  hoursBeforeDeadline: number;
+}
+
+export interface NoticeStatus {
+  incidentId: string;
+  awareAt: string;
+  deadline: string;
+  highRisk: boolean;
+  reminders: NoticeReminder[];
+  missed: boolean;
+  sentAt?: string;
+  sentBy?: string;
+  reference?: string;
+}
+
+export interface NoticeSentInput {
+  actor: Actor;
+  /** When it was sent, if not now (ISO). */
+  at?: string;
+  /** The authority's case number or similar. */
+  reference?: string;
+}
+
+export const noticeStatusQuery = wf.defineQuery<NoticeStatus>('noticeStatus');
+export const noticeSentUpdate = wf.defineUpdate<NoticeStatus, [NoticeSentInput]>('noticeSent');
+
+export function gdprWorkflowId(incidentId: string): string {
+  return `firebreak-${incidentId}-gdpr`;
+}
+
+export async function GdprDeadlineWorkflow(input: GdprDeadlineInput): Promise<NoticeStatus> {
+  const awareMs = Date.parse(input.awareAt);
+  const deadlineMs = awareMs + GDPR_DEADLINE_HOURS * 3600_000;
+  const state: NoticeStatus = {
+    incidentId: input.incidentId,
+    awareAt: input.awareAt,
+    deadline: new Date(deadlineMs).toISOString(),
+    highRisk: input.highRisk,
+    reminders: [],
+    missed: false,
+  };
+  wf.setHandler(noticeStatusQuery, () => state);
+  wf.setHandler(
+    noticeSentUpdate,
+    (req: NoticeSentInput) => {
+      state.sentAt = req.at ?? new Date().toISOString();
+      state.sentBy = req.actor.user;
+      state.reference = req.reference;
+      return state;
+    },
+    {
+      validator: (req: NoticeSentInput) => {
+        if (state.sentAt) throw new Error(`the notice was already recorded as sent by ${state.sentBy} at ${state.sentAt}`);
+        const allowed = req.actor.user === input.declaredBy.user || Object.values(input.approvers).some((m) => m.includes(req.actor.user));
+        if (!allowed) throw new Error(`${req.actor.user} is neither the declarer nor an approver`);
+        if (req.at !== undefined && Number.isNaN(Date.parse(req.at))) throw new Error(`"${req.at}" is not an ISO time`);
+      },
+    },
+  );
+
+  const offsets = [...(input.remindHoursBefore ?? DEFAULT_REMIND_HOURS_BEFORE)].filter((h) => h > 0 && h < GDPR_DEADLINE_HOURS).sort((a, b) => b - a);
+  for (const hours of offsets) {
+    const at = deadlineMs - hours * 3600_000;
+    const wait = at - Date.now();
+    if (wait > 0 && (await wf.condition(() => state.sentAt !== undefined, wait))) break;
+    if (state.sentAt) break;
+    if (wait <= 0) continue; // declared late: reminders already past are not replayed
+    state.reminders.push({ at: new Date().toISOString(), hoursBeforeDeadline: hours });
+    wf.log.warn('GDPR Art. 33 notice not sent yet', { incidentId: input.incidentId, hoursBeforeDeadline: hours, deadline: state.deadline });
+  }
+  if (!state.sentAt) {
+    const wait = deadlineMs - Date.now();
+    if (!(wait > 0 && (await wf.condition(() => state.sentAt !== undefined, wait)))) {
+      if (!state.sentAt) {
+        state.missed = true;
+        wf.log.error('GDPR Art. 33 deadline passed without a notice: the late notice must give the reasons for the delay', { incidentId: input.incidentId, deadline: state.deadline });
+      }
+    }
+  }
+  await wf.condition(() => state.sentAt !== undefined);
+  await wf.condition(wf.allHandlersFinished);
+  return state;
+}
