@@ -3,6 +3,7 @@ import { createDatabaseActivities } from './database.js';
 import type { ActivityDeps } from './deps.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
+import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
 import { createTokenActivities } from './tokens.js';
 
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTokenActivities(deps),
     ...createNetworkActivities(deps),
     ...createDatabaseActivities(deps),
+    ...createProbeActivities(deps),
     ...createReportActivities(deps),
   };
 }

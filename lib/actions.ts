@@ -174,6 +174,19 @@ export const ACTIONS = {
     timeoutMs: 0,
     human: true,
   },
+  'deploy.probe': {
+    activity: 'deployProbe',
+    description: "Check the live app against the guide's production checklist (HTTPS redirect, HSTS, CSP, frame, nosniff, Permissions-Policy, cookies, no debug page).",
+    args: {
+      url: { type: 'string', description: "Base URL (default: the target's app.url)" },
+      routes: { type: 'string[]', description: "Paths whose CSP must be enforcing (default: the target's app.routes)" },
+    },
+    mutates: false,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 60_000,
+    overridable: true,
+  },
   'report.timeline': {
     activity: 'reportTimeline',
     description: 'Write the incident timeline (JSON + Markdown) into the evidence folder.',

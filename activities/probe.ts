@@ -1,0 +1,362 @@
+/**
+ * `deploy.probe`: checks the live app against the guide's production checklist
+ * ("Production Deployment Checklist", "Transport & Headers", the CSP layer) with
+ * real requests. Read-only, so dry-run runs it too (and only reports).
+ *
+ * The plain-HTTP endpoint (`app.httpUrl`, default: the URL over http:// on the default
+ * port) must redirect straight to HTTPS on the same host; headers are read on the HTTPS
+ * URL after following its redirects ourselves (at most 5); `app.caFile` adds a CA to
+ * trust besides the system ones (self-signed staging).
+ */
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TargetConfig } from '../lib/config.js';
+import { FailureTypes, type ActionInput, type ActionResult } from '../workflows/definitions.js';
+import { assertModeAllowed, type ActivityDeps } from './deps.js';
+import { badInput, targetUnavailable } from './failures.js';
+import {
+  evaluate,
+  MAX_REDIRECTS,
+  REDIRECT_STATUSES,
+  rowLabel,
+  summarize,
+  type ProbeResponse,
+  type ProbeRow,
+  type RedirectProbe,
+  type SeenCookie,
+  type TlsInfo,
+} from './probe-checks.js';
+
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** Enough of a body to recognise a debug page; the rest is not read. */
+const MAX_BODY_BYTES = 512 * 1024;
+const CONCURRENCY = 4;
+const USER_AGENT = 'firebreak-probe/1';
+
+interface Hop {
+  url: URL;
+  status: number;
+  headers: Record<string, string[]>;
+  location?: string;
+  body: string;
+  tls?: { protocol?: string; validTo?: string };
+}
+
+interface Agents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
+/** A request that got no HTTP answer (refused, reset, DNS, timeout, TLS). */
+class NoAnswer extends Error {
+  constructor(
+    readonly url: string,
+    readonly code: string,
+    cause: unknown,
+  ) {
+    super(`GET ${url}: ${code}`, { cause });
+  }
+  /** The server answered TLS with a certificate we do not trust: a finding, not an outage. */
+  get untrustedCertificate(): boolean {
+    return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(this.code);
+  }
+}
+
+function get(url: URL, agents: Agents): Promise<Hop> {
+  const secure = url.protocol === 'https:';
+  return new Promise<Hop>((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      url,
+      {
+        method: 'GET',
+        agent: secure ? agents.https : agents.http,
+        headers: { 'user-agent': USER_AGENT, accept: 'text/html,*/*;q=0.8' },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      },
+      (res) => {
+        let tls: Hop['tls'];
+        if (secure) {
+          const socket = res.socket as TLSSocket;
+          tls = { protocol: socket.getProtocol?.() ?? undefined, validTo: socket.getPeerCertificate?.()?.valid_to || undefined };
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        let settled = false;
+        const finish = () => {
+          if (settled) return;
+          settled = true;
+          const location = res.headers.location;
+          resolve({
+            url,
+            status: res.statusCode ?? 0,
+            headers: res.headersDistinct as Record<string, string[]>,
+            location: typeof location === 'string' ? location : undefined,
+            body: Buffer.concat(chunks).toString('utf8'),
+            tls,
+          });
+        };
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size >= MAX_BODY_BYTES) {
+            finish();
+            res.destroy();
+          }
+        });
+        res.on('end', finish);
+        res.on('error', (err) => {
+          if (!settled) reject(noAnswer(url, err));
+          settled = true;
+        });
+      },
+    );
+    req.on('error', (err) => reject(noAnswer(url, err)));
+    req.end();
+  });
+}
+
+function noAnswer(url: URL, err: unknown): NoAnswer {
+  const e = err as NodeJS.ErrnoException;
+  const code = e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e.code ?? e.message ?? 'error');
+  return new NoAnswer(url.href, code, err);
+}
+
+/** GET, following redirects ourselves (at most MAX_REDIRECTS); every Set-Cookie on the way is kept. */
+async function follow(start: URL, agents: Agents, cookies: SeenCookie[]): Promise<{ response: ProbeResponse; first: Hop }> {
+  let url = start;
+  let first: Hop | undefined;
+  for (let redirects = 0; ; redirects++) {
+    const hop = await get(url, agents);
+    first ??= hop;
+    for (const header of hop.headers['set-cookie'] ?? []) cookies.push({ url: url.href, header });
+    // An unparseable Location ends the chain there: the headers of that answer are what a browser saw last.
+    const next = REDIRECT_STATUSES.includes(hop.status) || hop.status === 303 ? resolveLocation(hop.location, url) : undefined;
+    const done = next === undefined || redirects === MAX_REDIRECTS;
+    if (done) {
+      return {
+        first,
+        response: {
+          url: start.href,
+          finalUrl: url.href,
+          status: hop.status,
+          headers: hop.headers,
+          body: hop.body,
+          redirects,
+          truncated: next !== undefined,
+        },
+      };
+    }
+    url = next;
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function parseUrl(value: unknown, what: string): URL {
+  if (typeof value !== 'string') throw badInput(`deploy.probe: ${what} must be a URL string`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badInput(`deploy.probe: ${what} "${value}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw badInput(`deploy.probe: ${what} must be http:// or https:// (got ${url.protocol})`);
+  if (url.username || url.password) throw badInput(`deploy.probe: ${what} must not contain credentials`);
+  return url;
+}
+
+function parseRoutes(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || value.length === 0) throw badInput(`deploy.probe: ${what} must be a non-empty list of paths`);
+  for (const r of value) {
+    // `//host/x` would leave the app's origin.
+    if (typeof r !== 'string' || !r.startsWith('/') || r.startsWith('//')) throw badInput(`deploy.probe: ${what}: "${String(r)}" is not a path starting with a single /`);
+  }
+  return value as string[];
+}
+
+interface Plan {
+  base: URL;
+  httpUrl: URL;
+  routes: string[];
+  sessionCookies: string[];
+  /** System CAs plus app.caFile, when set. */
+  secureContext?: SecureContext;
+}
+
+function plan(input: ActionInput, app: TargetConfig['app'], targetName: string): Plan {
+  const { url, routes } = input.args;
+  if (url === undefined && !app) throw badInput(`deploy.probe: no url argument and target "${targetName}" has no app.url in config`);
+  const base = url === undefined ? parseUrl(app?.url, `target "${targetName}" app.url`) : parseUrl(url, 'url');
+  let httpUrl: URL;
+  // app.httpUrl belongs to app.url: it is used when probing that app, not another URL given as argument.
+  if (base.protocol === 'http:') httpUrl = base;
+  else if (app?.httpUrl && new URL(app.url).origin === base.origin) httpUrl = parseUrl(app.httpUrl, `target "${targetName}" app.httpUrl`);
+  else httpUrl = new URL(`http://${base.hostname}/`);
+  let secureContext: SecureContext | undefined;
+  if (app?.caFile) {
+    let ca: string;
+    try {
+      ca = readFileSync(app.caFile, 'utf8');
+    } catch (err) {
+      throw badInput(`deploy.probe: cannot read app.caFile ${app.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    // Node silently ignores what is not a certificate: check, or the probe would fail on "untrusted" instead.
+    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    try {
+      if (!blocks.length) throw new Error('no BEGIN CERTIFICATE block');
+      for (const block of blocks) new X509Certificate(block);
+      secureContext = trusting(ca);
+    } catch (err) {
+      throw badInput(`deploy.probe: app.caFile ${app.caFile} is not a PEM certificate: ${(err as Error).message}`);
+    }
+  }
+  return {
+    base,
+    httpUrl,
+    routes: routes === undefined ? parseRoutes(app?.routes ?? ['/'], `target "${targetName}" app.routes`) : parseRoutes(routes, 'routes'),
+    sessionCookies: app?.sessionCookies ?? ['sessionid', 'csrftoken'],
+    secureContext,
+  };
+}
+
+// Building a context from ~150 system roots costs ~70 ms per connection: once per CA is enough.
+const contexts = new Map<string, SecureContext>();
+/** The system CAs plus `ca` (app.caFile). */
+function trusting(ca: string): SecureContext {
+  let ctx = contexts.get(ca);
+  if (!ctx) {
+    ctx = createSecureContext({ ca: [...rootCertificates, ca] });
+    contexts.set(ca, ctx);
+  }
+  return ctx;
+}
+
+function resolveLocation(location: string | undefined, base: URL): URL | undefined {
+  if (location === undefined) return undefined;
+  try {
+    return new URL(location, base);
+  } catch {
+    return undefined;
+  }
+}
+
+function unavailable(err: unknown): ApplicationFailure {
+  if (err instanceof NoAnswer) return targetUnavailable(`app (GET ${err.url})`, { code: err.code });
+  return targetUnavailable('app', err);
+}
+
+export function createProbeActivities(deps: ActivityDeps) {
+  const { clients } = deps;
+
+  return {
+    async deployProbe(input: ActionInput): Promise<ActionResult> {
+      const target = clients.target(input.target);
+      assertModeAllowed(target, input.target, input.mode);
+      const p = plan(input, target.app, input.target);
+      const agents: Agents = {
+        http: new http.Agent({ keepAlive: false }),
+        https: new https.Agent({ keepAlive: false, secureContext: p.secureContext }),
+      };
+      const cookies: SeenCookie[] = [];
+      const redirect: RedirectProbe = { url: p.httpUrl.href, expectHost: p.base.hostname };
+      let tls: TlsInfo | undefined;
+      let checked: URL | undefined = p.base;
+      let base: ProbeResponse | undefined;
+
+      const probeRedirect = async (): Promise<void> => {
+        const hop = await get(p.httpUrl, agents);
+        for (const header of hop.headers['set-cookie'] ?? []) cookies.push({ url: p.httpUrl.href, header });
+        redirect.status = hop.status;
+        redirect.location = hop.location;
+      };
+      const fetchBase = async (url: URL): Promise<void> => {
+        try {
+          const { response, first } = await follow(url, agents, cookies);
+          base = response;
+          if (url.protocol === 'https:') tls = { url: url.href, trusted: true, ...first.tls };
+        } catch (err) {
+          if (!(err instanceof NoAnswer && err.untrustedCertificate)) throw err;
+          tls = { url: url.href, trusted: false, error: err.code };
+          checked = undefined;
+        }
+      };
+
+      let rows: ProbeRow[];
+      try {
+        if (p.base.protocol === 'https:') {
+          await fetchBase(p.base);
+          // The HTTPS side answered, so silence on plain HTTP is a finding, not an outage.
+          await probeRedirect().catch((err: unknown) => {
+            if (!(err instanceof NoAnswer)) throw err;
+            redirect.error = err.code;
+          });
+        } else {
+          await probeRedirect();
+          const to = resolveLocation(redirect.location, p.base);
+          const redirected = REDIRECT_STATUSES.includes(redirect.status ?? 0) && to?.protocol === 'https:' && to.hostname === p.base.hostname;
+          checked = redirected && to ? to : p.base;
+          await fetchBase(checked);
+        }
+
+        const routes: Array<{ route: string; response: ProbeResponse }> = [];
+        let notFound: ProbeResponse | undefined;
+        const origin = checked;
+        if (origin && base) {
+          const known = new Map<string, ProbeResponse>([[origin.href, base]]);
+          const notFoundPath = `/firebreak-probe-${randomBytes(8).toString('hex')}`;
+          const jobs = [...p.routes.map((route) => ({ route })), { route: notFoundPath, notFound: true }];
+          const responses = await mapLimit(jobs, CONCURRENCY, async (job) => {
+            const url = new URL(job.route, origin);
+            return known.get(url.href) ?? (await follow(url, agents, cookies)).response;
+          });
+          jobs.forEach((job, i) => {
+            const response = responses[i] as ProbeResponse;
+            if ('notFound' in job) notFound = response;
+            else routes.push({ route: job.route, response });
+          });
+        }
+        rows = evaluate({ redirect, tls, base, routes, notFound, cookies, sessionCookies: p.sessionCookies });
+      } catch (err) {
+        throw unavailable(err);
+      } finally {
+        agents.http.destroy();
+        agents.https.destroy();
+      }
+
+      const { passed, failed, summary } = summarize(rows);
+      const url = (checked ?? p.base).href;
+      deps.logger.info({ incidentId: input.incidentId, step: input.stepId, url, passed, failed }, 'deploy probe done');
+      if (!passed && input.mode !== 'dry-run') {
+        const reasons = rows.filter((r) => !r.passed).map((r) => `${rowLabel(r)}: ${r.detail}`);
+        throw ApplicationFailure.create({
+          type: FailureTypes.VerificationFailed,
+          nonRetryable: true,
+          message: `${summary} at ${url} — ${reasons.join('; ')}`,
+          details: [rows],
+        });
+      }
+      return {
+        summary,
+        changed: false,
+        proof: { url, httpUrl: p.httpUrl.href, passed, failed },
+        output: { url, passed, failed, table: rows },
+        ...(input.mode === 'dry-run' ? { plan: [`read-only probe of ${url} (runs in dry-run too): ${summary}`] } : {}),
+      };
+    },
+  };
+}
