@@ -1,5 +1,7 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database.js';
+import { createDeployActivities } from './deploy.js';
+import { createEvidenceActivities } from './evidence.js';
 import type { ActivityDeps } from './deps.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
@@ -14,6 +16,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createNetworkActivities(deps),
     ...createDatabaseActivities(deps),
     ...createProbeActivities(deps),
+    ...createDeployActivities(deps),
+    ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
   };
 }

@@ -39,6 +39,15 @@ export interface ActionSpec {
 }
 
 export const ACTIONS = {
+  'evidence.snapshot': {
+    activity: 'evidenceSnapshot',
+    description: 'Capture an evidence bundle (sessions, elevated roles vs. baseline, deny-list state, branch head vs. deployed sha) into the evidence folder; SHA-256 in the result.',
+    args: { baseline: { type: 'boolean', description: 'Record the elevated roles as the new baseline (default true; never in dry-run)' } },
+    mutates: false,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 60_000,
+  },
   'lockdown.status': {
     activity: 'lockdownStatus',
     description: 'Read the emergency lockdown flag (evidence).',
@@ -173,6 +182,31 @@ export const ACTIONS = {
     liftOnResolve: false,
     timeoutMs: 0,
     human: true,
+  },
+  'deploy.verify_commit': {
+    activity: 'deployVerifyCommit',
+    description: 'Check a commit (or pick the newest on the protected branch) is signed and verified, on the branch, green, and optionally older than a cut-off.',
+    args: {
+      sha: { type: 'string', description: 'Commit to check (default: newest qualifying on the protected branch)' },
+      before: { type: 'string', description: 'ISO time: the commit must be older (last known-good before the compromise)' },
+    },
+    mutates: false,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 60_000,
+  },
+  'deploy.redeploy': {
+    activity: 'deployRedeploy',
+    description: "Dispatch the target's deploy workflow for a verified sha and wait for it to finish.",
+    args: {
+      sha: { type: 'string', required: true, description: 'Verified sha (e.g. {{ steps.verify.output.sha }})' },
+      timeout_minutes: { type: 'integer', description: 'Give up after this long (default 30)' },
+    },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 3600_000,
+    heartbeatTimeoutMs: 60_000,
   },
   'deploy.probe': {
     activity: 'deployProbe',
