@@ -1,6 +1,7 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database.js';
 import { createDeployActivities } from './deploy.js';
+import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence.js';
 import type { ActivityDeps } from './deps.js';
 import { createLockdownActivities } from './lockdown.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeployActivities(deps),
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
+    ...createDocumentActivities(deps),
   };
 }
 

@@ -11,6 +11,7 @@ import { registerList } from './commands/list.js';
 import { registerSteer } from './commands/steer.js';
 import { registerLockdown } from './commands/lockdown.js';
 import { registerCodecServer } from './commands/codec-server.js';
+import { registerReport } from './commands/report.js';
 import { exitCodeOf, errorLine } from './errors.js';
 
 export function buildProgram(): { program: Command; ctx: () => Ctx | undefined } {
@@ -33,7 +34,7 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
       ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
       await fn(ctx, ...(args.slice(0, -1) as A));
     };
-  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerCodecServer]) {
+  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerReport, registerCodecServer]) {
     register(program, run);
   }
   program.commands.forEach(function inherit(c: Command) {

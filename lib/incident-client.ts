@@ -123,6 +123,7 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
       summary: req.summary,
       dedupKey: req.dedupKey,
       approvers: { ...config.approvers.groups },
+      capabilities: (['redis', 'postgres', 'github', 'nginx', 'secrets', 'app'] as const).filter((k) => target[k] !== undefined),
     },
   };
 }

@@ -29,6 +29,8 @@ export interface IncidentInput {
   declaredAt: string;
   summary?: string;
   dedupKey?: string;
+  /** What the target has configured (`redis`, `postgres`, `github`, `nginx`, `secrets`, `app`), snapshotted. */
+  capabilities?: string[];
   /** Approver groups as configured when declared (snapshotted like the runbook). */
   approvers: Record<string, string[]>;
 }

@@ -325,7 +325,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     return {
       params: input.params,
       steps: outputs,
-      incident: { id: input.incidentId, target: input.target, mode: input.mode, severity: input.severity, declaredBy: input.declaredBy.user },
+      incident: { id: input.incidentId, target: input.target, mode: input.mode, severity: input.severity, declaredBy: input.declaredBy.user, capabilities: input.capabilities ?? [] },
     };
   }
 

@@ -26,7 +26,8 @@ export interface RefContext {
 }
 
 /** Incident fields a runbook may reference. */
-export const INCIDENT_FIELDS = ['id', 'target', 'mode', 'severity', 'declaredBy'] as const;
+/** `capabilities`: what the target has configured (redis, postgres, github, nginx, secrets, app), for `when: "'github' in incident.capabilities"`. */
+export const INCIDENT_FIELDS = ['id', 'target', 'mode', 'severity', 'declaredBy', 'capabilities'] as const;
 
 /** A `{{ ... }}` that does not parse; `offset` is the 0-based index in the string. */
 export class RefSyntaxError extends Error {
