@@ -8,6 +8,7 @@ import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
+import { createSecretActivities } from './secrets.js';
 import { createTokenActivities } from './tokens.js';
 
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseActivities(deps),
     ...createProbeActivities(deps),
     ...createDeployActivities(deps),
+    ...createSecretActivities(deps),
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),

@@ -53,7 +53,7 @@ return #KEYS
 
 // "Revoked before" only moves forward: a retry, or an older request arriving
 // late, never lowers an epoch somebody else raised.
-const RAISE_EPOCH_SCRIPT = `
+export const RAISE_EPOCH_SCRIPT = `
 local epoch = tonumber(ARGV[1])
 local raised = 0
 for i = 1, #KEYS do

@@ -170,6 +170,30 @@ export const ACTIONS = {
     liftOnResolve: false,
     timeoutMs: 2 * 60_000,
   },
+  'secrets.rotate_db_password': {
+    activity: 'secretsRotateDbPassword',
+    description: "Rotate a PostgreSQL role's password (default: the app role) and publish it to the target's secret sinks; verify new works, old fails.",
+    args: {
+      secret_name: { type: 'string', required: true, description: 'Name the sinks store it under (e.g. DATABASE_PASSWORD or DATABASE_URL)' },
+      role: { type: 'string', description: "Role to rotate (default: the target's postgres.appRole)" },
+      format: { type: 'string', enum: ['password', 'url'], description: 'Publish the bare password (default) or a full connection URL' },
+    },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 60_000,
+  },
+  'secrets.rotate_jwt_key': {
+    activity: 'secretsRotateJwtKey',
+    description: 'Generate a new JWT signing key, publish it to the secret sinks, then revoke every token signed before (global "revoked before").',
+    args: {
+      secret_name: { type: 'string', description: 'Name the sinks store it under (default JWT_SECRET_KEY)' },
+    },
+    mutates: true,
+    reversible: false,
+    liftOnResolve: false,
+    timeoutMs: 2 * 60_000,
+  },
   'secrets.manual': {
     activity: '',
     description: 'A checklist of secrets only a human can rotate (vendor dashboards): each item is confirmed or waived by an approver; reminders on a durable timer.',

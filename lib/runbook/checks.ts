@@ -143,6 +143,6 @@ function checkInOperands(expr: Expr, path: DocPath, ctx: CheckContext): void {
   if (expr.type !== 'cmp' || expr.op !== 'in') return;
   const r = expr.right;
   const p = r.type === 'ref' && r.ref.kind === 'params' ? ctx.params[r.ref.name] : undefined;
-  const notList = r.type === 'literal' || r.type === 'not' || r.type === 'and' || r.type === 'or' || r.type === 'cmp' || (r.type === 'ref' && r.ref.kind === 'incident') || (p && p.type !== 'string[]');
+  const notList = r.type === 'literal' || r.type === 'not' || r.type === 'and' || r.type === 'or' || r.type === 'cmp' || (r.type === 'ref' && r.ref.kind === 'incident' && r.ref.name !== 'capabilities') || (p && p.type !== 'string[]');
   if (notList) ctx.problems.push({ path, message: `invalid condition: the right side of 'in' (column ${r.column}) must be a list` });
 }

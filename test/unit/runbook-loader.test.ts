@@ -101,8 +101,17 @@ describe('shipped runbooks', () => {
     expect(sha256).toBe(createHash('sha256').update(content).digest('hex'));
     expect(doc.severity).toBe(severity);
     expect(doc.params.reason).toMatchObject({ type: 'string', required: false });
-    expect(doc.phases.detection.map((s) => s.action)).toEqual(['lockdown.status']);
-    expect(doc.phases.postmortem.map((s) => s.action)).toEqual(['report.timeline']);
+    expect(doc.phases.detection.map((s) => s.action)).toEqual(['evidence.snapshot', 'lockdown.status']);
+    expect(doc.phases.postmortem.map((s) => s.action)).toEqual(['report.timeline', 'report.postmortem']);
+    // Recovery runs what the target can do: every step that needs a system is conditional on it.
+    const recovery = doc.phases.recovery;
+    expect(recovery.map((s) => s.action)).toEqual(expect.arrayContaining(['deploy.verify_commit', 'deploy.redeploy', 'deploy.probe', 'secrets.manual']));
+    for (const step of recovery) {
+      if (step.action.startsWith('secrets.rotate')) expect(step.when, `${name}/${step.id}`).toContain("'secrets' in incident.capabilities");
+      if (step.action === 'secrets.rotate_jwt_key') expect(step.approval, `${name}/${step.id} logs everyone out`).toMatchObject({ count: 2 });
+      if (step.action.startsWith('deploy.verify') || step.action === 'deploy.redeploy') expect(step.when).toContain("'github' in incident.capabilities");
+    }
+    expect(recovery.find((s) => s.action === 'deploy.redeploy')?.with).toEqual({ sha: '{{ steps.verify.output.sha }}' });
     const containment = doc.phases.containment;
     expect(containment.length).toBeGreaterThanOrEqual(3);
     // Global revocation, database read-only and the kill-switch need two approvers; per-user and per-jti revocation none.
