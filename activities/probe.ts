@@ -353,7 +353,8 @@ export function createProbeActivities(deps: ActivityDeps) {
       return {
         summary,
         changed: false,
-        proof: { url, httpUrl: p.httpUrl.href, passed, failed },
+        // The table is the proof: it lands in the history, the status and the post-mortem.
+        proof: { url, httpUrl: p.httpUrl.href, passed, failed, table: rows.map((r) => ({ check: rowLabel(r), passed: r.passed, detail: r.detail })) },
         output: { url, passed, failed, table: rows },
         ...(input.mode === 'dry-run' ? { plan: [`read-only probe of ${url} (runs in dry-run too): ${summary}`] } : {}),
       };

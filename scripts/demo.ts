@@ -5,7 +5,9 @@
  *     flip the kill-switch; the all-clear lifts the kill-switch.
  *  2. sqli: put a throwaway app database read-only, prove a write fails, and
  *     the all-clear makes it writable again.
- * Everything lives under a demo Redis key prefix and a demo database, so a
+ * Phase III rotates the JWT signing key and the app role's password into a
+ * demo .env file and probes a local HTTPS stand-in of the app. Everything
+ * lives under a demo Redis key prefix, demo databases and a temp folder, so a
  * real local app is untouched. Leaves nothing running.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { startDevServer } from '../lib/dev-server.js';
 import { approveGate, connectClient, declareIncident, resolveIncident, TERMINAL, waitFor } from '../lib/incident-client.js';
 import { createLogger } from '../lib/logger.js';
 import { createWorker } from '../worker/create.js';
+import { startProbeApp, type ProbeApp } from '../test/helpers/probe-app.js';
 import type { Client } from '@temporalio/client';
 import type { Actor, IncidentStatus } from '../workflows/definitions.js';
 
@@ -88,11 +91,18 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-demo-'));
   const db = await createDemoDb();
+  const app = await startProbeApp();
+  const envFile = join(dir, 'app.env');
+  writeFileSync(envFile, '# the demo app\'s .env (docker-compose)\nDEBUG=False\nJWT_SECRET_KEY=old-demo-key\n', { mode: 0o600 });
+  process.env.FIREBREAK_DEMO_PAYLOAD_KEY = randomBytes(32).toString('base64');
+  const ownDb = `firebreak_demo_own_${randomBytes(3).toString('hex')}`;
   const configFile = join(dir, 'firebreak.yaml');
   writeFileSync(
     configFile,
     [
       'user: demo-oncall',
+      `database: { url: "postgres://postgres@127.0.0.1:5432/${ownDb}" }`,
+      'encryption: { current: demo, keys: [{ id: demo, secret: { env: FIREBREAK_DEMO_PAYLOAD_KEY } }] }',
       `runbooksDir: ${join(PROJECT_ROOT, 'runbooks')}`,
       `dataDir: ${join(dir, 'data')}`,
       'approvers:',
@@ -103,6 +113,8 @@ async function main(): Promise<void> {
       '    description: this machine (demo key prefix and database, so a real local app is untouched)',
       `    redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ${KEY_PREFIX} }`,
       `    postgres: { adminUrl: "${ADMIN_URL}", database: ${db.database}, appRole: ${db.role} }`,
+      `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }] }`,
+      `    app: { url: "${app.httpsOrigin}", httpUrl: "${app.httpOrigin}", caFile: "${app.caFile}", routes: ["/", "/admin"] }`,
       'log: { level: warn }',
     ].join('\n'),
   );
@@ -118,16 +130,16 @@ async function main(): Promise<void> {
   const redis = new Redis('redis://127.0.0.1:6379/0');
   try {
     say(`  worker ready (${secs(t0)} s)`);
-    const leak = await tokenLeakDrill(client, config, redis);
-    const sqli = await sqliDrill(client, config, db);
+    const leak = await tokenLeakDrill(client, config, redis, envFile);
+    const sqli = await sqliDrill(client, config, db, envFile);
 
     say();
     say(`$ firebreak status ${leak.id}`);
     say(renderStatus(leak, { timeline: 0 }));
-    const md = join(config.dataDir, 'evidence', leak.id, 'timeline.md');
+    const md = join(config.dataDir, 'evidence', leak.id, 'postmortem.md');
     say();
-    say(`Timeline written to ${md}; first lines:`);
-    say(readFileSync(md, 'utf8').split('\n').slice(0, 6).map((l) => `  ${l}`).join('\n'));
+    say(`Post-mortem draft written to ${md}; first lines:`);
+    say(readFileSync(md, 'utf8').split('\n').slice(0, 18).map((l) => `  ${l}`).join('\n'));
     say();
     const ok = leak.state === 'completed' && sqli.state === 'completed';
     say(`demo ${ok ? 'completed' : 'FAILED'} in ${secs(t0)} s; nothing left running.`);
@@ -141,17 +153,42 @@ async function main(): Promise<void> {
     await running.catch(() => undefined);
     await server.stop();
     await db.drop();
+    await app.close();
+    await dropDatabase(ownDb);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function tokenLeakDrill(client: Client, config: Readonly<Config>, redis: Redis): Promise<IncidentStatus> {
+async function dropDatabase(name: string): Promise<void> {
+  const a = new pg.Client({ connectionString: ADMIN_URL });
+  await a.connect();
+  await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await a.end();
+}
+
+/** The .env the app reads, with values masked: the demo shows what changed, never a secret. */
+function showEnv(envFile: string): void {
+  for (const line of readFileSync(envFile, 'utf8').split('\n').filter(Boolean)) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    say(`     ${m ? `${m[1]}=<${m[2]?.length ?? 0} characters>` : line}`);
+  }
+}
+
+function showProbe(s: IncidentStatus): void {
+  const probe = s.steps.find((x) => x.action === 'deploy.probe');
+  const table = (probe?.proof?.table ?? []) as Array<{ check: string; passed: boolean; detail: string }>;
+  say(`  ${probe?.summary ?? 'no probe'}`);
+  for (const r of table) say(`     ${r.passed ? 'PASS' : 'FAIL'}  ${r.check.padEnd(22)} ${r.detail}`);
+}
+
+async function tokenLeakDrill(client: Client, config: Readonly<Config>, redis: Redis, envFile: string): Promise<IncidentStatus> {
   say();
   say('1. Leaked refresh token');
   say(`$ firebreak declare token-leak --mode drill --set jtis=3f2c9a --set user_ids=42 --set ban_ips=203.0.113.7 --set lockdown=true`);
   const declared = await declareIncident(client, config, {
     runbook: 'token-leak',
     mode: 'drill',
+    summary: 'A refresh token was pasted in a public chat channel and used from 203.0.113.7',
     params: { reason: 'demo: refresh token pasted in a public channel', jtis: ['3f2c9a'], user_ids: ['42'], ban_ips: ['203.0.113.7'], lockdown: 'true' },
     actor: actor('demo-oncall'),
   });
@@ -167,7 +204,15 @@ async function tokenLeakDrill(client: Client, config: Readonly<Config>, redis: R
     const g = await approveGate(client, declared.id, 'lockdown', actor(who));
     say(`$ firebreak approve ${declared.id} lockdown      (as ${who}): ${g.approvals.length}/${g.required}`);
   }
-  await waitFor(client, declared.id, (x) => x.state === 'awaiting-resolve' || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  await waitFor(client, declared.id, (x) => x.gates.some((g) => g.id === 'rotate-jwt' && g.state === 'open') || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  for (const who of ['demo-alice', 'demo-bob']) {
+    const g = await approveGate(client, declared.id, 'rotate-jwt', actor(who));
+    say(`$ firebreak approve ${declared.id} rotate-jwt      (as ${who}): ${g.approvals.length}/${g.required}`);
+  }
+  const contained = await waitFor(client, declared.id, (x) => x.state === 'awaiting-resolve' || x.state === 'blocked' || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
+  say(`  the app's .env after the rotation (${envFile}):`);
+  showEnv(envFile);
+  showProbe(contained);
   say('  what the app now reads from Redis (Django cache keys):');
   await showKeys(redis);
   say(`$ firebreak resolve ${declared.id}      (as demo-alice: the all-clear)`);
@@ -178,12 +223,12 @@ async function tokenLeakDrill(client: Client, config: Readonly<Config>, redis: R
   return s;
 }
 
-async function sqliDrill(client: Client, config: Readonly<Config>, db: DemoDb): Promise<IncidentStatus> {
+async function sqliDrill(client: Client, config: Readonly<Config>, db: DemoDb, envFile: string): Promise<IncidentStatus> {
   say();
   say(`2. SQL injection: database ${db.database}, app role ${db.role}`);
   say(`  before:   ${await appWrite(db)}`);
   say('$ firebreak declare sqli --mode drill');
-  const declared = await declareIncident(client, config, { runbook: 'sqli', mode: 'drill', actor: actor('demo-oncall') });
+  const declared = await declareIncident(client, config, { runbook: 'sqli', mode: 'drill', summary: 'UNION SELECT payloads against /api/orders in the WAF log', actor: actor('demo-oncall') });
   const follow = printer();
   await waitFor(client, declared.id, (x) => x.gates.some((g) => g.id === 'read-only' && g.state === 'open') || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
   for (const who of ['demo-alice', 'demo-bob']) {
@@ -192,6 +237,8 @@ async function sqliDrill(client: Client, config: Readonly<Config>, db: DemoDb): 
   }
   await waitFor(client, declared.id, (x) => x.state === 'awaiting-resolve' || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
   say(`  contained: ${await appWrite(db)}`);
+  say(`  the app's .env after rotating the app role's password:`);
+  showEnv(envFile);
   say(`$ firebreak resolve ${declared.id}      (as demo-bob)`);
   await resolveIncident(client, declared.id, actor('demo-bob'), 'query patched');
   const s = await waitFor(client, declared.id, (x) => TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
