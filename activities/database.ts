@@ -198,9 +198,10 @@ function appConnectionConfig(pgc: PgTarget): pg.ClientConfig {
     url.password = ''; // never log in as the app with the admin's password
     url.pathname = `/${encodeURIComponent(pgc.database)}`;
   }
+  // pg ignores a separate `password` when the connection string has none: put it in the URL.
+  if (pgc.appPassword) url.password = encodeURIComponent(readSecret(pgc.appPassword));
   return {
     connectionString: url.toString(),
-    password: pgc.appPassword ? readSecret(pgc.appPassword) : undefined,
     application_name: 'firebreak-proof',
     connectionTimeoutMillis: 5_000,
     statement_timeout: 10_000,

@@ -55,9 +55,10 @@ export class TargetClients {
       if (!t.postgres) throw badInput(`target "${name}" has no postgres section in config`);
       const url = new URL(t.postgres.adminUrl);
       url.pathname = `/${t.postgres.database}`;
+      // pg ignores a separate `password` when the connection string has none: put it in the URL.
+      if (t.postgres.password) url.password = encodeURIComponent(readSecret(t.postgres.password));
       pool = new pg.Pool({
         connectionString: url.toString(),
-        password: t.postgres.password ? readSecret(t.postgres.password) : undefined,
         max: 4,
         connectionTimeoutMillis: 5_000,
         idleTimeoutMillis: 30_000,

@@ -182,6 +182,7 @@ export const ACTIONS = {
     reversible: false,
     liftOnResolve: false,
     timeoutMs: 2 * 60_000,
+    heartbeatTimeoutMs: 30_000,
   },
   'secrets.rotate_jwt_key': {
     activity: 'secretsRotateJwtKey',
@@ -193,6 +194,7 @@ export const ACTIONS = {
     reversible: false,
     liftOnResolve: false,
     timeoutMs: 2 * 60_000,
+    heartbeatTimeoutMs: 30_000,
   },
   'secrets.manual': {
     activity: '',
