@@ -22,7 +22,7 @@ import { startDevServer } from '../lib/dev-server.js';
 import { approveGate, connectClient, declareIncident, resolveIncident, TERMINAL, waitFor } from '../lib/incident-client.js';
 import { createLogger } from '../lib/logger.js';
 import { createWorker } from '../worker/create.js';
-import { startProbeApp, type ProbeApp } from '../test/helpers/probe-app.js';
+import { startProbeApp } from '../test/helpers/probe-app.js';
 import type { Client } from '@temporalio/client';
 import type { Actor, IncidentStatus } from '../workflows/definitions.js';
 

@@ -297,7 +297,7 @@ describe('token-leak lifecycle through the CLI only', () => {
     } while (!incidents.some((i) => i.id === id) && Date.now() < deadline);
     expect(incidents.find((i) => i.id === id)).toMatchObject({ runbook: 'token-leak' });
 
-    const r = await cli(['status', id]);
+    const r = await cli(['status', id, '--timeline', '100']);
     expectExit(r, 0);
     expect(r.stdout).toContain(`${id}  Leaked access or refresh token`);
     expect(r.stdout).toContain('state completed');
