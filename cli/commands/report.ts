@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { generateDocuments, noticeFactsFromArgs, recordedNoticeArgs, type NoticeArgs } from '../../lib/documents/index.js';
 import { UsageError } from '../../lib/errors.js';
-import { getStatus } from '../../lib/incident-client.js';
+import { getNoticeStatus, getStatus } from '../../lib/incident-client.js';
 import { writeDocuments } from '../../activities/documents.js';
 import { incidentDir } from '../../activities/report.js';
 import type { Runner } from '../context.js';
@@ -72,9 +72,20 @@ export function registerReport(program: Command, run: Runner): void {
       run(async (ctx, id: string, o: ReportOptions) => {
         if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new UsageError(`incident id "${id}" is not a safe folder name`);
         const flags = noticeArgsFromOptions(o);
-        const status = await getStatus(await ctx.client(), id);
-        // What the incident's report.postmortem step recorded, overridden by the flags given now.
-        const args = { ...recordedNoticeArgs(status), ...flags };
+        const client = await ctx.client();
+        const status = await getStatus(client, id);
+        // The GDPR clock knows awareness, risk and whether the notice went out.
+        const clock = status.notice ? await getNoticeStatus(client, id) : undefined;
+        const fromClock: NoticeArgs = status.notice
+          ? {
+              personal_data: true,
+              aware_at: clock?.awareAt ?? status.notice.awareAt,
+              ...(status.notice.highRisk ? { high_risk: true } : {}),
+              ...(clock?.sentAt ? { notice_sent_at: clock.sentAt, notice_sent_by: clock.sentBy } : {}),
+            }
+          : {};
+        // What the incident's report.postmortem step recorded, then the clock, overridden by the flags given now.
+        const args = { ...recordedNoticeArgs(status), ...fromClock, ...flags };
         let facts;
         try {
           facts = noticeFactsFromArgs(args, status, new Date().toISOString());

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import proto from '@temporalio/proto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDotenvSink } from '../../activities/sinks/dotenv.js';
@@ -134,6 +135,11 @@ async function assertConverged(id: string, previous: string): Promise<string> {
   const history = await handleFor(stack.client, id).fetchHistory();
   const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
   expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
+  // Quiet about secrets: neither the raw history nor any worker's log holds the value.
+  const raw = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
+  expect(raw.includes(Buffer.from(password))).toBe(false);
+  expect(raw.includes(Buffer.from(id))).toBe(true);
+  for (const w of workers) expect(w.output()).not.toContain(password);
   return password;
 }
 
