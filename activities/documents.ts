@@ -3,10 +3,68 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../lib/canonical.js';
 import { deadlineState, generateDocuments, noticeArgsOf, noticeFactsFromArgs, type GeneratedDocument, type NoticeFacts } from '../lib/documents/index.js';
-import type { ActionInput, ActionResult } from '../workflows/definitions.js';
+import { readSecret } from '../lib/config.js';
+import { ownKey, type KeySpace } from '../lib/redis-keys.js';
+import { FailureTypes, type ActionInput, type ActionResult, type IncidentStatus } from '../workflows/definitions.js';
+import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
-import { badInput } from './failures.js';
+import { badInput, onTarget, targetUnavailable } from './failures.js';
+import { activityCancellationSignal, githubClients } from './github-client.js';
 import { incidentDir, writeAtomic } from './report.js';
+
+/** GitHub rejects issue bodies over 65,536 characters; stay well inside. */
+export const MAX_ISSUE_BODY = 60_000;
+export const SLACK_TIMEOUT_MS = 10_000;
+/** How long the issue number / "posted" records of a step are kept (retries of the step read them). */
+const PUBLISH_RECORD_TTL_SECONDS = 30 * 24 * 3600;
+
+/** The issue body: the post-mortem, cut to {@link MAX_ISSUE_BODY} characters with a note when longer. */
+export function issueBody(markdown: string): string {
+  if (markdown.length <= MAX_ISSUE_BODY) return markdown;
+  const note = `\n\n---\n_Truncated by Firebreak: the post-mortem has ${markdown.length} characters; the full draft is postmortem.md in the evidence folder._\n`;
+  return markdown.slice(0, MAX_ISSUE_BODY - note.length) + note;
+}
+
+export function issueTitle(status: Pick<IncidentStatus, 'id' | 'runbook' | 'mode'>): string {
+  return `${status.mode === 'drill' ? '[DRILL] ' : ''}[Firebreak] ${status.id}: ${status.runbook.title}`;
+}
+
+const slackEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The short Slack notice: incident, title, state, severity, where the post-mortem is, and the issue when opened. */
+export function slackText(status: IncidentStatus, postmortemPath: string, issueUrl?: string): string {
+  return [
+    `${status.mode === 'drill' ? '[DRILL] ' : ''}*Post-mortem ready* for ${slackEscape(status.id)}: ${slackEscape(status.runbook.title)}`,
+    `State: ${status.state} · Severity: ${status.severity}`,
+    `Post-mortem: ${slackEscape(postmortemPath)}`,
+    ...(issueUrl ? [`GitHub issue: <${issueUrl}>`] : []),
+  ].join('\n');
+}
+
+/**
+ * POST `{ text }` to a Slack incoming webhook. 2xx is success; 408/429/5xx and network
+ * errors are retryable TargetUnavailable, other 4xx non-retryable BadInput. The webhook
+ * URL (a secret) never appears in a message.
+ */
+export async function postToSlack(webhookUrl: string, text: string, timeoutMs = SLACK_TIMEOUT_MS): Promise<void> {
+  const cancel = activityCancellationSignal();
+  const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(cancel ? [cancel] : [])]);
+  const clean = (said: string) => said.split(webhookUrl).join('[webhook]').split('\n')[0]?.slice(0, 200) ?? '';
+  let res: Response;
+  try {
+    res = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }), signal });
+  } catch (err) {
+    if (cancel?.aborted) throw cancel.reason instanceof Error ? cancel.reason : err;
+    const cause = (err as { cause?: { code?: string } }).cause;
+    const why = cause?.code ?? ((err as Error).name === 'TimeoutError' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (err as Error).name);
+    throw targetUnavailable('slack', new Error(`Slack webhook unreachable: ${why}`));
+  }
+  if (res.ok) return;
+  const said = clean(await res.text().catch(() => ''));
+  const message = `Slack webhook answered ${res.status}${said ? `: ${said}` : ''}`;
+  const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
+  throw ApplicationFailure.create({ type: retryable ? FailureTypes.TargetUnavailable : FailureTypes.BadInput, message, nonRetryable: !retryable, details: [{ status: res.status }] });
+}
 
 export interface WrittenDocuments {
   /** Document name (`postmortem`, `gdpr-art33`, `gdpr-art34`, `ccpa`) → absolute path. */
@@ -30,6 +88,56 @@ export async function writeDocuments(dir: string, docs: GeneratedDocument[]): Pr
 }
 
 export function createDocumentActivities(deps: ActivityDeps) {
+  interface Published {
+    issue?: { number: number; url: string; created: boolean };
+    slack?: 'posted' | 'already-posted';
+  }
+
+  /** Open (or, on a retry, update) the GitHub issue and post the Slack notice, each when configured. */
+  async function publish(input: ActionInput, status: IncidentStatus, markdown: string, postmortemPath: string, openIssue: boolean): Promise<Published> {
+    const target = deps.clients.target(input.target);
+    const out: Published = {};
+    const wantIssue = openIssue && Boolean(target.github);
+    if (!wantIssue && !target.slack) return out;
+    const space: KeySpace = target.redis;
+    const redis = deps.clients.redis(input.target);
+    const logger = deps.logger.child({ incidentId: input.incidentId, step: input.stepId });
+    if (wantIssue) {
+      const gh = githubClients(deps).for(input.target);
+      const key = ownKey(space, 'postmortem-issue', input.incidentId, input.stepId);
+      const title = issueTitle(status);
+      const body = issueBody(markdown);
+      const recorded = await onTarget('redis', () => redis.get(key));
+      if (recorded && /^\d+$/.test(recorded)) {
+        const res = await gh.call('PATCH /repos/{owner}/{repo}/issues/{issue_number}', { issue_number: Number(recorded), title, body });
+        out.issue = { number: res.data.number, url: res.data.html_url, created: false };
+      } else {
+        const res = await gh.call('POST /repos/{owner}/{repo}/issues', { title, body, labels: ['incident'] });
+        out.issue = { number: res.data.number, url: res.data.html_url, created: true };
+        await onTarget('redis', () => redis.set(key, String(res.data.number), 'EX', PUBLISH_RECORD_TTL_SECONDS));
+      }
+      logger.info({ issue: out.issue.number, repo: gh.slug }, out.issue.created ? 'post-mortem issue opened' : 'post-mortem issue updated');
+    }
+    if (target.slack) {
+      const key = ownKey(space, 'postmortem-slack', input.incidentId, input.stepId);
+      if (await onTarget('redis', () => redis.get(key))) {
+        out.slack = 'already-posted';
+      } else {
+        let webhook: string;
+        try {
+          webhook = readSecret(target.slack.webhook);
+        } catch (err) {
+          throw badInput(`target "${input.target}": cannot read slack.webhook: ${(err as Error).message}`);
+        }
+        await postToSlack(webhook, slackText(status, postmortemPath, out.issue?.url));
+        await onTarget('redis', () => redis.set(key, 'posted', 'EX', PUBLISH_RECORD_TTL_SECONDS));
+        out.slack = 'posted';
+        logger.info('post-mortem notice posted to Slack');
+      }
+    }
+    return out;
+  }
+
   return {
     /**
      * `report.postmortem`: the post-mortem draft always; the GDPR Art. 33 and
@@ -40,9 +148,11 @@ export function createDocumentActivities(deps: ActivityDeps) {
     async reportPostmortem(input: ActionInput): Promise<ActionResult> {
       const status = input.status;
       if (!status) throw badInput('report.postmortem needs the incident status (wantsStatus)');
+      const { open_issue: openIssue, ...noticeArgs } = input.args;
+      if (openIssue !== undefined && openIssue !== null && typeof openIssue !== 'boolean') throw badInput('report.postmortem: open_issue must be true or false');
       let facts: NoticeFacts;
       try {
-        facts = noticeFactsFromArgs(input.args, status, input.requestedAt);
+        facts = noticeFactsFromArgs(noticeArgs, status, input.requestedAt);
       } catch (err) {
         throw badInput(`report.postmortem: ${(err as Error).message}`);
       }
@@ -52,11 +162,22 @@ export function createDocumentActivities(deps: ActivityDeps) {
       const notices = docs.length - 1;
       const deadline = facts.personalData ? ` (GDPR Art. 33 deadline ${deadlineState(facts).deadline})` : '';
       deps.logger.info({ incidentId: input.incidentId, step: input.stepId, dir, documents: docs.map((d) => d.file) }, 'post-mortem documents written');
+      const published = input.mode === 'dry-run' ? {} : await publish(input, status, docs[0]?.content ?? '', written.files.postmortem ?? dir, openIssue === true);
+      const extra = [
+        ...(published.issue ? [`; issue #${published.issue.number} ${published.issue.created ? 'opened' : 'updated'} (${published.issue.url})`] : []),
+        ...(published.slack ? [`; Slack ${published.slack === 'posted' ? 'notified' : 'already notified'}`] : []),
+      ].join('');
       return {
-        summary: `post-mortem${notices ? ` and ${notices} notice draft(s)` : ''} written to ${dir}${deadline}`,
+        summary: `post-mortem${notices ? ` and ${notices} notice draft(s)` : ''} written to ${dir}${deadline}${extra}`,
         changed: true,
-        proof: { documents: docs.map((d) => d.file), sha256: written.sha256, facts: noticeArgsOf(facts) },
-        output: { ...written },
+        proof: {
+          documents: docs.map((d) => d.file),
+          sha256: written.sha256,
+          facts: noticeArgsOf(facts),
+          ...(published.issue ? { issue: { number: published.issue.number, url: published.issue.url } } : {}),
+          ...(published.slack ? { slack: published.slack } : {}),
+        },
+        output: { ...written, ...(published.issue ? { issue: { number: published.issue.number, url: published.issue.url } } : {}) },
       };
     },
   };

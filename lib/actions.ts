@@ -262,6 +262,7 @@ export const ACTIONS = {
       delay_reasons: { type: 'string', description: 'Reasons for notifying later than 72 h (Art. 33(1))' },
       notice_sent_at: { type: 'string', description: 'ISO time the Art. 33 notice was sent' },
       notice_sent_by: { type: 'string', description: 'Who sent it' },
+      open_issue: { type: 'boolean', description: "Open (or update) a GitHub issue with the post-mortem (target's github config)" },
     },
     mutates: false,
     reversible: false,

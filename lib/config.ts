@@ -81,6 +81,12 @@ const targetSchema = z
       })
       .strict()
       .optional(),
+    slack: z
+      .object({
+        webhook: secretRef.describe('Slack incoming-webhook URL (a secret): the post-mortem notice is posted there'),
+      })
+      .strict()
+      .optional(),
     secrets: z
       .object({
         sinks: z

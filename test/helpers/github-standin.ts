@@ -45,6 +45,17 @@ interface CommitRec {
   order: number;
 }
 
+/** An issue as the stand-in keeps it (`POST /repos/{owner}/{repo}/issues`). */
+export interface IssueRec {
+  number: number;
+  title: string;
+  body: string | null;
+  labels: string[];
+  state: 'open' | 'closed';
+  created_at: string;
+  updated_at: string;
+}
+
 export type StatusState = 'error' | 'failure' | 'pending' | 'success';
 export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'waiting' | 'pending' | 'requested';
 
@@ -133,6 +144,7 @@ export class GithubModel {
   workflows = new Map<string, WorkflowRec>();
   runs: RunRec[] = [];
   dispatches: DispatchRec[] = [];
+  issues: IssueRec[] = [];
   dispatchMode: DispatchMode = 'details';
   /** Plan copied into each new run. */
   runPlan: RunPlan = { queuedPolls: 0, runningPolls: 1, conclusion: 'success', hiddenForListCalls: 0 };
@@ -160,6 +172,7 @@ export class GithubModel {
     this.workflows.clear();
     this.runs = [];
     this.dispatches = [];
+    this.issues = [];
     this.dispatchMode = 'details';
     this.runPlan = { queuedPolls: 0, runningPolls: 1, conclusion: 'success', hiddenForListCalls: 0 };
     this.clock = Date.parse('2026-01-01T00:00:00Z');
@@ -340,6 +353,8 @@ const ROUTES = [
   'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
   'GET /repos/{owner}/{repo}/actions/runs/{run_id}',
   'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel',
+  'POST /repos/{owner}/{repo}/issues',
+  'PATCH /repos/{owner}/{repo}/issues/{issue_number}',
 ] as const;
 type Route = (typeof ROUTES)[number];
 
@@ -448,6 +463,25 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
       head_commit: null,
       repository: { id: 1, name: model.repo, full_name: `${model.owner}/${model.repo}` },
       head_repository: { id: 1, name: model.repo, full_name: `${model.owner}/${model.repo}` },
+    };
+  }
+
+  function issueJson(i: IssueRec) {
+    return {
+      id: 50_000 + i.number,
+      node_id: `I_${i.number}`,
+      number: i.number,
+      url: apiUrl(`/issues/${i.number}`),
+      html_url: `${model.htmlBase}/issues/${i.number}`,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      labels: i.labels.map((name, k) => ({ id: k + 1, name, color: 'ededed', default: false })),
+      user: { login: 'firebreak-bot', id: 1, type: 'User' },
+      comments: 0,
+      created_at: i.created_at,
+      updated_at: i.updated_at,
+      closed_at: null,
     };
   }
 
@@ -651,6 +685,29 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
         if (!run) throw new HttpError(404, 'Not Found');
         advance(run);
         return { status: 200, data: runJson(run) };
+      }
+      case 'POST /repos/{owner}/{repo}/issues': {
+        const b = (body ?? {}) as { title?: unknown; body?: unknown; labels?: unknown };
+        if (typeof b.title !== 'string' || !b.title) throw new HttpError(422, 'Validation Failed');
+        if (b.body !== undefined && b.body !== null && (typeof b.body !== 'string' || b.body.length > 65_536)) throw new HttpError(422, 'Validation Failed');
+        const labels = Array.isArray(b.labels) ? b.labels.map((l) => (typeof l === 'string' ? l : String((l as { name?: unknown }).name))) : [];
+        const now = isoSec(Date.now());
+        const issue: IssueRec = { number: model.issues.length + 1, title: b.title, body: typeof b.body === 'string' ? b.body : null, labels, state: 'open', created_at: now, updated_at: now };
+        model.issues.push(issue);
+        return { status: 201, data: issueJson(issue) };
+      }
+      case 'PATCH /repos/{owner}/{repo}/issues/{issue_number}': {
+        const issue = model.issues.find((i) => i.number === Number(params.issue_number));
+        if (!issue) throw new HttpError(404, 'Not Found');
+        const b = (body ?? {}) as { title?: unknown; body?: unknown; state?: unknown; labels?: unknown };
+        if (b.title !== undefined && (typeof b.title !== 'string' || !b.title)) throw new HttpError(422, 'Validation Failed');
+        if (b.body !== undefined && b.body !== null && (typeof b.body !== 'string' || b.body.length > 65_536)) throw new HttpError(422, 'Validation Failed');
+        if (typeof b.title === 'string') issue.title = b.title;
+        if (b.body !== undefined) issue.body = typeof b.body === 'string' ? b.body : null;
+        if (b.state === 'open' || b.state === 'closed') issue.state = b.state;
+        if (Array.isArray(b.labels)) issue.labels = b.labels.map((l) => (typeof l === 'string' ? l : String((l as { name?: unknown }).name)));
+        issue.updated_at = isoSec(Date.now());
+        return { status: 200, data: issueJson(issue) };
       }
       case 'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel': {
         const run = model.run(Number(params.run_id));
