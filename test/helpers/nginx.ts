@@ -6,10 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort } from '../../lib/dev-server.js';
+import { httpGet } from './http.js';
 
 export interface Nginx {
   dir: string;
@@ -53,21 +53,9 @@ export interface HttpAnswer {
 }
 
 /** GET `path` from the instance, optionally from a given local address or with headers. */
-export function get(port: number, opts: { localAddress?: string; headers?: Record<string, string>; path?: string } = {}): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: opts.path ?? '/', method: 'GET', localAddress: opts.localAddress, headers: opts.headers, agent: false, timeout: 5_000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+export async function get(port: number, opts: { localAddress?: string; headers?: Record<string, string>; path?: string } = {}): Promise<HttpAnswer> {
+  const { status, body } = await httpGet(port, opts);
+  return { status, body };
 }
 
 /**

@@ -7,10 +7,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { request, type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { httpGet } from '../helpers/http.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../lib/dev-server.js';
 import { PROJECT_ROOT } from '../../lib/config.js';
@@ -92,27 +93,7 @@ async function startDjango(env: Record<string, string>): Promise<DjangoServer> {
 }
 
 function get(port: number, opts: { from?: string; claims?: Record<string, unknown> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/',
-        localAddress: opts.from ?? '127.0.0.1',
-        agent: false,
-        headers: opts.claims ? { 'X-Test-Claims': JSON.stringify(opts.claims) } : {},
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet(port, { localAddress: opts.from ?? '127.0.0.1', headers: opts.claims ? { 'X-Test-Claims': JSON.stringify(opts.claims) } : {} });
 }
 
 const key = (k: string) => djangoKey(space, k);

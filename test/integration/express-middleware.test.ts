@@ -4,9 +4,10 @@
  * global epochs), expiry, fail-closed/fail-open, and exactly one Redis command per request
  * (counted with MONITOR).
  */
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { httpGet } from '../helpers/http.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   banKey,
@@ -72,27 +73,7 @@ async function serve(guard: FirebreakGuard): Promise<TestServer> {
 }
 
 function get(port: number, opts: { from?: string; claims?: TokenClaims | Record<string, unknown> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/',
-        localAddress: opts.from ?? '127.0.0.1',
-        agent: false,
-        headers: opts.claims ? { 'x-test-claims': JSON.stringify(opts.claims) } : {},
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet(port, { localAddress: opts.from ?? '127.0.0.1', headers: opts.claims ? { 'x-test-claims': JSON.stringify(opts.claims) } : {} });
 }
 
 const guardOptions = (extra: Partial<FirebreakGuardOptions> = {}): FirebreakGuardOptions => ({
