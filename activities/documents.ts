@@ -107,10 +107,17 @@ export function createDocumentActivities(deps: ActivityDeps) {
       const key = ownKey(space, 'postmortem-issue', input.incidentId, input.stepId);
       const title = issueTitle(status);
       const body = issueBody(markdown);
-      const recorded = await onTarget('redis', () => redis.get(key));
+      let recorded = await onTarget('redis', () => redis.get(key));
+      if (!recorded) {
+        // A crash after GitHub created the issue but before we recorded it: find it by its title (it names the incident).
+        const found = await gh.call('GET /repos/{owner}/{repo}/issues', { labels: 'incident', state: 'all', sort: 'created', direction: 'desc', per_page: 100 });
+        const mine = found.data.find((i) => i.title === title && !i.pull_request);
+        if (mine) recorded = String(mine.number);
+      }
       if (recorded && /^\d+$/.test(recorded)) {
         const res = await gh.call('PATCH /repos/{owner}/{repo}/issues/{issue_number}', { issue_number: Number(recorded), title, body });
         out.issue = { number: res.data.number, url: res.data.html_url, created: false };
+        await onTarget('redis', () => redis.set(key, String(res.data.number), 'EX', PUBLISH_RECORD_TTL_SECONDS));
       } else {
         const res = await gh.call('POST /repos/{owner}/{repo}/issues', { title, body, labels: ['incident'] });
         out.issue = { number: res.data.number, url: res.data.html_url, created: true };

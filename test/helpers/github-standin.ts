@@ -353,6 +353,7 @@ const ROUTES = [
   'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
   'GET /repos/{owner}/{repo}/actions/runs/{run_id}',
   'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel',
+  'GET /repos/{owner}/{repo}/issues',
   'POST /repos/{owner}/{repo}/issues',
   'PATCH /repos/{owner}/{repo}/issues/{issue_number}',
 ] as const;
@@ -685,6 +686,15 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
         if (!run) throw new HttpError(404, 'Not Found');
         advance(run);
         return { status: 200, data: runJson(run) };
+      }
+      case 'GET /repos/{owner}/{repo}/issues': {
+        const state = query.state ?? 'open';
+        const wanted = query.labels ? query.labels.split(',') : [];
+        const list = model.issues
+          .filter((i) => state === 'all' || i.state === state)
+          .filter((i) => wanted.every((l) => i.labels.includes(l)))
+          .sort((a, b) => b.number - a.number);
+        return { status: 200, data: list.map(issueJson) };
       }
       case 'POST /repos/{owner}/{repo}/issues': {
         const b = (body ?? {}) as { title?: unknown; body?: unknown; labels?: unknown };

@@ -138,6 +138,14 @@ describe('report.postmortem publishes when configured', () => {
       expect(gh.model.issues).toHaveLength(1);
       expect(again.output).toMatchObject({ issue: { number: 1, url: 'https://github.test/acme/web/issues/1' } });
       expect(slack.bodies).toHaveLength(1);
+
+      // The record was lost (a crash after GitHub created the issue): the issue is found by its title, not opened twice.
+      await stack.redis.redis.del(ownKey({ keyPrefix: stack.redis.prefix, keyVersion: 1 }, 'postmortem-issue', status.id, 'documents'));
+      const afterLoss = await acts.reportPostmortem({ ...input, requestedAt: new Date().toISOString() });
+      expect(gh.callsTo(ISSUES)).toHaveLength(1);
+      expect(gh.model.issues).toHaveLength(1);
+      expect(afterLoss.output).toMatchObject({ issue: { number: 1 } });
+      expect(await stack.redis.redis.get(ownKey({ keyPrefix: stack.redis.prefix, keyVersion: 1 }, 'postmortem-issue', status.id, 'documents'))).toBe('1');
     } finally {
       await clients.close();
     }
