@@ -1,9 +1,12 @@
 /**
- * Determinism guard: a recorded token-leak incident (approvals, note,
- * all-clear) must replay cleanly against the current workflow code.
- * Re-record after an intentional change: npx tsx scripts/record-history.ts
+ * Determinism guard: recorded token-leak incidents (approvals, note,
+ * all-clear) must replay cleanly against the current workflow code — the
+ * newest recording and every older one kept beside it, because incidents
+ * started by older code are still running when a worker is upgraded.
+ * Record a new one after an intentional change (keep the old file under a
+ * dated name): npx tsx scripts/record-history.ts
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
@@ -12,15 +15,22 @@ import { PROJECT_ROOT } from '../../lib/config.js';
 
 const file = join(PROJECT_ROOT, 'test', 'histories', 'token-leak.json');
 
-it('the recorded token-leak history replays without nondeterminism', async () => {
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { events: Array<{ eventType: string }> };
+const recordings = readdirSync(join(PROJECT_ROOT, 'test', 'histories')).filter((f) => f.endsWith('.json'));
+
+it('keeps the current recording and at least one older one', () => {
+  expect(recordings).toContain('token-leak.json');
+  expect(recordings.length).toBeGreaterThanOrEqual(2);
+});
+
+it.each(recordings)('%s replays without nondeterminism', async (name) => {
+  const json = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'histories', name), 'utf8')) as { events: Array<{ eventType: string }> };
   const history = historyFromJSON(json);
   const types = json.events.map((e) => e.eventType);
   // The recording covers the whole lifecycle, so replay exercises gates, updates and undo.
   expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED').length).toBeGreaterThanOrEqual(4);
   expect(types[types.length - 1]).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   await expect(
-    Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundle') }, replayName: 'token-leak' }, history),
+    Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundle') }, replayName: name }, history),
   ).resolves.toBeUndefined();
 });
 
