@@ -10,13 +10,12 @@
  * the state to restore; read_write restores exactly that record.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { z } from 'zod';
 import { readSecret, type TargetConfig } from '../lib/config.js';
-import { FailureTypes, type ActionInput, type ActionResult } from '../workflows/definitions.js';
+import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, refused, targetUnavailable, verificationFailed } from './failures.js';
+import { badInput, onTarget, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './failures.js';
 
 type PgTarget = NonNullable<TargetConfig['postgres']>;
 
@@ -125,17 +124,8 @@ interface RoleRow {
   rolcanlogin: boolean;
 }
 
-function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
 
-const errorLine = (err: unknown): string => (err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err));
 
-/** A verification failure a retry cannot fix (the role design): the workflow blocks instead of retrying. */
-function cannotProve(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: true });
-}
 
 async function inTransaction<T>(c: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
   await c.query('BEGIN');
@@ -225,7 +215,7 @@ async function asAppRole<T>(
     if (code && /^(28|3D|42)/.test(code)) {
       const message = `cannot log in as "${pgc.appRole}" to prove it (${code}: ${errorLine(err)}); check postgres.appUrl / appPassword for the target`;
       // Before acting this is a configuration problem; after acting, a retry may get through.
-      throw stage === 'before acting' ? cannotProve(`${message}. Nothing was changed.`) : verificationFailed(message);
+      throw stage === 'before acting' ? verificationFailedFinal(`${message}. Nothing was changed.`) : verificationFailed(message);
     }
     throw targetUnavailable('postgres (as the app role)', err);
   }
@@ -235,7 +225,7 @@ async function asAppRole<T>(
     );
     const me = rows[0];
     if (!me || me.who !== pgc.appRole || me.db !== pgc.database) {
-      throw cannotProve(`the app connection logs in as "${me?.who}" on "${me?.db}", expected "${pgc.appRole}" on "${pgc.database}" (check postgres.appUrl)`);
+      throw verificationFailedFinal(`the app connection logs in as "${me?.who}" on "${me?.db}", expected "${pgc.appRole}" on "${pgc.database}" (check postgres.appUrl)`);
     }
     return await fn(client, me.ro, me.pid);
   } finally {
@@ -566,7 +556,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
           const before = await writePaths(c, role, schemas, 'before');
           const who = `"${pgc.appRole}"`;
           if (before.problems.length) {
-            throw cannotProve(
+            throw verificationFailedFinal(
               `cannot make "${pgc.database}" read-only for ${who}: ${before.problems.join('; ')}. Nothing was changed: give the app role plain grants (no ownership, no writing roles) and retry.`,
             );
           }

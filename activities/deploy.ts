@@ -7,9 +7,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ownKey } from '../lib/redis-keys.js';
-import { FailureTypes, type ActionInput, type ActionResult } from '../workflows/definitions.js';
+import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, refused } from './failures.js';
+import { badInput, onTarget, refused, verificationFailedFinal } from './failures.js';
 import { githubClients, type GithubClients, type GithubParams, type GithubResponse, type GithubTarget } from './github-client.js';
 
 /** Commits listed when no sha is given: `per_page` × pages, newest first. */
@@ -90,10 +90,6 @@ interface HeartbeatDetails {
 const short = (sha: string) => sha.slice(0, 7);
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** A deploy that ran and did not succeed: retrying the activity would only watch the same run again. */
-function deployFailed(message: string, details: Record<string, unknown>): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: true, details: [details] });
-}
 
 function failureStatus(err: unknown): number | undefined {
   if (!(err instanceof ApplicationFailure)) return undefined;
@@ -441,7 +437,7 @@ export function createDeployActivities(deps: ActivityDeps, options: DeployOption
           }
           beat('waiting for the run to appear');
           if (clock.now() >= deadline) {
-            throw deployFailed(`dispatched ${workflow} on ${gh.branch} for ${short(sha)} at ${iso(rec.requestedAt)}, but no run appeared within ${timeoutMinutes} min`, {
+            throw verificationFailedFinal(`dispatched ${workflow} on ${gh.branch} for ${short(sha)} at ${iso(rec.requestedAt)}, but no run appeared within ${timeoutMinutes} min`, {
               workflow,
               sha,
             });
@@ -456,7 +452,7 @@ export function createDeployActivities(deps: ActivityDeps, options: DeployOption
           beat(run.status ?? undefined);
           if (run.status === 'completed') break;
           if (clock.now() >= deadline) {
-            throw deployFailed(`deploy run ${run.html_url} did not finish within ${timeoutMinutes} min (still ${run.status ?? 'unknown'}); it was not cancelled`, {
+            throw verificationFailedFinal(`deploy run ${run.html_url} did not finish within ${timeoutMinutes} min (still ${run.status ?? 'unknown'}); it was not cancelled`, {
               runId,
               url: run.html_url,
               status: run.status,
@@ -482,7 +478,7 @@ export function createDeployActivities(deps: ActivityDeps, options: DeployOption
           resumed,
         };
         if (run.conclusion !== 'success') {
-          throw deployFailed(`deploy run ${runUrl()} concluded ${run.conclusion ?? 'nothing'}: ${short(sha)} is not deployed`, facts);
+          throw verificationFailedFinal(`deploy run ${runUrl()} concluded ${run.conclusion ?? 'nothing'}: ${short(sha)} is not deployed`, facts);
         }
         log.info({ sha, runId, url: run.html_url }, 'deploy succeeded');
         return {

@@ -10,6 +10,22 @@ export function refused(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureTypes.Refused, message, nonRetryable: true });
 }
 
+/** A proof that failed for a reason a retry cannot fix (role design, failed deploy, failed probe): the incident blocks. */
+export function verificationFailedFinal(message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+}
+
+/** PostgreSQL's SQLSTATE of a pg error, when it has one. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The first line of an error's message, for one-line failure messages. */
+export function errorLine(err: unknown): string {
+  return err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err);
+}
+
 export function verificationFailed(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: false });
 }

@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import type { TargetConfig } from '../lib/config.js';
-import { FailureTypes, type ActionInput, type ActionResult } from '../workflows/definitions.js';
+import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, targetUnavailable } from './failures.js';
+import { badInput, targetUnavailable, verificationFailedFinal } from './failures.js';
 import {
   evaluate,
   MAX_REDIRECTS,
@@ -343,12 +343,7 @@ export function createProbeActivities(deps: ActivityDeps) {
       deps.logger.info({ incidentId: input.incidentId, step: input.stepId, url, passed, failed }, 'deploy probe done');
       if (!passed && input.mode !== 'dry-run') {
         const reasons = rows.filter((r) => !r.passed).map((r) => `${rowLabel(r)}: ${r.detail}`);
-        throw ApplicationFailure.create({
-          type: FailureTypes.VerificationFailed,
-          nonRetryable: true,
-          message: `${summary} at ${url} — ${reasons.join('; ')}`,
-          details: [rows],
-        });
+        throw verificationFailedFinal(`${summary} at ${url} — ${reasons.join('; ')}`, rows);
       }
       return {
         summary,

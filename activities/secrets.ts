@@ -47,7 +47,7 @@ import { ConfigError } from '../lib/errors.js';
 import { contractKeys, djangoKey } from '../lib/redis-keys.js';
 import { FailureTypes, type ActionInput, type ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, refused, targetUnavailable, verificationFailed } from './failures.js';
+import { badInput, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './failures.js';
 import { githubSecretNameProblem } from './sinks/github.js';
 import { sinksFor, type SecretSink } from './sinks/types.js';
 import { RAISE_EPOCH_SCRIPT } from './tokens.js';
@@ -86,16 +86,8 @@ function heartbeat(stage: string): void {
   activityContext()?.heartbeat({ stage });
 }
 
-function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
 
-const firstLine = (err: unknown): string => (err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err));
 
-function cannotProve(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureTypes.VerificationFailed, message, nonRetryable: true });
-}
 
 /**
  * Every secret value this call touched; errors leave the activity through
@@ -127,7 +119,7 @@ class Hush {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     return ApplicationFailure.create({
       type: FailureTypes.TargetUnavailable,
-      message: this.scrub(`secret rotation failed: ${code && !sqlState(err) ? code : firstLine(err)}`),
+      message: this.scrub(`secret rotation failed: ${code && !sqlState(err) ? code : errorLine(err)}`),
       nonRetryable: false,
     });
   }
@@ -279,7 +271,7 @@ async function tryLogin(url: URL, password: string): Promise<Login> {
     // Refused at authentication; 42501/3D000 come after it (CONNECT denied, no such database).
     if (code?.startsWith('28')) return { result: 'refused', code };
     if (code === '42501' || code === '3D000') return { result: 'accepted' };
-    return { result: 'unknown', reason: code ? `${code}: ${firstLine(err)}` : ((err as NodeJS.ErrnoException).code ?? firstLine(err)) };
+    return { result: 'unknown', reason: code ? `${code}: ${errorLine(err)}` : ((err as NodeJS.ErrnoException).code ?? errorLine(err)) };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -549,7 +541,7 @@ export function createSecretActivities(deps: ActivityDeps) {
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       const code = sqlState(err);
-      if (code === '42501') throw refused(`postgres refused the admin (${code}): ${firstLine(err)}`);
+      if (code === '42501') throw refused(`postgres refused the admin (${code}): ${errorLine(err)}`);
       throw targetUnavailable('postgres', err);
     } finally {
       await c.end().catch(() => undefined);
@@ -603,7 +595,7 @@ export function createSecretActivities(deps: ActivityDeps) {
       else logins = { checked: false, reason: `a login as "${role.rolname}" could not be tried (${probe.reason})` };
     }
     if (verifier === null && !logins.checked) {
-      throw cannotProve(
+      throw verificationFailedFinal(
         `cannot prove a rotation of "${role.rolname}": the admin may not read pg_authid (not a superuser) and ${logins.reason}. Nothing was changed: use a superuser admin or password authentication for the role.`,
       );
     }
@@ -623,7 +615,7 @@ export function createSecretActivities(deps: ActivityDeps) {
       await c.query('ROLLBACK').catch(() => undefined);
       const code = sqlState(err);
       // The statement is never part of the message; the server's own message carries no password (it never had one).
-      const why = `${code ? `${code}: ` : ''}${firstLine(err)}`;
+      const why = `${code ? `${code}: ` : ''}${errorLine(err)}`;
       if (code === '42501') throw refused(`postgres refused to change the password of "${role}" (${why})`);
       throw targetUnavailable('postgres', new Error(`ALTER ROLE "${role}" failed (${why})`));
     }

@@ -19,7 +19,9 @@ export interface TestRedis {
   redis: Redis;
   /** Prefix to put in front of every key this test writes. */
   prefix: string;
-  /** Delete every key starting with `prefix` (SCAN, not KEYS) and quit. */
+  /** Delete every key starting with `prefix` (SCAN, not KEYS); the client stays open. */
+  clear(): Promise<void>;
+  /** clear(), then quit. */
   cleanup(): Promise<void>;
 }
 
@@ -30,14 +32,17 @@ export function redisClient(label = 'redis'): TestRedis {
   return {
     redis,
     prefix,
+    async clear() {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    },
     async cleanup() {
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500);
-          cursor = next;
-          if (keys.length) await redis.unlink(...keys);
-        } while (cursor !== '0');
+        await this.clear();
       } finally {
         await redis.quit().catch(() => redis.disconnect());
       }

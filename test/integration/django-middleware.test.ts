@@ -115,14 +115,7 @@ afterAll(async () => {
   await r?.cleanup();
 });
 
-afterEach(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.redis.scan(cursor, 'MATCH', `${r.prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await r.redis.unlink(...keys);
-  } while (cursor !== '0');
-});
+afterEach(() => r.clear());
 
 describe('Django FirebreakGuardMiddleware (runserver, real HTTP)', () => {
   it('nothing set: 200 "ok" with and without token claims', async () => {
