@@ -21,6 +21,7 @@ import {
   handleFor,
 } from '../../lib/incident-client.js';
 import { approveUpdate, type IncidentStatus } from '../../workflows/definitions.js';
+import type { NoticeStatus } from '../../workflows/notice.js';
 import { APPROVERS, DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
 let stack: Stack;
@@ -36,6 +37,20 @@ const declare = (runbook: string, extra: Partial<Parameters<typeof declareIncide
   declareIncident(stack.client, stack.config, { runbook, actor: stack.actor(DECLARER), ...extra });
 
 const until = (id: string, pred: (s: IncidentStatus) => boolean, timeoutMs = 30_000) => waitFor(stack.client, id, pred, { timeoutMs, intervalMs: 100 });
+
+const HOUR = 3600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Poll the incident's GDPR clock until `pred` holds. */
+async function noticeUntil(id: string, pred: (n: NoticeStatus) => boolean, timeoutMs = 10_000): Promise<NoticeStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await getNoticeStatus(stack.client, id);
+    if (n && pred(n)) return n;
+    if (Date.now() > deadline) throw new Error(`GDPR clock of ${id} not as expected within ${timeoutMs} ms: ${JSON.stringify(n)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe('IncidentWorkflow, live token-leak', () => {
   let id: string;
@@ -348,23 +363,36 @@ describe('modes and steering', () => {
         '      action: lockdown.status',
       ].join('\n'),
     );
-    const live = await declare('pd', { params: { personal_data: true, aware_at: '2026-11-27T22:00:00.000Z' } });
+    // Times derive from now: the same assertions hold whatever the calendar says.
+    const awareAt = iso(Date.now() - HOUR);
+    const deadline = iso(Date.parse(awareAt) + 72 * HOUR);
+    const live = await declare('pd', { params: { personal_data: true, aware_at: awareAt } });
     const s = await until(live.id, (x) => TERMINAL.includes(x.state));
-    expect(s.notice).toMatchObject({ awareAt: '2026-11-27T22:00:00.000Z', deadline: '2026-11-30T22:00:00.000Z', highRisk: false, workflowId: `firebreak-${live.id}-gdpr` });
+    expect(s.notice).toMatchObject({ awareAt, deadline, highRisk: false, workflowId: `firebreak-${live.id}-gdpr` });
     const clock = await getNoticeStatus(stack.client, live.id);
-    expect(clock).toMatchObject({ deadline: '2026-11-30T22:00:00.000Z', missed: false });
+    expect(clock).toMatchObject({ deadline, missed: false });
     await expect(recordNoticeSent(stack.client, live.id, stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
     const sent = await recordNoticeSent(stack.client, live.id, stack.actor('alice'), { reference: 'DPA-1' });
-    expect(sent).toMatchObject({ sentBy: 'alice', reference: 'DPA-1' });
+    expect(sent).toMatchObject({ sentBy: 'alice', reference: 'DPA-1', missed: false });
+
+    // Awareness 73 h ago: the deadline passed an hour before the declaration, so the clock flags it at once.
+    const lateAware = iso(Date.now() - 73 * HOUR);
+    const late = await declare('pd', { params: { personal_data: true, aware_at: lateAware } });
+    await until(late.id, (x) => TERMINAL.includes(x.state));
+    const lateClock = await noticeUntil(late.id, (n) => n.missed);
+    expect(lateClock).toMatchObject({ awareAt: lateAware, deadline: iso(Date.parse(lateAware) + 72 * HOUR), missed: true, reminders: [] });
+    expect(await recordNoticeSent(stack.client, late.id, stack.actor('alice'), { reference: 'DPA-2' })).toMatchObject({ missed: true, sentBy: 'alice' });
 
     const drill = await declare('token-leak', { mode: 'drill', params: { lockdown: true } });
     await until(drill.id, (x) => x.state === 'awaiting-approval');
     await expect(markPersonalData(stack.client, drill.id, stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
-    const marked = await markPersonalData(stack.client, drill.id, stack.actor('alice'), { highRisk: true, awareAt: '2026-11-28T00:00:00.000Z' });
-    expect(marked).toMatchObject({ deadline: '2026-12-01T00:00:00.000Z', highRisk: true, markedBy: 'alice' });
+    const drillAware = iso(Date.now() - 2 * HOUR);
+    const drillDeadline = iso(Date.parse(drillAware) + 72 * HOUR);
+    const marked = await markPersonalData(stack.client, drill.id, stack.actor('alice'), { highRisk: true, awareAt: drillAware });
+    expect(marked).toMatchObject({ deadline: drillDeadline, highRisk: true, markedBy: 'alice' });
     await expect(markPersonalData(stack.client, drill.id, stack.actor('alice'))).rejects.toThrow(/already marked/);
     const d = await getStatus(stack.client, drill.id);
-    expect(d.timeline.some((t) => t.message.includes('would be due by 2026-12-01T00:00:00.000Z (drill: no clock started)'))).toBe(true);
+    expect(d.timeline.some((t) => t.message.includes(`would be due by ${drillDeadline} (drill: no clock started)`))).toBe(true);
     expect(await getNoticeStatus(stack.client, drill.id)).toBeUndefined();
     await abortIncident(stack.client, drill.id, 'test done', stack.actor(DECLARER));
   });

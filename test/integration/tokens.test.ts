@@ -305,7 +305,10 @@ describe('tokens.revoke scope user / all', () => {
 });
 
 describe('simplejwt blacklist tables', () => {
+  // created_at is compared with `at` (fixed); expires_at with the database's now(), so it derives from now.
   const at = '2026-06-01T12:00:00.000Z';
+  const LIVE = new Date(Date.now() + 365 * 24 * 3600_000).toISOString();
+  const EXPIRED = new Date(Date.now() - 3600_000).toISOString();
   let alice: string;
   let bob: string;
 
@@ -314,14 +317,14 @@ describe('simplejwt blacklist tables', () => {
     [alice, bob] = users.rows.map((u) => String(u.id)) as [string, string];
     const token = (jti: string, user: string | null, created: string, expires: string) =>
       sql.query('INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id) VALUES ($1, $2, $3, $4, $5)', [jti, `tok.${jti}`, created, expires, user]);
-    await token('sj-a1', alice, '2026-06-01T11:00:00Z', '2999-01-01T00:00:00Z');
-    await token('sj-a2', alice, '2026-06-01T11:30:00Z', '2999-01-01T00:00:00Z');
-    await token('sj-a-expired', alice, '2026-05-01T00:00:00Z', '2026-05-02T00:00:00Z');
-    await token('sj-a-after', alice, '2026-06-01T12:00:01Z', '2999-01-01T00:00:00Z');
-    await token('sj-a-same-second', alice, '2026-06-01T12:00:00.700Z', '2999-01-01T00:00:00Z');
-    await token('sj-b1', bob, '2026-06-01T10:00:00Z', '2999-01-01T00:00:00Z');
-    await token('sj-orphan', null, '2026-06-01T10:00:00Z', '2999-01-01T00:00:00Z');
-    await sql.query("INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id) VALUES ('sj-b-legacy', 'tok', NULL, '2999-01-01T00:00:00Z', $1)", [bob]);
+    await token('sj-a1', alice, '2026-06-01T11:00:00Z', LIVE);
+    await token('sj-a2', alice, '2026-06-01T11:30:00Z', LIVE);
+    await token('sj-a-expired', alice, '2026-05-01T00:00:00Z', EXPIRED);
+    await token('sj-a-after', alice, '2026-06-01T12:00:01Z', LIVE);
+    await token('sj-a-same-second', alice, '2026-06-01T12:00:00.700Z', LIVE);
+    await token('sj-b1', bob, '2026-06-01T10:00:00Z', LIVE);
+    await token('sj-orphan', null, '2026-06-01T10:00:00Z', LIVE);
+    await sql.query("INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id) VALUES ('sj-b-legacy', 'tok', NULL, $2, $1)", [bob, LIVE]);
   });
 
   const blacklisted = async (): Promise<string[]> =>
