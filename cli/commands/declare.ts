@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
-import { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 import { renderStatus, statusJson } from '../render.js';
 import { progressPrinter } from './progress.js';
@@ -38,6 +37,7 @@ export function registerDeclare(program: Command, run: Runner): void {
         // Checked before anything starts; NaN would make --wait wait forever.
         const timeoutS = Number(o.timeout);
         if (!(timeoutS > 0)) throw new UsageError(`--timeout expects a number of seconds, got "${o.timeout}"`);
+        const { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
         const prepared = prepareDeclaration(ctx.config, {
           runbook,
           params: parseSets(o.set),

@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { startDevServer } from '../../lib/dev-server.js';
-import { createLogger } from '../../lib/logger.js';
 import type { Runner } from '../context.js';
 
 export function registerDev(program: Command, run: Runner): void {
@@ -15,6 +13,7 @@ export function registerDev(program: Command, run: Runner): void {
     .action(
       run(async (ctx, o: { port: string; uiPort: string; worker: boolean }) => {
         const config = ctx.config;
+        const [{ startDevServer }, { createLogger }] = await Promise.all([import('../../lib/dev-server.js'), import('../../lib/logger.js')]);
         const logger = createLogger({ level: config.log.level });
         mkdirSync(config.dataDir, { recursive: true });
         const dbFile = join(config.dataDir, 'temporal.sqlite');

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { listIncidents } from '../../lib/incident-client.js';
 import { UsageError } from '../../lib/errors.js';
 import type { Runner } from '../context.js';
 import { renderList } from '../render.js';
@@ -14,6 +13,7 @@ export function registerList(program: Command, run: Runner): void {
       run(async (ctx, o: { open?: boolean; limit: string }) => {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit expects a whole number of at least 1, got "${o.limit}"`);
+        const { listIncidents } = await import('../../lib/incident-client.js');
         const items = await listIncidents(await ctx.client(), { open: o.open, limit });
         ctx.out({ incidents: items }, () => renderList(items));
       }),

@@ -1,7 +1,6 @@
 /** The kill-switch as a one-liner; it still runs as an incident, so it is audited. */
 import type { Command } from 'commander';
 import { OperationError } from '../../lib/errors.js';
-import { findOpenByDedupKey, prepareDeclaration, startDeclared, NEEDS_HUMAN, resolveIncident, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 import { statusJson } from '../render.js';
 import { progressPrinter } from './progress.js';
@@ -19,6 +18,7 @@ export function registerLockdown(program: Command, run: Runner): void {
     .action(
       run(async (ctx, o: { target?: string; reason: string; mode: string }) => {
         const target = o.target ?? ctx.config.defaultTarget;
+        const { prepareDeclaration, startDeclared, NEEDS_HUMAN, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
         const prepared = prepareDeclaration(ctx.config, {
           runbook: 'lockdown',
           params: { reason: o.reason },
@@ -44,6 +44,7 @@ export function registerLockdown(program: Command, run: Runner): void {
       run(async (ctx, o: { target?: string }) => {
         const client = await ctx.client();
         const target = o.target ?? ctx.config.defaultTarget;
+        const { findOpenByDedupKey, resolveIncident, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
         const open = await findOpenByDedupKey(client, dedupKey(target));
         if (!open) throw new OperationError(`no open lockdown incident for target ${target}`);
         const g = await resolveIncident(client, open.incidentId, ctx.actor());

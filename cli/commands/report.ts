@@ -1,11 +1,8 @@
 /** `firebreak report <id>`: regenerate the post-mortem and notice drafts from the incident's status, at any time. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { generateDocuments, noticeFactsFromArgs, recordedNoticeArgs, type NoticeArgs } from '../../lib/documents/index.js';
+import type { NoticeArgs } from '../../lib/documents/index.js';
 import { UsageError } from '../../lib/errors.js';
-import { getNoticeStatus, getStatus } from '../../lib/incident-client.js';
-import { writeDocuments } from '../../activities/documents.js';
-import { incidentDir } from '../../activities/report.js';
 import type { Runner } from '../context.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -72,6 +69,12 @@ export function registerReport(program: Command, run: Runner): void {
       run(async (ctx, id: string, o: ReportOptions) => {
         if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new UsageError(`incident id "${id}" is not a safe folder name`);
         const flags = noticeArgsFromOptions(o);
+        const [{ generateDocuments, noticeFactsFromArgs, recordedNoticeArgs }, { getNoticeStatus, getStatus }, { writeDocuments }, { incidentDir }] = await Promise.all([
+          import('../../lib/documents/index.js'),
+          import('../../lib/incident-client.js'),
+          import('../../activities/documents.js'),
+          import('../../activities/report.js'),
+        ]);
         const client = await ctx.client();
         const status = await getStatus(client, id);
         // The GDPR clock knows awareness, risk and whether the notice went out.

@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ACTIONS } from '../../lib/actions.js';
-import { listRunbooks, loadRunbook, RunbookError } from '../../lib/runbook/loader.js';
-import { PHASES, PHASE_TITLES } from '../../lib/runbook/types.js';
 import type { Runner } from '../context.js';
+
+/** Loaded when a runbook command runs (yaml, zod), not for --help. */
+const loader = () => import('../../lib/runbook/loader.js');
 
 export function registerRunbook(program: Command, run: Runner): void {
   const rb = program.command('runbook').description('list, show and validate runbooks');
@@ -11,6 +11,7 @@ export function registerRunbook(program: Command, run: Runner): void {
     .description('every runbook in the runbooks folder, with its validity')
     .action(
       run(async (ctx) => {
+        const { listRunbooks } = await loader();
         const items = listRunbooks(ctx.config.runbooksDir);
         ctx.out({ runbooksDir: ctx.config.runbooksDir, runbooks: items }, () =>
           items.length
@@ -23,6 +24,7 @@ export function registerRunbook(program: Command, run: Runner): void {
     .description('a runbook’s parameters and steps per phase')
     .action(
       run(async (ctx, name: string) => {
+        const [{ loadRunbook }, { PHASES, PHASE_TITLES }] = await Promise.all([loader(), import('../../lib/runbook/types.js')]);
         const snap = loadRunbook(ctx.config.runbooksDir, name);
         const d = snap.doc;
         ctx.out({ file: snap.file, sha256: snap.sha256, runbook: d }, () => {
@@ -48,6 +50,7 @@ export function registerRunbook(program: Command, run: Runner): void {
     .description('validate runbooks (all when none named); exit 2 on any error')
     .action(
       run(async (ctx, names: string[]) => {
+        const { loadRunbook, RunbookError } = await loader();
         const dir = ctx.config.runbooksDir;
         const targets = names.length ? names : readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
         const results = targets.map((n) => {
@@ -67,6 +70,7 @@ export function registerRunbook(program: Command, run: Runner): void {
     .description('the actions a runbook step may name')
     .action(
       run(async (ctx) => {
+        const { ACTIONS } = await import('../../lib/actions.js');
         ctx.out({ actions: ACTIONS }, () =>
           Object.entries(ACTIONS)
             .map(([name, a]) => `${name.padEnd(18)} ${a.reversible ? 'reversible ' : ''}${a.liftOnResolve ? 'lifted-on-resolve ' : ''}\n    ${a.description}${Object.keys(a.args).length ? `\n    args: ${Object.entries(a.args).map(([k, v]) => `${k}:${(v as { type: string }).type}`).join(', ')}` : ''}`)

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { getStatus, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import { UsageError } from '../../lib/errors.js';
 import type { Runner } from '../context.js';
 import { renderStatus, statusJson } from '../render.js';
@@ -15,6 +14,7 @@ export function registerStatus(program: Command, run: Runner): void {
         const client = await ctx.client();
         const n = Number(o.timeline);
         if (!Number.isInteger(n) || n < 0) throw new UsageError(`--timeline expects a whole number, got "${o.timeline}"`);
+        const { getStatus, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
         if (!o.watch) {
           const s = await getStatus(client, id);
           ctx.out(statusJson(s), () => renderStatus(s, { timeline: n }));

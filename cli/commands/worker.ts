@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../lib/logger.js';
 import type { Runner } from '../context.js';
 
 export function registerWorker(program: Command, run: Runner): void {
@@ -10,6 +9,7 @@ export function registerWorker(program: Command, run: Runner): void {
     .action(
       run(async (ctx, o: { bundle?: string }) => {
         const config = ctx.config;
+        const { createLogger } = await import('../../lib/logger.js');
         const logger = createLogger({ level: config.log.level });
         // Loaded here, not at the top: the worker (native bridge, activities) would slow every other command.
         const { createWorker } = await import('../../worker/create.js');
