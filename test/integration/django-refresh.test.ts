@@ -253,6 +253,38 @@ describe.each([
   });
 });
 
+describe('sliding tokens (FirebreakTokenRefreshSlidingSerializer), in Django itself', () => {
+  // Mints a sliding token for a user, or refreshes one through the serializer, in the plain app's Django.
+  const SCRIPT = [
+    'import json, sys, django',
+    'django.setup()',
+    'from django.contrib.auth import get_user_model',
+    'from rest_framework_simplejwt.exceptions import TokenError',
+    'from rest_framework_simplejwt.tokens import SlidingToken',
+    'from firebreak_guard.simplejwt import FirebreakTokenRefreshSlidingSerializer',
+    'if sys.argv[1] == "mint":',
+    '    print(json.dumps({"token": str(SlidingToken.for_user(get_user_model().objects.get(username=sys.argv[2])))}))',
+    'else:',
+    '    s = FirebreakTokenRefreshSlidingSerializer(data={"token": sys.argv[2]})',
+    '    try:',
+    '        s.is_valid(raise_exception=True)',
+    '        print(json.dumps({"refreshed": bool(s.validated_data["token"])}))',
+    '    except TokenError as e:',
+    '        print(json.dumps({"error": str(e)}))',
+  ].join('\n');
+  const py = async (...args: string[]) => {
+    const env = { FIREBREAK_TEST_KEY_PREFIX: apps.plain.space.keyPrefix, FIREBREAK_TEST_DB: join(dir, 'plain.sqlite3') };
+    return JSON.parse((await run('python3', ['-c', SCRIPT, ...args], { env: pythonEnv('jwtproject', env) })).stdout) as Record<string, unknown>;
+  };
+
+  it('a sliding token refreshes until tokens.revoke revokes its user, then TokenError "Token revoked."', async () => {
+    const { token } = (await py('mint', 'carol')) as { token: string };
+    expect(await py('refresh', token)).toEqual({ refreshed: true });
+    await acts.tokensRevoke(revokeInput('plain', { scope: 'user', user_ids: [apps.plain.ids.carol] }));
+    expect(await py('refresh', token)).toEqual({ error: 'Token revoked.' });
+  });
+});
+
 describe('simplejwt’s stock refresh serializer (the gap), without token_blacklist', () => {
   it('after tokens.revoke by user the access token is refused by the middleware, but the refresh token still mints a working one', async () => {
     const env = { FIREBREAK_TEST_KEY_PREFIX: `${r.prefix}-stock`, FIREBREAK_TEST_DB: join(dir, 'plain.sqlite3'), FIREBREAK_TEST_STOCK_REFRESH: '1' };
