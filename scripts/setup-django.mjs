@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Django and the redis client (what Django's built-in RedisCache needs), installed from
-// PyPI into .tools/django for the Django middleware example and its integration test.
+// Django, the redis client (what Django's built-in RedisCache needs), Django REST framework
+// and djangorestframework-simplejwt, installed from PyPI into .tools/django for the Django middleware example and its integration test.
 // Plain Node ESM with built-ins only, like scripts/setup.mjs: quiet and fast when done.
 //
 //   node scripts/setup-django.mjs          # standalone
@@ -16,10 +16,23 @@ import { pipInstall, removeStaleStaging } from './pip-target.mjs';
 
 export const DJANGO_VERSION = '5.2.19';
 export const REDIS_PY_VERSION = '8.1.0';
+export const DRF_VERSION = '3.18.3';
+export const SIMPLEJWT_VERSION = '5.5.1';
+export const PYJWT_VERSION = '2.15.1';
 // Top-level pins plus Django's own dependencies, so an install is the same everywhere;
 // pip still resolves (no --no-deps), so a conditional dependency of an older Python
 // (redis' async-timeout below 3.11.3) comes along.
-const PACKAGES = [`Django==${DJANGO_VERSION}`, 'asgiref==3.13.0', 'sqlparse==0.6.1', `redis==${REDIS_PY_VERSION}`];
+// Django REST framework + simplejwt (+ PyJWT, which simplejwt signs with) for the refresh
+// guard (firebreak_guard.refresh) and the JWT test project.
+const PACKAGES = [
+  `Django==${DJANGO_VERSION}`,
+  'asgiref==3.13.0',
+  'sqlparse==0.6.1',
+  `redis==${REDIS_PY_VERSION}`,
+  `djangorestframework==${DRF_VERSION}`,
+  `djangorestframework-simplejwt==${SIMPLEJWT_VERSION}`,
+  `PyJWT==${PYJWT_VERSION}`,
+];
 const VERSION_TEXT = PACKAGES.join('\n') + '\n';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,7 +56,8 @@ export function djangoInstalled() {
     return (
       readFileSync(join(DJANGO_TOOLS_DIR, 'VERSION'), 'utf8') === VERSION_TEXT &&
       existsSync(join(DJANGO_TOOLS_DIR, 'django', '__init__.py')) &&
-      existsSync(join(DJANGO_TOOLS_DIR, 'redis', '__init__.py'))
+      existsSync(join(DJANGO_TOOLS_DIR, 'redis', '__init__.py')) &&
+      existsSync(join(DJANGO_TOOLS_DIR, 'rest_framework_simplejwt', '__init__.py'))
     );
   } catch {
     return false;
@@ -52,14 +66,19 @@ export function djangoInstalled() {
 
 // Proves the staged tree imports with this python3, from nothing but that tree.
 function verify(dir) {
-  const probe = 'import django, redis; print(django.get_version(), redis.__version__)';
+  const probe = [
+    'import django, redis, rest_framework, jwt, importlib.metadata as m',
+    "import rest_framework_simplejwt",
+    "print(django.get_version(), redis.__version__, rest_framework.__version__, m.version('djangorestframework-simplejwt'), jwt.__version__)",
+  ].join('; ');
   const r = spawnSync('python3', ['-S', '-c', probe], {
     encoding: 'utf8',
     env: { ...process.env, PYTHONPATH: dir, PYTHONNOUSERSITE: '1' },
   });
   const out = `${r.stdout ?? ''}`.trim();
-  if (r.error || r.status !== 0 || out !== `${DJANGO_VERSION} ${REDIS_PY_VERSION}`) {
-    fail(`installed Django/redis do not import as ${DJANGO_VERSION} ${REDIS_PY_VERSION}: ${(r.error?.message ?? `${out} ${r.stderr ?? ''}`).trim()}`);
+  const want = `${DJANGO_VERSION} ${REDIS_PY_VERSION} ${DRF_VERSION} ${SIMPLEJWT_VERSION} ${PYJWT_VERSION}`;
+  if (r.error || r.status !== 0 || out !== want) {
+    fail(`installed Django/redis/DRF/simplejwt/PyJWT do not import as ${want}: ${(r.error?.message ?? `${out} ${r.stderr ?? ''}`).trim()}`);
   }
 }
 
@@ -101,7 +120,7 @@ export function ensureDjango() {
     if (trash) rmSync(trash, { recursive: true, force: true });
   }
   const secs = ((performance.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`setup: installed Django ${DJANGO_VERSION} and redis-py ${REDIS_PY_VERSION} into ${relative(ROOT, DJANGO_TOOLS_DIR)} (${secs} s)\n`);
+  process.stdout.write(`setup: installed Django ${DJANGO_VERSION}, redis-py ${REDIS_PY_VERSION}, DRF ${DRF_VERSION}, simplejwt ${SIMPLEJWT_VERSION} and PyJWT ${PYJWT_VERSION} into ${relative(ROOT, DJANGO_TOOLS_DIR)} (${secs} s)\n`);
   return true;
 }
 

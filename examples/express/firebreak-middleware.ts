@@ -10,10 +10,16 @@
  *   fb:revoked_before:all = epoch        → 401 for every token with iat <= epoch
  *
  * In that order, with exactly one Redis command per request (a single MGET of every key).
+ * At most every 10 s per guard, after a successful read, it also sends (without waiting for
+ * it) the reader heartbeat `SET <prefix>:<version>:fb:reader:<hostname>:<pid> <unix seconds> EX 60`,
+ * so Firebreak can check that an app process reads this namespace.
+ * Refresh tokens never pass through a request's bearer header: check them with
+ * `refreshRevoked` (firebreak-refresh.ts) before minting from one.
  * Typed structurally on Node's IncomingMessage/ServerResponse, so it works with Express,
  * Connect-style routers and a plain `http.createServer` alike; no express dependency.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { coveringNetworks } from '../../lib/ip.js';
 import { contractKeys, djangoKey, LOCKDOWN_KEY, type KeySpace } from '../../lib/redis-keys.js';
@@ -30,8 +36,8 @@ export interface TokenClaims {
 export type NextFunction = (err?: unknown) => void;
 
 export interface FirebreakGuardOptions<Req extends IncomingMessage = IncomingMessage> {
-  /** An ioredis client (or anything with its `mget`) for the Redis Firebreak writes to. */
-  redis: Pick<Redis, 'mget'>;
+  /** An ioredis client (or anything with its `mget` and `set`) for the Redis Firebreak writes to. */
+  redis: Pick<Redis, 'mget' | 'set'>;
   /** Must equal the Firebreak target's `redis.keyPrefix` (Django's KEY_PREFIX). Default ''. */
   keyPrefix?: string;
   /** Must equal the Firebreak target's `redis.keyVersion` (Django's VERSION). Default 1. */
@@ -80,6 +86,12 @@ export const banKey = (space: KeySpace, network: string): string => djangoKey(sp
 export const revokedJtiKey = (space: KeySpace, jti: string): string => djangoKey(space, contractKeys.revokedJti(jti));
 export const revokedBeforeUserKey = (space: KeySpace, userId: string): string => djangoKey(space, contractKeys.revokedBeforeUser(userId));
 export const revokedBeforeAllKey = (space: KeySpace): string => djangoKey(space, contractKeys.revokedBeforeAll());
+/** The reader heartbeat of this process: `<prefix>:<version>:fb:reader:<hostname>:<pid>`. */
+export const readerKey = (space: KeySpace, host = hostname(), pid = process.pid): string => djangoKey(space, `fb:reader:${host}:${pid}`);
+
+/** The agreed heartbeat: TTL 60 s, rewritten at most every 10 s. */
+export const HEARTBEAT_TTL_SECONDS = 60;
+export const HEARTBEAT_INTERVAL_MS = 10_000;
 
 /** Thrown (internally) when the guard cannot decide; `failOpen` chooses what happens. */
 export class GuardUnavailableError extends Error {
@@ -145,6 +157,72 @@ function intOption(name: string, value: number, min: number, max: number): numbe
 
 type Verdict = { status: 503 | 403 | 401; body: string; headers?: Record<string, string> } | undefined;
 
+/** The user id as Firebreak spells it, or undefined. */
+function userOf(claims: TokenClaims): string | undefined {
+  return claims.sub === undefined || claims.sub === null || claims.sub === '' ? undefined : String(claims.sub);
+}
+
+/** The revocation keys that apply to a token with these claims: global epoch, jti, user epoch. */
+export function tokenKeys(space: KeySpace, claims: TokenClaims): string[] {
+  const keys = [revokedBeforeAllKey(space)];
+  if (claims.jti) keys.push(revokedJtiKey(space, claims.jti));
+  const sub = userOf(claims);
+  if (sub !== undefined) keys.push(revokedBeforeUserKey(space, sub));
+  return keys;
+}
+
+/**
+ * Whether the values read for `tokenKeys(space, claims)` revoke the token: its jti is listed,
+ * or an epoch applies and its `iat` is not after it (a token without a usable `iat` cannot
+ * prove it is newer). Throws GuardUnavailableError for an epoch that is not an integer.
+ */
+export function tokenRevoked(space: KeySpace, claims: TokenClaims, found: ReadonlyMap<string, string>): boolean {
+  if (claims.jti && found.has(revokedJtiKey(space, claims.jti))) return true;
+  const sub = userOf(claims);
+  const epochs: number[] = [];
+  for (const k of [revokedBeforeAllKey(space), sub === undefined ? undefined : revokedBeforeUserKey(space, sub)]) {
+    const v = k === undefined ? undefined : found.get(k);
+    if (k !== undefined && v !== undefined) epochs.push(epochOf(k, v));
+  }
+  if (!epochs.length) return false;
+  const iat = claims.iat;
+  return typeof iat !== 'number' || !Number.isFinite(iat) || epochs.some((e) => iat <= e);
+}
+
+/** MGET with a deadline; any failure is a GuardUnavailableError. Absent keys are absent from the map. */
+export async function readKeys(redis: Pick<Redis, 'mget'>, keys: string[], timeoutMs: number): Promise<Map<string, string>> {
+  let values: (string | null)[];
+  try {
+    values = await withTimeout(redis.mget(...keys), timeoutMs);
+  } catch (err) {
+    if (err instanceof GuardUnavailableError) throw err;
+    throw new GuardUnavailableError(`Redis MGET failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const found = new Map<string, string>();
+  keys.forEach((k, i) => {
+    const v = values[i];
+    if (v !== null && v !== undefined) found.set(k, v);
+  });
+  return found;
+}
+
+/** Sends the heartbeat at most every HEARTBEAT_INTERVAL_MS; never waits for it, never throws. */
+function readerHeartbeat(redis: Pick<Redis, 'set'>, space: KeySpace): () => void {
+  let last = -Infinity;
+  let lastPid = process.pid;
+  return () => {
+    const now = performance.now();
+    if (process.pid === lastPid && now - last < HEARTBEAT_INTERVAL_MS) return;
+    last = now;
+    lastPid = process.pid;
+    try {
+      redis.set(readerKey(space), String(Math.floor(Date.now() / 1000)), 'EX', HEARTBEAT_TTL_SECONDS).catch(() => undefined);
+    } catch {
+      // a heartbeat never fails a request
+    }
+  };
+}
+
 export function firebreakGuard<Req extends IncomingMessage = IncomingMessage>(options: FirebreakGuardOptions<Req>): FirebreakGuard<Req> {
   const { redis, token, failOpen = false } = options;
   const space: KeySpace = { keyPrefix: options.keyPrefix ?? '', keyVersion: options.keyVersion ?? 1 };
@@ -154,7 +232,7 @@ export function firebreakGuard<Req extends IncomingMessage = IncomingMessage>(op
   const clientIp = options.clientIp ?? ((req: Req) => req.socket.remoteAddress);
   const onError = options.onError ?? stderrReporter();
   const lockKey = lockdownKey(space);
-  const allKey = revokedBeforeAllKey(space);
+  const beat = readerHeartbeat(redis, space);
 
   async function decide(req: Req): Promise<Verdict> {
     const ip = clientIp(req);
@@ -168,46 +246,17 @@ export function firebreakGuard<Req extends IncomingMessage = IncomingMessage>(op
     if (networks.length === 0) throw new GuardUnavailableError(`client address ${JSON.stringify(ip ?? null)} is not an IP address (check clientIp / trust proxy)`);
 
     const claims = token ? await token(req) : undefined;
-    const jti = claims?.jti || undefined;
-    const sub = claims?.sub === undefined || claims.sub === null || claims.sub === '' ? undefined : String(claims.sub);
     const banKeys = networks.map((n) => banKey(space, n));
     const keys = [lockKey, ...banKeys];
-    const jtiKey = jti === undefined ? undefined : revokedJtiKey(space, jti);
-    const userKey = sub === undefined ? undefined : revokedBeforeUserKey(space, sub);
-    if (claims) {
-      keys.push(allKey);
-      if (jtiKey) keys.push(jtiKey);
-      if (userKey) keys.push(userKey);
-    }
+    if (claims) keys.push(...tokenKeys(space, claims));
 
-    let values: (string | null)[];
-    try {
-      values = await withTimeout(redis.mget(...keys), timeoutMs);
-    } catch (err) {
-      if (err instanceof GuardUnavailableError) throw err;
-      throw new GuardUnavailableError(`Redis MGET failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const found = new Map<string, string>();
-    keys.forEach((k, i) => {
-      const v = values[i];
-      if (v !== null && v !== undefined) found.set(k, v);
-    });
+    const found = await readKeys(redis, keys, timeoutMs);
+    beat();
 
     if (lockdownOn(found.get(lockKey) ?? null)) return { status: 503, body: LOCKDOWN_BODY };
     if (banKeys.some((k) => found.has(k))) return { status: 403, body: BANNED_BODY };
     if (!claims) return undefined;
-    const revoked: Verdict = { status: 401, body: REVOKED_BODY, headers: { 'WWW-Authenticate': REVOKED_CHALLENGE } };
-    if (jtiKey && found.has(jtiKey)) return revoked;
-    const epochs: number[] = [];
-    for (const k of [allKey, userKey]) {
-      const v = k === undefined ? undefined : found.get(k);
-      if (k !== undefined && v !== undefined) epochs.push(epochOf(k, v));
-    }
-    if (epochs.length) {
-      const iat = claims.iat;
-      // A token without a usable iat cannot prove it was issued after the epoch.
-      if (typeof iat !== 'number' || !Number.isFinite(iat) || epochs.some((e) => iat <= e)) return revoked;
-    }
+    if (tokenRevoked(space, claims, found)) return { status: 401, body: REVOKED_BODY, headers: { 'WWW-Authenticate': REVOKED_CHALLENGE } };
     return undefined;
   }
 

@@ -1,10 +1,11 @@
 /**
  * examples/express/firebreak-middleware.ts behind a real Node HTTP server on loopback, against
  * the real Redis: lockdown 503, IPv4/IPv6 network bans 403, token revocation 401 (jti, user,
- * global epochs), expiry, fail-closed/fail-open, and exactly one Redis command per request
- * (counted with MONITOR).
+ * global epochs), expiry, fail-closed/fail-open, exactly one Redis command per request
+ * (counted with MONITOR), and the reader heartbeat (`fb:reader:<hostname>:<pid>`).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { httpGet } from '../helpers/http.js';
@@ -15,6 +16,7 @@ import {
   firebreakGuard,
   lockdownKey,
   LOCKDOWN_BODY,
+  readerKey,
   revokedBeforeAllKey,
   revokedBeforeUserKey,
   revokedJtiKey,
@@ -86,18 +88,72 @@ const guardOptions = (extra: Partial<FirebreakGuardOptions> = {}): FirebreakGuar
 
 let port: number;
 const now = () => Math.floor(Date.now() / 1000);
+/** A guard whose first heartbeat is written in beforeAll, for the "not again within 10 s" checks. */
+let beatPort: number;
+let beatSpace: KeySpace;
+let firstBeatAt = 0;
 
 beforeAll(async () => {
   r = redisClient('express-guard');
   space = { keyPrefix: r.prefix, keyVersion: 1 };
   guardRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
   port = (await serve(firebreakGuard(guardOptions()))).port;
+  beatSpace = { keyPrefix: `${r.prefix}-hb`, keyVersion: 1 };
+  beatPort = (await serve(firebreakGuard(guardOptions({ keyPrefix: beatSpace.keyPrefix })))).port;
+  expect((await get(beatPort)).status).toBe(200);
+  firstBeatAt = Date.now();
 });
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
   await guardRedis.quit();
   await r.cleanup();
+});
+
+/** A SET of a reader heartbeat key, as MONITOR shows it. */
+const isBeat = (cmd: string[]) => cmd[0]?.toLowerCase() === 'set' && /:fb:reader:/.test(cmd[1] ?? '');
+
+// First: runs before afterEach first clears the key space, within 10 s of the first beat.
+describe('reader heartbeat', () => {
+  it('after a request: <prefix>:<version>:fb:reader:<hostname>:<pid> = unix seconds, TTL ≤ 60; not rewritten within 10 s', async () => {
+    const k = readerKey(beatSpace);
+    expect(k).toBe(`${r.prefix}-hb:1:fb:reader:${hostname()}:${process.pid}`);
+    await expect.poll(() => r.redis.exists(k), { timeout: 2_000, interval: 20 }).toBe(1); // fire-and-forget: may land just after the answer
+    const value = await r.redis.get(k);
+    expect(value).toMatch(/^\d+$/);
+    expect(Math.abs(Number(value) - Math.floor(firstBeatAt / 1000))).toBeLessThanOrEqual(2);
+    const ttl = await r.redis.ttl(k);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+    expect(Date.now() - firstBeatAt).toBeLessThan(8_000);
+    await r.redis.set(k, 'marker', 'EX', 30);
+    for (let i = 0; i < 3; i++) expect((await get(beatPort)).status).toBe(200);
+    await guardRedis.ping(); // same connection: a SET those requests sent has been executed by now
+    expect(await r.redis.get(k)).toBe('marker');
+    expect(await r.redis.ttl(k)).toBeLessThanOrEqual(30);
+  });
+
+  it('a mismatched keyVersion or keyPrefix writes into the other namespace, so Firebreak’s has none', async () => {
+    const firebreak: KeySpace = { keyPrefix: `${r.prefix}-mm`, keyVersion: 1 };
+    const v2 = await serve(firebreakGuard(guardOptions({ keyPrefix: firebreak.keyPrefix, keyVersion: 2 })));
+    const other = await serve(firebreakGuard(guardOptions({ keyPrefix: `${r.prefix}-mx` })));
+    expect((await get(v2.port)).status).toBe(200);
+    expect((await get(other.port)).status).toBe(200);
+    await expect.poll(() => r.redis.exists(readerKey({ keyPrefix: firebreak.keyPrefix, keyVersion: 2 })), { timeout: 2_000, interval: 20 }).toBe(1);
+    await expect.poll(() => r.redis.exists(readerKey({ keyPrefix: `${r.prefix}-mx`, keyVersion: 1 })), { timeout: 2_000, interval: 20 }).toBe(1);
+    expect(await r.redis.exists(readerKey(firebreak))).toBe(0);
+  });
+
+  it('Redis refusing the heartbeat does not fail the request', async () => {
+    const failing = {
+      mget: guardRedis.mget.bind(guardRedis),
+      set: () => Promise.reject(new Error('READONLY You can’t write against a read only replica.')),
+    } as unknown as Redis;
+    const s = await serve(firebreakGuard(guardOptions({ redis: failing, keyPrefix: `${r.prefix}-ro` })));
+    expect(await get(s.port)).toMatchObject({ status: 200, body: 'ok' });
+    await r.redis.set(lockdownKey({ keyPrefix: `${r.prefix}-ro`, keyVersion: 1 }), 1);
+    expect((await get(s.port)).status).toBe(503);
+  });
 });
 
 // Every test starts from an empty key space (SCAN, not KEYS: the Redis is shared).
@@ -308,11 +364,14 @@ describe('one round trip', () => {
     } finally {
       monitor.disconnect();
     }
-    expect(seen).toHaveLength(4);
-    for (const cmd of seen) expect(cmd[0]?.toLowerCase()).toBe('mget');
+    // The heartbeat (at most one SET per 10 s, not awaited) is not part of a request's check.
+    expect(seen.filter(isBeat).length).toBeLessThanOrEqual(1);
+    const checks = seen.filter((cmd) => !isBeat(cmd));
+    expect(checks).toHaveLength(4);
+    for (const cmd of checks) expect(cmd[0]?.toLowerCase()).toBe('mget');
     // lockdown + bans /32 down to /16 (17 networks), then + global, jti and user keys with a token
-    expect(seen.map((cmd) => cmd.length - 1)).toEqual([18, 18, 21, 21]);
-    expect(seen[2]).toEqual(
+    expect(checks.map((cmd) => cmd.length - 1)).toEqual([18, 18, 21, 21]);
+    expect(checks[2]).toEqual(
       expect.arrayContaining([
         lockdownKey(space),
         banKey(space, '127.0.0.1/32'),
@@ -323,4 +382,16 @@ describe('one round trip', () => {
       ]),
     );
   });
+});
+
+// Last: by now the beat guard's first beat is (nearly) 10 s old.
+describe('reader heartbeat, later', () => {
+  it('a request 10 s after the last beat rewrites it: value = now, TTL back to 60', async () => {
+    const k = readerKey(beatSpace);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstBeatAt + 10_200 - Date.now())));
+    expect((await get(beatPort)).status).toBe(200);
+    await expect.poll(() => r.redis.exists(k), { timeout: 2_000, interval: 20 }).toBe(1);
+    expect(Math.abs(Number(await r.redis.get(k)) - now())).toBeLessThanOrEqual(2);
+    expect(await r.redis.ttl(k)).toBeGreaterThan(55);
+  }, 20_000);
 });

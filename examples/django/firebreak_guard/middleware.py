@@ -13,6 +13,14 @@ Checked in that order, with ONE cache round trip per request (``cache.get_many``
 on Django's RedisCache). Token checks run only when the token-claims callable returns
 claims for the request. The middleware never verifies a token itself.
 
+Reader heartbeat: at most every 10 s per process (a time check on the request path, no
+thread), after a successful read, the middleware also writes
+``cache.set("fb:reader:<hostname>:<pid>", <unix seconds>, timeout=60)`` so Firebreak can
+see that an app process reads exactly this namespace. A failed write never fails a request.
+
+Refresh tokens never pass through here (they travel in the refresh endpoint's body): see
+``firebreak_guard.simplejwt`` for the refresh serializer that checks the same keys.
+
 Settings (all optional):
 
 ``FIREBREAK_CACHE_ALIAS``     cache holding Firebreak's keys (default ``"default"``); its
@@ -33,6 +41,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +58,9 @@ logger = logging.getLogger("firebreak_guard")
 
 LOCKDOWN_KEY = "EMERGENCY_LOCKDOWN"
 REVOKED_BEFORE_ALL_KEY = "fb:revoked_before:all"
+# The agreed reader heartbeat: TTL 60 s, rewritten at most every 10 s per process.
+HEARTBEAT_TTL_SECONDS = 60
+HEARTBEAT_INTERVAL_SECONDS = 10
 # Exactly the body of the hardening guide's EmergencyLockdownMiddleware.
 LOCKDOWN_BODY = {"error": "System under maintenance for security updates."}
 BANNED_BODY = {"error": "Forbidden."}
@@ -63,6 +78,75 @@ def revoked_before_user_key(user_id: Any) -> str:
 
 def ban_key(network: str) -> str:
     return f"fb:ban:{network}"
+
+
+def reader_key(hostname: str, pid: int) -> str:
+    return f"fb:reader:{hostname}:{pid}"
+
+
+def token_keys(jti: Any, user_id: Any) -> list[str]:
+    """The revocation keys that apply to a token with these claims (global epoch first)."""
+    keys = [REVOKED_BEFORE_ALL_KEY]
+    if jti:
+        keys.append(revoked_jti_key(str(jti)))
+    if user_id is not None and user_id != "":
+        keys.append(revoked_before_user_key(str(user_id)))
+    return keys
+
+
+class RevocationUndecidable(Exception):
+    """A revoked-before epoch that is not an integer: the caller fails closed (or open)."""
+
+
+def token_revoked(found: dict[str, Any], jti: Any, user_id: Any, iat: Any) -> bool:
+    """
+    Whether ``found`` (a ``get_many`` result over ``token_keys(jti, user_id)``) revokes the
+    token: its jti is listed, or an epoch applies and ``iat`` is not after it. A token
+    without a usable ``iat`` cannot prove it is newer than the epoch, so it is revoked.
+    """
+    if jti and revoked_jti_key(str(jti)) in found:
+        return True
+    keys = [REVOKED_BEFORE_ALL_KEY]
+    if user_id is not None and user_id != "":
+        keys.append(revoked_before_user_key(str(user_id)))
+    epochs = [found[k] for k in keys if k in found]
+    for epoch in epochs:
+        if type(epoch) is not int:
+            raise RevocationUndecidable(f"a revoked-before epoch is not an integer: {type(epoch).__name__}")
+    if not epochs:
+        return False
+    return type(iat) not in (int, float) or not math.isfinite(iat) or any(iat <= e for e in epochs)
+
+
+class ReaderHeartbeat:
+    """
+    Writes ``fb:reader:<hostname>:<pid>`` = unix seconds (TTL 60 s) into a cache at most every
+    ``HEARTBEAT_INTERVAL_SECONDS`` per process. The pid is read at each beat, so a worker forked
+    after the middleware was built writes its own key at once.
+    """
+
+    def __init__(self, cache_alias: str):
+        self.cache_alias = cache_alias
+        self.hostname = socket.gethostname()
+        self._lock = threading.Lock()
+        self._last: tuple[int, float] | None = None  # (pid, monotonic time of the last beat)
+
+    def maybe_beat(self) -> None:
+        pid = os.getpid()
+        now = time.monotonic()
+        with self._lock:
+            last = self._last
+            if last is not None and last[0] == pid and now - last[1] < HEARTBEAT_INTERVAL_SECONDS:
+                return
+            # Claimed before the write: concurrent requests do not all write, and a failing
+            # Redis is not retried on every request.
+            self._last = (pid, now)
+        try:
+            caches[self.cache_alias].set(
+                reader_key(self.hostname, pid), int(time.time()), timeout=HEARTBEAT_TTL_SECONDS
+            )
+        except Exception as exc:  # never fail a request over the heartbeat
+            logger.warning("firebreak guard: reader heartbeat not written: %s: %s", type(exc).__name__, exc)
 
 
 def covering_networks(ip: str, min_prefix_v4: int = 16, min_prefix_v6: int = 48) -> list[str]:
@@ -127,6 +211,7 @@ class FirebreakGuardMiddleware:
         self.fail_open = bool(getattr(settings, "FIREBREAK_FAIL_OPEN", False))
         self.token_claims = _setting_callable("FIREBREAK_TOKEN_CLAIMS")
         self.client_ip = _setting_callable("FIREBREAK_CLIENT_IP") or _remote_addr
+        self.heartbeat = ReaderHeartbeat(self.cache_alias)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -159,17 +244,14 @@ class FirebreakGuardMiddleware:
         ban_keys = [ban_key(n) for n in networks]
         keys = [LOCKDOWN_KEY, *ban_keys]
         if claims is not None:
-            keys.append(REVOKED_BEFORE_ALL_KEY)
-            if jti is not None:
-                keys.append(revoked_jti_key(str(jti)))
-            if user_id is not None:
-                keys.append(revoked_before_user_key(user_id))
+            keys.extend(token_keys(jti, user_id))
 
         try:
             # One MGET on RedisCache. Missing keys are absent from the result.
             found = caches[self.cache_alias].get_many(keys)
         except Exception as exc:  # connection refused, timeout, a value that does not unpickle
             raise _GuardError(f"cache {self.cache_alias!r} unreadable: {type(exc).__name__}: {exc}") from None
+        self.heartbeat.maybe_beat()
 
         # Truthiness, exactly like the guide's `if cache.get("EMERGENCY_LOCKDOWN")`.
         if found.get(LOCKDOWN_KEY):
@@ -178,26 +260,11 @@ class FirebreakGuardMiddleware:
             return _json(BANNED_BODY, 403)
         if claims is None:
             return None
-        if jti is not None and revoked_jti_key(str(jti)) in found:
-            return self._revoked()
-        epochs = [
-            found[k]
-            for k in (REVOKED_BEFORE_ALL_KEY, user_id and revoked_before_user_key(user_id))
-            if k and k in found
-        ]
-        for epoch in epochs:
-            if type(epoch) is not int:
-                raise _GuardError(f"a revoked-before epoch is not an integer: {type(epoch).__name__}")
-        if epochs:
-            iat = claims.get("iat")
-            # A token without a usable iat cannot prove it is newer than the epoch.
-            if (
-                type(iat) not in (int, float)
-                or not math.isfinite(iat)
-                or any(iat <= epoch for epoch in epochs)
-            ):
-                return self._revoked()
-        return None
+        try:
+            revoked = token_revoked(found, jti, user_id, claims.get("iat"))
+        except RevocationUndecidable as exc:
+            raise _GuardError(str(exc)) from None
+        return self._revoked() if revoked else None
 
     @staticmethod
     def _revoked() -> HttpResponse:
