@@ -2,7 +2,8 @@
  * Pure half of `deploy.probe`: header parsers and `evaluate(observations)`, which turns what
  * the probe saw into one row per check of the guide's production checklist (HTTPS redirect,
  * HSTS ≥ 1 year, enforcing CSP per route, frame denial, nosniff, Permissions-Policy, cookie
- * flags, no debug page). No I/O here, so every rule is unit-testable.
+ * flags, no debug page, CORS restricted to an explicit allowlist). No I/O here, so every rule
+ * is unit-testable.
  */
 
 export interface ProbeRow {
@@ -57,6 +58,27 @@ export interface Observations {
   notFound?: ProbeResponse;
   cookies: SeenCookie[];
   sessionCookies: string[];
+  /** Per route, what the app answered to cross-origin requests. */
+  cors: CorsProbe[];
+  /** app.corsAllowedOrigins: the only origins the app may admit. */
+  corsAllowedOrigins: string[];
+}
+
+/** One cross-origin request and the CORS headers of its answer. */
+export interface CorsAnswer {
+  method: 'GET' | 'preflight';
+  /** The Origin header sent. */
+  origin: string;
+  /** Access-Control-Allow-Origin values (several = browsers refuse). */
+  allowOrigin: string[];
+  allowCredentials: boolean;
+}
+
+export interface CorsProbe {
+  route: string;
+  /** Origins that must not be admitted, with what each one stands for. */
+  foreign: Record<string, string>;
+  answers: CorsAnswer[];
 }
 
 export const MAX_REDIRECTS = 5;
@@ -287,6 +309,59 @@ export function cookieRow(name: string, seen: SeenCookie[]): ProbeRow {
   return { check, passed: true, detail: flags.join('; ') };
 }
 
+// ─── CORS ──────────────────────────────────────────────────────────────────
+
+/**
+ * Origins to send that no allowlist should admit: an arbitrary one (reflection), `null`
+ * (sandboxed iframes, file: pages) and look-alikes of the first listed origin (or the app's
+ * own host) that catch prefix/suffix matching instead of exact comparison.
+ */
+export function foreignOrigins(token: string, like: URL): Record<string, string> {
+  return {
+    [`https://firebreak-probe-${token}.invalid`]: 'an arbitrary Origin',
+    null: 'Origin null',
+    [`${like.protocol}//${like.hostname}.firebreak-probe-${token}.invalid`]: `a look-alike of ${like.origin} (prefix match)`,
+    [`${like.protocol}//firebreak-probe-${token}${like.hostname}`]: `a look-alike of ${like.origin} (suffix match)`,
+  };
+}
+
+/**
+ * The guide wants an explicit allowlist ("CORS is Restricted": not `*`): a route passes when
+ * a foreign Origin gets no Access-Control-Allow-Origin, or only a listed one. `*` fails even
+ * without credentials (any site reads the answers; the guide's audit calls it CRITICAL).
+ */
+export function corsRow(p: CorsProbe, allowed: string[]): ProbeRow {
+  const problems = new Map<string, Set<string>>();
+  const problem = (text: string, method: string) => problems.set(text, (problems.get(text) ?? new Set()).add(method));
+  const admitted = new Set<string>();
+  let star = false;
+  for (const a of p.answers) {
+    const value = a.allowOrigin.map((v) => v.trim()).filter(Boolean).join(', ');
+    if (!value) continue;
+    const creds = a.allowCredentials ? ' with Access-Control-Allow-Credentials: true' : '';
+    if (value === '*') {
+      star = true;
+      problem(`Access-Control-Allow-Origin *${creds}`, a.method);
+    } else if (value === a.origin && allowed.includes(value)) {
+      admitted.add(value);
+    } else if (value === a.origin) {
+      const what = p.foreign[value];
+      problem(what === 'an arbitrary Origin' ? `reflects an arbitrary Origin (${value})${creds}` : `admits ${what ?? value}${what ? ` (${value})` : ''}${creds}`, a.method);
+    } else if (!allowed.includes(value)) {
+      // A fixed value that is not the requesting origin: browsers refuse it, but the app admits an origin the config does not list.
+      problem(`admits ${truncate(value, 100)}, which is not in app.corsAllowedOrigins`, a.method);
+    }
+  }
+  if (problems.size) {
+    const listed = [...problems].map(([text, methods]) => `${text} (${[...methods].join(', ')})`);
+    const hint = star ? '; the guide wants an explicit allowlist (app.corsAllowedOrigins)' : '';
+    return { check: 'cors', route: p.route, passed: false, detail: listed.join('; ') + hint };
+  }
+  if (admitted.size) return { check: 'cors', route: p.route, passed: true, detail: `allowlist: ${[...admitted].join(', ')} admitted; foreign, null and look-alike origins refused` };
+  const unlisted = allowed.length ? `; the listed ${allowed[0]} is not admitted here either` : '';
+  return { check: 'cors', route: p.route, passed: true, detail: `no cross-origin access: foreign origins get no Access-Control-Allow-Origin${unlisted}` };
+}
+
 // ─── Debug pages ───────────────────────────────────────────────────────────
 
 const DEBUG_SIGNATURES: Array<[RegExp, string]> = [
@@ -322,6 +397,7 @@ export function evaluate(obs: Observations): ProbeRow[] {
   for (const { route, response } of obs.routes) rows.push(cspRow(route, response));
   rows.push(framingRow(obs.base), nosniffRow(obs.base), permissionsPolicyRow(obs.base));
   for (const name of obs.sessionCookies) rows.push(cookieRow(name, obs.cookies));
+  for (const p of obs.cors) rows.push(corsRow(p, obs.corsAllowedOrigins));
   if (obs.notFound) rows.push(debugRow(obs.notFound));
   return rows;
 }

@@ -6,7 +6,9 @@
  * The plain-HTTP endpoint (`app.httpUrl`, default: the URL over http:// on the default
  * port) must redirect straight to HTTPS on the same host; headers are read on the HTTPS
  * URL after following its redirects ourselves (at most 5); `app.caFile` adds a CA to
- * trust besides the system ones (self-signed staging).
+ * trust besides the system ones (self-signed staging). CORS is probed per route from outside:
+ * a simple GET with foreign Origins (arbitrary, `null`, look-alikes) and a preflight; only
+ * `app.corsAllowedOrigins` may be admitted.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,10 +22,13 @@ import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, targetUnavailable, verificationFailedFinal } from './failures.js';
 import {
   evaluate,
+  foreignOrigins,
   MAX_REDIRECTS,
   REDIRECT_STATUSES,
   rowLabel,
   summarize,
+  type CorsAnswer,
+  type CorsProbe,
   type ProbeResponse,
   type ProbeRow,
   type RedirectProbe,
@@ -66,15 +71,20 @@ class NoAnswer extends Error {
   }
 }
 
-function get(url: URL, agents: Agents): Promise<Hop> {
+interface RequestOptions {
+  method?: 'GET' | 'OPTIONS';
+  headers?: Record<string, string>;
+}
+
+function get(url: URL, agents: Agents, opts: RequestOptions = {}): Promise<Hop> {
   const secure = url.protocol === 'https:';
   return new Promise<Hop>((resolve, reject) => {
     const req = (secure ? https : http).request(
       url,
       {
-        method: 'GET',
+        method: opts.method ?? 'GET',
         agent: secure ? agents.https : agents.http,
-        headers: { 'user-agent': USER_AGENT, accept: 'text/html,*/*;q=0.8' },
+        headers: { 'user-agent': USER_AGENT, accept: 'text/html,*/*;q=0.8', ...opts.headers },
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       },
       (res) => {
@@ -126,11 +136,11 @@ function noAnswer(url: URL, err: unknown): NoAnswer {
 }
 
 /** GET, following redirects ourselves (at most MAX_REDIRECTS); every Set-Cookie on the way is kept. */
-async function follow(start: URL, agents: Agents, cookies: SeenCookie[]): Promise<{ response: ProbeResponse; first: Hop }> {
+async function follow(start: URL, agents: Agents, cookies: SeenCookie[], headers?: Record<string, string>): Promise<{ response: ProbeResponse; first: Hop }> {
   let url = start;
   let first: Hop | undefined;
   for (let redirects = 0; ; redirects++) {
-    const hop = await get(url, agents);
+    const hop = await get(url, agents, { headers });
     first ??= hop;
     for (const header of hop.headers['set-cookie'] ?? []) cookies.push({ url: url.href, header });
     // An unparseable Location ends the chain there: the headers of that answer are what a browser saw last.
@@ -189,11 +199,39 @@ function parseRoutes(value: unknown, what: string): string[] {
   return value as string[];
 }
 
+/**
+ * What the route answers to cross-origin requests: a simple GET per foreign origin (redirects
+ * followed, as browsers do), one preflight, and a GET from the first listed origin.
+ */
+async function probeCors(url: URL, agents: Agents, allowed: string[]): Promise<CorsProbe> {
+  const foreign = foreignOrigins(randomBytes(4).toString('hex'), new URL(allowed[0] ?? url.origin));
+  const requests: Array<{ method: CorsAnswer['method']; origin: string }> = [
+    ...Object.keys(foreign).map((origin) => ({ method: 'GET' as const, origin })),
+    { method: 'preflight', origin: Object.keys(foreign)[0] as string },
+    ...allowed.slice(0, 1).map((origin) => ({ method: 'GET' as const, origin })),
+  ];
+  const answers = await mapLimit(requests, CONCURRENCY, async ({ method, origin }): Promise<CorsAnswer> => {
+    const headers: Record<string, string> =
+      method === 'preflight'
+        ? { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' }
+        : { origin };
+    const hop = method === 'preflight' ? await get(url, agents, { method: 'OPTIONS', headers }) : (await follow(url, agents, [], headers)).response;
+    return {
+      method,
+      origin,
+      allowOrigin: hop.headers['access-control-allow-origin'] ?? [],
+      allowCredentials: (hop.headers['access-control-allow-credentials'] ?? []).some((v) => v.trim().toLowerCase() === 'true'),
+    };
+  });
+  return { route: url.pathname, foreign, answers };
+}
+
 interface Plan {
   base: URL;
   httpUrl: URL;
   routes: string[];
   sessionCookies: string[];
+  corsAllowedOrigins: string[];
   /** System CAs plus app.caFile, when set. */
   secureContext?: SecureContext;
 }
@@ -230,6 +268,7 @@ function plan(input: ActionInput, app: TargetConfig['app'], targetName: string):
     httpUrl,
     routes: routes === undefined ? parseRoutes(app?.routes ?? ['/'], `target "${targetName}" app.routes`) : parseRoutes(routes, 'routes'),
     sessionCookies: app?.sessionCookies ?? ['sessionid', 'csrftoken'],
+    corsAllowedOrigins: app?.corsAllowedOrigins ?? [],
     secureContext,
   };
 }
@@ -314,6 +353,7 @@ export function createProbeActivities(deps: ActivityDeps) {
         }
 
         const routes: Array<{ route: string; response: ProbeResponse }> = [];
+        const cors: CorsProbe[] = [];
         let notFound: ProbeResponse | undefined;
         const origin = checked;
         if (origin && base) {
@@ -329,8 +369,10 @@ export function createProbeActivities(deps: ActivityDeps) {
             if ('notFound' in job) notFound = response;
             else routes.push({ route: job.route, response });
           });
+          // Sequential per route (each route already runs its requests concurrently).
+          for (const route of p.routes) cors.push({ ...(await probeCors(new URL(route, origin), agents, p.corsAllowedOrigins)), route });
         }
-        rows = evaluate({ redirect, tls, base, routes, notFound, cookies, sessionCookies: p.sessionCookies });
+        rows = evaluate({ redirect, tls, base, routes, notFound, cookies, sessionCookies: p.sessionCookies, cors, corsAllowedOrigins: p.corsAllowedOrigins });
       } catch (err) {
         throw unavailable(err);
       } finally {

@@ -108,6 +108,20 @@ const targetSchema = z
         sessionCookies: z.array(z.string()).default(['sessionid', 'csrftoken']).describe('Cookies that must be Secure (and HttpOnly unless csrftoken) and SameSite'),
         httpUrl: z.string().url().optional().describe('Plain-HTTP URL probed for the redirect to HTTPS (default: url with http:// and the default port)'),
         caFile: z.string().optional().describe('Extra CA to trust for the probe (self-signed staging), PEM; system CAs stay trusted'),
+        corsAllowedOrigins: z
+          .array(
+            z.string().refine((v) => {
+              try {
+                return new URL(v).origin === v;
+              } catch {
+                return false;
+              }
+            }, 'must be an origin: scheme://host[:port], no path, no trailing slash, no default port, not * or null'),
+          )
+          .default([])
+          .describe(
+            'The CORS allowlist: the only origins the app may echo in Access-Control-Allow-Origin (e.g. its front end). deploy.probe fails a route that answers *, reflects a foreign or null Origin, or admits a look-alike. Empty: no cross-origin access at all',
+          ),
       })
       .strict()
       .optional(),

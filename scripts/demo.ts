@@ -8,14 +8,19 @@
  * Phase III rotates the JWT signing key and the app role's password into a
  * demo .env file and probes a local HTTPS stand-in of the app. Everything
  * lives under a demo Redis key prefix, demo databases and a temp folder, so a
- * real local app is untouched. Leaves nothing running.
+ * real local app is untouched. Leaves nothing running; what the incidents
+ * produced (post-mortem, timeline, notices, evidence) stays in the git-ignored
+ * .data/demo/evidence/<incident-id>/ (the demo's dataDir, so the paths in the
+ * step summaries are the kept files).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { incidentDir } from '../activities/report.js';
+import { progressPrinter } from '../cli/commands/progress.js';
 import { renderStatus } from '../cli/render.js';
 import { loadConfig, PROJECT_ROOT, type Config } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
@@ -27,10 +32,14 @@ import type { Client } from '@temporalio/client';
 import type { Actor, IncidentStatus } from '../workflows/definitions.js';
 
 const KEY_PREFIX = 'firebreak-demo';
+/** The demo's dataDir: each incident's documents and evidence outlive the temp folder here (git-ignored). */
+const KEEP_DIR = join(PROJECT_ROOT, '.data', 'demo');
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const actor = (user: string): Actor => ({ user, host: 'demo', via: 'demo' });
 const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
+/** A path as typed from the project root, when it is inside it. */
+const shown = (p: string) => (relative(PROJECT_ROOT, p).startsWith('..') ? p : relative(PROJECT_ROOT, p));
 
 interface DemoDb {
   database: string;
@@ -104,7 +113,7 @@ async function main(): Promise<void> {
       `database: { url: "postgres://postgres@127.0.0.1:5432/${ownDb}" }`,
       'encryption: { current: demo, keys: [{ id: demo, secret: { env: FIREBREAK_DEMO_PAYLOAD_KEY } }] }',
       `runbooksDir: ${join(PROJECT_ROOT, 'runbooks')}`,
-      `dataDir: ${join(dir, 'data')}`,
+      `dataDir: ${KEEP_DIR}`,
       'approvers:',
       '  groups:',
       '    responders: [demo-alice, demo-bob]',
@@ -128,6 +137,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   const client = await connectClient(config);
   const redis = new Redis('redis://127.0.0.1:6379/0');
+  const kept: string[] = [];
   try {
     say(`  worker ready (${secs(t0)} s)`);
     const leak = await tokenLeakDrill(client, config, redis, envFile);
@@ -136,9 +146,16 @@ async function main(): Promise<void> {
     say();
     say(`$ firebreak status ${leak.id}`);
     say(renderStatus(leak, { timeline: 0 }));
-    const md = join(config.dataDir, 'evidence', leak.id, 'postmortem.md');
+    for (const s of [leak, sqli]) {
+      const folder = incidentDir(config.dataDir, s.id);
+      if (!existsSync(folder)) continue;
+      // The final status next to the documents drawn from it (the dev server that held it is gone).
+      writeFileSync(join(folder, 'status.json'), `${JSON.stringify(s, null, 2)}\n`);
+      kept.push(folder);
+    }
+    const md = join(incidentDir(config.dataDir, leak.id), 'postmortem.md');
     say();
-    say(`Post-mortem draft written to ${md}; first lines:`);
+    say(`Post-mortem draft of ${leak.id}; first lines:`);
     say(readFileSync(md, 'utf8').split('\n').slice(0, 18).map((l) => `  ${l}`).join('\n'));
     say();
     const ok = leak.state === 'completed' && sqli.state === 'completed';
@@ -156,6 +173,11 @@ async function main(): Promise<void> {
     await app.close();
     await dropDatabase(ownDb);
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (kept.length) {
+    say();
+    say('What the drills produced is kept (git-ignored):');
+    for (const k of kept) say(`  ${shown(k)}/  ${readdirSync(k).sort().join(', ')}`);
   }
 }
 
@@ -246,22 +268,9 @@ async function sqliDrill(client: Client, config: Readonly<Config>, db: DemoDb, e
   return s;
 }
 
-/** One line per phase and step change. */
+/** The CLI's --wait printer: one line per step change, under the step's own phase. */
 function printer(): (s: IncidentStatus) => void {
-  const seen = new Map<string, string>();
-  let phase = '';
-  return (s) => {
-    if (s.phase !== phase) {
-      phase = s.phase;
-      say(`  ── phase ${phase}`);
-    }
-    for (const st of s.steps) {
-      if (st.state !== 'pending' && seen.get(st.id) !== st.state) {
-        seen.set(st.id, st.state);
-        say(`     ${st.id}: ${st.state}${st.summary ? ` — ${st.summary}` : ''}${st.error ? ` — ${st.error}` : ''}`);
-      }
-    }
-  };
+  return progressPrinter({ progress: (line) => say(line) });
 }
 
 main().catch((err: unknown) => {

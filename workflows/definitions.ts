@@ -71,7 +71,10 @@ export interface StepStatus {
   state: StepState;
   startedAt?: string;
   endedAt?: string;
+  /** For an undone step, what its undo did; otherwise what the step did. */
   summary?: string;
+  /** For an undone step: what the step itself had done (its summary before the undo). */
+  effect?: string;
   error?: string;
   proof?: Record<string, unknown>;
   plan?: string[];

@@ -571,7 +571,11 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
           requestedAt: now(),
         });
         undoStack.splice(undoStack.indexOf(entry), 1);
-        stepOf(entry.stepId).state = 'undone';
+        // The status says what the undo did; what the step had done stays in `effect` (and in the timeline).
+        const st = stepOf(entry.stepId);
+        st.state = 'undone';
+        st.effect = st.summary;
+        st.summary = result.summary;
         note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId}: ${result.summary}` });
       } catch (err) {
         note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId} FAILED: ${failureMessage(err)}` });

@@ -25,6 +25,41 @@ export interface AppState {
   notFound: { status: number; body: string };
   /** Answer of the plain-HTTP server: a redirect (`{https}` in location = the HTTPS origin) or a page. */
   plain: { status: number; location?: string };
+  cors: CorsBehaviour;
+}
+
+/**
+ * How the app answers a cross-origin request: `none` (no CORS headers), `star` (`*`), `reflect`
+ * (echoes any Origin), `allowlist` (echoes only `allowed`), `prefix`/`suffix` (the classic
+ * broken allowlist: startsWith / endsWith on the hostname), `fixed` (always `allowed[0]`).
+ */
+export interface CorsBehaviour {
+  mode: 'none' | 'star' | 'reflect' | 'allowlist' | 'prefix' | 'suffix' | 'fixed';
+  credentials: boolean;
+  allowed: string[];
+  /** Only answer preflights with CORS headers (a custom middleware that forgets simple requests does the opposite). */
+  preflightOnly?: boolean;
+}
+
+function allowOrigin(c: CorsBehaviour, origin: string | undefined): string | undefined {
+  if (origin === undefined) return undefined;
+  const host = (o: string) => (URL.canParse(o) ? new URL(o).hostname : o);
+  switch (c.mode) {
+    case 'none':
+      return undefined;
+    case 'star':
+      return '*';
+    case 'reflect':
+      return origin;
+    case 'allowlist':
+      return c.allowed.includes(origin) ? origin : undefined;
+    case 'prefix':
+      return c.allowed.some((a) => host(origin).startsWith(host(a))) ? origin : undefined;
+    case 'suffix':
+      return c.allowed.some((a) => host(origin).endsWith(host(a))) ? origin : undefined;
+    case 'fixed':
+      return c.allowed[0];
+  }
 }
 
 export const GOOD_CSP = "default-src 'self'; script-src 'self' 'nonce-r4nd0m'; object-src 'none'; frame-ancestors 'none'";
@@ -42,6 +77,7 @@ export function goodState(): AppState {
     cookies: ['csrftoken=c5rf; Path=/; Secure; SameSite=Lax', 'sessionid=s3ss; Path=/; Secure; HttpOnly; SameSite=Strict'],
     notFound: { status: 404, body: '<!doctype html><title>Not Found</title><h1>Not Found</h1>' },
     plain: { status: 308, location: '{https}/' },
+    cors: { mode: 'none', credentials: false, allowed: [] },
   };
 }
 
@@ -87,6 +123,18 @@ export async function startProbeApp(): Promise<ProbeApp> {
     const s = app.state;
     const headers: Headers = { ...s.headers, ...(s.routeHeaders[path] ?? {}) };
     for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value);
+    const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+    const acao = preflight || !s.cors.preflightOnly ? allowOrigin(s.cors, req.headers.origin) : undefined;
+    if (acao !== undefined) {
+      res.setHeader('access-control-allow-origin', acao);
+      res.setHeader('vary', 'Origin');
+      if (s.cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
+    }
+    if (preflight) {
+      if (acao !== undefined) res.setHeader('access-control-allow-methods', 'GET, POST, PUT, DELETE');
+      res.writeHead(acao === undefined ? 200 : 204).end();
+      return;
+    }
     if (path === '/old-admin') {
       res.writeHead(301, { location: '/admin' }).end();
       return;

@@ -156,7 +156,13 @@ describe('modes and steering', () => {
     expect(s.state).toBe('aborted');
     expect(s.abortReason).toBe('false positive: it was a test token');
     expect(await stack.redis.redis.get(stack.flagKey)).toBe('0');
-    expect(s.steps.find((x) => x.id === 'lockdown')?.state).toBe('undone');
+    // The status says what the undo did; what the step had done stays in `effect` and in the timeline.
+    expect(s.steps.find((x) => x.id === 'lockdown')).toMatchObject({
+      state: 'undone',
+      summary: `lockdown restored to ${stack.flagKey} = 0`,
+      effect: `lockdown ON (${stack.flagKey} = 1, was 0)`,
+    });
+    expect(s.timeline.some((t) => t.step === 'lockdown' && t.kind === 'step' && t.message.includes(`lockdown ON (${stack.flagKey} = 1, was 0)`))).toBe(true);
     expect(s.steps.find((x) => x.id === 'timeline')?.state).toBe('pending');
     await stack.redis.redis.del(stack.flagKey);
   });

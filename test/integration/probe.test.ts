@@ -26,6 +26,8 @@ import { createLogger } from '../../lib/logger.js';
 import { FailureTypes, type ActionInput, type Mode } from '../../workflows/definitions.js';
 import { GOOD_CSP, startProbeApp, type AppState, type ProbeApp } from '../helpers/probe-app.js';
 
+/** The front end the `cors` target lists in app.corsAllowedOrigins. */
+const FRONT_END = 'https://shop.example';
 let app: ProbeApp;
 /** Accepts connections and never answers (not even the TLS handshake). */
 let silent: net.Server;
@@ -52,6 +54,7 @@ beforeAll(async () => {
       `  down: { app: ${appSection('url: "https://127.0.0.1:1/"')} }`,
       `  badca: { app: ${appSection(`url: "${app.httpsOrigin}/", caFile: "${file}"`)} }`,
       `  silent: { app: ${appSection(`url: "https://127.0.0.1:${silentPort}/"`)} }`,
+      `  cors: { app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/", caFile: "${app.caFile}", corsAllowedOrigins: ["${FRONT_END}", "http://localhost:3000"]`)} }`,
       '  noapp: {}',
     ].join('\n'),
   );
@@ -90,7 +93,7 @@ async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   throw new Error('expected the probe to fail');
 }
 
-const ALL = ['https-redirect', 'tls', 'hsts', 'csp /', 'csp /admin', 'framing', 'nosniff', 'permissions-policy', 'cookie:sessionid', 'cookie:csrftoken', 'debug-page'];
+const ALL = ['https-redirect', 'tls', 'hsts', 'csp /', 'csp /admin', 'framing', 'nosniff', 'permissions-policy', 'cookie:sessionid', 'cookie:csrftoken', 'cors /', 'cors /admin', 'debug-page'];
 const label = (r: ProbeRow) => (r.route === undefined ? r.check : `${r.check} ${r.route}`);
 
 describe('deploy.probe: a good configuration', () => {
@@ -99,7 +102,7 @@ describe('deploy.probe: a good configuration', () => {
     const table = res.output?.table as ProbeRow[];
     expect(table.map(label)).toEqual(ALL);
     expect(table.filter((r) => !r.passed)).toEqual([]);
-    expect(res).toMatchObject({ changed: false, summary: 'probe: 11/11 checks passed', output: { passed: true, failed: [], url: `${app.httpsOrigin}/` } });
+    expect(res).toMatchObject({ changed: false, summary: 'probe: 13/13 checks passed', output: { passed: true, failed: [], url: `${app.httpsOrigin}/` } });
     const row = (l: string) => table.find((r) => label(r) === l)?.detail;
     expect(row('https-redirect')).toBe(`${app.httpOrigin}/ → 308 ${app.httpsOrigin}/`);
     expect(row('tls')).toMatch(/^certificate trusted, TLSv1\.[23], valid until /);
@@ -109,6 +112,7 @@ describe('deploy.probe: a good configuration', () => {
     expect(row('cookie:sessionid')).toBe('Secure; HttpOnly; SameSite=Strict');
     // csrftoken without HttpOnly passes: the guide wants it readable by JS (CSRF_COOKIE_HTTPONLY = False).
     expect(row('cookie:csrftoken')).toBe('Secure; readable by JS (CSRF double-submit); SameSite=Lax');
+    expect(row('cors /')).toBe('no cross-origin access: foreign origins get no Access-Control-Allow-Origin');
     expect(row('debug-page')).toMatch(/^\/firebreak-probe-[0-9a-f]{16} answered 404 without debug output$/);
     expect(app.seen.filter((p) => p.startsWith('/firebreak-probe-'))).toHaveLength(1);
   });
@@ -215,8 +219,62 @@ describe('deploy.probe: each missing or weak control fails its row (non-retryabl
     app.state.headers['x-content-type-options'] = undefined;
     const err = await failure(probe(input()));
     expect(err.message).toBe(
-      `probe: 9/11 checks passed; failed: hsts, nosniff at ${app.httpsOrigin}/ — hsts: max-age=300: max-age is below 31536000 (1 year); nosniff: no X-Content-Type-Options header`,
+      `probe: 11/13 checks passed; failed: hsts, nosniff at ${app.httpsOrigin}/ — hsts: max-age=300: max-age is below 31536000 (1 year); nosniff: no X-Content-Type-Options header`,
     );
+  });
+});
+
+type CorsCase = [name: string, target: 'local' | 'cors', cors: AppState['cors'], passed: boolean, detail: RegExp];
+
+const TOKEN = '[0-9a-f]{8}';
+const CORS_CASES: CorsCase[] = [
+  ['no CORS headers, nothing listed', 'local', { mode: 'none', credentials: false, allowed: [] }, true, /^no cross-origin access: foreign origins get no Access-Control-Allow-Origin$/],
+  ['no CORS headers, origins listed', 'cors', { mode: 'none', credentials: false, allowed: [] }, true, /^no cross-origin access: .*; the listed https:\/\/shop\.example is not admitted here either$/],
+  ['an exact allowlist with credentials', 'cors', { mode: 'allowlist', credentials: true, allowed: [FRONT_END] }, true, /^allowlist: https:\/\/shop\.example admitted; foreign, null and look-alike origins refused$/],
+  ['one fixed listed origin on every answer', 'cors', { mode: 'fixed', credentials: true, allowed: [FRONT_END] }, true, /^allowlist: https:\/\/shop\.example admitted/],
+  ['* without credentials', 'local', { mode: 'star', credentials: false, allowed: [] }, false, /^Access-Control-Allow-Origin \* \(GET, preflight\); the guide wants an explicit allowlist \(app\.corsAllowedOrigins\)$/],
+  ['* with credentials', 'cors', { mode: 'star', credentials: true, allowed: [] }, false, /^Access-Control-Allow-Origin \* with Access-Control-Allow-Credentials: true \(GET, preflight\); the guide wants/],
+  [
+    'reflecting any Origin with credentials',
+    'local',
+    { mode: 'reflect', credentials: true, allowed: [] },
+    false,
+    new RegExp(`^reflects an arbitrary Origin \\(https://firebreak-probe-${TOKEN}\\.invalid\\) with Access-Control-Allow-Credentials: true \\(GET, preflight\\); admits Origin null \\(null\\) with .*; admits a look-alike of https://127\\.0\\.0\\.1:\\d+ \\(prefix match\\) .*\\(suffix match\\)`),
+  ],
+  ['reflecting on preflights only', 'local', { mode: 'reflect', credentials: false, allowed: [], preflightOnly: true }, false, new RegExp(`^reflects an arbitrary Origin \\(https://firebreak-probe-${TOKEN}\\.invalid\\) \\(preflight\\)$`)],
+  ['an allowlist that admits null', 'cors', { mode: 'allowlist', credentials: true, allowed: [FRONT_END, 'null'] }, false, /^admits Origin null \(null\) with Access-Control-Allow-Credentials: true \(GET\)$/],
+  [
+    'an allowlist matched by prefix',
+    'cors',
+    { mode: 'prefix', credentials: true, allowed: [FRONT_END] },
+    false,
+    new RegExp(`^admits a look-alike of https://shop\\.example \\(prefix match\\) \\(https://shop\\.example\\.firebreak-probe-${TOKEN}\\.invalid\\) with .* \\(GET\\)$`),
+  ],
+  ['an allowlist matched by suffix', 'cors', { mode: 'suffix', credentials: false, allowed: [FRONT_END] }, false, new RegExp(`^admits a look-alike of https://shop\\.example \\(suffix match\\) \\(https://firebreak-probe-${TOKEN}shop\\.example\\) \\(GET\\)$`)],
+  ['a fixed origin the config does not list', 'cors', { mode: 'fixed', credentials: false, allowed: ['https://other.example'] }, false, /^admits https:\/\/other\.example, which is not in app\.corsAllowedOrigins \(GET, preflight\)$/],
+];
+
+describe('deploy.probe: CORS, from outside with foreign Origins and a preflight', () => {
+  it.each(CORS_CASES)('%s (target %s)', async (_name, target, cors, passed, detail) => {
+    app.state.cors = cors;
+    const table = passed
+      ? ((await probe(input({}, { target }))).output?.table as ProbeRow[])
+      : ((await failure(probe(input({}, { target })))).details?.[0] as ProbeRow[]);
+    const rows = table.filter((r) => r.check === 'cors');
+    expect(rows.map(label)).toEqual(['cors /', 'cors /admin']);
+    for (const row of rows) {
+      expect(row.passed).toBe(passed);
+      expect(row.detail).toMatch(detail);
+    }
+    expect(table.filter((r) => !r.passed).map(label)).toEqual(passed ? [] : ['cors /', 'cors /admin']);
+  });
+
+  it('refuses a corsAllowedOrigins entry that is not an origin when the config loads', () => {
+    for (const bad of ['https://shop.example/', 'https://shop.example/app', '*', 'null', 'https://shop.example:443']) {
+      const file = join(app.dir, 'cors-bad.yaml');
+      writeFileSync(file, `targets:\n  t: { app: { url: "https://shop.example/", corsAllowedOrigins: ["${bad}"] } }\n`);
+      expect(() => loadConfig({ file, env: {} }), bad).toThrow(/corsAllowedOrigins.*must be an origin: scheme:\/\/host\[:port\]/s);
+    }
   });
 });
 
@@ -257,7 +315,7 @@ describe('deploy.probe: dry-run and input', () => {
   it('dry-run runs the read-only probe and reports failures without failing', async () => {
     app.state.headers['strict-transport-security'] = undefined;
     const res = await probe(input({}, { mode: 'dry-run' }));
-    expect(res).toMatchObject({ changed: false, summary: 'probe: 10/11 checks passed; failed: hsts', output: { passed: false, failed: ['hsts'] } });
+    expect(res).toMatchObject({ changed: false, summary: 'probe: 12/13 checks passed; failed: hsts', output: { passed: false, failed: ['hsts'] } });
     expect(res.plan?.[0]).toContain('read-only probe of');
     expect(app.seen.length).toBeGreaterThan(0);
   });
