@@ -105,6 +105,8 @@ export type IncidentState =
   | 'resolving'
   | 'aborting'
   | 'aborted'
+  /** Step arguments found invalid before anything ran (listed in `rejection`); nothing was done. */
+  | 'rejected'
   | 'completed';
 
 export interface TimelineEntry {
@@ -136,6 +138,8 @@ export interface IncidentStatus {
   /** The GDPR Art. 33 clock, once personal data is marked as affected (its own workflow holds the rest). */
   notice?: { workflowId: string; awareAt: string; deadline: string; highRisk: boolean; markedBy: string };
   abortReason?: string;
+  /** Why the incident was rejected before any step ran: every problem found. */
+  rejection?: Array<{ step: string; action: string; message: string }>;
 }
 
 export interface ApproveInput {
@@ -219,6 +223,8 @@ export const FailureTypes = {
   TargetUnavailable: 'FirebreakTargetUnavailable',
   VerificationFailed: 'FirebreakVerificationFailed',
   Refused: 'FirebreakRefused',
+  /** The effective arguments of an approved step changed since the approval (e.g. the worker's config). */
+  ApprovalStale: 'FirebreakApprovalStale',
 } as const;
 
 /** What every action activity receives. */
@@ -233,6 +239,8 @@ export interface ActionInput {
   requestedAt: string;
   /** Present for actions that report on the incident (`wantsStatus`). */
   status?: IncidentStatus;
+  /** The argsHash of the effective arguments approvers approved: the activity refuses if they differ now. */
+  approvedHash?: string;
 }
 
 export const SA = {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
-import { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitExitCode, waitFor } from '../../lib/incident-client.js';
 import type { Runner } from '../context.js';
 import { renderStatus, statusJson } from '../render.js';
 import { progressPrinter } from './progress.js';
@@ -31,7 +31,7 @@ export function registerDeclare(program: Command, run: Runner): void {
     .option('-m, --mode <mode>', 'live | dry-run | drill', 'live')
     .option('--dedup-key <key>', 'return the open incident with this key instead of starting another')
     .option('--summary <text>', 'one line on what happened')
-    .option('-w, --wait', 'follow progress until a human is needed or the incident ends')
+    .option('-w, --wait', 'follow progress until a human is needed or the incident ends (exit 2 rejected, 1 blocked or aborted)')
     .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
     .action(
       run(async (ctx, runbook: string, o: { target?: string; set: string[]; severity?: string; mode: string; dedupKey?: string; summary?: string; wait?: boolean; timeout: string }) => {
@@ -60,7 +60,10 @@ export function registerDeclare(program: Command, run: Runner): void {
           timeoutMs: timeoutS * 1000,
           onChange: progressPrinter(ctx),
         });
-        ctx.out({ ok: true, ...res, status: statusJson(status) }, () => renderStatus(status));
+        const code = waitExitCode(status.state);
+        ctx.out({ ok: code === 0, ...res, status: statusJson(status) }, () => renderStatus(status));
+        // Rejected: invalid arguments (2); blocked or aborted: it did not work (1).
+        if (code) process.exitCode = code;
       }),
     );
 }
