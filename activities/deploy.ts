@@ -10,6 +10,7 @@ import { ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, onTarget, refused, verificationFailedFinal } from './failures.js';
+import { FULL_SHA, MAX_TIMEOUT_MINUTES, SHA_PREFIX } from '../lib/args/rules.js';
 import { githubClients, type GithubClients, type GithubParams, type GithubResponse, type GithubTarget } from './github-client.js';
 
 /** Commits listed when no sha is given: `per_page` × pages, newest first. */
@@ -21,8 +22,6 @@ const CHECK_RUN_PAGES = 5;
 const GREEN_CONCLUSIONS = new Set(['success', 'neutral', 'skipped']);
 
 const DEFAULT_TIMEOUT_MINUTES = 30;
-/** deploy.redeploy runs at most 2 h (its start-to-close timeout). */
-const MAX_TIMEOUT_MINUTES = 120;
 const POLL_FIRST_MS = 1_000;
 const POLL_MAX_MS = 30_000;
 /** Runs created this long before the dispatch are still looked at (clock skew between us and GitHub). */
@@ -31,8 +30,6 @@ const CREATED_SLACK_MS = 60_000;
 const UNCERTAIN_DISPATCH_WINDOW_MS = 20_000;
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
 
-const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-const SHA_PREFIX = /^[0-9a-f]{7,64}$/;
 
 /** Time as deploy.redeploy sees it; tests drive a fake one so a 1-minute timeout takes milliseconds. */
 export interface DeployClock {

@@ -10,9 +10,13 @@ import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets.js';
 import { createTokenActivities } from './tokens.js';
+import { checkApproved, createValidateActivities } from './validate.js';
+import { ACTIONS } from '../lib/actions.js';
+import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
+    ...createValidateActivities(deps),
     ...createLockdownActivities(deps),
     ...createTokenActivities(deps),
     ...createNetworkActivities(deps),
@@ -24,6 +28,17 @@ export function createActivities(deps: ActivityDeps) {
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),
   };
+  // Every action refuses when what approvers approved is no longer what it would act with.
+  const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;
+  for (const spec of Object.values(ACTIONS)) {
+    const fn = table[spec.activity];
+    if (!spec.activity || !fn) continue;
+    table[spec.activity] = async (input: ActionInput) => {
+      checkApproved(deps, input);
+      return fn(input);
+    };
+  }
+  return activities;
 }
 
 export type { ActivityDeps } from './deps.js';

@@ -11,10 +11,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { asyncLocalStorage } from '@temporalio/activity';
 import type { TargetConfig } from '../lib/config.js';
-import { compareNetworks, formatNetwork, networksOverlap, tryParseNetwork, type IpNetwork } from '../lib/ip.js';
+import { addressFileArg, banTtl, fileEntries, inlineEntries, MAX_INLINE_BAN, parseEntries, showValue, type AddressEntry, type ParsedNetworks } from '../lib/args/network.js';
+import { compareNetworks, formatNetwork, tryParseNetwork, type IpNetwork } from '../lib/ip.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
@@ -22,10 +23,6 @@ import { badInput, onTarget, verificationFailed } from './failures.js';
 
 /** Undo records outlive the longest ban. */
 const UNDO_TTL_SECONDS = 30 * 24 * 3600;
-const MIN_TTL_SECONDS = 60;
-const MAX_TTL_SECONDS = 30 * 24 * 3600;
-/** Inline `addresses` of a ban; bulk goes through `addresses_file`. */
-const MAX_INLINE_BAN = 10_000;
 /** An undo carries at most this many addresses inline; more go through the undo record (Temporal's 2 MB payload limit). */
 const MAX_INLINE_UNDO = 20_000;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -41,14 +38,6 @@ const PROBLEMS_SHOWN = 5;
 const COMMAND_TIMEOUT_MS = 60_000;
 const LOCK_TTL_MS = 60_000;
 const LOCK_WAIT_MS = 90_000;
-
-/** Never banned, whatever the target says: loopback and the unspecified addresses. */
-const ALWAYS_PROTECTED: ReadonlyArray<[string, string]> = [
-  ['127.0.0.0/8', 'loopback'],
-  ['::1/128', 'loopback'],
-  ['0.0.0.0/32', 'the unspecified address'],
-  ['::/128', 'the unspecified address'],
-];
 
 // Sets the ban keys of one chunk, never shortening a longer ban, adds them to
 // the registry (ZADD GT keeps the later end) and records which networks this
@@ -108,25 +97,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-interface Entry {
-  text: string;
-  /** Index in `addresses`, or line number in `file`. */
-  at: number;
-  file?: string;
-}
-
-/** Where an entry came from, for messages: `addresses[3]` or `/path/file:17`. */
-function where(e: Entry): string {
-  return e.file === undefined ? `addresses[${e.at}]` : `${e.file}:${e.at}`;
-}
-
-interface Parsed {
-  /** Canonical CIDR → network, deduplicated, in input order. */
-  byCanonical: Map<string, IpNetwork>;
-  /** The canonical CIDRs, same order. */
-  canonical: string[];
-}
-
 interface NginxState {
   path: string;
   lines: number;
@@ -146,13 +116,6 @@ function show(text: string): string {
   return JSON.stringify(text.length > 48 ? `${text.slice(0, 48)}…` : text);
 }
 
-/** Any argument value, quoted and shortened for a message. */
-function showValue(value: unknown): string {
-  if (typeof value === 'string') return show(value);
-  const json = JSON.stringify(value) ?? String(value);
-  return json.length > 48 ? `${json.slice(0, 48)}…` : json;
-}
-
 function refuse(action: string, problems: string[]): ReturnType<typeof badInput> {
   const shown = problems.slice(0, PROBLEMS_SHOWN).join('; ');
   const more = problems.length > PROBLEMS_SHOWN ? `; and ${problems.length - PROBLEMS_SHOWN} more` : '';
@@ -170,45 +133,13 @@ function requestedSeconds(input: ActionInput): number {
   return Math.floor(ms / 1000);
 }
 
-/** Inline entries and/or the lines of `addresses_file` (comments after `#`, blank lines ignored). */
-async function collectEntries(args: Record<string, unknown>, maxInline: number, problems: string[]): Promise<Entry[]> {
-  const entries: Entry[] = [];
-  const inline = args.addresses;
-  if (inline !== undefined) {
-    if (!Array.isArray(inline)) problems.push('addresses must be a list of strings');
-    else if (inline.length > maxInline) problems.push(`addresses has ${inline.length} entries, at most ${maxInline} inline: use addresses_file for bulk`);
-    else {
-      inline.forEach((value: unknown, i) => {
-        if (typeof value !== 'string') problems.push(`addresses[${i}] is not a string`);
-        else entries.push({ text: value.trim(), at: i });
-      });
-    }
-  }
-  const file = args.addresses_file;
-  if (file !== undefined) {
-    if (typeof file !== 'string' || !isAbsolute(file)) {
-      problems.push(`addresses_file must be an absolute path on the worker, got ${showValue(file)}`);
-    } else {
-      const text = await readAddressFile(file, problems);
-      if (text !== undefined) {
-        const lines = text.split(/\r?\n/);
-        let count = 0;
-        for (let i = 0; i < lines.length; i += 1) {
-          const line = lines[i] as string;
-          const hash = line.indexOf('#');
-          const body = (hash < 0 ? line : line.slice(0, hash)).trim();
-          if (!body) continue;
-          count += 1;
-          if (count > MAX_FILE_ENTRIES) {
-            problems.push(`addresses_file ${file} has more than ${MAX_FILE_ENTRIES} entries`);
-            break;
-          }
-          entries.push({ text: body, at: i + 1, file });
-        }
-      }
-    }
-  }
-  return entries;
+/** Inline entries and/or the lines of `addresses_file` on this worker. */
+async function collectEntries(args: Record<string, unknown>, maxInline: number, problems: string[]): Promise<AddressEntry[]> {
+  const entries = inlineEntries(args, maxInline, problems);
+  const file = addressFileArg(args, problems);
+  if (file === undefined) return entries;
+  const text = await readAddressFile(file, problems);
+  return text === undefined ? entries : [...entries, ...fileEntries(file, text, MAX_FILE_ENTRIES, problems)];
 }
 
 async function readAddressFile(file: string, problems: string[]): Promise<string | undefined> {
@@ -230,36 +161,19 @@ async function readAddressFile(file: string, problems: string[]): Promise<string
   }
 }
 
-/** Parse and deduplicate; `check` adds a problem for a network that may not be used. */
-function parseEntries(entries: Entry[], problems: string[], check?: (net: IpNetwork, canonical: string) => string | undefined): Parsed {
-  const seen = new Map<string, IpNetwork>();
-  for (const e of entries) {
-    const r = tryParseNetwork(e.text);
-    if ('error' in r) {
-      problems.push(`${where(e)}: ${r.error}`);
-      continue;
-    }
-    const canonical = formatNetwork(r.network);
-    const why = check?.(r.network, canonical);
-    if (why) problems.push(`${where(e)}: ${why}`);
-    else if (!seen.has(canonical)) seen.set(canonical, r.network);
-  }
-  return { byCanonical: seen, canonical: [...seen.keys()] };
-}
-
-function protectedNetworks(target: TargetConfig, targetName: string): Array<{ net: IpNetwork; label: string }> {
-  const out = ALWAYS_PROTECTED.map(([cidr, label]) => {
-    const r = tryParseNetwork(cidr);
-    if ('error' in r) throw new Error(`built-in protected network ${cidr}: ${r.error}`);
-    return { net: r.network, label: `${cidr} (${label})` };
-  });
-  for (const text of target.network.neverBan) {
-    // Host bits in the protection list protect the whole network: never less than written.
-    const r = tryParseNetwork(text.trim(), { maskHostBits: true });
-    if ('error' in r) throw badInput(`target "${targetName}" network.neverBan has an invalid entry, so nothing can be banned safely until it is fixed: ${r.error}`);
-    out.push({ net: r.network, label: `${formatNetwork(r.network)} (target network.neverBan)` });
-  }
-  return out;
+/**
+ * Every argument of a ban checked with this worker's target config and files:
+ * the one validator of network.ban_ips (the ban itself and the incident's
+ * up-front validation both call it).
+ */
+export async function checkBanInput(target: TargetConfig, targetName: string, args: Record<string, unknown>): Promise<{ problems: string[]; ttl: number; parsed: ParsedNetworks }> {
+  const problems: string[] = [];
+  const ttl = banTtl(args, target.network.banTtlSeconds, problems);
+  if (args.reason !== undefined && typeof args.reason !== 'string') problems.push('reason must be a string');
+  const entries = await collectEntries(args, MAX_INLINE_BAN, problems);
+  const parsed = parseEntries(entries, problems, { policy: { targetName, ...target.network } });
+  if (!problems.length && !parsed.canonical.length) problems.push('no addresses to ban (give addresses or addresses_file)');
+  return { problems, ttl, parsed };
 }
 
 function sortNetworks(canonical: Iterable<string>): string[] {
@@ -503,19 +417,6 @@ export function createNetworkActivities(deps: ActivityDeps) {
     return content === null ? undefined : parseDenyFile(content).lines;
   }
 
-  function validateBan(ctx: Ctx, input: ActionInput, entries: Entry[], problems: string[]): Parsed {
-    const { minPrefixV4, minPrefixV6 } = ctx.target.network;
-    const protect = protectedNetworks(ctx.target, input.target);
-    return parseEntries(entries, problems, (net, canonical) => {
-      const min = net.version === 4 ? minPrefixV4 : minPrefixV6;
-      if (net.prefix < min) {
-        return `${canonical} is broader than /${min}, the broadest IPv${net.version} ban allowed on target "${input.target}" (network.minPrefixV${net.version})`;
-      }
-      const hit = protect.find((p) => networksOverlap(p.net, net));
-      return hit ? `${canonical} overlaps ${hit.label}, which is never banned` : undefined;
-    });
-  }
-
   return {
     /** Ban addresses and CIDRs until `requestedAt + ttl_seconds`: Redis keys for the app, the registry, the nginx deny file. */
     async networkBanIps(input: ActionInput): Promise<ActionResult> {
@@ -523,18 +424,10 @@ export function createNetworkActivities(deps: ActivityDeps) {
       const started = performance.now();
       const ctx = context(input);
       const args = input.args;
-      const problems: string[] = [];
-      const ttlArg = args.ttl_seconds ?? ctx.target.network.banTtlSeconds;
-      const ttl = typeof ttlArg === 'number' && Number.isInteger(ttlArg) ? ttlArg : Number.NaN;
-      if (!(ttl >= MIN_TTL_SECONDS && ttl <= MAX_TTL_SECONDS)) {
-        problems.push(`ttl_seconds must be a whole number of seconds from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} (30 days), got ${showValue(ttlArg)}`);
-      }
-      if (args.reason !== undefined && typeof args.reason !== 'string') problems.push('reason must be a string');
-      const reason = typeof args.reason === 'string' ? args.reason.slice(0, MAX_REASON) : '';
-      const entries = await collectEntries(args, MAX_INLINE_BAN, problems);
-      const { canonical, byCanonical } = validateBan(ctx, input, entries, problems);
-      if (!problems.length && !canonical.length) problems.push('no addresses to ban (give addresses or addresses_file)');
+      const { problems, ttl, parsed } = await checkBanInput(ctx.target, input.target, args);
       if (problems.length) throw refuse(action, problems);
+      const { canonical, byCanonical } = parsed;
+      const reason = typeof args.reason === 'string' ? args.reason.slice(0, MAX_REASON) : '';
 
       const expiresAt = requestedSeconds(input) + ttl;
       const expiresIso = new Date(expiresAt * 1000).toISOString();

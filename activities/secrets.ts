@@ -51,12 +51,11 @@ import { badInput, refused, targetUnavailable, errorLine, sqlState, verification
 import { githubSecretNameProblem } from './sinks/github.js';
 import { sinksFor, type SecretSink } from './sinks/types.js';
 import { RAISE_EPOCH_SCRIPT } from './tokens.js';
+import { ROLE, SECRET_NAME } from '../lib/args/rules.js';
 
 type PgTarget = NonNullable<TargetConfig['postgres']>;
 type Kind = 'db_password' | 'jwt_key';
 
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const ROLE = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const DEFAULT_JWT_NAME = 'JWT_SECRET_KEY';
 /** pg_advisory_lock(class, hash(target)): one rotation at a time per target. */
 const LOCK_CLASS = 0x46625365; // "FbSe"

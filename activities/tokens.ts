@@ -19,6 +19,7 @@ import { contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-key
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, onTarget, targetUnavailable, verificationFailed } from './failures.js';
+import { FOREIGN_ARGS, INLINE_MAX, JTI, USER_ID } from '../lib/args/rules.js';
 
 /** Ids per Redis pipeline; progress is recorded and heartbeated after each. */
 export const REVOKE_CHUNK = 10_000;
@@ -26,7 +27,6 @@ export const REVOKE_CHUNK = 10_000;
 const SCRIPT_BATCH = 500;
 /** Read-back: the first and last chunk in full, plus this many random positions. */
 const RANDOM_SAMPLES = 1_000;
-const INLINE_MAX = 10_000;
 /** Bounds the worker's memory (about 100 bytes per id). */
 const FILE_MAX = 5_000_000;
 /** Progress records only serve retries, which come within minutes; a later one just rewrites (idempotent). */
@@ -34,8 +34,6 @@ const PROGRESS_TTL_SECONDS = 24 * 3600;
 /** Undo records outlive any incident we expect to keep open (as lockdown's). */
 const UNDO_TTL_SECONDS = 30 * 24 * 3600;
 
-const JTI = /^[\x21-\x7e]{1,255}$/;
-const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const BLANK = /^\s*$/;
 
 const SIMPLEJWT_OUTSTANDING = 'token_blacklist_outstandingtoken';
@@ -68,7 +66,6 @@ return raised
 
 type Scope = 'jti' | 'user' | 'all';
 /** Arguments of the other scopes: given by mistake, they would silently revoke something else. */
-const FOREIGN_ARGS: Record<Scope, string[]> = { jti: ['user_ids'], user: ['jtis', 'jtis_file'], all: ['jtis', 'jtis_file', 'user_ids'] };
 
 /** The running activity's context, or undefined when called directly (tests, bench). */
 function activityContext(): Context | undefined {

@@ -24,6 +24,10 @@ export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}
     `  runbook ${s.runbook.name} sha256 ${s.runbook.sha256.slice(0, 12)}`,
   ];
   if (s.abortReason) lines.push(`  abort reason: ${s.abortReason}`);
+  if (s.rejection?.length) {
+    lines.push('', `Rejected before any step ran, nothing was done (${s.rejection.length} problem${s.rejection.length === 1 ? '' : 's'}):`);
+    for (const p of s.rejection) lines.push(`  ${p.step} (${p.action}): ${p.message}`);
+  }
   for (const phase of PHASES) {
     const steps = s.steps.filter((x) => x.phase === phase);
     lines.push('', `${PHASE_TITLES[phase]}${steps.length ? '' : '  (no steps)'}`);
@@ -75,6 +79,7 @@ export function statusJson(s: IncidentStatus) {
     notice: s.notice ?? null,
     timeline: s.timeline,
     abortReason: s.abortReason ?? null,
+    rejection: s.rejection ?? null,
   };
 }
 

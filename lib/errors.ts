@@ -17,3 +17,11 @@ export class OperationError extends Error {
   override name = 'OperationError';
   readonly exitCode = 1;
 }
+
+/** Step arguments that cannot work, every one listed; nothing was started. */
+export class InvalidArgumentsError extends UsageError {
+  override name = 'InvalidArgumentsError';
+  constructor(readonly problems: string[]) {
+    super(`invalid step arguments, nothing was started:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}

@@ -7,7 +7,9 @@ import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } fr
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { Config } from './config.js';
 import { getTarget } from './config.js';
-import { OperationError, UsageError } from './errors.js';
+import { argProblems, type ArgCheckContext } from './args/checks.js';
+import { InvalidArgumentsError, OperationError, UsageError } from './errors.js';
+import { planSteps } from './runbook/plan.js';
 import { coerceParams, loadRunbook } from './runbook/loader.js';
 import { SEVERITIES, type Severity } from './runbook/types.js';
 import { connectionOptions, dataConverter } from './temporal-connection.js';
@@ -108,24 +110,42 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
   if (req.dedupKey !== undefined && !/^[\w.:@/-]{1,200}$/.test(req.dedupKey)) {
     throw new UsageError('dedup key: 1–200 characters of letters, digits and . _ : @ / -');
   }
+  const capabilities = (['redis', 'postgres', 'github', 'nginx', 'secrets', 'app'] as const).filter((k) => target[k] !== undefined);
+  const declaredBy = req.actor;
+  const incidentId = newIncidentId();
+  const problems = declarationArgProblems(snapshot.doc, {
+    params,
+    incident: { id: incidentId, target: targetName, mode, severity, declaredBy: declaredBy.user, capabilities },
+  }, { targetName, ...target.network });
+  if (problems.length) throw new InvalidArgumentsError(problems);
   return {
     dedupKey: req.dedupKey,
     taskQueue: config.temporal.taskQueue,
     input: {
-      incidentId: newIncidentId(),
+      incidentId,
       runbook: snapshot,
       params,
       severity,
       mode,
       target: targetName,
-      declaredBy: req.actor,
+      declaredBy,
       declaredAt: new Date().toISOString(),
       summary: req.summary,
       dedupKey: req.dedupKey,
       approvers: { ...config.approvers.groups },
-      capabilities: (['redis', 'postgres', 'github', 'nginx', 'secrets', 'app'] as const).filter((k) => target[k] !== undefined),
+      capabilities,
     },
   };
+}
+
+/** Each step's arguments known at declaration (params, incident fields), checked by the action's own rules. */
+function declarationArgProblems(doc: PreparedDeclaration['input']['runbook']['doc'], ctx: Parameters<typeof planSteps>[1], banPolicy: ArgCheckContext['banPolicy']): string[] {
+  const plan = planSteps(doc, ctx);
+  const out = plan.problems.map((p) => `step ${p.step} (${p.action}): ${p.message}`);
+  for (const step of plan.steps) {
+    for (const message of argProblems(step.action, step.args, { banPolicy, deferred: step.deferred })) out.push(`step ${step.id} (${step.action}): ${message}`);
+  }
+  return out;
 }
 
 /** Start a prepared incident, or return the open one with the same dedup key. */
@@ -328,5 +348,15 @@ export async function waitFor(
   }
 }
 
-export const TERMINAL: IncidentState[] = ['completed', 'aborted'];
+export const TERMINAL: IncidentState[] = ['completed', 'aborted', 'rejected'];
+
+/**
+ * Exit code of `declare --wait` for the state it stopped in: 2 rejected (invalid
+ * arguments, nothing done), 1 blocked or aborted (a step failed; needs retry or
+ * abort), 0 otherwise (completed, or waiting for an approval or the all-clear).
+ */
+export function waitExitCode(state: IncidentState): number {
+  if (state === 'rejected') return 2;
+  return state === 'blocked' || state === 'aborted' ? 1 : 0;
+}
 export const NEEDS_HUMAN: IncidentState[] = ['awaiting-approval', 'awaiting-resolve', 'blocked'];

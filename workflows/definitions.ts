@@ -108,6 +108,8 @@ export type IncidentState =
   | 'resolving'
   | 'aborting'
   | 'aborted'
+  /** Step arguments found invalid before anything ran (listed in `rejection`); nothing was done. */
+  | 'rejected'
   | 'completed';
 
 export interface TimelineEntry {
@@ -139,6 +141,8 @@ export interface IncidentStatus {
   /** The GDPR Art. 33 clock, once personal data is marked as affected (its own workflow holds the rest). */
   notice?: { workflowId: string; awareAt: string; deadline: string; highRisk: boolean; markedBy: string };
   abortReason?: string;
+  /** Why the incident was rejected before any step ran: every problem found. */
+  rejection?: Array<{ step: string; action: string; message: string }>;
 }
 
 export interface ApproveInput {
@@ -222,6 +226,8 @@ export const FailureTypes = {
   TargetUnavailable: 'FirebreakTargetUnavailable',
   VerificationFailed: 'FirebreakVerificationFailed',
   Refused: 'FirebreakRefused',
+  /** The effective arguments of an approved step changed since the approval (e.g. the worker's config). */
+  ApprovalStale: 'FirebreakApprovalStale',
 } as const;
 
 /** What every action activity receives. */
@@ -236,6 +242,8 @@ export interface ActionInput {
   requestedAt: string;
   /** Present for actions that report on the incident (`wantsStatus`). */
   status?: IncidentStatus;
+  /** The argsHash of the effective arguments approvers approved: the activity refuses if they differ now. */
+  approvedHash?: string;
 }
 
 export const SA = {

@@ -7,6 +7,7 @@ import type { createActivities } from '../activities/index.js';
 import { actionSpec, type ActionSpec } from '../lib/actions.js';
 import { argsHash } from '../lib/canonical.js';
 import { evalExpr, parseExpr } from '../lib/runbook/expr.js';
+import { planSteps } from '../lib/runbook/plan.js';
 import { resolveRefs } from '../lib/runbook/refs.js';
 import { PHASES, PHASE_TITLES, type PhaseName, type StepSpec } from '../lib/runbook/types.js';
 import {
@@ -99,7 +100,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   };
 
   function refreshState(): void {
-    if (pinned === 'aborted' || pinned === 'completed') status.state = pinned;
+    if (pinned === 'aborted' || pinned === 'completed' || pinned === 'rejected') status.state = pinned;
     else if (aborting) status.state = 'aborting';
     else if (pinned) status.state = pinned;
     else status.state = status.gates.some((g) => g.state === 'open') ? 'awaiting-approval' : 'running';
@@ -166,7 +167,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     },
     {
       validator: (req: AbortInput) => {
-        if (aborting || status.state === 'aborted' || status.state === 'completed') throw new Error(`incident is already ${status.state}`);
+        if (aborting || status.state === 'aborted' || status.state === 'completed' || status.state === 'rejected') throw new Error(`incident is already ${status.state}`);
         requireParticipant(req.actor, 'abort');
         if (!req.reason.trim()) throw new Error('abort needs a reason');
       },
@@ -321,6 +322,36 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     return (acts as unknown as Record<string, ActionFn>)[action.activity] as ActionFn;
   }
 
+  const checkActs = wf.proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumAttempts: 5, initialInterval: 500, maximumInterval: 10_000, nonRetryableErrorTypes: [FailureTypes.BadInput, FailureTypes.Refused] },
+  });
+
+  /** Every step's known arguments checked on the worker before anything acts; the rejected status, or undefined to go on. */
+  async function rejectInvalidArgs(): Promise<IncidentStatus | undefined> {
+    const incident = refContext().incident;
+    const plan = planSteps(doc, { params: input.params, incident });
+    const problems = [...plan.problems];
+    try {
+      problems.push(...(await checkActs.validateIncidentArgs({ incidentId: input.incidentId, target: input.target, mode: input.mode, steps: plan.steps })).problems);
+    } catch (err) {
+      problems.push({ step: '-', action: '-', message: `the worker could not validate the arguments: ${failureMessage(err)}` });
+    }
+    if (!problems.length) return undefined;
+    status.rejection = problems;
+    for (const p of problems) {
+      const st = steps.find((s) => s.id === p.step);
+      if (st) st.error = st.error ? `${st.error}; ${p.message}` : p.message;
+    }
+    note({ kind: 'declared', by: input.declaredBy.user, message: `${input.declaredBy.user}@${input.declaredBy.host} declared a ${input.severity} ${doc.name} incident (${input.mode}, target ${input.target}) via ${input.declaredBy.via}` });
+    note({ kind: 'completed', message: `incident rejected before any step ran, nothing was done: ${problems.length} problem(s): ${problems.map((p) => `${p.step}: ${p.message}`).join('; ')}` });
+    status.phase = 'done';
+    pinned = 'rejected';
+    refreshState();
+    await wf.condition(wf.allHandlersFinished);
+    return status;
+  }
+
   function refContext() {
     return {
       params: input.params,
@@ -391,8 +422,22 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
     const action = actionSpec(spec.action) as ActionSpec;
     const gateNotes: string[] = [];
+    let approvedHash: string | undefined;
     if (spec.approval && input.mode === 'dry-run') {
       gateNotes.push(`would wait for ${spec.approval.count} approval(s) from group ${spec.approval.group}`);
+    } else if (spec.approval && !action.human && wf.patched('effective-args')) {
+      // Approvers see (and approve) what the step will act with, config-derived values included.
+      let effective: Record<string, unknown>;
+      try {
+        effective = await checkActs.effectiveStepArgs({ target: input.target, action: spec.action, args });
+      } catch (err) {
+        return fail(failureMessage(err));
+      }
+      if (!(await waitForGate(spec, effective))) {
+        st.state = 'cancelled';
+        return false;
+      }
+      approvedHash = argsHash(spec.action, effective);
     } else if (!(await waitForGate(spec, args))) {
       st.state = 'cancelled';
       return false;
@@ -411,6 +456,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
         args,
         requestedAt: st.startedAt,
         status: action.wantsStatus ? status : undefined,
+        ...(approvedHash ? { approvedHash } : {}),
       });
       st.state = input.mode === 'dry-run' ? 'planned' : 'succeeded';
       st.summary = result.summary;
@@ -598,6 +644,10 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   }
 
   // ---- the incident --------------------------------------------------------
+  if (wf.patched('validate-args')) {
+    const rejected = await rejectInvalidArgs();
+    if (rejected) return rejected;
+  }
   if (input.params.personal_data === true) {
     const awareAt = typeof input.params.aware_at === 'string' && input.params.aware_at ? input.params.aware_at : input.declaredAt;
     await startGdprClock(awareAt, input.params.high_risk === true, input.declaredBy.user);

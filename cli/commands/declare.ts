@@ -30,14 +30,14 @@ export function registerDeclare(program: Command, run: Runner): void {
     .option('-m, --mode <mode>', 'live | dry-run | drill', 'live')
     .option('--dedup-key <key>', 'return the open incident with this key instead of starting another')
     .option('--summary <text>', 'one line on what happened')
-    .option('-w, --wait', 'follow progress until a human is needed or the incident ends')
+    .option('-w, --wait', 'follow progress until a human is needed or the incident ends (exit 2 rejected, 1 blocked or aborted)')
     .option('--timeout <seconds>', 'with --wait: give up after this long', '600')
     .action(
       run(async (ctx, runbook: string, o: { target?: string; set: string[]; severity?: string; mode: string; dedupKey?: string; summary?: string; wait?: boolean; timeout: string }) => {
         // Checked before anything starts; NaN would make --wait wait forever.
         const timeoutS = Number(o.timeout);
         if (!(timeoutS > 0)) throw new UsageError(`--timeout expects a number of seconds, got "${o.timeout}"`);
-        const { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
+        const { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitExitCode, waitFor } = await import('../../lib/incident-client.js');
         const prepared = prepareDeclaration(ctx.config, {
           runbook,
           params: parseSets(o.set),
@@ -60,7 +60,10 @@ export function registerDeclare(program: Command, run: Runner): void {
           timeoutMs: timeoutS * 1000,
           onChange: progressPrinter(ctx),
         });
-        ctx.out({ ok: true, ...res, status: statusJson(status) }, () => renderStatus(status));
+        const code = waitExitCode(status.state);
+        ctx.out({ ok: code === 0, ...res, status: statusJson(status) }, () => renderStatus(status));
+        // Rejected: invalid arguments (2); blocked or aborted: it did not work (1).
+        if (code) process.exitCode = code;
       }),
     );
 }

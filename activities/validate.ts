@@ -1,0 +1,118 @@
+/**
+ * Validation before anything acts: every step's known arguments checked with
+ * the action's own rules, this worker's target config and its files; and,
+ * before a gate opens, the effective arguments the approvers are shown.
+ */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { argProblems } from '../lib/args/checks.js';
+import { effectiveArgs } from '../lib/args/effective.js';
+import type { TargetConfig } from '../lib/config.js';
+import { argsHash } from '../lib/canonical.js';
+import type { PlannedStep, StepProblem } from '../lib/runbook/plan.js';
+import { FailureTypes, type ActionInput, type Mode } from '../workflows/definitions.js';
+import { assertModeAllowed, type ActivityDeps } from './deps.js';
+import { checkBanInput } from './network.js';
+
+export interface ValidateArgsInput {
+  incidentId: string;
+  target: string;
+  mode: Mode;
+  steps: PlannedStep[];
+}
+
+export interface EffectiveArgsInput {
+  target: string;
+  action: string;
+  args: Record<string, unknown>;
+}
+
+/** Target config sections an action cannot work without. */
+const NEEDS: Record<string, Array<keyof TargetConfig>> = {
+  'database.read_only': ['postgres'],
+  'database.read_write': ['postgres'],
+  'tokens.disable_users': ['postgres'],
+  'tokens.enable_users': ['postgres'],
+  'secrets.rotate_db_password': ['postgres'],
+  'deploy.verify_commit': ['github'],
+  'deploy.redeploy': ['github'],
+};
+
+async function readableFile(path: string, what: string): Promise<string | undefined> {
+  try {
+    if (!(await stat(path)).isFile()) return `${what} ${path} is not a regular file`;
+    await access(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    return code === 'ENOENT' ? `${what} ${path} does not exist on this worker` : `${what} ${path} cannot be read (${code})`;
+  }
+}
+
+/** What only this worker can judge: its target config and files. */
+async function workerProblems(step: PlannedStep, target: TargetConfig, targetName: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const section of NEEDS[step.action] ?? []) {
+    if (target[section] === undefined) out.push(`target "${targetName}" has no ${section} section in config`);
+  }
+  const args = step.args;
+  if (step.action === 'deploy.redeploy' && target.github && !target.github.deployWorkflow) {
+    out.push(`target "${targetName}": github.deployWorkflow is not set (the workflow file to dispatch, e.g. deploy.yml)`);
+  }
+  if (step.action === 'deploy.probe' && args.url === undefined && !step.deferred.includes('url') && !target.app) {
+    out.push(`no url argument and target "${targetName}" has no app.url in config`);
+  }
+  if (step.action === 'network.ban_ips' && !step.deferred.length) out.push(...(await checkBanInput(target, targetName, args)).problems);
+  if (step.action === 'tokens.revoke' && typeof args.jtis_file === 'string' && args.jtis_file.startsWith('/')) {
+    const problem = await readableFile(args.jtis_file, 'jtis_file');
+    if (problem) out.push(problem);
+  }
+  return out;
+}
+
+export function createValidateActivities(deps: ActivityDeps) {
+  const { clients, logger } = deps;
+  return {
+    /** Every problem with the incident's known step arguments on this worker; empty when it may start. */
+    async validateIncidentArgs(input: ValidateArgsInput): Promise<{ problems: StepProblem[] }> {
+      const problems: StepProblem[] = [];
+      let target: TargetConfig;
+      try {
+        target = clients.target(input.target);
+        assertModeAllowed(target, input.target, input.mode);
+      } catch (err) {
+        if (err instanceof ApplicationFailure) return { problems: [{ step: '-', action: '-', message: err.message }] };
+        throw err;
+      }
+      const banPolicy = { targetName: input.target, ...target.network };
+      for (const step of input.steps) {
+        const found = new Set(argProblems(step.action, step.args, { banPolicy, deferred: step.deferred }));
+        for (const p of await workerProblems(step, target, input.target)) found.add(p);
+        for (const message of found) problems.push({ step: step.id, action: step.action, message });
+      }
+      if (problems.length) logger.warn({ incidentId: input.incidentId, problems: problems.length }, 'incident arguments rejected');
+      return { problems };
+    },
+
+    /** The arguments a gated step will act with (runbook + target config), shown on its gate. */
+    async effectiveStepArgs(input: EffectiveArgsInput): Promise<Record<string, unknown>> {
+      return effectiveArgs(input.action, input.args, clients.target(input.target));
+    },
+  };
+}
+
+/** Refuse an approved step whose effective arguments changed (e.g. the worker's config) since the approval. */
+export function checkApproved(deps: ActivityDeps, input: ActionInput): void {
+  if (!input.approvedHash) return;
+  const now = effectiveArgs(input.action, input.args, deps.clients.target(input.target));
+  const hash = argsHash(input.action, now);
+  if (hash !== input.approvedHash) {
+    throw ApplicationFailure.create({
+      type: FailureTypes.ApprovalStale,
+      nonRetryable: true,
+      message:
+      `${input.action}: the arguments changed since the approval (approved ${input.approvedHash.slice(0, 12)}…, now ${hash.slice(0, 12)}…: ${JSON.stringify(now)}); nothing was changed. Abort, or retry to open the gate again with what it will now act with`,
+    });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The argument rules of network.ban_ips / network.unban_ips, in one place:
+ * the front door runs them on inline addresses before anything starts, the
+ * worker's validation and the ban activity itself run them again with the
+ * worker's target config and the lines of `addresses_file`.
+ */
+import { formatNetwork, networksOverlap, tryParseNetwork, type IpNetwork } from '../ip.js';
+
+export const MIN_TTL_SECONDS = 60;
+export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+/** Inline `addresses` of a ban; bulk goes through `addresses_file`. */
+export const MAX_INLINE_BAN = 10_000;
+
+/** Never banned, whatever the target says: loopback and the unspecified addresses. */
+const ALWAYS_PROTECTED: ReadonlyArray<[string, string]> = [
+  ['127.0.0.0/8', 'loopback'],
+  ['::1/128', 'loopback'],
+  ['0.0.0.0/32', 'the unspecified address'],
+  ['::/128', 'the unspecified address'],
+];
+
+/** The target's ban policy (config `network`). */
+export interface BanPolicy {
+  targetName: string;
+  minPrefixV4: number;
+  minPrefixV6: number;
+  neverBan: readonly string[];
+}
+
+export interface AddressEntry {
+  text: string;
+  /** Index in `addresses`, or line number in `file`. */
+  at: number;
+  file?: string;
+}
+
+export interface ParsedNetworks {
+  /** Canonical CIDR → network, deduplicated, in input order. */
+  byCanonical: Map<string, IpNetwork>;
+  /** The canonical CIDRs, same order. */
+  canonical: string[];
+}
+
+/** Where an entry came from, for messages: `addresses[3]` or `/path/file:17`. */
+function where(e: AddressEntry): string {
+  return e.file === undefined ? `addresses[${e.at}]` : `${e.file}:${e.at}`;
+}
+
+function show(text: string): string {
+  return JSON.stringify(text.length > 48 ? `${text.slice(0, 48)}…` : text);
+}
+
+/** Any argument value, quoted and shortened for a message. */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string') return show(value);
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 48 ? `${json.slice(0, 48)}…` : json;
+}
+
+/** The inline `addresses` as entries; shape problems are added to `problems`. */
+export function inlineEntries(args: Record<string, unknown>, maxInline: number, problems: string[]): AddressEntry[] {
+  const entries: AddressEntry[] = [];
+  const inline = args.addresses;
+  if (inline === undefined) return entries;
+  if (!Array.isArray(inline)) problems.push('addresses must be a list of strings');
+  else if (inline.length > maxInline) problems.push(`addresses has ${inline.length} entries, at most ${maxInline} inline: use addresses_file for bulk`);
+  else {
+    inline.forEach((value: unknown, i) => {
+      if (typeof value !== 'string') problems.push(`addresses[${i}] is not a string`);
+      else entries.push({ text: value.trim(), at: i });
+    });
+  }
+  return entries;
+}
+
+/** `addresses_file` when it is an absolute path (the file itself is on the worker). */
+export function addressFileArg(args: Record<string, unknown>, problems: string[]): string | undefined {
+  const file = args.addresses_file;
+  if (file === undefined) return undefined;
+  if (typeof file === 'string' && file.startsWith('/')) return file;
+  problems.push(`addresses_file must be an absolute path on the worker, got ${showValue(file)}`);
+  return undefined;
+}
+
+/** The lines of an address file as entries (comments after `#` and blank lines ignored). */
+export function fileEntries(file: string, text: string, maxEntries: number, problems: string[]): AddressEntry[] {
+  const entries: AddressEntry[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i += 1) {
+    const line = lines[i] as string;
+    const hash = line.indexOf('#');
+    const body = (hash < 0 ? line : line.slice(0, hash)).trim();
+    if (!body) continue;
+    if (entries.length >= maxEntries) {
+      problems.push(`addresses_file ${file} has more than ${maxEntries} entries`);
+      break;
+    }
+    entries.push({ text: body, at: i + 1, file });
+  }
+  return entries;
+}
+
+export function banTtl(args: Record<string, unknown>, defaultTtl: number | undefined, problems: string[]): number {
+  const ttlArg = args.ttl_seconds ?? defaultTtl;
+  if (ttlArg === undefined) return Number.NaN;
+  const ttl = typeof ttlArg === 'number' && Number.isInteger(ttlArg) ? ttlArg : Number.NaN;
+  if (!(ttl >= MIN_TTL_SECONDS && ttl <= MAX_TTL_SECONDS)) {
+    problems.push(`ttl_seconds must be a whole number of seconds from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS} (30 days), got ${showValue(ttlArg)}`);
+  }
+  return ttl;
+}
+
+/** Networks no ban may overlap: the built-in ones and the target's `network.neverBan`. */
+function protectedNetworks(policy: BanPolicy | undefined, problems: string[]): Array<{ net: IpNetwork; label: string }> {
+  const out = ALWAYS_PROTECTED.map(([cidr, label]) => {
+    const r = tryParseNetwork(cidr);
+    if ('error' in r) throw new Error(`built-in protected network ${cidr}: ${r.error}`);
+    return { net: r.network, label: `${cidr} (${label})` };
+  });
+  for (const text of policy?.neverBan ?? []) {
+    // Host bits in the protection list protect the whole network: never less than written.
+    const r = tryParseNetwork(text.trim(), { maskHostBits: true });
+    if ('error' in r) problems.push(`target "${policy?.targetName}" network.neverBan has an invalid entry, so nothing can be banned safely until it is fixed: ${r.error}`);
+    else out.push({ net: r.network, label: `${formatNetwork(r.network)} (target network.neverBan)` });
+  }
+  return out;
+}
+
+/** Parse and deduplicate; without a policy only syntax and the built-in protected networks are checked. */
+export function parseEntries(entries: AddressEntry[], problems: string[], ban?: { policy?: BanPolicy }): ParsedNetworks {
+  const protect = ban ? protectedNetworks(ban.policy, problems) : [];
+  const policy = ban?.policy;
+  const seen = new Map<string, IpNetwork>();
+  for (const e of entries) {
+    const r = tryParseNetwork(e.text);
+    if ('error' in r) {
+      problems.push(`${where(e)}: ${r.error}`);
+      continue;
+    }
+    const net = r.network;
+    const canonical = formatNetwork(net);
+    let why: string | undefined;
+    const min = policy ? (net.version === 4 ? policy.minPrefixV4 : policy.minPrefixV6) : undefined;
+    if (min !== undefined && net.prefix < min) {
+      why = `${canonical} is broader than /${min}, the broadest IPv${net.version} ban allowed on target "${policy?.targetName}" (network.minPrefixV${net.version})`;
+    } else {
+      const hit = protect.find((p) => networksOverlap(p.net, net));
+      if (hit) why = `${canonical} overlaps ${hit.label}, which is never banned`;
+    }
+    if (why) problems.push(`${where(e)}: ${why}`);
+    else if (!seen.has(canonical)) seen.set(canonical, net);
+  }
+  return { byCanonical: seen, canonical: [...seen.keys()] };
+}
+
+/** Everything about a ban's arguments that needs no file: shape, TTL, reason, every inline address. */
+export function banArgProblems(args: Record<string, unknown>, policy?: BanPolicy & { banTtlSeconds?: number }): string[] {
+  const problems: string[] = [];
+  banTtl(args, policy?.banTtlSeconds, problems);
+  if (args.reason !== undefined && typeof args.reason !== 'string') problems.push('reason must be a string');
+  const entries = inlineEntries(args, MAX_INLINE_BAN, problems);
+  const file = addressFileArg(args, problems);
+  parseEntries(entries, problems, { policy });
+  if (!problems.length && !entries.length && file === undefined && args.addresses_file === undefined) problems.push('no addresses to ban (give addresses or addresses_file)');
+  return problems;
+}
+
+export function unbanArgProblems(args: Record<string, unknown>, maxInline: number): string[] {
+  const problems: string[] = [];
+  parseEntries(inlineEntries(args, maxInline, problems), problems);
+  return problems;
+}

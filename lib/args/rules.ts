@@ -1,0 +1,18 @@
+/**
+ * Argument rules shared by the actions that enforce them and by the up-front
+ * validation (front door and worker), so a rule exists once.
+ */
+export const JTI = /^[\x21-\x7e]{1,255}$/;
+export const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+/** Inline list entries (tokens); bulk goes through a file. */
+export const INLINE_MAX = 10_000;
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+export const ROLE = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+export const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export const SHA_PREFIX = /^[0-9a-f]{7,64}$/;
+/** deploy.redeploy runs at most 2 h (its start-to-close timeout). */
+export const MAX_TIMEOUT_MINUTES = 120;
+export const REVOKE_SCOPES = ['jti', 'user', 'all'] as const;
+export type RevokeScope = (typeof REVOKE_SCOPES)[number];
+/** Arguments a revoke scope does not take. */
+export const FOREIGN_ARGS: Record<RevokeScope, string[]> = { jti: ['user_ids'], user: ['jtis', 'jtis_file'], all: ['jtis', 'jtis_file', 'user_ids'] };

@@ -1,0 +1,53 @@
+/**
+ * What a runbook's steps will be called with, as far as it is known before
+ * anything runs: arguments from params and incident fields resolve now;
+ * arguments built from step outputs are deferred to the step itself.
+ *
+ * Pure: runs inside the Temporal workflow sandbox and in front doors.
+ */
+import { evalExpr, exprRefs, parseExpr } from './expr.js';
+import { findRefs, resolveRefs, type RefContext } from './refs.js';
+import { PHASES, type RunbookDoc } from './types.js';
+
+export interface PlannedStep {
+  id: string;
+  action: string;
+  /** Arguments that resolve from params and incident fields only. */
+  args: Record<string, unknown>;
+  /** Arguments built from step outputs: checked when the step runs. */
+  deferred: string[];
+}
+
+export interface StepProblem {
+  step: string;
+  action: string;
+  message: string;
+}
+
+/** Steps that will (or may) run, with their resolvable arguments; a step whose `when:` is already false is left out. */
+export function planSteps(doc: RunbookDoc, ctx: Omit<RefContext, 'steps'>): { steps: PlannedStep[]; problems: StepProblem[] } {
+  const full: RefContext = { ...ctx, steps: {} };
+  const steps: PlannedStep[] = [];
+  const problems: StepProblem[] = [];
+  for (const phase of PHASES) {
+    for (const spec of doc.phases[phase]) {
+      try {
+        if (spec.when) {
+          const expr = parseExpr(spec.when);
+          const known = exprRefs(expr).every((r) => r.kind !== 'steps');
+          if (known && !evalExpr(expr, full)) continue;
+        }
+        const args: Record<string, unknown> = {};
+        const deferred: string[] = [];
+        for (const [key, value] of Object.entries(spec.with)) {
+          if (findRefs(value).some((r) => r.kind === 'steps')) deferred.push(key);
+          else args[key] = resolveRefs(value, full);
+        }
+        steps.push({ id: spec.id, action: spec.action, args, deferred });
+      } catch (err) {
+        problems.push({ step: spec.id, action: spec.action, message: (err as Error).message });
+      }
+    }
+  }
+  return { steps, problems };
+}
