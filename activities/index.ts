@@ -4,6 +4,8 @@ import { createDeployActivities } from './deploy.js';
 import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence.js';
 import type { ActivityDeps } from './deps.js';
+import { createBanInspection } from './inspect-bans.js';
+import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
@@ -23,6 +25,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),
+    ...createBanInspection(deps),
+    ...createTargetInspection(deps),
   };
 }
 
