@@ -9,8 +9,8 @@ import { INSPECT_WORKFLOW, type InspectInput, type InspectResult } from '../work
 /** The innermost failure's message: the activity's own words. */
 function rootMessage(err: unknown): string {
   let e = err as { cause?: unknown; message?: string } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return (e?.message ?? String(err)).split('\n')[0] as string;
+  while (e?.cause) e = e.cause;
+  return (e?.message ?? String(err)).split('\n')[0] ?? '';
 }
 
 export async function runInspect(client: Client, config: Readonly<Config>, input: InspectInput, timeoutMs = 30_000): Promise<InspectResult> {
