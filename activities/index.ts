@@ -4,6 +4,8 @@ import { createDeployActivities } from './deploy.js';
 import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence.js';
 import type { ActivityDeps } from './deps.js';
+import { createBanInspection } from './inspect-bans.js';
+import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
@@ -27,6 +29,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),
+    ...createBanInspection(deps),
+    ...createTargetInspection(deps),
   };
   // Every action refuses when what approvers approved is no longer what it would act with.
   const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;

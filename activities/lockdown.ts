@@ -7,6 +7,7 @@ import { djangoKey, LOCKDOWN_KEY, ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, onTarget, verificationFailed } from './failures.js';
+import { withReaders } from './readers.js';
 
 /** Undo records outlive any incident we expect to keep open. */
 const UNDO_TTL_SECONDS = 30 * 24 * 3600;
@@ -46,7 +47,7 @@ export function createLockdownActivities(deps: ActivityDeps) {
 
   const run = <T>(fn: () => Promise<T>): Promise<T> => onTarget('redis', fn);
 
-  return {
+  const acts = {
     /** Read the flag (evidence for phase I). */
     async lockdownStatus(input: ActionInput): Promise<ActionResult> {
       const { flag } = keys(input);
@@ -118,6 +119,15 @@ export function createLockdownActivities(deps: ActivityDeps) {
         changed: before !== after,
         proof: { key: flag, readBack: after },
       };
+    },
+  };
+
+  return {
+    ...acts,
+    /** Enable, then say how many app processes read the namespace (none: a loud warning). */
+    async lockdownEnable(input: ActionInput): Promise<ActionResult> {
+      const result = await acts.lockdownEnable(input);
+      return withReaders(clients.redis(input.target), clients.target(input.target).redis, result, deps.logger);
     },
   };
 }

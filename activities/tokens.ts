@@ -20,6 +20,7 @@ import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, onTarget, targetUnavailable, verificationFailed } from './failures.js';
 import { FOREIGN_ARGS, INLINE_MAX, JTI, USER_ID } from '../lib/args/rules.js';
+import { withReaders } from './readers.js';
 
 /** Ids per Redis pipeline; progress is recorded and heartbeated after each. */
 export const REVOKE_CHUNK = 10_000;
@@ -658,7 +659,8 @@ export function createTokenActivities(deps: ActivityDeps) {
       const scope = parseScope(input.args);
       optionalString(input.args, 'reason', 500);
       const ttl = target.tokens.maxLifetimeSeconds;
-      return scope === 'jti' ? revokeJtis(input, target, ttl) : revokeBefore(input, target, ttl, scope);
+      const result = await (scope === 'jti' ? revokeJtis(input, target, ttl) : revokeBefore(input, target, ttl, scope));
+      return withReaders(clients.redis(input.target), target.redis, result, deps.logger);
     },
 
     /** is_active = false; the undo re-enables exactly the users that were active before. */

@@ -131,10 +131,11 @@ export const ACTIONS = {
   },
   'network.unban_ips': {
     activity: 'networkUnbanIps',
-    description: 'Lift bans (the undo of network.ban_ips).',
+    description: 'Lift bans (the undo of network.ban_ips, and the ban-lift runbook).',
     args: {
       addresses: { type: 'string[]', required: true, description: 'Addresses or CIDRs' },
       from_record: { type: 'string', description: 'Also lift what a ban step recorded, `<incident>/<step>` (internal: set by undo for large bans)' },
+      reason: { type: 'string', description: 'Why the bans are lifted (shown to approvers, kept in the record)' },
     },
     mutates: true,
     reversible: false,

@@ -34,3 +34,30 @@ export const contractKeys = {
 
 /** Firebreak's registry of active bans (sorted set, score = expiry in unix seconds), for the nginx deny file. */
 export const BAN_REGISTRY = 'bans';
+
+/**
+ * Reader heartbeats: every app process running the middleware writes
+ * `<prefix>:<version>:fb:reader:<hostname>:<pid>` = unix seconds it was last
+ * seen, TTL {@link READER_TTL_SECONDS}, so Firebreak can tell whether anyone
+ * reads the namespace it writes to.
+ */
+export const READER_TTL_SECONDS = 60;
+/** The `<key>` part of one app process's heartbeat (wrap with djangoKey). */
+export const readerKey = (host: string, pid: number | string) => `fb:reader:${host}:${pid}`;
+/** The marker between namespace and process in a reader key, for parsing keys found by SCAN. */
+export const READER_MARKER = ':fb:reader:';
+
+/** A Redis glob matching `text` literally (`*`, `?`, `[`, `]` and `\` escaped). */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** SCAN MATCH pattern for every reader heartbeat of a namespace. */
+export function readerPattern(space: KeySpace): string {
+  return `${escapeGlob(djangoKey(space, 'fb:reader:'))}*`;
+}
+
+/** The namespace as people write it in messages: `<prefix>:<version>`. */
+export function namespaceOf(space: KeySpace): string {
+  return `${space.keyPrefix}:${space.keyVersion}`;
+}

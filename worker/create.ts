@@ -3,6 +3,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, TargetClients } from '../activities/index.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
+import { checkSecretRefs } from '../lib/secret-refs.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
 import { workflowsPath } from './paths.js';
 import { installRuntime } from './runtime.js';
@@ -24,6 +25,7 @@ export async function createWorker(opts: {
 }): Promise<FirebreakWorker> {
   const { config, logger } = opts;
   installRuntime(logger);
+  warnUnreadableSecrets(config, logger);
   const connection = await NativeConnection.connect(connectionOptions(config));
   const clients = new TargetClients(config);
   const activities = createActivities({ config, logger, clients });
@@ -56,4 +58,22 @@ export async function createWorker(opts: {
       await connection.close();
     },
   };
+}
+
+/**
+ * Every target's secret references, read once at start: an unreadable one is
+ * a warning naming the target and the reference (never a value), so it is
+ * fixed before an incident needs it. The worker still starts: other targets,
+ * and steps that need no secret, keep working.
+ */
+export function warnUnreadableSecrets(config: Readonly<Config>, logger: Logger): number {
+  let bad = 0;
+  for (const [target, t] of Object.entries(config.targets)) {
+    for (const c of checkSecretRefs(t)) {
+      if (c.ok) continue;
+      bad += 1;
+      logger.warn({ target, setting: c.path, reference: c.ref }, `target "${target}": ${c.path} (${c.ref}) cannot be read by this worker: ${c.problem ?? 'unreadable'}; steps that need it will fail`);
+    }
+  }
+  return bad;
 }

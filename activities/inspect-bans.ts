@@ -1,0 +1,183 @@
+/**
+ * Read-only view of a target's bans, as the worker sees them: the registry
+ * (`firebreak:bans`, score = end), each ban key the app reads (value, TTL), and
+ * which incident step banned it when its undo record says so.
+ */
+import { scanKeys } from './readers.js';
+import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf, tryParseNetwork, type IpNetwork } from '../lib/ip.js';
+import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../lib/redis-keys.js';
+import type { ActivityDeps } from './deps.js';
+import { badInput, onTarget } from './failures.js';
+
+/** Bans listed at most; the total is always given. */
+const MAX_LISTED = 1_000;
+/** Undo records looked through for attribution at most. */
+const MAX_RECORDS = 5_000;
+/** Narrower bans inside a shown CIDR are searched in registries up to this size. */
+const MAX_REGISTRY_SCAN = 100_000;
+
+export interface BanAttribution {
+  incident: string;
+  step: string;
+  reason?: string;
+  at?: string;
+  expiresAt?: string;
+}
+
+export interface BanView {
+  network: string;
+  /** End recorded in the registry (ISO), null when the registry has no entry. */
+  until: string | null;
+  /** The app's ban key: its value as an ISO time and seconds to live; null when absent. */
+  key: string;
+  keyUntil: string | null;
+  ttlSeconds: number | null;
+  /** Incident steps whose undo record says they banned it first. */
+  bannedBy: BanAttribution[];
+  /** For `show`: how the network relates to the one asked about. */
+  relation?: 'exact' | 'covers' | 'inside';
+}
+
+export interface BansInput {
+  target: string;
+  /** `show`: one address or CIDR. Absent: list every active ban. */
+  network?: string;
+}
+
+export interface BansResult {
+  target: string;
+  namespace: string;
+  registry: string;
+  at: string;
+  /** Active bans in the registry (all of them, even when `bans` is cut). */
+  total: number;
+  bans: BanView[];
+  truncated: boolean;
+  /** `show`: the canonical network asked about. */
+  query?: string;
+}
+
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
+export function createBanInspection(deps: ActivityDeps) {
+  const { clients } = deps;
+  const run = <T>(fn: () => Promise<T>): Promise<T> => onTarget('redis', fn);
+
+  /** Which ban steps' undo records hold each network (records are sets of canonical CIDRs). */
+  async function attribute(space: KeySpace, target: string, networks: string[]): Promise<Map<string, BanAttribution[]>> {
+    const out = new Map<string, BanAttribution[]>();
+    if (!networks.length) return out;
+    const redis = clients.redis(target);
+    const base = `${ownKey(space, 'undo')}:`;
+    const records = (await run(() => scanKeys(redis, `${escapeGlob(base)}*`, { type: 'set', max: MAX_RECORDS }))).sort();
+    for (const record of records) {
+      const [incident, step, ...rest] = record.slice(base.length).split(':');
+      if (!incident || !step || rest.length) continue;
+      const member = await run(() => redis.smismember(record, ...networks));
+      const hits = networks.filter((_, i) => member[i] === 1);
+      if (!hits.length) continue;
+      const metaRaw = await run(() => redis.get(`${record}:meta`));
+      let meta: { reason?: unknown; at?: unknown; expiresAt?: unknown } = {};
+      try {
+        meta = metaRaw ? (JSON.parse(metaRaw) as typeof meta) : {};
+      } catch {
+        // an unreadable meta record only loses the reason
+      }
+      const who: BanAttribution = {
+        incident,
+        step,
+        ...(typeof meta.reason === 'string' && meta.reason ? { reason: meta.reason } : {}),
+        ...(typeof meta.at === 'string' ? { at: meta.at } : {}),
+        ...(typeof meta.expiresAt === 'string' ? { expiresAt: meta.expiresAt } : {}),
+      };
+      for (const h of hits) out.set(h, [...(out.get(h) ?? []), who]);
+    }
+    return out;
+  }
+
+  async function views(space: KeySpace, target: string, networks: string[], registryScores: Map<string, number | null>): Promise<BanView[]> {
+    const redis = clients.redis(target);
+    const keys = networks.map((n) => djangoKey(space, contractKeys.ban(n)));
+    const pipe = redis.pipeline();
+    for (const k of keys) pipe.get(k).ttl(k);
+    const res = (await run(() => pipe.exec())) ?? [];
+    const by = await attribute(space, target, networks);
+    return networks.map((network, i) => {
+      const value = res[2 * i]?.[1] as string | null;
+      const ttl = res[2 * i + 1]?.[1] as number;
+      const score = registryScores.get(network) ?? null;
+      return {
+        network,
+        until: score === null ? null : iso(score),
+        key: keys[i] as string,
+        keyUntil: value !== null && /^\d+$/.test(value) ? iso(Number(value)) : null,
+        ttlSeconds: value === null ? null : ttl,
+        bannedBy: by.get(network) ?? [],
+      };
+    });
+  }
+
+  return {
+    /** List the active bans of a target, or show the bans that touch one address or CIDR. Reads only. */
+    async inspectBans(input: BansInput): Promise<BansResult> {
+      const t = clients.target(input.target);
+      const space: KeySpace = t.redis;
+      const redis = clients.redis(input.target);
+      const registry = ownKey(space, BAN_REGISTRY);
+      const now = Math.floor(Date.now() / 1000);
+      const total = await run(() => redis.zcount(registry, `(${now}`, '+inf'));
+      const head = { target: input.target, namespace: `${space.keyPrefix}:${space.keyVersion}`, registry, at: new Date().toISOString(), total };
+
+      if (input.network === undefined) {
+        const flat = await run(() => redis.zrangebyscore(registry, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_LISTED));
+        const scores = new Map<string, number | null>();
+        for (let i = 0; i < flat.length; i += 2) scores.set(flat[i] as string, Number(flat[i + 1]));
+        const listed = sortCanonical([...scores.keys()]);
+        return { ...head, bans: await views(space, input.target, listed, scores), truncated: total > listed.length };
+      }
+
+      const parsed = tryParseNetwork(String(input.network).trim());
+      if ('error' in parsed) throw badInput(`bans show: ${parsed.error}`);
+      const asked = parsed.network;
+      const query = formatNetwork(asked);
+      // Every network that contains the one asked about (its own key included): what the app would match.
+      const candidates = new Map<string, 'exact' | 'covers' | 'inside'>();
+      for (let p = 0; p <= asked.prefix; p += 1) {
+        const n = formatNetwork(networkOf({ version: asked.version, value: asked.base }, p));
+        candidates.set(n, p === asked.prefix ? 'exact' : 'covers');
+      }
+      // Narrower bans inside a CIDR, from the registry (bounded).
+      if (asked.prefix < addressBits(asked.version) && (await run(() => redis.zcard(registry))) <= MAX_REGISTRY_SCAN) {
+        for (const m of await run(() => redis.zrangebyscore(registry, `(${now}`, '+inf'))) {
+          const r = tryParseNetwork(m);
+          if ('network' in r && !candidates.has(m) && networkContains(asked, r.network)) candidates.set(m, 'inside');
+        }
+      }
+      const names = [...candidates.keys()];
+      const keyValues = await run(() => redis.mget(...names.map((n) => djangoKey(space, contractKeys.ban(n)))));
+      const scoreValues = await run(() => redis.zmscore(registry, ...names));
+      const scores = new Map<string, number | null>();
+      const hits: string[] = [];
+      names.forEach((n, i) => {
+        const s = scoreValues[i];
+        const score = s === null || s === undefined ? null : Number(s);
+        if (keyValues[i] !== null || (score !== null && score > now)) {
+          hits.push(n);
+          scores.set(n, score);
+        }
+      });
+      const listed = sortCanonical(hits);
+      const bans = (await views(space, input.target, listed, scores)).map((b) => ({ ...b, relation: candidates.get(b.network) }));
+      return { ...head, query, bans, truncated: false };
+    },
+  };
+}
+
+function sortCanonical(networks: string[]): string[] {
+  const parsed: IpNetwork[] = [];
+  for (const n of networks) {
+    const r = tryParseNetwork(n);
+    if ('network' in r) parsed.push(r.network);
+  }
+  return parsed.sort(compareNetworks).map(formatNetwork);
+}

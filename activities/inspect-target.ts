@@ -1,0 +1,180 @@
+/**
+ * `firebreak target check`: what the worker can reach and read on a target,
+ * checked from the worker (its network, its environment, its files). Every
+ * check is reported, none throws: a failure is a row, not an exception.
+ */
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import pg from 'pg';
+import { readSecret, type TargetConfig } from '../lib/config.js';
+import { checkSecretRefs } from '../lib/secret-refs.js';
+import type { ActivityDeps } from './deps.js';
+import { errorLine } from './failures.js';
+import { githubClients } from './github-client.js';
+import { otherReaderNamespaces, readersOf } from './readers.js';
+
+export type CheckState = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface CheckRow {
+  check: string;
+  state: CheckState;
+  detail: string;
+}
+
+export interface TargetCheckResult {
+  target: string;
+  /** Host name of the worker that ran the checks. */
+  worker: string;
+  at: string;
+  /** Every check ok or skipped (a warning is not ok: see README, `target check`). */
+  ok: boolean;
+  checks: CheckRow[];
+  readers?: Awaited<ReturnType<typeof readersOf>>;
+}
+
+const CHECK_TIMEOUT_MS = 10_000;
+
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function runCommand(cmd: readonly string[]): Promise<{ ok: boolean; detail: string }> {
+  const [file, ...args] = cmd as [string, ...string[]];
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: CHECK_TIMEOUT_MS, maxBuffer: 1024 * 1024, windowsHide: true }, (err, _stdout, stderr) => {
+      if (!err) return resolve({ ok: true, detail: '' });
+      const e = err as Error & { code?: number | string; killed?: boolean };
+      const why = e.code === 'ENOENT' ? `command not found: ${file}` : e.killed ? 'timed out' : `exit ${String(e.code ?? 'error')}`;
+      const first = stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 2).join(' | ');
+      resolve({ ok: false, detail: `${why}${first ? `: ${first.slice(0, 300)}` : ''}` });
+    });
+  });
+}
+
+/** The app role's connection, as the read-only proof makes it (appUrl, else adminUrl as the app role). */
+function appConnection(pgc: NonNullable<TargetConfig['postgres']>): pg.ClientConfig {
+  let url: URL;
+  if (pgc.appUrl) url = new URL(pgc.appUrl);
+  else {
+    url = new URL(pgc.adminUrl);
+    url.username = encodeURIComponent(pgc.appRole);
+    url.password = '';
+    url.pathname = `/${encodeURIComponent(pgc.database)}`;
+  }
+  if (pgc.appPassword) url.password = encodeURIComponent(readSecret(pgc.appPassword));
+  return { connectionString: url.toString(), application_name: 'firebreak-check', connectionTimeoutMillis: 5_000, query_timeout: 5_000 };
+}
+
+export function createTargetInspection(deps: ActivityDeps) {
+  const { clients } = deps;
+
+  async function check(rows: CheckRow[], name: string, fn: () => Promise<{ state?: CheckState; detail: string }>): Promise<void> {
+    try {
+      const r = await within(CHECK_TIMEOUT_MS, name, fn());
+      rows.push({ check: name, state: r.state ?? 'ok', detail: r.detail });
+    } catch (err) {
+      rows.push({ check: name, state: 'fail', detail: errorLine(err) });
+    }
+  }
+
+  return {
+    /** Run every check of a target from this worker. Reads only (the nginx test command is nginx's own read-only check). */
+    async inspectTarget(input: { target: string }): Promise<TargetCheckResult> {
+      const t = clients.target(input.target);
+      const rows: CheckRow[] = [];
+      let readers: TargetCheckResult['readers'];
+      const space = t.redis;
+
+      let redisOk = false;
+      await check(rows, 'redis reachable', async () => {
+        const redis = clients.redis(input.target);
+        const pong = await redis.ping();
+        redisOk = pong === 'PONG';
+        return { state: redisOk ? 'ok' : 'fail', detail: `${new URL(t.redis.url).host}: ${pong}` };
+      });
+      if (redisOk) {
+        await check(rows, 'namespace readers', async () => {
+          const redis = clients.redis(input.target);
+          readers = await readersOf(redis, space);
+          if (readers.count > 0) {
+            return { detail: `${readers.count} app process${readers.count === 1 ? '' : 'es'} read ${readers.namespace}; last seen ${readers.newest}, oldest ${readers.oldest}` };
+          }
+          const others = await otherReaderNamespaces(redis, space);
+          const hint = others.length ? `; app processes do read ${others.slice(0, 3).map((o) => `${o.namespace} (${o.count})`).join(', ')}` : '';
+          return { state: 'warn', detail: `${readers.warning ?? ''}${hint}` };
+        });
+      } else {
+        rows.push({ check: 'namespace readers', state: 'fail', detail: 'redis unreachable' });
+      }
+
+      const pgc = t.postgres;
+      if (!pgc) {
+        rows.push({ check: 'postgres admin', state: 'skip', detail: 'no postgres configured' });
+      } else {
+        await check(rows, 'postgres admin', async () => {
+          const { rows: r } = await clients.pg(input.target).query<{ who: string; db: string; v: string }>("SELECT current_user AS who, current_database() AS db, current_setting('server_version') AS v");
+          return { detail: `connected as ${r[0]?.who} to ${r[0]?.db} (PostgreSQL ${r[0]?.v})` };
+        });
+        await check(rows, 'postgres app', async () => {
+          const c = new pg.Client(appConnection(pgc));
+          c.on('error', () => undefined);
+          try {
+            await c.connect();
+            const { rows: r } = await c.query<{ who: string; db: string }>('SELECT session_user AS who, current_database() AS db');
+            const me = r[0];
+            if (me?.who !== pgc.appRole || me?.db !== pgc.database) {
+              return { state: 'fail', detail: `logs in as ${me?.who} on ${me?.db}, expected ${pgc.appRole} on ${pgc.database} (check postgres.appUrl)` };
+            }
+            return { detail: `connected as ${me.who} to ${me.db}` };
+          } finally {
+            await c.end().catch(() => undefined);
+          }
+        });
+      }
+
+      const secrets = checkSecretRefs(t);
+      if (!secrets.length) rows.push({ check: 'secrets', state: 'skip', detail: 'no secret references' });
+      for (const s of secrets) {
+        rows.push({ check: `secret ${s.path}`, state: s.ok ? 'ok' : 'fail', detail: s.ok ? `${s.ref} readable` : (s.problem ?? `${s.ref} unreadable`) });
+      }
+
+      const nginx = t.nginx;
+      if (!nginx) {
+        rows.push({ check: 'nginx deny file', state: 'skip', detail: 'no nginx configured' });
+      } else {
+        await check(rows, 'nginx deny file', async () => {
+          const dir = dirname(nginx.denyFile);
+          await access(dir, constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+            throw new Error(`directory ${dir} is not writable by the worker (${err.code ?? 'error'})`);
+          });
+          const present = await stat(nginx.denyFile).then(() => true, () => false);
+          return { detail: `${dir} writable; ${nginx.denyFile} ${present ? 'present' : 'not yet written'}` };
+        });
+        await check(rows, 'nginx test', async () => {
+          const r = await runCommand(nginx.testCommand);
+          return { state: r.ok ? 'ok' : 'fail', detail: `${nginx.testCommand.join(' ')}${r.ok ? ' passes' : `: ${r.detail}`}` };
+        });
+      }
+
+      const gh = t.github;
+      if (!gh) {
+        rows.push({ check: 'github', state: 'skip', detail: 'no github configured' });
+      } else {
+        await check(rows, 'github', async () => {
+          const repo = await githubClients(deps).for(input.target).call('GET /repos/{owner}/{repo}', {}, { ignoreCancellation: true });
+          return { detail: `${gh.repo} reachable (default branch ${repo.data.default_branch}; protected branch ${gh.branch})` };
+        });
+      }
+
+      const ok = rows.every((r) => r.state === 'ok' || r.state === 'skip');
+      deps.logger.info({ target: input.target, ok, failed: rows.filter((r) => r.state === 'fail').map((r) => r.check) }, 'target checked');
+      return { target: input.target, worker: deps.config.host, at: new Date().toISOString(), ok, checks: rows, ...(readers ? { readers } : {}) };
+    },
+  };
+}

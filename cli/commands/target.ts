@@ -1,0 +1,40 @@
+/** `firebreak target check <name>`: the worker checks what it can reach and read on a target. */
+import type { Command } from 'commander';
+import { getTarget } from '../../lib/config.js';
+import { OperationError, UsageError } from '../../lib/errors.js';
+import type { CheckRow, TargetCheckResult } from '../../activities/inspect-target.js';
+import type { Runner } from '../context.js';
+
+const MARK: Record<CheckRow['state'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+export function renderTargetCheck(r: TargetCheckResult): string {
+  const width = Math.max(...r.checks.map((c) => c.check.length), 5);
+  const lines = [`target ${r.target}, checked by worker ${r.worker} at ${r.at}`, ...r.checks.map((c) => `  ${MARK[c.state]}  ${c.check.padEnd(width)}  ${c.detail}`)];
+  const warn = r.checks.filter((c) => c.state === 'warn');
+  const fail = r.checks.filter((c) => c.state === 'fail');
+  if (warn.some((c) => c.check === 'namespace readers')) lines.push('', `!!! ${warn.find((c) => c.check === 'namespace readers')?.detail ?? ''}`);
+  lines.push(r.ok ? 'all checks ok' : `${fail.length} failed, ${warn.length} ${warn.length === 1 ? 'warning' : 'warnings'}`);
+  return lines.join('\n');
+}
+
+export function registerTarget(program: Command, run: Runner): void {
+  const cmd = program.command('target').description('targets as the worker sees them');
+  cmd
+    .command('check <name>')
+    .description('Redis, namespace readers, PostgreSQL, secret references, nginx and GitHub, checked on the worker; exit 1 unless every check is ok')
+    .option('--timeout <sec>', 'how long to wait for the worker', '30')
+    .action(
+      run(async (ctx, name: string, o: { timeout?: string }) => {
+        const s = Number(o.timeout ?? 30);
+        if (!Number.isInteger(s) || s < 1 || s > 600) throw new UsageError('--timeout: whole seconds from 1 to 600');
+        getTarget(ctx.config, name);
+        const { runInspect } = await import('../../lib/inspect-client.js');
+        const res = await runInspect(await ctx.client(), ctx.config, { kind: 'target-check', target: name, requestedBy: ctx.actor() }, s * 1000);
+        if (res.kind !== 'target-check') throw new OperationError('unexpected answer from the worker');
+        const r = res.check;
+        ctx.out(r, () => renderTargetCheck(r));
+        // The document is printed either way; the exit code says whether the target is ready.
+        if (!r.ok) process.exitCode = 1;
+      }),
+    );
+}
