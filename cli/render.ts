@@ -72,7 +72,7 @@ export function statusJson(s: IncidentStatus) {
     runbook: s.runbook,
     declaredBy: s.declaredBy,
     declaredAt: s.declaredAt,
-    steps: s.steps.map((x) => ({ id: x.id, phase: x.phase, action: x.action, state: x.state, startedAt: x.startedAt ?? null, endedAt: x.endedAt ?? null, summary: x.summary ?? null, error: x.error ?? null, proof: x.proof ?? null, plan: x.plan ?? null })),
+    steps: s.steps.map((x) => ({ id: x.id, phase: x.phase, action: x.action, state: x.state, startedAt: x.startedAt ?? null, endedAt: x.endedAt ?? null, summary: x.summary ?? null, ...(x.effect ? { effect: x.effect } : {}), error: x.error ?? null, proof: x.proof ?? null, plan: x.plan ?? null })),
     gates: s.gates.map((g) => ({ id: g.id, state: g.state, group: g.group, required: g.required, approvals: g.approvals, argsHash: g.argsHash, args: g.args, escalations: g.escalations })),
     activeContainment: s.activeContainment,
     checklists: s.checklists ?? [],

@@ -29,7 +29,8 @@ function measuresTaken(status: IncidentStatus): string[] {
   return steps.map((s) => {
     const when = s.endedAt ? `${utc(s.endedAt)} — ` : '';
     const lifted = s.state === 'undone' ? ' (lifted after the all-clear)' : s.state === 'overridden' ? ' (failed; overridden by an approver)' : '';
-    return `- ${when}${code(s.action)}: ${inline(s.summary ?? '')}${lifted}`;
+    // An undone step's measure is what it did (`effect`), not what its undo did.
+    return `- ${when}${code(s.action)}: ${inline(s.effect ?? s.summary ?? '')}${lifted}`;
   });
 }
 

@@ -75,7 +75,7 @@ function stepTable(steps: StepStatus[]): string[] {
     '| --- | --- | --- | --- | --- | --- |',
     ...steps.map(
       (s) =>
-        `| ${code(s.id)} | ${code(s.action)} | ${s.state} | ${s.startedAt ? utc(s.startedAt).slice(11, 19) : ''} | ${s.endedAt ? utc(s.endedAt).slice(11, 19) : ''} | ${cell(s.summary ?? s.error ?? '')} |`,
+        `| ${code(s.id)} | ${code(s.action)} | ${s.state} | ${s.startedAt ? utc(s.startedAt).slice(11, 19) : ''} | ${s.endedAt ? utc(s.endedAt).slice(11, 19) : ''} | ${cell(s.effect ? `${s.effect}; undone: ${s.summary ?? ''}` : s.summary ?? s.error ?? '')} |`,
     ),
   ];
 }
