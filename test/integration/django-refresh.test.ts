@@ -292,8 +292,10 @@ describe('simplejwt’s stock refresh serializer (the gap), without token_blackl
     servers.push(server);
     const stock: App = { ...apps.plain, server, target: 'stock', space: { keyPrefix: env.FIREBREAK_TEST_KEY_PREFIX, keyVersion: 1 } };
     const pair = await obtain(stock, 'alice');
-    await acts.tokensRevoke(revokeInput('stock', { scope: 'user', user_ids: [stock.ids.alice] }));
+    const res = await acts.tokensRevoke(revokeInput('stock', { scope: 'user', user_ids: [stock.ids.alice] }));
     expect(await me(stock, pair.access)).toBe(401);
+    // An access token minted in the epoch's own second would be refused (iat = epoch); one second on, it is not.
+    await nextSecond(Number((res.output as { epoch: number }).epoch));
     await expectRefreshes(stock, pair.refresh); // what firebreak_guard.simplejwt's serializer stops
   });
 });
