@@ -23,14 +23,14 @@ const BIN = join(ROOT, 'bin', 'firebreak.js');
 const RUNBOOK = 'bench-cli';
 const RUNBOOK_YAML = `# Written by bench/cli-latency.ts into a temp runbooks dir; never part of the product.
 name: ${RUNBOOK}
-title: Bench CLI latency (waits for the all-clear, so it stays open)
+title: Bench CLI latency (a drill waiting at a two-person gate, so it stays open)
 severity: low
-resolve:
-  approval: { count: 1, group: responders }
 phases:
-  detection:
-    - id: flag
-      action: lockdown.status
+  containment:
+    - id: hold
+      action: lockdown.enable
+      with: { reason: bench }
+      approval: { count: 2, group: responders }
 `;
 
 interface Timed {
@@ -86,8 +86,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FIREBREAK_')));
   const temporal = findTemporalCli();
   const declarer = { user: ctx.users.declarer, host: hostname(), via: 'api' as const };
-  const declared = await declareIncident(client, config, { runbook: RUNBOOK, mode: 'live', target: ctx.target, summary: 'bench cli-latency', actor: declarer });
-  await waitFor(client, declared.id, (s) => s.state === 'awaiting-resolve', { timeoutMs: 30_000 });
+  const declared = await declareIncident(client, config, { runbook: RUNBOOK, mode: 'drill', target: ctx.target, summary: 'bench cli-latency', actor: declarer });
+  await waitFor(client, declared.id, (s) => s.state === 'awaiting-approval', { timeoutMs: 30_000 });
 
   const names = ['help', 'runbook list', 'runbook validate', 'temporal workflow query'] as const;
   const others: Record<(typeof names)[number], number[]> = { help: [], 'runbook list': [], 'runbook validate': [], 'temporal workflow query': [] };
@@ -98,7 +98,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       const floor = await timed(process.execPath, ['--input-type=module', '-e', FLOOR_SOURCE, config.temporal.address, config.temporal.namespace, declared.workflowId, statusQuery.name], env, ROOT);
       const status = await timed(process.execPath, [BIN, '-c', cfg, '--json', 'status', declared.id], env, dir);
       const doc = JSON.parse(status.stdout) as { id?: string; state?: string };
-      if (doc.id !== declared.id || doc.state !== 'awaiting-resolve') throw new Error(`run ${i + 1}: status printed ${status.stdout.slice(0, 200)}`);
+      if (doc.id !== declared.id || doc.state !== 'awaiting-approval') throw new Error(`run ${i + 1}: status printed ${status.stdout.slice(0, 200)}`);
       const help = await timed(process.execPath, [BIN, '--help'], env, dir);
       if (!help.stdout.includes('Usage: firebreak')) throw new Error(`run ${i + 1}: --help printed ${help.stdout.slice(0, 200)}`);
       const list = await timed(process.execPath, [BIN, '-c', cfg, '--json', 'runbook', 'list'], env, dir);
