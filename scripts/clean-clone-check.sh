@@ -49,7 +49,7 @@ start=$SECONDS
 rc=0
 (cd "$dir" && CI=true npm test </dev/null) >"$log" 2>&1 || rc=$?
 took=$((SECONDS - start))
-grep -E "^ +(Test Files|Tests) " "$log" || true
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +(Test Files|Tests) ' || true
 if [ "$rc" -ne 0 ]; then
   echo "clean-clone: FAILED: npm test exited $rc after ${took}s; last lines of $log:" >&2
   tail -n 40 "$log" >&2
