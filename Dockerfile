@@ -1,6 +1,5 @@
-# Firebreak worker image. The CLI runs TypeScript through tsx (a runtime
-# dependency), so there is no compile step and `npm ci` installs everything;
-# only the workflow bundle is built ahead of time.
+# Firebreak worker image. `npm ci` installs everything; the workflow bundle and
+# the compiled CLI (scripts/build-cli.mjs, esbuild) are built ahead of time.
 FROM node:20-slim
 
 WORKDIR /app
@@ -13,6 +12,8 @@ COPY . .
 
 # Pre-build the workflow bundle so the worker skips webpack at start-up.
 RUN npx tsx scripts/bundle-workflows.ts /app/dist/workflow-bundle.js
+# The compiled CLI (.build/): the unprivileged user could not write it at start.
+RUN node scripts/build-cli.mjs
 
 # The data folder (evidence, reports) lives on a volume the unprivileged user can write.
 RUN mkdir -p /var/lib/firebreak /etc/firebreak && chown node:node /var/lib/firebreak

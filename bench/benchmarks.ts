@@ -1,8 +1,9 @@
 /** Every benchmark `npm run bench` knows, in the order they run. Add new ones here. */
 import { banBulk } from './ban-bulk.js';
+import { cliLatency } from './cli-latency.js';
 import { containment } from './containment.js';
 import { declareToComplete } from './declare-to-complete.js';
 import { revokeBulk } from './revoke-bulk.js';
 import type { Benchmark } from './types.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk];
+export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency];
