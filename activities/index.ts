@@ -29,6 +29,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),
+  };
+}
+
+/** Read-only looks at a target for front doors (InspectWorkflow); not runbook actions, so not in the catalog. */
+export function createInspectionActivities(deps: ActivityDeps) {
+  return {
     ...createBanInspection(deps),
     ...createTargetInspection(deps),
   };

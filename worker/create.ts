@@ -1,6 +1,6 @@
 /** Build a Firebreak worker: one connection, clients built once, activities injected. */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, TargetClients } from '../activities/index.js';
+import { createActivities, createInspectionActivities, TargetClients } from '../activities/index.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
@@ -28,7 +28,8 @@ export async function createWorker(opts: {
   warnUnreadableSecrets(config, logger);
   const connection = await NativeConnection.connect(connectionOptions(config));
   const clients = new TargetClients(config);
-  const activities = createActivities({ config, logger, clients });
+  const deps = { config, logger, clients };
+  const activities = { ...createActivities(deps), ...createInspectionActivities(deps) };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,

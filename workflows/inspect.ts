@@ -5,12 +5,12 @@
  * history with who asked.
  */
 import * as wf from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { createInspectionActivities } from '../activities/index.js';
 import type { BansResult } from '../activities/inspect-bans.js';
 import type { TargetCheckResult } from '../activities/inspect-target.js';
 import type { Actor } from './definitions.js';
 
-type Activities = ReturnType<typeof createActivities>;
+type Activities = ReturnType<typeof createInspectionActivities>;
 
 export const INSPECT_WORKFLOW = 'InspectWorkflow';
 

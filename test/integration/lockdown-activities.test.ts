@@ -79,7 +79,8 @@ describe('lockdown.enable / lockdown.disable', () => {
     await r.redis.set(flag, '1');
     const res = await acts.lockdownEnable(input());
     expect(res.changed).toBe(false);
-    expect(res.summary).toBe(`lockdown was already ON (${flag} = 1)`);
+    // No app process writes a reader heartbeat in this test: the summary says so, loudly.
+    expect(res.summary).toBe(`lockdown was already ON (${flag} = 1); WARNING: no app process has read ${r.prefix}:1 in the last 60 s — is KEY_PREFIX/VERSION right?`);
     await acts.lockdownDisable(input(res.undo?.args));
     expect(await r.redis.get(flag)).toBe('1');
     await r.redis.del(flag);
@@ -87,7 +88,7 @@ describe('lockdown.enable / lockdown.disable', () => {
 
   it('dry-run plans and changes nothing', async () => {
     const res = await acts.lockdownEnable(input({}, 'dry-run'));
-    expect(res.plan).toEqual([`SET ${flag} 1 (now: unset)`]);
+    expect(res.plan).toEqual([`SET ${flag} 1 (now: unset)`, `WARNING: no app process has read ${r.prefix}:1 in the last 60 s — is KEY_PREFIX/VERSION right?`]);
     expect(res.undo).toBeUndefined();
     expect(await r.redis.get(flag)).toBeNull();
     await r.redis.set(flag, '1');

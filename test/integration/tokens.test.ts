@@ -293,7 +293,12 @@ describe('tokens.revoke scope user / all', () => {
     const off = { keyPrefix: `${r.prefix}-off`, keyVersion: 1 };
     const at = '2026-11-28T00:00:00Z';
     const res = await acts.tokensRevoke(input({ scope: 'user', user_ids: ['d1'] }, { mode: 'dry-run', requestedAt: at, target: 'off' }));
-    expect(res.plan).toEqual([`SET ${userKey('d1', off)} ${epochOf(at)} EX 604800 (now: unset)`, 'simplejwt: skipped (disabled (postgres.simplejwtBlacklist: false))']);
+    expect(res.plan).toEqual([
+      `SET ${userKey('d1', off)} ${epochOf(at)} EX 604800 (now: unset)`,
+      'simplejwt: skipped (disabled (postgres.simplejwtBlacklist: false))',
+      `WARNING: no app process has read ${off.keyPrefix}:1 in the last 60 s — is KEY_PREFIX/VERSION right?`,
+    ]);
+    expect(res.output?.readers).toMatchObject({ namespace: `${off.keyPrefix}:1`, count: 0 });
     const all = await acts.tokensRevoke(input({ scope: 'all' }, { mode: 'dry-run', requestedAt: at, target: 'off' }));
     expect(all.changed).toBe(false);
     expect(await r.redis.exists(userKey('d1', off), djangoKey(off, contractKeys.revokedBeforeAll()))).toBe(0);
