@@ -30,14 +30,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),
   };
-}
-
-/** Read-only looks at a target for front doors (InspectWorkflow); not runbook actions, so not in the catalog. */
-export function createInspectionActivities(deps: ActivityDeps) {
-  return {
-    ...createBanInspection(deps),
-    ...createTargetInspection(deps),
-  };
   // Every action refuses when what approvers approved is no longer what it would act with.
   const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;
   for (const spec of Object.values(ACTIONS)) {
@@ -49,6 +41,14 @@ export function createInspectionActivities(deps: ActivityDeps) {
     };
   }
   return activities;
+}
+
+/** Read-only looks at a target for front doors (InspectWorkflow); not runbook actions, so not in the catalog. */
+export function createInspectionActivities(deps: ActivityDeps) {
+  return {
+    ...createBanInspection(deps),
+    ...createTargetInspection(deps),
+  };
 }
 
 export type { ActivityDeps } from './deps.js';
