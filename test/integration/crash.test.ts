@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { declareIncident, getStatus, resolveIncident, TERMINAL, waitFor, handleFor } from '../../lib/incident-client.js';
 import { ownKey } from '../../lib/redis-keys.js';
+import { noReadersWarning } from '../../activities/readers.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { spawnWorker, startRedisServer, type RedisServer, type WorkerProcess } from '../helpers/processes.js';
 
@@ -73,7 +74,8 @@ it('a worker killed mid-step is replaced and the lockdown is applied exactly onc
   const record = JSON.parse((await redis.get(ownKey({ keyPrefix: stack.redis.prefix, keyVersion: 1 }, 'undo', id, 'lockdown'))) ?? 'null') as { prior: string | null };
   expect(record.prior).toBe('0');
   const step = (await getStatus(stack.client, id)).steps.find((x) => x.id === 'lockdown');
-  expect(step?.summary).toBe(`lockdown ON (${flagKey} = 1, was 0)`);
+  // No app reads the private Redis: the summary warns about it.
+  expect(step?.summary).toBe(`lockdown ON (${flagKey} = 1, was 0); WARNING: ${noReadersWarning(flagKey.slice(0, flagKey.lastIndexOf(':')))}`);
 
   await resolveIncident(stack.client, id, stack.actor('alice'));
   const done = await waitFor(stack.client, id, (x) => TERMINAL.includes(x.state), { timeoutMs: 30_000, intervalMs: 100 });

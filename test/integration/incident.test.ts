@@ -23,6 +23,7 @@ import {
 import { approveUpdate, type IncidentStatus } from '../../workflows/definitions.js';
 import type { NoticeStatus } from '../../workflows/notice.js';
 import { APPROVERS, DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
+import { noReadersWarning } from '../../activities/readers.js';
 
 let stack: Stack;
 
@@ -127,6 +128,9 @@ describe('IncidentWorkflow, live token-leak', () => {
   });
 });
 
+/** `<prefix>:<version>` of this file's target: the flag key without its name. */
+const namespace = (): string => stack.flagKey.slice(0, stack.flagKey.lastIndexOf(':'));
+
 describe('modes and steering', () => {
   it('dry-run plans every step, waits for nobody and changes nothing', async () => {
     await stack.redis.redis.set(stack.flagKey, '0');
@@ -136,13 +140,18 @@ describe('modes and steering', () => {
     expect(await stack.redis.redis.get(stack.flagKey)).toBe('0');
     const lockdown = s.steps.find((x) => x.action === 'lockdown.enable');
     expect(lockdown?.state).toBe('planned');
-    expect(lockdown?.plan).toEqual(['would wait for 2 approval(s) from group responders', `SET ${stack.flagKey} 1 (now: 0)`]);
+    // No app process reads this test's namespace: the plan says so, loudly.
+    expect(lockdown?.plan).toEqual(['would wait for 2 approval(s) from group responders', `SET ${stack.flagKey} 1 (now: 0)`, `WARNING: ${noReadersWarning(namespace())}`]);
     expect(s.gates).toEqual([]);
     await stack.redis.redis.del(stack.flagKey);
   });
 
   it('abort undoes lockdown and restores the exact prior value', async () => {
     await stack.redis.redis.set(stack.flagKey, '0');
+    // An app process that reads the namespace (the middleware's heartbeat), so the summary names it.
+    const seen = Math.floor(Date.now() / 1000);
+    const reader = `${namespace()}:fb:reader:test-app:4242`;
+    await stack.redis.redis.set(reader, String(seen), 'EX', 300);
     const res = await declare('token-leak', { params: { lockdown: true } });
     await until(res.id, (x) => x.state === 'awaiting-approval');
     await approveGate(stack.client, res.id, 'lockdown', stack.actor('alice'));
@@ -160,8 +169,9 @@ describe('modes and steering', () => {
     expect(s.steps.find((x) => x.id === 'lockdown')).toMatchObject({
       state: 'undone',
       summary: `lockdown restored to ${stack.flagKey} = 0`,
-      effect: `lockdown ON (${stack.flagKey} = 1, was 0)`,
+      effect: `lockdown ON (${stack.flagKey} = 1, was 0); 1 app process reads ${namespace()} (last seen ${new Date(seen * 1000).toISOString()})`,
     });
+    await stack.redis.redis.del(reader);
     expect(s.timeline.some((t) => t.step === 'lockdown' && t.kind === 'step' && t.message.includes(`lockdown ON (${stack.flagKey} = 1, was 0)`))).toBe(true);
     expect(s.steps.find((x) => x.id === 'timeline')?.state).toBe('pending');
     await stack.redis.redis.del(stack.flagKey);
