@@ -93,17 +93,13 @@ describe('IP bans enforced by nginx', () => {
     expect((await get(nginx.port, from('203.0.113.7'))).status).toBe(200);
   });
 
-  it('an incident asked to ban loopback 127.0.0.2 is refused and nginx keeps serving it', async () => {
-    const res = await declareIncident(stack.client, stack.config, { runbook: 'ban-test', params: { addresses: ['127.0.0.2'] }, actor: stack.actor(DECLARER) });
-    const s = await until(res.id, (x) => x.state === 'blocked');
-    expect(s.steps.find((x) => x.id === 'ban')).toMatchObject({
-      state: 'failed',
-      error: expect.stringMatching(/^FirebreakBadInput: network\.ban_ips refused, nothing was changed: 1 problem: addresses\[0\]: 127\.0\.0\.2\/32 overlaps 127\.0\.0\.0\/8 \(loopback\), which is never banned$/),
-    });
+  it('an incident asked to ban loopback 127.0.0.2 is refused before it starts and nginx keeps serving it', async () => {
+    // The front door runs network.ban_ips' own validator: nothing is started, nothing changes.
+    await expect(declareIncident(stack.client, stack.config, { runbook: 'ban-test', params: { addresses: ['127.0.0.2'] }, actor: stack.actor(DECLARER) })).rejects.toThrow(
+      /invalid step arguments, nothing was started:\n {2}step ban \(network\.ban_ips\): addresses\[0\]: 127\.0\.0\.2\/32 overlaps 127\.0\.0\.0\/8 \(loopback\), which is never banned/,
+    );
     expect((await get(nginx.port, { localAddress: '127.0.0.2' })).status).toBe(200);
     expect(await stack.redis.redis.exists(banKey('127.0.0.2/32'))).toBe(0);
-    await abortIncident(stack.client, res.id, 'test done', stack.actor(DECLARER));
-    await until(res.id, (x) => TERMINAL.includes(x.state));
   });
 
   it('a ban through an incident: nginx answers 403 to the banned client only, an expiry timer is started, abort lifts it', async () => {

@@ -1,17 +1,22 @@
 /** The action catalog and createActivities() agree: every action runs, every undo and expiry exists. */
 import { expect, it } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
+import { createValidateActivities } from '../../activities/validate.js';
 import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 
 const config = loadConfig({ env: {}, cwd: '/' });
-const acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients: new TargetClients(config) }) as Record<string, unknown>;
+const deps = { config, logger: createLogger({ level: 'silent', pretty: false }), clients: new TargetClients(config) };
+const acts = createActivities(deps) as Record<string, unknown>;
+/** The engine's own activities (argument validation, effective arguments): run by the workflow, not by a runbook step. */
+const engine = Object.keys(createValidateActivities(deps));
 const catalog = ACTIONS as Record<string, ActionSpec>;
 
 it('every catalog action has its activity, and no activity is unreachable', () => {
   const wanted = Object.values(catalog).filter((a) => !a.human).map((a) => a.activity).sort();
-  expect(Object.keys(acts).sort()).toEqual(wanted);
+  expect(engine.sort()).toEqual(['effectiveStepArgs', 'validateIncidentArgs']);
+  expect(Object.keys(acts).sort()).toEqual([...wanted, ...engine].sort());
   for (const name of wanted) expect(typeof acts[name]).toBe('function');
 });
 
