@@ -133,6 +133,7 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
       summary: req.summary,
       dedupKey: req.dedupKey,
       approvers: { ...config.approvers.groups },
+      approversSource: config.source,
       capabilities,
     },
   };

@@ -33,6 +33,8 @@ export interface IncidentInput {
   capabilities?: string[];
   /** Approver groups as configured when declared (snapshotted like the runbook). */
   approvers: Record<string, string[]>;
+  /** The config file the approver groups came from (or `defaults`), for refusals that say where to configure them. */
+  approversSource?: string;
 }
 
 export type StepState =

@@ -214,7 +214,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   };
   const requireApprover = (actor: Actor, what: string): void => {
     if (actor.user === input.declaredBy.user) throw new Error(`two-person rule: ${actor.user} declared this incident and cannot ${what}`);
-    if (!Object.values(input.approvers).some((m) => m.includes(actor.user))) throw new Error(`${actor.user} is not an approver, so cannot ${what}`);
+    if (!Object.values(input.approvers).some((m) => m.includes(actor.user))) throw new Error(`${actor.user} is not an approver, so cannot ${what} (configure approvers.groups.<group> in ${input.approversSource && input.approversSource !== 'defaults' ? input.approversSource : 'firebreak.yaml'})`);
   };
 
   wf.setHandler(

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
 import { InvalidArgumentsError } from '../../lib/errors.js';
-import { declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { approveGate, declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incident-client.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
@@ -195,6 +195,12 @@ describe('declare --wait exit codes', () => {
   it('waiting at a gate: exit 0', async () => {
     const r = await cli(['declare', 'token-leak', '--set', 'lockdown=true', '--wait', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as { status: { state: string } }).status.state).toBe('awaiting-approval');
+    const out = JSON.parse(r.stdout) as { id: string; status: { state: string } };
+    expect(out.status.state).toBe('awaiting-approval');
+    // The refusal says where approver groups are configured.
+    const escaped = stack.configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expect(approveGate(stack.client, out.id, 'lockdown', stack.actor('mallory'))).rejects.toThrow(
+      new RegExp(`mallory is not an approver in group "responders" \\(members: alice, bob, carol; configure approvers\\.groups\\.responders in ${escaped}\\)`),
+    );
   });
 });
