@@ -504,6 +504,33 @@ export function createDatabaseActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Firebreak's records in the app database are needed only while some incident holds
+   * read-only there (a retried read_only must find its own record, a lift its lifted_at).
+   * Once every record is lifted, the table and then the schema go, under the same lock as
+   * read_only, so a concurrent read_only never writes into a table being dropped. The schema
+   * is dropped without CASCADE: anything else someone put in it stays, and so does the schema.
+   */
+  async function removeBookkeepingIfUnused(c: pg.ClientBase): Promise<'removed' | 'kept' | 'absent'> {
+    return inTransaction(c, async () => {
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK_KEY]);
+      const book = await c.query<{ t: string | null }>("SELECT to_regclass('firebreak.firebreak_undo')::text AS t");
+      if (!book.rows[0]?.t) return 'absent';
+      const held = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM firebreak.firebreak_undo WHERE lifted_at IS NULL');
+      if ((held.rows[0]?.n ?? 0) > 0) return 'kept';
+      await c.query('DROP TABLE firebreak.firebreak_undo');
+      // RESTRICT fails when the schema holds anything else; that is not our business, so keep it.
+      await c.query('SAVEPOINT fb_schema');
+      try {
+        await c.query('DROP SCHEMA IF EXISTS firebreak RESTRICT');
+      } catch (err) {
+        if (sqlState(err) !== '2BP01') throw err;
+        await c.query('ROLLBACK TO SAVEPOINT fb_schema');
+      }
+      return 'removed';
+    });
+  }
+
   async function loadRecord(c: pg.ClientBase, input: ActionInput): Promise<unknown> {
     const { rows } = await c.query<{ record: unknown }>('SELECT record FROM firebreak.firebreak_undo WHERE incident_id = $1 AND step_id = $2', [
       input.incidentId,
@@ -757,18 +784,18 @@ export function createDatabaseActivities(deps: ActivityDeps) {
           });
 
           // Sessions opened under containment keep the read-only default until they reconnect: end them once.
+          // No bookkeeping table means an earlier attempt of this lift completed and removed it
+          // (it is only removed once every record is lifted), so those sessions are already gone.
           let sessionsEnded = 0;
-          if (!isOn(record.settings.roleInDatabase)) {
-            const hasBook = await c.query<{ t: string | null }>("SELECT to_regclass('firebreak.firebreak_undo')::text AS t");
-            let liftedAt = new Date();
-            if (hasBook.rows[0]?.t) {
-              const lifted = await c.query<{ lifted_at: Date }>(
-                'UPDATE firebreak.firebreak_undo SET lifted_at = COALESCE(lifted_at, clock_timestamp()) WHERE record = $1::jsonb RETURNING lifted_at',
-                [JSON.stringify(record)],
-              );
-              liftedAt = lifted.rows[0]?.lifted_at ?? liftedAt;
+          const hasBook = await c.query<{ t: string | null }>("SELECT to_regclass('firebreak.firebreak_undo')::text AS t");
+          if (hasBook.rows[0]?.t) {
+            const lifted = await c.query<{ lifted_at: Date }>(
+              'UPDATE firebreak.firebreak_undo SET lifted_at = COALESCE(lifted_at, clock_timestamp()) WHERE record = $1::jsonb RETURNING lifted_at',
+              [JSON.stringify(record)],
+            );
+            if (!isOn(record.settings.roleInDatabase)) {
+              sessionsEnded = await endSessions(c, role, { before: lifted.rows[0]?.lifted_at ?? new Date(), after: record.recordedAt });
             }
-            sessionsEnded = await endSessions(c, role, { before: liftedAt, after: record.recordedAt });
           }
 
           // Verify: the role's grants on the recorded tables equal the record, and the setting is back.
@@ -802,6 +829,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
             return { readOnlyDefault, wrote: `${insert ? 'INSERT' : 'DELETE'} on ${target} (rolled back)` };
           });
 
+          const bookkeeping = await removeBookkeepingIfUnused(c);
           const changed = applied.statements.length > 0 || sessionsEnded > 0;
           logger.info(
             { incidentId: input.incidentId, step: input.stepId, role: pgc.appRole, database: pgc.database, statements: applied.statements.length, sessionsEnded },
@@ -815,7 +843,8 @@ export function createDatabaseActivities(deps: ActivityDeps) {
                 : `${who} already had exactly the recorded privileges on "${pgc.database}"`) +
               (sessionsEnded ? `; ended ${sessionsEnded} session(s) opened while read-only` : '') +
               (proved.wrote ? `; a write as ${who} succeeds (${proved.wrote})` : '') +
-              gone,
+              gone +
+              (bookkeeping === 'removed' ? '; no incident holds read-only here any more: removed schema firebreak' : bookkeeping === 'kept' ? '; schema firebreak kept: another incident still holds read-only here' : ''),
             changed,
             proof: {
               privileges: grantCount(record.tables),
@@ -823,6 +852,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
               wrote: proved.wrote,
               readOnlyDefault: proved.readOnlyDefault,
               sessionsEnded,
+              bookkeeping,
               ...(applied.missing.length ? { missingTables: applied.missing } : {}),
               ...(applied.notRecorded.length ? { tablesNotInRecord: applied.notRecorded.length } : {}),
             },

@@ -250,6 +250,37 @@ describe('database.read_only / database.read_write (activities)', () => {
     await app.admin.query(`ALTER ROLE ${q(app.role)} IN DATABASE ${q(app.name)} RESET default_transaction_read_only`);
   });
 
+  it("Firebreak's schema leaves the app database with the last incident that held read-only there", async () => {
+    const schemaExists = async () => (await app.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'firebreak'")).rowCount === 1;
+    const a = await acts.databaseReadOnly(input({ incidentId: `INC-DB-${hex}-held-a` }));
+    const b = await acts.databaseReadOnly(input({ incidentId: `INC-DB-${hex}-held-b` }));
+    expect(await schemaExists()).toBe(true);
+    // Newest first, as the workflow lifts: b's lift leaves a's record, so the schema stays.
+    const liftB = await acts.databaseReadWrite(input({ args: b.undo?.args ?? {}, incidentId: `INC-DB-${hex}-held-b`, stepId: 'read-only.undo' }));
+    expect(liftB.proof).toMatchObject({ bookkeeping: 'kept' });
+    expect(liftB.summary).toMatch(/schema firebreak kept: another incident still holds read-only here$/);
+    expect((await snapshot()).records).toEqual([{ incident_id: `INC-DB-${hex}-held-a`, step_id: 'read-only' }, { incident_id: `INC-DB-${hex}-held-b`, step_id: 'read-only' }]);
+    const liftA = await acts.databaseReadWrite(input({ args: a.undo?.args ?? {}, incidentId: `INC-DB-${hex}-held-a`, stepId: 'read-only.undo' }));
+    expect(liftA.proof).toMatchObject({ bookkeeping: 'removed' });
+    expect(liftA.summary).toMatch(/no incident holds read-only here any more: removed schema firebreak$/);
+    expect(await schemaExists()).toBe(false);
+    expect(await app.grants()).toEqual(original);
+    // A retried lift after the schema is gone still verifies and changes nothing.
+    const again = await acts.databaseReadWrite(input({ args: a.undo?.args ?? {}, incidentId: `INC-DB-${hex}-held-a`, stepId: 'read-only.undo' }));
+    expect(again).toMatchObject({ changed: false, proof: { bookkeeping: 'absent', sessionsEnded: 0 } });
+    expect(await schemaExists()).toBe(false);
+  });
+
+  it("a schema firebreak that holds something else is left in place (only Firebreak's table goes)", async () => {
+    const res = await acts.databaseReadOnly(input({ incidentId: `INC-DB-${hex}-foreign` }));
+    await app.admin.query('CREATE TABLE firebreak.not_ours (x int)');
+    const lift = await acts.databaseReadWrite(input({ args: res.undo?.args ?? {}, incidentId: `INC-DB-${hex}-foreign`, stepId: 'read-only.undo' }));
+    expect(lift.proof).toMatchObject({ bookkeeping: 'removed' });
+    expect((await app.admin.query<{ t: string | null }>("SELECT to_regclass('firebreak.firebreak_undo')::text AS t")).rows[0]?.t).toBeNull();
+    expect((await app.admin.query<{ t: string | null }>("SELECT to_regclass('firebreak.not_ours')::text AS t")).rows[0]?.t).toBe('firebreak.not_ours');
+    await app.admin.query('DROP SCHEMA firebreak CASCADE');
+  });
+
   it('names that do not exist are BadInput, naming them, and nothing changes', async () => {
     const before = await snapshot();
     await expect(acts.databaseReadOnly(input({ target: 'nodb' }))).rejects.toMatchObject({
@@ -378,6 +409,9 @@ describe('database.read_only in a real incident', () => {
     expect(s.steps.find((x) => x.id === 'read-only')?.state).toBe('undone');
     expect(s.timeline.some((t) => t.kind === 'undo' && t.message.includes('database.read_write'))).toBe(true);
     expect(await app.grants()).toEqual(before);
+    // The last holder lifted read-only: nothing of Firebreak's stays behind in the app database.
+    expect((await app.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'firebreak'")).rowCount).toBe(0);
+    expect(s.steps.find((x) => x.id === 'read-only')?.summary).toMatch(/removed schema firebreak$/);
     const after = await app.connectAs();
     expect(await attempt(after, "INSERT INTO public.auth_user (username) VALUES ('eve')")).toBe('ok');
     await after.end();
