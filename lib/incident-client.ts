@@ -155,7 +155,7 @@ export async function startDeclared(client: Client, prepared: PreparedDeclaratio
   const doc = input.runbook.doc;
   const base = { runbook: doc.name, runbookSha256: input.runbook.sha256, mode: input.mode, target: input.target };
   if (prepared.dedupKey) {
-    const open = await findOpenByDedupKey(client, prepared.dedupKey);
+    const open = await findOpenByDedupKey(client, prepared.dedupKey, prepared.taskQueue);
     if (open) return { ...base, id: open.incidentId, workflowId: open.workflowId, existing: true };
   }
   const handle = await client.workflow.start(INCIDENT_WORKFLOW, {
@@ -182,8 +182,14 @@ export async function declareIncident(client: Client, config: Readonly<Config>, 
   return startDeclared(client, prepareDeclaration(config, req));
 }
 
-export async function findOpenByDedupKey(client: Client, key: string): Promise<{ incidentId: string; workflowId: string } | undefined> {
-  const query = `FirebreakDedupKey = '${key.replace(/'/g, "\\'")}' AND ExecutionStatus = 'Running'`;
+/**
+ * The open incident with this dedup key on this task queue. A task queue is one Firebreak
+ * deployment (its workers, config and targets), so two deployments sharing a namespace, each
+ * with a target called `local`, never mistake each other's `lockdown:local` for their own.
+ */
+export async function findOpenByDedupKey(client: Client, key: string, taskQueue: string): Promise<{ incidentId: string; workflowId: string } | undefined> {
+  const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const query = `FirebreakDedupKey = ${quote(key)} AND TaskQueue = ${quote(taskQueue)} AND ExecutionStatus = 'Running'`;
   for await (const wf of client.workflow.list({ query, pageSize: 1 })) {
     return { incidentId: wf.workflowId.replace(/^firebreak-/, ''), workflowId: wf.workflowId };
   }

@@ -45,7 +45,7 @@ export function registerLockdown(program: Command, run: Runner): void {
         const client = await ctx.client();
         const target = o.target ?? ctx.config.defaultTarget;
         const { findOpenByDedupKey, resolveIncident, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
-        const open = await findOpenByDedupKey(client, dedupKey(target));
+        const open = await findOpenByDedupKey(client, dedupKey(target), ctx.config.temporal.taskQueue);
         if (!open) throw new OperationError(`no open lockdown incident for target ${target}`);
         const g = await resolveIncident(client, open.incidentId, ctx.actor());
         // Votes still missing: the incident stays awaiting-resolve. All-clear complete: wait until

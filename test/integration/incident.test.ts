@@ -6,6 +6,7 @@ import {
   addNote,
   approveGate,
   declareIncident,
+  findOpenByDedupKey,
   getStatus,
   listIncidents,
   resolveIncident,
@@ -194,6 +195,9 @@ describe('modes and steering', () => {
     const b = await declare('token-leak', { dedupKey: key, params: { lockdown: true } });
     expect(b.existing).toBe(true);
     expect(b.id).toBe(a.id);
+    // Another deployment (task queue) in the same namespace has its own dedup scope.
+    expect(await findOpenByDedupKey(stack.client, key, stack.config.temporal.taskQueue)).toMatchObject({ incidentId: a.id });
+    expect(await findOpenByDedupKey(stack.client, key, `${stack.config.temporal.taskQueue}-elsewhere`)).toBeUndefined();
     await abortIncident(stack.client, a.id, 'cleanup', stack.actor(DECLARER));
     await until(a.id, (x) => TERMINAL.includes(x.state));
     const deadline = Date.now() + 10_000;
