@@ -12,6 +12,7 @@ import { InvalidArgumentsError, OperationError, UsageError } from './errors.js';
 import { planSteps } from './runbook/plan.js';
 import { coerceParams, loadRunbook } from './runbook/loader.js';
 import { SEVERITIES, type Severity } from './runbook/types.js';
+import { incidentIdOf, WORKFLOW_ID_PREFIX } from './ids.js';
 import { connectionOptions, dataConverter } from './temporal-connection.js';
 import { gdprWorkflowId, noticeSentUpdate, noticeStatusQuery, type NoticeStatus } from '../workflows/notice.js';
 import {
@@ -56,7 +57,7 @@ export function newIncidentId(now = new Date()): string {
 /** Accepts an incident id (`INC-…`) or a workflow id (`firebreak-INC-…`). */
 export function toWorkflowId(id: string): string {
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(id)) throw new UsageError(`"${id}" is not an incident id`);
-  return id.startsWith('firebreak-') ? id : workflowIdFor(id);
+  return id.startsWith(WORKFLOW_ID_PREFIX) ? id : workflowIdFor(id);
 }
 
 export interface DeclareRequest {
@@ -191,7 +192,7 @@ export async function findOpenByDedupKey(client: Client, key: string, taskQueue:
   const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   const query = `FirebreakDedupKey = ${quote(key)} AND TaskQueue = ${quote(taskQueue)} AND ExecutionStatus = 'Running'`;
   for await (const wf of client.workflow.list({ query, pageSize: 1 })) {
-    return { incidentId: wf.workflowId.replace(/^firebreak-/, ''), workflowId: wf.workflowId };
+    return { incidentId: incidentIdOf(wf.workflowId), workflowId: wf.workflowId };
   }
   return undefined;
 }
@@ -272,7 +273,7 @@ export async function markPersonalData(client: Client, id: string, actor: Actor,
 
 /** The GDPR clock of an incident (its own workflow), or undefined when personal data was never marked. */
 export async function getNoticeStatus(client: Client, id: string): Promise<NoticeStatus | undefined> {
-  const incidentId = toWorkflowId(id).replace(/^firebreak-/, '');
+  const incidentId = incidentIdOf(toWorkflowId(id));
   try {
     return await client.workflow.getHandle(gdprWorkflowId(incidentId)).query(noticeStatusQuery);
   } catch (err) {
@@ -282,7 +283,7 @@ export async function getNoticeStatus(client: Client, id: string): Promise<Notic
 }
 
 export async function recordNoticeSent(client: Client, id: string, actor: Actor, opts: { at?: string; reference?: string } = {}): Promise<NoticeStatus> {
-  const incidentId = toWorkflowId(id).replace(/^firebreak-/, '');
+  const incidentId = incidentIdOf(toWorkflowId(id));
   try {
     return await client.workflow.getHandle(gdprWorkflowId(incidentId)).executeUpdate(noticeSentUpdate, { args: [{ actor, ...opts }] });
   } catch (err) {
@@ -317,7 +318,7 @@ export async function listIncidents(client: Client, opts: { open?: boolean; limi
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const sa = wf.typedSearchAttributes;
     out.push({
-      id: sa.get(SA.incidentId) ?? wf.workflowId.replace(/^firebreak-/, ''),
+      id: sa.get(SA.incidentId) ?? incidentIdOf(wf.workflowId),
       workflowId: wf.workflowId,
       status: wf.status.name,
       runbook: sa.get(SA.runbook),

@@ -1,5 +1,6 @@
 /** Front doors' way to look at a target: start a short InspectWorkflow on the worker and wait for it. */
 import { randomBytes } from 'node:crypto';
+import { inspectWorkflowId } from './ids.js';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import type { Config } from './config.js';
@@ -14,7 +15,7 @@ function rootMessage(err: unknown): string {
 }
 
 export async function runInspect(client: Client, config: Readonly<Config>, input: InspectInput, timeoutMs = 30_000): Promise<InspectResult> {
-  const workflowId = `firebreak-inspect-${input.kind}-${input.target}-${randomBytes(5).toString('hex')}`;
+  const workflowId = inspectWorkflowId(input.kind, input.target, randomBytes(5).toString('hex'));
   try {
     return (await client.workflow.execute(INSPECT_WORKFLOW, {
       workflowId,

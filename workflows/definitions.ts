@@ -3,7 +3,6 @@
  * the queries and updates front doors (CLI, Slack) send. Shared by workflow
  * code and clients, so it stays free of I/O.
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { PhaseName, RunbookSnapshot, Severity, ParamValue } from '../lib/runbook/types.js';
 
@@ -217,10 +216,7 @@ export const waiveItemUpdate = defineUpdate<ChecklistStatus, [ChecklistInput]>('
 export const overrideUpdate = defineUpdate<StepStatus, [OverrideInput]>('override');
 export const markPersonalDataUpdate = defineUpdate<NonNullable<IncidentStatus['notice']>, [PersonalDataInput]>('markPersonalData');
 
-/** Workflow id for an incident id. */
-export function workflowIdFor(incidentId: string): string {
-  return `firebreak-${incidentId}`;
-}
+export { workflowIdFor } from '../lib/ids.js';
 
 /** Typed failure types (ApplicationFailure.type) shared by activities and clients. */
 export const FailureTypes = {
@@ -248,12 +244,4 @@ export interface ActionInput {
   approvedHash?: string;
 }
 
-export const SA = {
-  phase: defineSearchAttributeKey('FirebreakPhase', SearchAttributeType.KEYWORD),
-  severity: defineSearchAttributeKey('FirebreakSeverity', SearchAttributeType.KEYWORD),
-  runbook: defineSearchAttributeKey('FirebreakRunbook', SearchAttributeType.KEYWORD),
-  mode: defineSearchAttributeKey('FirebreakMode', SearchAttributeType.KEYWORD),
-  state: defineSearchAttributeKey('FirebreakState', SearchAttributeType.KEYWORD),
-  dedupKey: defineSearchAttributeKey('FirebreakDedupKey', SearchAttributeType.KEYWORD),
-  incidentId: defineSearchAttributeKey('FirebreakIncidentId', SearchAttributeType.KEYWORD),
-} as const;
+export { SA } from '../lib/search-attributes.js';

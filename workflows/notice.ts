@@ -6,8 +6,9 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { Actor } from './definitions.js';
+import { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
 
-export const GDPR_DEADLINE_HOURS = 72;
+export { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
 /** Remind when this many hours remain before the deadline. */
 export const DEFAULT_REMIND_HOURS_BEFORE = [66, 48, 24];
 
@@ -50,9 +51,7 @@ export interface NoticeSentInput {
 export const noticeStatusQuery = wf.defineQuery<NoticeStatus>('noticeStatus');
 export const noticeSentUpdate = wf.defineUpdate<NoticeStatus, [NoticeSentInput]>('noticeSent');
 
-export function gdprWorkflowId(incidentId: string): string {
-  return `firebreak-${incidentId}-gdpr`;
-}
+export { gdprWorkflowId } from '../lib/ids.js';
 
 export async function GdprDeadlineWorkflow(input: GdprDeadlineInput): Promise<NoticeStatus> {
   const awareMs = Date.parse(input.awareAt);

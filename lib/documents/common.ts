@@ -4,6 +4,7 @@
  * I/O and no clock; every time comes from the status or the facts.
  */
 import type { IncidentStatus, StepStatus } from '../../workflows/definitions.js';
+import { GDPR_DEADLINE_HOURS } from '../gdpr.js';
 
 /** Placeholder a human must replace before a document leaves the team. */
 export const TODO = '_TODO_';
@@ -36,7 +37,7 @@ export interface GeneratedDocument {
 }
 
 /** The GDPR Art. 33(1) window. */
-export const GDPR_DEADLINE_HOURS = 72;
+export { GDPR_DEADLINE_HOURS } from '../gdpr.js';
 
 const HOUR_MS = 3_600_000;
 
