@@ -50,7 +50,7 @@ import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './failures.js';
 import { githubSecretNameProblem } from './sinks/github.js';
 import { sinksFor, type SecretSink } from './sinks/types.js';
-import { RAISE_EPOCH_SCRIPT } from './tokens.js';
+import { RAISE_EPOCH_SCRIPT } from './support/redis-scripts.js';
 import { ROLE, SECRET_NAME } from '../lib/args/rules.js';
 
 type PgTarget = NonNullable<TargetConfig['postgres']>;

@@ -21,6 +21,7 @@ import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, onTarget, targetUnavailable, verificationFailed } from './failures.js';
 import { FOREIGN_ARGS, INLINE_MAX, JTI, USER_ID } from '../lib/args/rules.js';
 import { withReaders } from './readers.js';
+import { RAISE_EPOCH_SCRIPT } from './support/redis-scripts.js';
 
 /** Ids per Redis pipeline; progress is recorded and heartbeated after each. */
 export const REVOKE_CHUNK = 10_000;
@@ -50,20 +51,6 @@ end
 return #KEYS
 `;
 
-// "Revoked before" only moves forward: a retry, or an older request arriving
-// late, never lowers an epoch somebody else raised.
-export const RAISE_EPOCH_SCRIPT = `
-local epoch = tonumber(ARGV[1])
-local raised = 0
-for i = 1, #KEYS do
-  local current = tonumber(redis.call('GET', KEYS[i]) or '')
-  if current == nil or current < epoch then
-    redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2])
-    raised = raised + 1
-  end
-end
-return raised
-`;
 
 type Scope = 'jti' | 'user' | 'all';
 /** Arguments of the other scopes: given by mistake, they would silently revoke something else. */
