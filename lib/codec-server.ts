@@ -42,6 +42,23 @@ interface JsonPayload {
   data?: string;
 }
 
+/** Servers created with an auth token: only those may listen beyond loopback. */
+const authenticated = new WeakSet<Server>();
+
+/** Refused before binding: a codec server decodes every payload for whoever reaches it. */
+export class CodecServerExposedError extends Error {
+  constructor(host: string) {
+    super(`refusing to serve /decode on ${host} without an auth token: anyone who reaches it could read every incident's payloads; bind to 127.0.0.1 or set --auth-token-env`);
+    this.name = 'CodecServerExposedError';
+  }
+}
+
+/** Loopback addresses: only processes on this machine reach them. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h) || /^::ffff:127(?:\.\d{1,3}){3}$/.test(h);
+}
+
 /** Create (but do not start) the codec server; see {@link startCodecServer}. */
 export function createCodecServer(opts: CodecServerOptions): Server {
   const origins = new Set(opts.corsOrigins.map((o) => o.replace(/\/+$/, '')));
@@ -68,6 +85,7 @@ export function createCodecServer(opts: CodecServerOptions): Server {
   // Bound slow clients: a codec call is one small JSON round trip.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  if (opts.authToken) authenticated.add(server);
   return server;
 
   async function handle(req: IncomingMessage, res: ServerResponse, stats: { payloads?: number }): Promise<void> {
@@ -124,6 +142,7 @@ export function startCodecServer(
   port: number,
   host = '127.0.0.1',
 ): Promise<{ url: string; close: () => Promise<void> }> {
+  if (!isLoopbackHost(host) && !authenticated.has(server)) return Promise.reject(new CodecServerExposedError(host));
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -139,14 +139,18 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port)];
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
-  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.dbFile) {
+    if (existsSync(opts.dbFile)) chmodSync(opts.dbFile, 0o600);
+    args.push('--db-filename', opts.dbFile);
+  }
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   args.push('--log-level', opts.logLevel ?? 'warn', ...devServerSearchAttributeArgs());
 
   let logFd: number | undefined;
   let stdio: StdioOptions;
   if (opts.logFile) {
-    logFd = openSync(opts.logFile, 'a');
+    logFd = openSync(opts.logFile, 'a', 0o600);
+    chmodSync(opts.logFile, 0o600);
     stdio = ['ignore', logFd, logFd];
   } else if (opts.stdio === 'inherit') {
     stdio = ['ignore', 'inherit', 'inherit'];
@@ -157,7 +161,15 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     stdio = ['ignore', 'ignore', 'pipe'];
   }
 
-  const child = spawn(cli, args, { stdio });
+  // The SQLite file (and its -wal / -shm) holds every incident's history: owner-only.
+  // A child inherits the umask at spawn, and the server creates the file itself.
+  const umask = process.umask(0o077);
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(cli, args, { stdio });
+  } finally {
+    process.umask(umask);
+  }
   if (logFd !== undefined) closeSync(logFd); // the child has its own copy
 
   let stderrTail = '';
@@ -277,3 +289,4 @@ async function waitUntilReady(
     await sleep(RETRY_EVERY_MS);
   }
 }
+

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,13 +64,18 @@ describe('startDevServer', () => {
   it('starts on a free port with a db file, stops, frees the port, and restarts from the same file', async () => {
     const dbFile = join(dir, 'temporal.db');
     const port = await freePort();
-    const server = await startDevServer({ port, uiPort: false, dbFile, logLevel: 'error' });
+    const logFile = join(dir, 'temporal.log');
+    const server = await startDevServer({ port, uiPort: false, dbFile, logFile, logLevel: 'error' });
     let stopped = false;
     try {
       expect(server.address).toBe(`127.0.0.1:${port}`);
       expect(server.uiUrl).toBeUndefined();
       expect(server.pid).toBeGreaterThan(0);
       expect(existsSync(dbFile)).toBe(true);
+      // Incident histories and the server log are the owner's only, journal files included.
+      const modes = readdirSync(dir).map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]);
+      expect(modes.filter(([f]) => f?.startsWith('temporal.'))).toContainEqual(['temporal.db', '600']);
+      expect(modes.filter(([, m]) => m !== '600')).toEqual([]);
 
       // A namespace registered at run time gets no custom search attributes
       // from the start-dev flags: ensureSearchAttributes must add them.

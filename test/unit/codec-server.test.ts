@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { AesGcmCodec } from '../../lib/codec.js';
-import { createCodecServer, startCodecServer, MAX_BODY_BYTES } from '../../lib/codec-server.js';
+import { CodecServerExposedError, createCodecServer, isLoopbackHost, startCodecServer, MAX_BODY_BYTES } from '../../lib/codec-server.js';
 import type { CodecServerOptions } from '../../lib/codec-server.js';
 
 const KEY = Buffer.alloc(32, 0x5c);
@@ -232,5 +232,35 @@ describe('startCodecServer', () => {
     } finally {
       await first.close();
     }
+  });
+
+  it('refuses to listen beyond loopback without an auth token, and binds nothing', async () => {
+    const codec = new AesGcmCodec({ keys: new Map([['k1', KEY]]), currentKeyId: 'k1' });
+    const server = createCodecServer({ codec, corsOrigins: [] });
+    await expect(startCodecServer(server, 0, '0.0.0.0')).rejects.toThrow(CodecServerExposedError);
+    expect(server.listening).toBe(false);
+    const withToken = await startCodecServer(createCodecServer({ codec, corsOrigins: [], authToken: TOKEN }), 0, '0.0.0.0');
+    try {
+      const port = new URL(withToken.url).port;
+      expect((await fetch(`http://127.0.0.1:${port}/decode`, { method: 'POST', body: '{"payloads":[]}' })).status).toBe(401);
+    } finally {
+      await withToken.close();
+    }
+  });
+
+  it.each([
+    ['127.0.0.1', true],
+    ['127.10.0.1', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['::ffff:127.0.0.1', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.5', false],
+    ['128.0.0.1', false],
+    ['localhost.example.com', false],
+  ])('isLoopbackHost(%s) is %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
   });
 });
