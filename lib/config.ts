@@ -5,15 +5,32 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { tryParseNetwork } from './ip.js';
 
 /** Project root (where package.json lives). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A file the worker reads or writes: absolute, so it never depends on the folder a process was started in. */
+const absolutePath = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path (it would otherwise depend on the folder the worker was started in)');
+
+/** Names used as object keys: never one of Object.prototype's (`constructor`, `toString`, `__proto__`…). */
+const notReserved = (name: string): boolean => !(name in Object.prototype) && name !== '__proto__';
+
+/** A connection URL with no password in it: passwords are secret references (`password: {env: …}`). */
+const urlWithoutPassword = (where: string) =>
+  z.string().refine((v) => {
+    try {
+      return new URL(v).password === '';
+    } catch {
+      return true; // not a URL at all: the client reports that when it connects
+    }
+  }, `must not contain a password: put it in ${where} as {env: NAME} or {file: PATH}`);
 
 /** A secret is never written in config: it names an env var or a file holding it. */
 const secretRef = z
   .union([
     z.object({ env: z.string().min(1).describe('Environment variable holding the secret') }).strict(),
-    z.object({ file: z.string().min(1).describe('File holding the secret (trailing newline trimmed)') }).strict(),
+    z.object({ file: absolutePath.describe('File holding the secret (trailing newline trimmed)') }).strict(),
   ])
   .describe('Reference to a secret: {env: NAME} or {file: PATH}');
 export type SecretRef = z.infer<typeof secretRef>;
@@ -31,22 +48,26 @@ const targetSchema = z
     allowDrills: z.boolean().optional(),
     redis: z
       .object({
-        url: z.string().url().default('redis://127.0.0.1:6379/0').describe('Redis the protected app reads (its Django cache)'),
+        url: z.string().url().pipe(urlWithoutPassword('redis.password')).default('redis://127.0.0.1:6379/0').describe('Redis the protected app reads (its Django cache)'),
         password: secretRef.optional(),
-        keyPrefix: z.string().default('').describe("Django CACHES KEY_PREFIX ('' by default)"),
+        keyPrefix: z
+          .string()
+          // Firebreak SCANs its own keys under the prefix: a glob character would match other apps' keys.
+          .regex(/^[^*?[\]\\\s\p{Cc}]*$/u, 'must not contain glob characters (* ? [ ] \\), spaces or control characters')
+          .default('')
+          .describe("Django CACHES KEY_PREFIX ('' by default)"),
         keyVersion: z.number().int().min(1).default(1).describe('Django cache VERSION (1 by default)'),
       })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379/0', keyPrefix: '', keyVersion: 1 }),
     postgres: z
       .object({
-        adminUrl: z.string().default('postgres://postgres@127.0.0.1:5432/postgres').describe('Admin connection (no password in it: use password)'),
+        adminUrl: urlWithoutPassword('postgres.password').default('postgres://postgres@127.0.0.1:5432/postgres').describe('Admin connection (no password in it: use password)'),
         password: secretRef.optional(),
         database: identifier.default('app').describe('The protected app database'),
         appRole: identifier.default('app').describe('The role the app connects as'),
         schemas: z.array(identifier).min(1).default(['public']),
-        appUrl: z
-          .string()
+        appUrl: urlWithoutPassword('postgres.appPassword')
           .optional()
           .describe('How the app role connects, for the read-only proof (default: adminUrl with appRole as the user and database)'),
         appPassword: secretRef.optional().describe("The app role's password, for the read-only proof"),
@@ -66,7 +87,15 @@ const targetSchema = z
         banTtlSeconds: z.number().int().min(60).default(72 * 3600).describe('Default ban length (the guide: 72 h)'),
         minPrefixV4: z.number().int().min(0).max(32).default(16).describe('Broadest IPv4 ban allowed'),
         minPrefixV6: z.number().int().min(0).max(128).default(48).describe('Broadest IPv6 ban allowed'),
-        neverBan: z.array(z.string()).default([]).describe('Admin/VPN ranges and addresses no ban may touch (loopback is always protected)'),
+        neverBan: z
+          .array(
+            z.string().superRefine((v, ctx) => {
+              const parsed = tryParseNetwork(v.trim());
+              if ('error' in parsed) ctx.addIssue({ code: 'custom', message: `not an IP address or CIDR network: ${parsed.error}` });
+            }),
+          )
+          .default([])
+          .describe('Admin/VPN ranges and addresses no ban may touch (loopback is always protected)'),
       })
       .strict()
       .default({ banTtlSeconds: 72 * 3600, minPrefixV4: 16, minPrefixV6: 48, neverBan: [] }),
@@ -92,7 +121,7 @@ const targetSchema = z
         sinks: z
           .array(
             z.discriminatedUnion('type', [
-              z.object({ type: z.literal('dotenv'), path: z.string().min(1).describe('The .env file (docker-compose)') }).strict(),
+              z.object({ type: z.literal('dotenv'), path: absolutePath.describe('The .env file (docker-compose)') }).strict(),
               z.object({ type: z.literal('github'), environment: z.string().optional().describe('Environment secrets instead of repository secrets') }).strict(),
             ]),
           )
@@ -127,7 +156,7 @@ const targetSchema = z
       .optional(),
     nginx: z
       .object({
-        denyFile: z.string().describe('File nginx includes with deny rules'),
+        denyFile: absolutePath.describe('File nginx includes with deny rules'),
         reloadCommand: z.array(z.string()).min(1).default(['nginx', '-s', 'reload']),
         testCommand: z.array(z.string()).min(1).default(['nginx', '-t']),
       })
@@ -161,7 +190,7 @@ const configSchema = z
       .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'firebreak' }),
     database: z
       .object({
-        url: z.string().default('postgres://postgres@127.0.0.1:5432/firebreak').describe("Firebreak's own PostgreSQL"),
+        url: urlWithoutPassword('database.password').default('postgres://postgres@127.0.0.1:5432/firebreak').describe("Firebreak's own PostgreSQL"),
         password: secretRef.optional(),
       })
       .strict()
@@ -173,10 +202,21 @@ const configSchema = z
       .superRefine((targets, ctx) => {
         for (const name of Object.keys(targets)) {
           if (!TARGET_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'target names are lower-case words (a-z, 0-9, -; at most 31)' });
+          else if (!notReserved(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is reserved (a JavaScript object property); choose another target name` });
         }
       }),
     approvers: z
-      .object({ groups: z.record(z.string(), z.array(z.string().min(1))).default({}) })
+      .object({
+        groups: z
+          .record(
+            z
+              .string()
+              .regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, 'group names are words (letters, digits, _ and -; at most 63)')
+              .refine(notReserved, 'is reserved (a JavaScript object property); choose another group name'),
+            z.array(z.string().min(1)),
+          )
+          .default({}),
+      })
       .strict()
       .default({ groups: {} })
       .describe('Who may approve gates, by group'),
@@ -281,6 +321,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
     const v = env[name];
     if (v !== undefined && v !== '') setPath(raw, path, v);
   }
+  const protoKeys = protoKeyPaths(raw);
+  if (protoKeys.length) throw new ConfigError(protoKeys.map((path) => `config: ${path}: "__proto__" is not allowed as a key (${source})`));
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => {
@@ -293,7 +335,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const targets = { ...parsed.targets };
   if (!targets.local) targets.local = targetSchema.parse(LOCAL_TARGET);
   const problems: string[] = [];
-  if (!targets[parsed.defaultTarget]) problems.push(`config: defaultTarget: no target named "${parsed.defaultTarget}" (${source})`);
+  if (!Object.hasOwn(targets, parsed.defaultTarget)) problems.push(`config: defaultTarget: no target named "${parsed.defaultTarget}" (${source})`);
   if (parsed.encryption && !parsed.encryption.keys.some((k) => k.id === parsed.encryption?.current)) {
     problems.push(`config: encryption.current: "${parsed.encryption.current}" is not one of encryption.keys (${source})`);
   }
@@ -310,6 +352,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
     source,
   };
   return deepFreeze(config);
+}
+
+/** Paths of every own `__proto__` key (YAML allows it; zod would silently drop it). */
+function protoKeyPaths(value: unknown, path: string[] = []): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.keys(value).flatMap((key) => {
+    const here = [...path, key];
+    if (key === '__proto__') return [here.join('.')];
+    return protoKeyPaths((value as Record<string, unknown>)[key], here);
+  });
 }
 
 function safeUserName(): string {
@@ -351,7 +403,7 @@ export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env)
 
 export function getTarget(config: Readonly<Config>, name?: string): TargetConfig {
   const key = name ?? config.defaultTarget;
-  const t = config.targets[key];
+  const t = Object.hasOwn(config.targets, key) ? config.targets[key] : undefined;
   if (!t) throw new ConfigError([`unknown target "${key}" (known: ${Object.keys(config.targets).join(', ')})`]);
   return t;
 }
