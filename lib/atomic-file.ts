@@ -1,6 +1,6 @@
 /** The one atomic file writer: readers never see half a file, and a crash never loses a written one. */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -18,6 +18,7 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(path: string, content: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const mode = opts.mode ?? 0o640;
   const dir = dirname(path);
+  await removeStaleTemps(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
   try {
@@ -39,7 +40,32 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   if (d) await d.sync().catch(() => undefined).finally(() => d.close());
 }
 
-/** Temporary files writeFileAtomic leaves when the process was killed between open and rename. */
-export function isAtomicTemp(name: string, of: string): boolean {
-  return name.startsWith(`.${of}.`) && name.endsWith('.tmp');
+/**
+ * Remove the temporary files a killed writer of `path` left behind (SIGKILL between open
+ * and rename). Only those of processes that no longer exist: a live writer's file stays.
+ */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    await unlink(join(dir, name)).then(
+      () => removed.push(name),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
