@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { readSecret, type TargetConfig } from '../lib/config.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './failures.js';
+import { badInput, onTarget, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './support/failures.js';
 
 type PgTarget = NonNullable<TargetConfig['postgres']>;
 

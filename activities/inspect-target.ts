@@ -11,7 +11,7 @@ import pg from 'pg';
 import { readSecret, type TargetConfig } from '../lib/config.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
 import type { ActivityDeps } from './deps.js';
-import { errorLine } from './failures.js';
+import { errorLine } from './support/failures.js';
 import { githubClients } from './github-client.js';
 import { otherReaderNamespaces, readersOf } from './readers.js';
 

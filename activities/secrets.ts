@@ -47,7 +47,7 @@ import { ConfigError } from '../lib/errors.js';
 import { contractKeys, djangoKey } from '../lib/redis-keys.js';
 import { FailureTypes, type ActionInput, type ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './failures.js';
+import { badInput, refused, targetUnavailable, errorLine, sqlState, verificationFailed, verificationFailedFinal } from './support/failures.js';
 import { githubSecretNameProblem } from './sinks/github.js';
 import { sinksFor, type SecretSink } from './sinks/types.js';
 import { RAISE_EPOCH_SCRIPT } from './support/redis-scripts.js';

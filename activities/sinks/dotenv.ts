@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApplicationFailure } from '@temporalio/common';
-import { badInput, targetUnavailable } from '../failures.js';
+import { badInput, targetUnavailable } from '../support/failures.js';
 import type { SecretSink } from './types.js';
 
 /** A lock file whose mtime is older than this belongs to a writer that died. */
