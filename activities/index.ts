@@ -10,7 +10,7 @@ import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
-import { createSecretActivities } from './secrets.js';
+import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens.js';
 import { checkApproved, createValidateActivities } from './validate.js';
 import { ACTIONS } from '../lib/actions.js';
