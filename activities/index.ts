@@ -1,5 +1,5 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
-import { createDatabaseActivities } from './database.js';
+import { createDatabaseActivities } from './database/index.js';
 import { createDeployActivities } from './deploy.js';
 import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence.js';
