@@ -9,7 +9,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, refused, verificationFailedFinal } from './failures.js';
+import { badInput, onTarget, refused, verificationFailedFinal } from './support/failures.js';
 import { FULL_SHA, MAX_TIMEOUT_MINUTES, SHA_PREFIX } from '../lib/args/rules.js';
 import { githubClients, type GithubClients, type GithubParams, type GithubResponse, type GithubTarget } from './github-client.js';
 

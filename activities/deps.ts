@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { Config, TargetConfig } from '../lib/config.js';
 import { getTarget, readSecret } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { badInput, refused } from './failures.js';
+import { badInput, refused } from './support/failures.js';
 import type { Mode } from '../workflows/definitions.js';
 
 export interface ActivityDeps {

@@ -8,7 +8,7 @@ import { ownKey, type KeySpace } from '../lib/redis-keys.js';
 import { FailureTypes, type ActionInput, type ActionResult, type IncidentStatus } from '../workflows/definitions.js';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps.js';
-import { badInput, onTarget, targetUnavailable } from './failures.js';
+import { badInput, onTarget, targetUnavailable } from './support/failures.js';
 import { activityCancellationSignal, githubClients } from './github-client.js';
 import { incidentDir, writeAtomic } from './report.js';
 

@@ -25,7 +25,7 @@ import { readSecret, type SecretRef, type TargetConfig } from '../lib/config.js'
 import { BAN_REGISTRY, contractKeys, djangoKey, LOCKDOWN_KEY, ownKey, type KeySpace } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
-import { badInput } from './failures.js';
+import { badInput } from './support/failures.js';
 import { githubClients, type GithubClients } from './github-client.js';
 import { incidentDir, writeAtomic } from './report.js';
 

@@ -10,7 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { readSecret, type TargetConfig } from '../lib/config.js';
 import { FailureTypes } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
-import { badInput, targetUnavailable } from './failures.js';
+import { badInput, targetUnavailable } from './support/failures.js';
 
 export type GithubConfig = NonNullable<TargetConfig['github']>;
 export type GithubRoute = keyof Endpoints;

@@ -1,5 +1,5 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
-import { createDatabaseActivities } from './database.js';
+import { createDatabaseActivities } from './database/index.js';
 import { createDeployActivities } from './deploy.js';
 import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence.js';
@@ -10,7 +10,7 @@ import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
-import { createSecretActivities } from './secrets.js';
+import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens.js';
 import { checkApproved, createValidateActivities } from './validate.js';
 import { ACTIONS } from '../lib/actions.js';

@@ -7,7 +7,7 @@ import { scanKeys } from './readers.js';
 import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf, tryParseNetwork, type IpNetwork } from '../lib/ip.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../lib/redis-keys.js';
 import type { ActivityDeps } from './deps.js';
-import { badInput, onTarget } from './failures.js';
+import { badInput, onTarget } from './support/failures.js';
 
 /** Bans listed at most; the total is always given. */
 const MAX_LISTED = 1_000;

@@ -8,11 +8,11 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pg from 'pg';
-import { readSecret, type TargetConfig } from '../lib/config.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
 import type { ActivityDeps } from './deps.js';
-import { errorLine } from './failures.js';
+import { errorLine } from './support/failures.js';
 import { githubClients } from './github-client.js';
+import { appRoleConnection } from './support/pg.js';
 import { otherReaderNamespaces, readersOf } from './readers.js';
 
 export type CheckState = 'ok' | 'warn' | 'fail' | 'skip';
@@ -55,20 +55,6 @@ function runCommand(cmd: readonly string[]): Promise<{ ok: boolean; detail: stri
       resolve({ ok: false, detail: `${why}${first ? `: ${first.slice(0, 300)}` : ''}` });
     });
   });
-}
-
-/** The app role's connection, as the read-only proof makes it (appUrl, else adminUrl as the app role). */
-function appConnection(pgc: NonNullable<TargetConfig['postgres']>): pg.ClientConfig {
-  let url: URL;
-  if (pgc.appUrl) url = new URL(pgc.appUrl);
-  else {
-    url = new URL(pgc.adminUrl);
-    url.username = encodeURIComponent(pgc.appRole);
-    url.password = '';
-    url.pathname = `/${encodeURIComponent(pgc.database)}`;
-  }
-  if (pgc.appPassword) url.password = encodeURIComponent(readSecret(pgc.appPassword));
-  return { connectionString: url.toString(), application_name: 'firebreak-check', connectionTimeoutMillis: 5_000, query_timeout: 5_000 };
 }
 
 export function createTargetInspection(deps: ActivityDeps) {
@@ -122,7 +108,7 @@ export function createTargetInspection(deps: ActivityDeps) {
           return { detail: `connected as ${r[0]?.who} to ${r[0]?.db} (PostgreSQL ${r[0]?.v})` };
         });
         await check(rows, 'postgres app', async () => {
-          const c = new pg.Client(appConnection(pgc));
+          const c = new pg.Client(appRoleConnection(pgc, { application_name: 'firebreak-check', connectionTimeoutMillis: 5_000, query_timeout: 5_000 }));
           c.on('error', () => undefined);
           try {
             await c.connect();

@@ -6,7 +6,7 @@
 import { djangoKey, LOCKDOWN_KEY, ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, verificationFailed } from './failures.js';
+import { badInput, onTarget, verificationFailed } from './support/failures.js';
 import { withReaders } from './readers.js';
 
 /** Undo records outlive any incident we expect to keep open. */

@@ -19,7 +19,7 @@ import { compareNetworks, formatNetwork, tryParseNetwork, type IpNetwork } from 
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, verificationFailed } from './failures.js';
+import { badInput, onTarget, verificationFailed } from './support/failures.js';
 
 /** Undo records outlive the longest ban. */
 const UNDO_TTL_SECONDS = 30 * 24 * 3600;

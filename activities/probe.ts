@@ -19,7 +19,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { TargetConfig } from '../lib/config.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, targetUnavailable, verificationFailedFinal } from './failures.js';
+import { badInput, targetUnavailable, verificationFailedFinal } from './support/failures.js';
 import {
   evaluate,
   foreignOrigins,

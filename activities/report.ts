@@ -5,7 +5,7 @@ import { sha256Hex } from '../lib/canonical.js';
 import { PHASE_TITLES, PHASES } from '../lib/runbook/types.js';
 import type { ActionInput, ActionResult, IncidentStatus } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
-import { badInput } from './failures.js';
+import { badInput } from './support/failures.js';
 
 export function incidentDir(dataDir: string, incidentId: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(incidentId)) throw badInput(`incident id "${incidentId}" is not a safe folder name`);

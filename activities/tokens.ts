@@ -18,7 +18,7 @@ import type { TargetConfig } from '../lib/config.js';
 import { contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, onTarget, targetUnavailable, verificationFailed } from './failures.js';
+import { badInput, onTarget, targetUnavailable, verificationFailed } from './support/failures.js';
 import { FOREIGN_ARGS, INLINE_MAX, JTI, USER_ID } from '../lib/args/rules.js';
 import { withReaders } from './readers.js';
 import { RAISE_EPOCH_SCRIPT } from './support/redis-scripts.js';

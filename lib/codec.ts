@@ -2,13 +2,14 @@
  * AES-256-GCM payload codec: Temporal only ever stores ciphertext for workflow inputs,
  * results, signals and memos; workers, clients and the codec server hold the keys.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 // @temporalio/proto is CommonJS without named ESM exports: take its module.exports.
 import proto from '@temporalio/proto';
-import { readSecret } from './config.js';
 import type { Config } from './config.js';
-import { ConfigError, OperationError } from './errors.js';
+import { OperationError } from './errors.js';
+import { IV_BYTES, Keyring, SealOpenError, TAG_BYTES, keyringFromConfig, open } from './seal.js';
+
+export { keyFingerprint, parseKey } from './seal.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
 
@@ -20,10 +21,6 @@ export const METADATA_KEY_ID = 'encryption-key-id';
 export const METADATA_CIPHER = 'encryption-cipher';
 /** The only cipher this codec writes or reads. */
 export const CIPHER_NAME = 'AES256-GCM';
-
-const KEY_BYTES = 32;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -56,48 +53,30 @@ export interface AesGcmCodecOptions {
 export class AesGcmCodec implements PayloadCodec {
   /** Id of the key used for new payloads. */
   readonly currentKeyId: string;
-  readonly #keys: Map<string, Buffer>;
+  readonly #ring: Keyring;
 
-  constructor(opts: AesGcmCodecOptions) {
-    const keys = new Map<string, Buffer>();
-    for (const [id, key] of opts.keys) {
-      if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
-        throw new ConfigError([`encryption: key "${id}" must be exactly ${KEY_BYTES} bytes`]);
-      }
-      // Private copy: callers zeroing or reusing their buffer must not change ours.
-      keys.set(id, Buffer.from(key));
-    }
-    if (!keys.has(opts.currentKeyId)) {
-      throw new ConfigError([`encryption: current key "${opts.currentKeyId}" is not one of the keys`]);
-    }
-    this.currentKeyId = opts.currentKeyId;
-    this.#keys = keys;
+  constructor(opts: AesGcmCodecOptions | Keyring) {
+    this.#ring = opts instanceof Keyring ? opts : new Keyring(opts.keys, opts.currentKeyId);
+    this.currentKeyId = this.#ring.currentId;
   }
 
   /** Ids of every key this codec can decrypt with. */
   get keyIds(): string[] {
-    return [...this.#keys.keys()];
+    return this.#ring.ids;
   }
 
   /** Encrypt every payload under the current key. */
   async encode(payloads: Payload[]): Promise<Payload[]> {
-    const keyId = this.currentKeyId;
-    const key = this.#keys.get(keyId) as Buffer;
-    const aad = utf8.encode(keyId);
     return payloads.map((payload) => {
-      const plaintext = ProtoPayload.encode(payload).finish();
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-      cipher.setAAD(aad);
-      const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-      const data = Buffer.concat([iv, ciphertext, cipher.getAuthTag()]);
+      // `data` is iv ‖ ciphertext ‖ tag; the key id (metadata) is authenticated with it.
+      const { keyId, sealed } = this.#ring.seal(ProtoPayload.encode(payload).finish());
       return {
         metadata: {
           encoding: utf8.encode(ENCODING_ENCRYPTED),
           [METADATA_KEY_ID]: utf8.encode(keyId),
           [METADATA_CIPHER]: utf8.encode(CIPHER_NAME),
         },
-        data: new Uint8Array(data),
+        data: new Uint8Array(sealed),
       };
     });
   }
@@ -124,7 +103,7 @@ export class AesGcmCodec implements PayloadCodec {
         keyId,
       );
     }
-    const key = this.#keys.get(keyId);
+    const key = this.#ring.key(keyId);
     if (!key) {
       throw new PayloadDecryptionError(
         `cannot decrypt payload: unknown encryption key id ${shown} (this process has: ${this.keyIds.join(', ')})`,
@@ -138,13 +117,9 @@ export class AesGcmCodec implements PayloadCodec {
 
     let plaintext: Buffer;
     try {
-      const iv = data.subarray(0, IV_BYTES);
-      const tag = data.subarray(data.length - TAG_BYTES);
-      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(rawKeyId);
-      decipher.setAuthTag(tag);
-      plaintext = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
-    } catch {
+      plaintext = open(key, rawKeyId, data);
+    } catch (err) {
+      if (!(err instanceof SealOpenError)) throw err;
       throw new PayloadDecryptionError(
         `cannot decrypt payload with key id ${shown}: authentication failed (wrong key, or the payload or its key id was altered)`,
         keyId,
@@ -176,49 +151,8 @@ function showId(id: string): string {
   return JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id);
 }
 
-/**
- * Parse a 32-byte AES key written as base64 (44 characters; URL-safe and unpadded forms accepted) or hex
- * (64 characters). Surrounding whitespace is ignored. Errors name the key id, never the value.
- */
-export function parseKey(textValue: string, keyId = '(unnamed)'): Buffer {
-  const s = textValue.trim();
-  let key: Buffer | undefined;
-  if (/^[0-9a-fA-F]{64}$/.test(s)) key = Buffer.from(s, 'hex');
-  else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(s)) key = Buffer.from(s, 'base64');
-  if (!key || key.length !== KEY_BYTES) {
-    throw new ConfigError([
-      `config: encryption key "${keyId}" must be ${KEY_BYTES} bytes written as base64 (44 characters) or hex (64 characters); got ${s.length} characters`,
-    ]);
-  }
-  return key;
-}
-
 /** Build the codec from `config.encryption`, reading every key; undefined when encryption is not configured. */
 export function codecFromConfig(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): AesGcmCodec | undefined {
-  const enc = config.encryption;
-  if (!enc) return undefined;
-  const keys = new Map<string, Buffer>();
-  const problems: string[] = [];
-  for (const { id, secret } of enc.keys) {
-    if (keys.has(id)) {
-      problems.push(`config: encryption.keys: key id "${id}" appears more than once`);
-      continue;
-    }
-    try {
-      keys.set(id, parseKey(readSecret(secret, env), id));
-    } catch (err) {
-      if (err instanceof ConfigError) problems.push(...err.problems);
-      else throw err;
-    }
-  }
-  if (!problems.length && !keys.has(enc.current)) {
-    problems.push(`config: encryption.current: "${enc.current}" is not one of encryption.keys`);
-  }
-  if (problems.length) throw new ConfigError(problems);
-  return new AesGcmCodec({ keys, currentKeyId: enc.current });
-}
-
-/** First 12 hex digits of the key's SHA-256: lets logs tell keys apart without revealing them. */
-export function keyFingerprint(key: Buffer): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+  const ring = keyringFromConfig(config, env);
+  return ring && new AesGcmCodec(ring);
 }

@@ -6,8 +6,8 @@
  *   CRLF line ends, comments, `export NAME=` and a missing final newline too.
  *   The file is handled as bytes (latin1 in, latin1 out), so even bytes that are
  *   not UTF-8 come back unchanged.
- * - Writes are atomic: a temporary file in the same folder, mode 0600, fsync,
- *   rename over the file, fsync of the folder. The result is always 0600.
+ * - Writes are atomic (lib/atomic-file.ts: a temporary file in the same folder,
+ *   fsync, rename over the file, fsync of the folder). The result is always 0600.
  * - Writers serialise on an exclusive lock file `<path>.lock` (created with
  *   O_EXCL, retried with backoff). Its holder refreshes its mtime; one older than
  *   STALE_LOCK_MS is from a dead writer and is taken over.
@@ -15,10 +15,11 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, realpath, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApplicationFailure } from '@temporalio/common';
-import { badInput, targetUnavailable } from '../failures.js';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
+import { badInput, targetUnavailable } from '../support/failures.js';
 import type { SecretSink } from './types.js';
 
 /** A lock file whose mtime is older than this belongs to a writer that died. */
@@ -268,33 +269,15 @@ async function readText(path: string, file: string): Promise<{ text: string; mod
   }
 }
 
-async function writeAtomically(path: string, file: string, text: string, owner: { uid?: number; gid?: number }): Promise<void> {
-  const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fh;
+/** Atomically, 0600 whatever the umask, keeping the file's owner when we can (a root worker writing the app user's file). */
+async function writeDotenv(path: string, file: string, text: string, owner: { uid?: number; gid?: number }): Promise<void> {
   try {
-    fh = await open(tmp, 'wx', 0o600);
+    await writeFileAtomic(file, Buffer.from(text, 'latin1'), { mode: 0o600, owner: { uid: owner.uid, gid: owner.gid } });
   } catch (err) {
-    throw fileFailure(path, `create a temporary file in ${dir}`, err);
+    // Only the temporary file is opened by path (syscall "open"); everything after it is writing.
+    const what = (err as NodeJS.ErrnoException | undefined)?.syscall === 'open' ? `create a temporary file in ${dirname(file)}` : 'write it';
+    throw fileFailure(path, what, err);
   }
-  try {
-    try {
-      await fh.chmod(0o600); // whatever the umask
-      // Keep the file's owner when we can (a root worker writing the app user's file).
-      if (owner.uid !== undefined && owner.gid !== undefined && process.getuid?.() === 0) await fh.chown(owner.uid, owner.gid);
-      await fh.writeFile(Buffer.from(text, 'latin1'));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw fileFailure(path, 'write it', err);
-  }
-  // The rename is durable once the folder is.
-  const d = await open(dir, 'r').catch(() => undefined);
-  if (d) await d.sync().catch(() => undefined).finally(() => d.close());
 }
 
 /** A dotenv file as a secret sink. `path` should be absolute (sinksFor resolves config paths). */
@@ -314,7 +297,7 @@ export function createDotenvSink(path: string, options: DotenvOptions = {}): Sec
         const before = await readText(path, file);
         const text = setDotenvValue(before.text, name, value);
         if (text === before.text && before.mode === 0o600) return;
-        await writeAtomically(path, file, text, before);
+        await writeDotenv(path, file, text, before);
       });
     },
     async get(name) {

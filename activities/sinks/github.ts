@@ -5,7 +5,7 @@
  */
 import sodium from 'libsodium-wrappers';
 import type { ActivityDeps } from '../deps.js';
-import { badInput, verificationFailed } from '../failures.js';
+import { badInput, verificationFailed } from '../support/failures.js';
 import { githubClients, type GithubTarget } from '../github-client.js';
 import type { SecretSink } from './types.js';
 

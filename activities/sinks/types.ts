@@ -4,7 +4,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ActivityDeps } from '../deps.js';
-import { badInput } from '../failures.js';
+import { badInput } from '../support/failures.js';
 import { createDotenvSink } from './dotenv.js';
 import { createGithubSink } from './github.js';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { readSecret, type TargetConfig } from '../../lib/config.js';
 import type { ActionInput } from '../../workflows/definitions.js';
 import { assertModeAllowed, type TargetClients } from '../deps.js';
-import { badInput } from '../failures.js';
+import { badInput } from './failures.js';
 
 export type PgTarget = NonNullable<TargetConfig['postgres']>;
 

@@ -13,3 +13,15 @@ export const SQLSTATE = {
 } as const;
 
 export type SqlStateName = keyof typeof SQLSTATE;
+
+/** SQLSTATE classes (the first two characters) Firebreak branches on. */
+export const SQLSTATE_CLASS = {
+  invalidAuthorizationSpecification: '28',
+  invalidCatalogName: '3D',
+  syntaxErrorOrAccessRuleViolation: '42',
+} as const;
+
+/** Is `code` in one of these classes? */
+export function inSqlStateClass(code: string | undefined, ...classes: (typeof SQLSTATE_CLASS)[keyof typeof SQLSTATE_CLASS][]): boolean {
+  return code !== undefined && classes.some((c) => code.startsWith(c));
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabaseActivities } from '../../activities/database.js';
+import { createDatabaseActivities } from '../../activities/database/index.js';
 import { TargetClients } from '../../activities/deps.js';
 import { loadConfig } from '../../lib/config.js';
 import { approveGate, declareIncident, getStatus, resolveIncident, TERMINAL, waitFor } from '../../lib/incident-client.js';

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
-import { createSecretActivities } from '../../activities/secrets.js';
+import { createSecretActivities } from '../../activities/secrets/index.js';
 import { createDotenvSink } from '../../activities/sinks/dotenv.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';

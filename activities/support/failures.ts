@@ -1,6 +1,6 @@
 /** Typed failures: the workflow and clients branch on `type`, never on message text. */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureTypes } from '../workflows/definitions.js';
+import { FailureTypes } from '../../workflows/definitions.js';
 
 export function badInput(message: string, details?: unknown): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureTypes.BadInput, message, nonRetryable: true, details: details === undefined ? [] : [details] });

@@ -1,0 +1,142 @@
+/**
+ * database.read_only: revoke the app role's write privileges, set the read-only default for
+ * its new sessions, end its open sessions, then prove it by writing as the app role and
+ * being refused with 42501. The prior grants and setting are recorded (undo-schema.ts)
+ * before anything changes, so a retried step never records its own effect as the state
+ * to restore.
+ */
+import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
+import type { ActivityDeps } from '../deps.js';
+import { onTarget, verificationFailed, verificationFailedFinal } from '../support/failures.js';
+import { postgresOf } from '../support/pg.js';
+import { SQLSTATE } from '../support/sqlstate.js';
+import { withAdmin } from './admin.js';
+import { assertAdminCan, endSessions, readGrants, readSettings, validate, waitGone } from './catalog.js';
+import { asAppRole, probeTable, tryWrite } from './proofs.js';
+import { grantCount, isOn, parseRecord, type ReadOnlyRecord } from './record.js';
+import { compare, display, ident, inTransaction, LOCK_KEY, qualified } from './sql.js';
+import { ensureBookkeeping, loadRecord, markApplied, storeRecord } from './undo-schema.js';
+import { writePaths } from './write-paths.js';
+
+/** Revoke the app role's writes, default its sessions to read-only, end its open sessions, prove a write is refused. */
+export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): Promise<ActionResult> {
+  const pgc = postgresOf(deps.clients, input);
+  const schemas = [...new Set(pgc.schemas)].sort(compare);
+  return onTarget('postgres', () =>
+    withAdmin(deps.clients, input.target, pgc, async (c) => {
+      const role = await validate(c, pgc, schemas);
+      await assertAdminCan(c, schemas);
+      const before = await writePaths(c, role, schemas, 'before');
+      const who = `"${pgc.appRole}"`;
+      if (before.problems.length) {
+        throw verificationFailedFinal(
+          `cannot make "${pgc.database}" read-only for ${who}: ${before.problems.join('; ')}. Nothing was changed: give the app role plain grants (no ownership, no writing roles) and retry.`,
+        );
+      }
+      // Prove up front that the app role can log in, so the proof cannot fail for that after acting.
+      const preflightPid = await asAppRole(pgc, 'before acting', async (_app, _ro, pid) => pid);
+      await waitGone(c, preflightPid);
+
+      if (input.mode === 'dry-run') {
+        const grants = await readGrants(c, role.oid, schemas);
+        const settings = await readSettings(c, role.oid);
+        const sessions = await c.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usesysid = $1::oid AND datname = current_database() AND pid <> pg_backend_pid()',
+          [role.oid],
+        );
+        const probe = probeTable(grants);
+        const n = grantCount(grants);
+        return {
+          summary: n || !isOn(settings.roleInDatabase) ? `would make "${pgc.database}" read-only for ${who}` : `"${pgc.database}" is already read-only for ${who}`,
+          changed: false,
+          plan: [
+            ...schemas.map((s) => `REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA ${ident(s)} FROM ${ident(pgc.appRole)}`),
+            `(${n} write privilege(s) held now on ${grants.filter((t) => t.privileges.length || t.columns.length).length} of ${grants.length} table(s); recorded for the undo)`,
+            `ALTER ROLE ${ident(pgc.appRole)} IN DATABASE ${ident(pgc.database)} SET default_transaction_read_only = on (now: ${settings.roleInDatabase ?? 'unset'})`,
+            `end ${sessions.rows[0]?.n ?? 0} open session(s) of ${who} on "${pgc.database}"`,
+            probe ? `prove: DELETE FROM ${display(probe.schema, probe.table)} WHERE false as ${who} fails with 42501` : 'prove: no table to write to',
+            ...before.notes.map((n) => `note: ${n}`),
+          ],
+        };
+      }
+
+      const acted = await inTransaction(c, async () => {
+        await c.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK_KEY]);
+        await ensureBookkeeping(c, role);
+        let stored = await loadRecord(c, input);
+        if (stored === undefined) {
+          const now = await c.query<{ now: Date }>('SELECT now() AS now');
+          const fresh: ReadOnlyRecord = {
+            version: 1,
+            role: pgc.appRole,
+            database: pgc.database,
+            schemas,
+            recordedAt: (now.rows[0]?.now ?? new Date()).toISOString(),
+            settings: await readSettings(c, role.oid),
+            tables: await readGrants(c, role.oid, schemas),
+          };
+          // Written before anything changes: a retry finds this and never records its own effect as "prior".
+          await storeRecord(c, input, fresh);
+          stored = await loadRecord(c, input);
+        }
+        const record = parseRecord(stored, `the stored record for ${input.incidentId}/${input.stepId}`);
+        const held = grantCount(await readGrants(c, role.oid, schemas));
+        for (const s of schemas) {
+          await c.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA ${ident(s)} FROM ${ident(pgc.appRole)}`);
+        }
+        const left = await readGrants(c, role.oid, schemas);
+        const settings = await readSettings(c, role.oid);
+        const settingChanged = !isOn(settings.roleInDatabase);
+        if (settingChanged) {
+          await c.query(`ALTER ROLE ${ident(pgc.appRole)} IN DATABASE ${ident(pgc.database)} SET default_transaction_read_only = on`);
+        }
+        return { record, revoked: held - grantCount(left), settingChanged, tables: left.length };
+      });
+
+      // Sessions that started before the containment was in force end; later ones are already constrained.
+      const appliedAt = await markApplied(c, input);
+      const sessionsTerminated = await endSessions(c, role, { before: appliedAt ?? new Date(), exclude: preflightPid });
+
+      const after = await writePaths(c, role, schemas, 'after');
+      if (after.problems.length) throw verificationFailed(`"${pgc.database}" is not read-only for ${who}: ${after.problems.join('; ')}`);
+
+      const probe = probeTable(acted.record.tables);
+      const proved = await asAppRole(pgc, 'after acting', async (app, readOnlyDefault) => {
+        if (!isOn(readOnlyDefault)) throw verificationFailed(`a new session of ${who} has default_transaction_read_only = ${readOnlyDefault}, expected on`);
+        if (!probe) return { readOnlyDefault, deniedWrite: null };
+        const target = display(probe.schema, probe.table);
+        const res = await tryWrite(app, `DELETE FROM ${qualified(probe.schema, probe.table)} WHERE false`, true);
+        if (res.code === null) throw verificationFailed(`a write as ${who} still succeeds (DELETE FROM ${target} WHERE false, rolled back)`);
+        if (res.code === SQLSTATE.readOnlySqlTransaction) throw verificationFailed(`a write as ${who} on ${target} was refused only by read-only mode (25006), not by privileges`);
+        if (res.code !== SQLSTATE.insufficientPrivilege) throw verificationFailed(`a write as ${who} on ${target} failed with ${res.code} (${res.message ?? ''}), expected 42501 insufficient_privilege`);
+        return { readOnlyDefault, deniedWrite: `42501 on ${target}` };
+      });
+
+      const changed = acted.revoked > 0 || acted.settingChanged || sessionsTerminated > 0;
+      const notes = after.notes.length ? ` Note: ${after.notes.join('; ')}.` : '';
+      deps.logger.info(
+        { incidentId: input.incidentId, step: input.stepId, role: pgc.appRole, database: pgc.database, revoked: acted.revoked, sessionsTerminated, changed },
+        'database read-only',
+      );
+      return {
+        summary:
+          (changed
+            ? `"${pgc.database}" read-only for ${who}: revoked ${acted.revoked} write privilege(s) on ${acted.tables} table(s) in ${schemas.join(', ')}, default_transaction_read_only = on, ended ${sessionsTerminated} session(s)`
+            : `"${pgc.database}" was already read-only for ${who}`) +
+          (proved.deniedWrite ? `; a write as ${who} is refused (${proved.deniedWrite})` : '; no table to prove it on') +
+          `.${notes}`,
+        changed,
+        proof: {
+          deniedWrite: proved.deniedWrite,
+          sessionsTerminated,
+          tables: acted.tables,
+          revoked: acted.revoked,
+          readOnlyDefault: proved.readOnlyDefault,
+          ...(after.notes.length ? { notes: after.notes } : {}),
+        },
+        output: { role: pgc.appRole, database: pgc.database, schemas, tables: acted.tables, revoked: acted.revoked, sessionsTerminated },
+        undo: { action: 'database.read_write', args: { restore: acted.record } },
+      };
+    }),
+  );
+}
