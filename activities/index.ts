@@ -2,7 +2,7 @@
 import { createDatabaseActivities } from './database.js';
 import { createDeployActivities } from './deploy.js';
 import { createDocumentActivities } from './documents.js';
-import { createEvidenceActivities } from './evidence.js';
+import { createEvidenceActivities } from './evidence/index.js';
 import type { ActivityDeps } from './deps.js';
 import { createBanInspection } from './inspect-bans.js';
 import { createTargetInspection } from './inspect-target.js';
