@@ -11,7 +11,7 @@ import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets.js';
-import { createTokenActivities } from './tokens.js';
+import { createTokenActivities } from './tokens/index.js';
 import { checkApproved, createValidateActivities } from './validate.js';
 import { ACTIONS } from '../lib/actions.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
