@@ -7,7 +7,7 @@ import type { ActivityDeps } from './deps.js';
 import { createBanInspection } from './inspect-bans.js';
 import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
-import { createNetworkActivities } from './network.js';
+import { createNetworkActivities } from './network/index.js';
 import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets.js';
