@@ -1,6 +1,6 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database.js';
-import { createDeployActivities } from './deploy.js';
+import { createDeployActivities } from './deploy/index.js';
 import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence/index.js';
 import type { ActivityDeps } from './deps.js';
@@ -8,7 +8,6 @@ import { createBanInspection } from './inspect-bans.js';
 import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network/index.js';
-import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets.js';
 import { createTokenActivities } from './tokens/index.js';
@@ -23,7 +22,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createTokenActivities(deps),
     ...createNetworkActivities(deps),
     ...createDatabaseActivities(deps),
-    ...createProbeActivities(deps),
     ...createDeployActivities(deps),
     ...createSecretActivities(deps),
     ...createEvidenceActivities(deps),
