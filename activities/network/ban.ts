@@ -6,7 +6,7 @@ import { heartbeatProgress } from '../support/context.js';
 import { RECORD_TTL_SECONDS } from '../support/records.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { checkBanInput, refuse, requestedSeconds } from './inputs.js';
-import { BAN_SCRIPT, CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, run, sampleIndices, sortNetworks, WINDOW } from './registry.js';
+import { BAN_SCRIPT, CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sampleIndices, sortNetworks, WINDOW } from './registry.js';
 
 const MAX_REASON = 500;
 
@@ -33,8 +33,8 @@ export function createBanActivities(deps: ActivityDeps) {
         const ends = await existingEnds(ctx, canonical);
         const fresh = ends.filter((e) => e === null).length;
         const longer = ends.filter((e) => e !== null && e >= expiresAt).length;
-        const active = await run(() => ctx.redis.zcount(ctx.registry, `(${now}`, '+inf'));
-        const inRegistry = await run(async () => {
+        const active = await onRedis(() => ctx.redis.zcount(ctx.registry, `(${now}`, '+inf'));
+        const inRegistry = await onRedis(async () => {
           let count = 0;
           for (const part of chunks(canonical, 5_000)) {
             const scores = await ctx.redis.zmscore(ctx.registry, ...part);
@@ -68,7 +68,7 @@ export function createBanActivities(deps: ActivityDeps) {
       const validatedAt = performance.now();
       await nginxPreflight(ctx, action);
       const record = ctx.record(input.incidentId, input.stepId);
-      await run(() =>
+      await onRedis(() =>
         ctx.redis.set(
           `${record}:meta`,
           JSON.stringify({ at: new Date().toISOString(), requestedAt: input.requestedAt, reason, expiresAt: expiresIso, networks: n }),
@@ -82,7 +82,7 @@ export function createBanActivities(deps: ActivityDeps) {
       let extended = 0;
       const parts = chunks(canonical);
       for (let w = 0; w < parts.length; w += WINDOW) {
-        const results = await run(() =>
+        const results = await onRedis(() =>
           Promise.all(
             parts.slice(w, w + WINDOW).map(
               (part) =>
@@ -113,7 +113,7 @@ export function createBanActivities(deps: ActivityDeps) {
         const pipe = ctx.redis.pipeline();
         for (const c of part) pipe.get(ctx.banKey(c)).ttl(ctx.banKey(c));
         pipe.zmscore(ctx.registry, ...part);
-        const res = (await run(() => pipe.exec())) ?? [];
+        const res = (await onRedis(() => pipe.exec())) ?? [];
         part.forEach((c, i) => {
           const value = res[2 * i]?.[1] as string | null;
           const ttlLeft = res[2 * i + 1]?.[1] as number;
@@ -133,12 +133,12 @@ export function createBanActivities(deps: ActivityDeps) {
       }
 
       // ---- undo ----------------------------------------------------------------
-      const newCount = await run(() => ctx.redis.scard(record));
+      const newCount = await onRedis(() => ctx.redis.scard(record));
       let undo: ActionResult['undo'];
       if (newCount > MAX_INLINE_UNDO) {
         undo = { action: 'network.unban_ips', args: { addresses: [], from_record: `${input.incidentId}/${input.stepId}` } };
       } else if (newCount > 0) {
-        undo = { action: 'network.unban_ips', args: { addresses: sortNetworks(await run(() => ctx.redis.smembers(record))) } };
+        undo = { action: 'network.unban_ips', args: { addresses: sortNetworks(await onRedis(() => ctx.redis.smembers(record))) } };
       }
 
       const already = kept + extended;

@@ -14,7 +14,7 @@ import { compareNetworks, formatNetwork, tryParseNetwork, type IpNetwork } from 
 import { badInput, onTarget, verificationFailed } from '../failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { RECORD_TTL_SECONDS } from '../support/records.js';
-import { run, type NetworkContext } from './registry.js';
+import { onRedis, type NetworkContext } from './registry.js';
 
 const COMMAND_TIMEOUT_MS = 60_000;
 const LOCK_TTL_MS = 60_000;
@@ -116,7 +116,7 @@ export async function nginxPreflight(ctx: NetworkContext, action: string): Promi
 async function withLock<T>(ctx: NetworkContext, fn: () => Promise<T>): Promise<T> {
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + LOCK_WAIT_MS;
-  while ((await run(() => ctx.redis.set(ctx.lockKey, token, 'PX', LOCK_TTL_MS, 'NX'))) !== 'OK') {
+  while ((await onRedis(() => ctx.redis.set(ctx.lockKey, token, 'PX', LOCK_TTL_MS, 'NX'))) !== 'OK') {
     if (Date.now() > deadline) throw verificationFailed(`nginx deny file is locked by another worker (${ctx.lockKey}) for more than ${LOCK_WAIT_MS / 1000} s`);
     heartbeatProgress({ phase: 'waiting for the deny file lock' });
     await new Promise((r) => setTimeout(r, 25));
@@ -124,7 +124,7 @@ async function withLock<T>(ctx: NetworkContext, fn: () => Promise<T>): Promise<T
   try {
     return await fn();
   } finally {
-    await run(() => ctx.redis.eval(UNLOCK_SCRIPT, 1, ctx.lockKey, token)).catch(() => undefined);
+    await onRedis(() => ctx.redis.eval(UNLOCK_SCRIPT, 1, ctx.lockKey, token)).catch(() => undefined);
   }
 }
 
@@ -139,7 +139,7 @@ export async function syncNginx(ctx: NetworkContext, cutoff: number, action: str
   if (!nginx) return undefined;
   const write = (content: string) => writeFileAtomic(nginx.denyFile, content, { mode: DENY_FILE_MODE });
   return withLock(ctx, async () => {
-    const members = await run(() => ctx.redis.zrangebyscore(ctx.registry, `(${cutoff}`, '+inf'));
+    const members = await onRedis(() => ctx.redis.zrangebyscore(ctx.registry, `(${cutoff}`, '+inf'));
     const networks: IpNetwork[] = [];
     let skipped = 0;
     for (const m of members) {
@@ -158,7 +158,7 @@ export async function syncNginx(ctx: NetworkContext, cutoff: number, action: str
     const content = renderDenyFile(networks.map(formatNetwork), ctx.registry);
     const hash = sha256(content);
     const previous = await onNginx(() => readIfExists(nginx.denyFile));
-    const applied = await run(() => ctx.redis.get(ctx.appliedKey));
+    const applied = await onRedis(() => ctx.redis.get(ctx.appliedKey));
     const state: NginxState = { path: nginx.denyFile, lines: networks.length, sha256: hash, changed: previous !== content, reloaded: false };
     if (!state.changed && applied === hash) return state;
     heartbeatProgress({ phase: 'nginx', lines: networks.length });
@@ -172,7 +172,7 @@ export async function syncNginx(ctx: NetworkContext, cutoff: number, action: str
     }
     const reload = await runCommand(nginx.reloadCommand);
     if (!reload.ok) throw verificationFailed(`${action}: nginx reload failed (${nginx.reloadCommand.join(' ')}); the deny file is written and tested: ${reload.detail}`);
-    await run(() => ctx.redis.set(ctx.appliedKey, hash, 'EX', RECORD_TTL_SECONDS));
+    await onRedis(() => ctx.redis.set(ctx.appliedKey, hash, 'EX', RECORD_TTL_SECONDS));
     state.reloaded = true;
     return state;
   });

@@ -4,7 +4,7 @@ import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../failures.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
 import { requestedSeconds } from './inputs.js';
-import { chunks, networkContext, run } from './registry.js';
+import { chunks, networkContext, onRedis } from './registry.js';
 
 export function createExpireActivities(deps: ActivityDeps) {
   const { logger } = deps;
@@ -21,8 +21,8 @@ export function createExpireActivities(deps: ActivityDeps) {
       const cutoff = Math.max(Math.floor(Date.now() / 1000), requestedSeconds(input));
       const cutoffIso = new Date(cutoff * 1000).toISOString();
       if (input.mode === 'dry-run') {
-        const ended = await run(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
-        const active = await run(() => ctx.redis.zcount(ctx.registry, `(${cutoff}`, '+inf'));
+        const ended = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
+        const active = await onRedis(() => ctx.redis.zcount(ctx.registry, `(${cutoff}`, '+inf'));
         return {
           summary: `would drop ${ended} ended bans (${active} stay)`,
           changed: false,
@@ -30,9 +30,9 @@ export function createExpireActivities(deps: ActivityDeps) {
           output: { planned: ended },
         };
       }
-      const removed = await run(() => ctx.redis.zremrangebyscore(ctx.registry, '-inf', cutoff));
+      const removed = await onRedis(() => ctx.redis.zremrangebyscore(ctx.registry, '-inf', cutoff));
       const nginx = await syncNginx(ctx, cutoff, action);
-      const left = await run(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
+      const left = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
       if (left) throw verificationFailed(`${action}: ${left} ended bans still in ${ctx.registry}`);
       let denyProof: Record<string, unknown> | undefined;
       if (nginx) {
@@ -40,7 +40,7 @@ export function createExpireActivities(deps: ActivityDeps) {
         const listed = [...file.networks];
         const stale: string[] = [];
         for (const part of chunks(listed, 5_000)) {
-          const scores = await run(() => ctx.redis.zmscore(ctx.registry, ...part));
+          const scores = await onRedis(() => ctx.redis.zmscore(ctx.registry, ...part));
           part.forEach((c, i) => {
             const s = scores[i];
             if (s === null || s === undefined || Number(s) <= cutoff) stale.push(c);
@@ -49,7 +49,7 @@ export function createExpireActivities(deps: ActivityDeps) {
         if (stale.length) throw verificationFailed(`${action}: deny file ${nginx.path} still denies ${stale.length} networks whose ban ended, e.g. ${stale.slice(0, 3).join(', ')}`);
         denyProof = denyFileProof(nginx, file);
       }
-      const active = await run(() => ctx.redis.zcard(ctx.registry));
+      const active = await onRedis(() => ctx.redis.zcard(ctx.registry));
       logger.info({ incidentId: input.incidentId, step: input.stepId, removed, active }, 'ended bans dropped');
       return {
         summary: `dropped ${removed} ended ${removed === 1 ? 'ban' : 'bans'} (as of ${cutoffIso}); ${active} active` + denyFileSummary(nginx),

@@ -73,7 +73,8 @@ redis.call('ZADD', KEYS[1], 'GT', unpack(zargs))
 return { created, kept, extended }
 `;
 
-export const run = <T>(fn: () => Promise<T>): Promise<T> => onTarget('redis', fn);
+/** A Redis call of a network action: untyped errors become retryable TargetUnavailable failures. */
+export const onRedis = <T>(fn: () => Promise<T>): Promise<T> => onTarget('redis', fn);
 
 /** Everything a network action works with on one target: its config, Redis, key names. */
 export function networkContext(deps: ActivityDeps, input: ActionInput) {
@@ -129,7 +130,7 @@ export function sampleIndices(n: number): { indices: number[]; all: boolean } {
 export async function existingEnds(ctx: NetworkContext, canonical: string[]): Promise<Array<number | null>> {
   const out: Array<number | null> = [];
   for (const part of chunks(canonical, 5_000)) {
-    const values = await run(() => ctx.redis.mget(...part.map(ctx.banKey)));
+    const values = await onRedis(() => ctx.redis.mget(...part.map(ctx.banKey)));
     for (const v of values) out.push(v === null || !/^-?\d+$/.test(v) ? null : Number(v));
   }
   return out;

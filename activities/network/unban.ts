@@ -7,7 +7,7 @@ import { verificationFailed } from '../failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { collectEntries, refuse } from './inputs.js';
-import { CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, run, sortNetworks, WINDOW } from './registry.js';
+import { CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sortNetworks, WINDOW } from './registry.js';
 
 export function createUnbanActivities(deps: ActivityDeps) {
   const { logger } = deps;
@@ -33,7 +33,7 @@ export function createUnbanActivities(deps: ActivityDeps) {
       const all = new Set(listed.canonical);
       if (recordKey) {
         const key = recordKey;
-        for (const m of await run(() => ctx.redis.smembers(key))) {
+        for (const m of await onRedis(() => ctx.redis.smembers(key))) {
           const r = tryParseNetwork(m);
           if ('network' in r) all.add(formatNetwork(r.network));
         }
@@ -45,7 +45,7 @@ export function createUnbanActivities(deps: ActivityDeps) {
         const ends = await existingEnds(ctx, canonical);
         const banned = ends.filter((e) => e !== null).length;
         const now = Math.floor(Date.now() / 1000);
-        const active = await run(() => ctx.redis.zcount(ctx.registry, `(${now}`, '+inf'));
+        const active = await onRedis(() => ctx.redis.zcount(ctx.registry, `(${now}`, '+inf'));
         return {
           summary: `would lift ${n} ${noun} (${banned} banned now)`,
           changed: false,
@@ -63,8 +63,8 @@ export function createUnbanActivities(deps: ActivityDeps) {
       const parts = chunks(canonical);
       for (let w = 0; w < parts.length; w += WINDOW) {
         const window = parts.slice(w, w + WINDOW);
-        const deleted = await run(() => Promise.all(window.map((part) => ctx.redis.unlink(...part.map(ctx.banKey)))));
-        await run(() => Promise.all(window.map((part) => ctx.redis.zrem(ctx.registry, ...part))));
+        const deleted = await onRedis(() => Promise.all(window.map((part) => ctx.redis.unlink(...part.map(ctx.banKey)))));
+        await onRedis(() => Promise.all(window.map((part) => ctx.redis.zrem(ctx.registry, ...part))));
         for (const d of deleted) removed += d;
         heartbeatProgress({ phase: 'redis', done: Math.min(n, (w + WINDOW) * CHUNK), total: n });
       }
@@ -74,9 +74,9 @@ export function createUnbanActivities(deps: ActivityDeps) {
       // Every lifted key is checked: EXISTS of a whole chunk is one command.
       const left: string[] = [];
       for (const part of chunks(canonical)) {
-        const [exists, scores] = await run(() => Promise.all([ctx.redis.exists(...part.map(ctx.banKey)), ctx.redis.zmscore(ctx.registry, ...part)]));
+        const [exists, scores] = await onRedis(() => Promise.all([ctx.redis.exists(...part.map(ctx.banKey)), ctx.redis.zmscore(ctx.registry, ...part)]));
         if (exists > 0) {
-          const each = await run(() => Promise.all(part.map((c) => ctx.redis.exists(ctx.banKey(c)))));
+          const each = await onRedis(() => Promise.all(part.map((c) => ctx.redis.exists(ctx.banKey(c)))));
           part.forEach((c, i) => {
             if (each[i]) left.push(`${ctx.banKey(c)} still exists`);
           });
