@@ -5,12 +5,13 @@
  */
 import { Octokit } from '@octokit/rest';
 import type { Endpoints } from '@octokit/types';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { readSecret, type TargetConfig } from '../lib/config.js';
+import { redactValues } from '../lib/redact.js';
 import { FailureTypes } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
 import { badInput, targetUnavailable } from './support/failures.js';
+import { activityContext } from './support/context.js';
 
 export type GithubConfig = NonNullable<TargetConfig['github']>;
 export type GithubRoute = keyof Endpoints;
@@ -156,11 +157,8 @@ function isRequestError(err: unknown): err is RequestErrorLike {
  */
 export function githubFailure(err: unknown, endpoint = 'GitHub API', redact: string[] = []): ApplicationFailure | CancelledFailure {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
-  const clean = (text: string): string => {
-    let out = text.split('\n')[0]?.slice(0, 300) ?? '';
-    for (const secret of redact) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-    return out;
-  };
+  // Redacted before the cut: a secret cut in half would no longer match.
+  const clean = (text: string): string => redactValues(text.split('\n')[0] ?? '', redact).slice(0, 300);
   if (!isRequestError(err)) return targetUnavailable('github', new Error(clean(`${endpoint}: ${(err as Error | undefined)?.message ?? String(err)}`)));
   const status = err.status;
   const headers = err.response?.headers ?? {};
@@ -209,11 +207,7 @@ function rateLimitDelayMs(status: number, headers: Record<string, string | numbe
 
 /** The running activity's cancellation signal, or undefined outside an activity. */
 export function activityCancellationSignal(): AbortSignal | undefined {
-  try {
-    return Context.current().cancellationSignal;
-  } catch {
-    return undefined;
-  }
+  return activityContext()?.cancellationSignal;
 }
 
 function cancellationOf(signal: AbortSignal): unknown {

@@ -1,17 +1,16 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database/index.js';
-import { createDeployActivities } from './deploy.js';
+import { createDeployActivities } from './deploy/index.js';
 import { createDocumentActivities } from './documents.js';
-import { createEvidenceActivities } from './evidence.js';
+import { createEvidenceActivities } from './evidence/index.js';
 import type { ActivityDeps } from './deps.js';
 import { createBanInspection } from './inspect-bans.js';
 import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
-import { createNetworkActivities } from './network.js';
-import { createProbeActivities } from './probe.js';
+import { createNetworkActivities } from './network/index.js';
 import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets/index.js';
-import { createTokenActivities } from './tokens.js';
+import { createTokenActivities } from './tokens/index.js';
 import { checkApproved, createValidateActivities } from './validate.js';
 import { ACTIONS } from '../lib/actions.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
@@ -23,7 +22,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createTokenActivities(deps),
     ...createNetworkActivities(deps),
     ...createDatabaseActivities(deps),
-    ...createProbeActivities(deps),
     ...createDeployActivities(deps),
     ...createSecretActivities(deps),
     ...createEvidenceActivities(deps),

@@ -8,9 +8,7 @@ import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
 import { badInput, onTarget, verificationFailed } from './support/failures.js';
 import { withReaders } from './readers.js';
-
-/** Undo records outlive any incident we expect to keep open. */
-const UNDO_TTL_SECONDS = 30 * 24 * 3600;
+import { RECORD_TTL_SECONDS } from './support/records.js';
 
 // Records the prior value once per (incident, step) and sets the flag, atomically:
 // a retry after a crash finds the first attempt's record and never mistakes our
@@ -74,7 +72,7 @@ export function createLockdownActivities(deps: ActivityDeps) {
         };
       }
       const [recordJson, after] = (await run(() =>
-        redis.eval(ENABLE_SCRIPT, 2, flag, record, String(UNDO_TTL_SECONDS), new Date().toISOString(), reason),
+        redis.eval(ENABLE_SCRIPT, 2, flag, record, String(RECORD_TTL_SECONDS), new Date().toISOString(), reason),
       )) as [string, string | null];
       if (after !== '1') throw verificationFailed(`read back ${flag} = ${after ?? 'nil'}, expected 1`);
       const saved = JSON.parse(recordJson) as UndoRecord;

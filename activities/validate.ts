@@ -13,7 +13,7 @@ import { argsHash } from '../lib/canonical.js';
 import type { PlannedStep, StepProblem } from '../lib/runbook/plan.js';
 import { FailureTypes, type ActionInput, type Mode } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { checkBanInput } from './network.js';
+import { checkBanInput } from './network/index.js';
 
 export interface ValidateArgsInput {
   incidentId: string;

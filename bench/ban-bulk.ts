@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { TargetClients } from '../activities/deps.js';
-import { createNetworkActivities } from '../activities/network.js';
+import { createNetworkActivities } from '../activities/network/index.js';
 import type { Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-keys.js';

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Redis } from 'ioredis';
 import { TargetClients } from '../activities/deps.js';
-import { createTokenActivities } from '../activities/tokens.js';
+import { createTokenActivities } from '../activities/tokens/index.js';
 import type { Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { contractKeys, djangoKey, ownKey, type KeySpace } from '../lib/redis-keys.js';

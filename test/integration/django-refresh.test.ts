@@ -12,7 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
-import { createTokenActivities } from '../../activities/tokens.js';
+import { createTokenActivities } from '../../activities/tokens/index.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { djangoKey, type KeySpace } from '../../lib/redis-keys.js';

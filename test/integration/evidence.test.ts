@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
-import { createEvidenceActivities, type ElevatedRole, type RoleChange } from '../../activities/evidence.js';
+import { createEvidenceActivities, type ElevatedRole, type RoleChange } from '../../activities/evidence/index.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, LOCKDOWN_KEY, ownKey, type KeySpace } from '../../lib/redis-keys.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
-import { createTokenActivities } from '../../activities/tokens.js';
+import { createTokenActivities } from '../../activities/tokens/index.js';
 import { GuardUnavailableError, refreshRevoked } from '../../examples/express/firebreak-refresh.js';
 import { revokedBeforeAllKey, revokedJtiKey, revokedBeforeUserKey } from '../../examples/express/firebreak-middleware.js';
 import { loadConfig } from '../../lib/config.js';

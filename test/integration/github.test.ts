@@ -13,7 +13,7 @@ import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } fro
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDeployActivities, type DeployClock } from '../../activities/deploy.js';
+import { createDeployActivities, type DeployClock } from '../../activities/deploy/index.js';
 import { TargetClients, type ActivityDeps } from '../../activities/deps.js';
 import { githubFailure } from '../../activities/github-client.js';
 import { createGithubSink } from '../../activities/sinks/github.js';

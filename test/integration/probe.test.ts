@@ -9,18 +9,10 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
-import { createProbeActivities } from '../../activities/probe.js';
-import {
-  cookieProblems,
-  debugSignature,
-  framingRow,
-  parseCsp,
-  parseHsts,
-  parseSetCookie,
-  scriptWeakness,
-  type ProbeResponse,
-  type ProbeRow,
-} from '../../activities/probe-checks.js';
+import { createProbeActivities } from '../../activities/deploy/probe.js';
+import { cookieProblems, debugSignature, parseSetCookie } from '../../activities/deploy/probe-checks.js';
+import { framingRow, parseCsp, parseHsts, scriptWeakness } from '../../activities/deploy/probe-headers.js';
+import type { ProbeResponse, ProbeRow } from '../../activities/deploy/probe-types.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { FailureTypes, type ActionInput, type Mode } from '../../workflows/definitions.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenActivities, REVOKE_CHUNK } from '../../activities/tokens.js';
+import { createTokenActivities, REVOKE_CHUNK } from '../../activities/tokens/index.js';
 import { TargetClients } from '../../activities/deps.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';

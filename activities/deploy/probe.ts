@@ -14,168 +14,15 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { ApplicationFailure } from '@temporalio/common';
-import type { TargetConfig } from '../lib/config.js';
-import type { ActionInput, ActionResult } from '../workflows/definitions.js';
-import { assertModeAllowed, type ActivityDeps } from './deps.js';
-import { badInput, targetUnavailable, verificationFailedFinal } from './support/failures.js';
-import {
-  evaluate,
-  foreignOrigins,
-  MAX_REDIRECTS,
-  REDIRECT_STATUSES,
-  rowLabel,
-  summarize,
-  type CorsAnswer,
-  type CorsProbe,
-  type ProbeResponse,
-  type ProbeRow,
-  type RedirectProbe,
-  type SeenCookie,
-  type TlsInfo,
-} from './probe-checks.js';
-
-export const REQUEST_TIMEOUT_MS = 10_000;
-/** Enough of a body to recognise a debug page; the rest is not read. */
-const MAX_BODY_BYTES = 512 * 1024;
-const CONCURRENCY = 4;
-const USER_AGENT = 'firebreak-probe/1';
-
-interface Hop {
-  url: URL;
-  status: number;
-  headers: Record<string, string[]>;
-  location?: string;
-  body: string;
-  tls?: { protocol?: string; validTo?: string };
-}
-
-interface Agents {
-  http: http.Agent;
-  https: https.Agent;
-}
-
-/** A request that got no HTTP answer (refused, reset, DNS, timeout, TLS). */
-class NoAnswer extends Error {
-  constructor(
-    readonly url: string,
-    readonly code: string,
-    cause: unknown,
-  ) {
-    super(`GET ${url}: ${code}`, { cause });
-  }
-  /** The server answered TLS with a certificate we do not trust: a finding, not an outage. */
-  get untrustedCertificate(): boolean {
-    return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(this.code);
-  }
-}
-
-interface RequestOptions {
-  method?: 'GET' | 'OPTIONS';
-  headers?: Record<string, string>;
-}
-
-function get(url: URL, agents: Agents, opts: RequestOptions = {}): Promise<Hop> {
-  const secure = url.protocol === 'https:';
-  return new Promise<Hop>((resolve, reject) => {
-    const req = (secure ? https : http).request(
-      url,
-      {
-        method: opts.method ?? 'GET',
-        agent: secure ? agents.https : agents.http,
-        headers: { 'user-agent': USER_AGENT, accept: 'text/html,*/*;q=0.8', ...opts.headers },
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      },
-      (res) => {
-        let tls: Hop['tls'];
-        if (secure) {
-          const socket = res.socket as TLSSocket;
-          tls = { protocol: socket.getProtocol?.() ?? undefined, validTo: socket.getPeerCertificate?.()?.valid_to || undefined };
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        let settled = false;
-        const finish = () => {
-          if (settled) return;
-          settled = true;
-          const location = res.headers.location;
-          resolve({
-            url,
-            status: res.statusCode ?? 0,
-            headers: res.headersDistinct as Record<string, string[]>,
-            location: typeof location === 'string' ? location : undefined,
-            body: Buffer.concat(chunks).toString('utf8'),
-            tls,
-          });
-        };
-        res.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          size += chunk.length;
-          if (size >= MAX_BODY_BYTES) {
-            finish();
-            res.destroy();
-          }
-        });
-        res.on('end', finish);
-        res.on('error', (err) => {
-          if (!settled) reject(noAnswer(url, err));
-          settled = true;
-        });
-      },
-    );
-    req.on('error', (err) => reject(noAnswer(url, err)));
-    req.end();
-  });
-}
-
-function noAnswer(url: URL, err: unknown): NoAnswer {
-  const e = err as NodeJS.ErrnoException;
-  const code = e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e.code ?? e.message ?? 'error');
-  return new NoAnswer(url.href, code, err);
-}
-
-/** GET, following redirects ourselves (at most MAX_REDIRECTS); every Set-Cookie on the way is kept. */
-async function follow(start: URL, agents: Agents, cookies: SeenCookie[], headers?: Record<string, string>): Promise<{ response: ProbeResponse; first: Hop }> {
-  let url = start;
-  let first: Hop | undefined;
-  for (let redirects = 0; ; redirects++) {
-    const hop = await get(url, agents, { headers });
-    first ??= hop;
-    for (const header of hop.headers['set-cookie'] ?? []) cookies.push({ url: url.href, header });
-    // An unparseable Location ends the chain there: the headers of that answer are what a browser saw last.
-    const next = REDIRECT_STATUSES.includes(hop.status) || hop.status === 303 ? resolveLocation(hop.location, url) : undefined;
-    const done = next === undefined || redirects === MAX_REDIRECTS;
-    if (done) {
-      return {
-        first,
-        response: {
-          url: start.href,
-          finalUrl: url.href,
-          status: hop.status,
-          headers: hop.headers,
-          body: hop.body,
-          redirects,
-          truncated: next !== undefined,
-        },
-      };
-    }
-    url = next;
-  }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+import type { TargetConfig } from '../../lib/config.js';
+import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
+import { assertModeAllowed, type ActivityDeps } from '../deps.js';
+import { badInput, targetUnavailable, verificationFailedFinal } from '../support/failures.js';
+import { evaluate, rowLabel, summarize } from './probe-checks.js';
+import { CONCURRENCY, follow, get, mapLimit, NoAnswer, probeCors, resolveLocation, type Agents } from './probe-http.js';
+import { REDIRECT_STATUSES, type CorsProbe, type ProbeResponse, type ProbeRow, type RedirectProbe, type SeenCookie, type TlsInfo } from './probe-types.js';
 
 function parseUrl(value: unknown, what: string): URL {
   if (typeof value !== 'string') throw badInput(`deploy.probe: ${what} must be a URL string`);
@@ -197,33 +44,6 @@ function parseRoutes(value: unknown, what: string): string[] {
     if (typeof r !== 'string' || !r.startsWith('/') || r.startsWith('//')) throw badInput(`deploy.probe: ${what}: "${String(r)}" is not a path starting with a single /`);
   }
   return value as string[];
-}
-
-/**
- * What the route answers to cross-origin requests: a simple GET per foreign origin (redirects
- * followed, as browsers do), one preflight, and a GET from the first listed origin.
- */
-async function probeCors(url: URL, agents: Agents, allowed: string[]): Promise<CorsProbe> {
-  const foreign = foreignOrigins(randomBytes(4).toString('hex'), new URL(allowed[0] ?? url.origin));
-  const requests: Array<{ method: CorsAnswer['method']; origin: string }> = [
-    ...Object.keys(foreign).map((origin) => ({ method: 'GET' as const, origin })),
-    { method: 'preflight', origin: Object.keys(foreign)[0] as string },
-    ...allowed.slice(0, 1).map((origin) => ({ method: 'GET' as const, origin })),
-  ];
-  const answers = await mapLimit(requests, CONCURRENCY, async ({ method, origin }): Promise<CorsAnswer> => {
-    const headers: Record<string, string> =
-      method === 'preflight'
-        ? { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' }
-        : { origin };
-    const hop = method === 'preflight' ? await get(url, agents, { method: 'OPTIONS', headers }) : (await follow(url, agents, [], headers)).response;
-    return {
-      method,
-      origin,
-      allowOrigin: hop.headers['access-control-allow-origin'] ?? [],
-      allowCredentials: (hop.headers['access-control-allow-credentials'] ?? []).some((v) => v.trim().toLowerCase() === 'true'),
-    };
-  });
-  return { route: url.pathname, foreign, answers };
 }
 
 interface Plan {
@@ -283,15 +103,6 @@ function trusting(ca: string): SecureContext {
     contexts.set(ca, ctx);
   }
   return ctx;
-}
-
-function resolveLocation(location: string | undefined, base: URL): URL | undefined {
-  if (location === undefined) return undefined;
-  try {
-    return new URL(location, base);
-  } catch {
-    return undefined;
-  }
 }
 
 function unavailable(err: unknown): ApplicationFailure {

@@ -1,0 +1,165 @@
+/** `network.ban_ips`: ban addresses and CIDRs until `requestedAt + ttl_seconds`, in Redis, the registry and the deny file. */
+import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
+import type { ActivityDeps } from '../deps.js';
+import { verificationFailed } from '../support/failures.js';
+import { heartbeatProgress } from '../support/context.js';
+import { RECORD_TTL_SECONDS } from '../support/records.js';
+import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
+import { checkBanInput, refuse, requestedSeconds } from './inputs.js';
+import { BAN_SCRIPT, CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sampleIndices, sortNetworks, WINDOW } from './registry.js';
+
+const MAX_REASON = 500;
+
+export function createBanActivities(deps: ActivityDeps) {
+  return {
+    /** Ban addresses and CIDRs until `requestedAt + ttl_seconds`: Redis keys for the app, the registry, the nginx deny file. */
+    async networkBanIps(input: ActionInput): Promise<ActionResult> {
+      const action = 'network.ban_ips';
+      const started = performance.now();
+      const ctx = networkContext(deps, input);
+      const args = input.args;
+      const { problems, ttl, parsed } = await checkBanInput(ctx.target, input.target, args);
+      if (problems.length) throw refuse(action, problems);
+      const { canonical, byCanonical } = parsed;
+      const reason = typeof args.reason === 'string' ? args.reason.slice(0, MAX_REASON) : '';
+
+      const expiresAt = requestedSeconds(input) + ttl;
+      const expiresIso = new Date(expiresAt * 1000).toISOString();
+      const now = Math.floor(Date.now() / 1000);
+      const n = canonical.length;
+      const noun = n === 1 ? 'network' : 'networks';
+
+      if (input.mode === 'dry-run') {
+        const ends = await existingEnds(ctx, canonical);
+        const fresh = ends.filter((e) => e === null).length;
+        const longer = ends.filter((e) => e !== null && e >= expiresAt).length;
+        const active = await onRedis(() => ctx.redis.zcount(ctx.registry, `(${now}`, '+inf'));
+        const inRegistry = await onRedis(async () => {
+          let count = 0;
+          for (const part of chunks(canonical, 5_000)) {
+            const scores = await ctx.redis.zmscore(ctx.registry, ...part);
+            count += scores.filter((s) => s !== null && Number(s) > now).length;
+          }
+          return count;
+        });
+        const sample = canonical.slice(0, 5).map((c) => `SET ${ctx.banKey(c)} ${expiresAt} EXAT ${expiresAt} (keeps a later end) and ZADD ${ctx.registry} GT ${expiresAt} ${c}`);
+        return {
+          summary: `would ban ${n} ${noun} until ${expiresIso} (${fresh} new, ${n - fresh} already banned, ${longer} of them until later)`,
+          changed: false,
+          plan: [
+            `would ban ${n} ${noun} for ${ttl} s, until ${expiresIso}: ${fresh} new, ${n - fresh} already banned (${longer} until later, kept)`,
+            ...sample,
+            ...(n > sample.length ? [`… and ${n - sample.length} more`] : []),
+            ...nginxPlan(ctx, await currentDenyLines(ctx), active + n - inRegistry),
+          ],
+          output: { planned: n, expiresAt: expiresIso },
+        };
+      }
+
+      if (expiresAt <= now) {
+        // A retry long after the step started: the ban window is already over.
+        return {
+          summary: `ban window already over (it ended ${expiresIso}); nothing banned`,
+          changed: false,
+          output: { banned: 0, expiresAt: expiresIso },
+        };
+      }
+
+      const validatedAt = performance.now();
+      await nginxPreflight(ctx, action);
+      const record = ctx.record(input.incidentId, input.stepId);
+      await onRedis(() =>
+        ctx.redis.set(
+          `${record}:meta`,
+          JSON.stringify({ at: new Date().toISOString(), requestedAt: input.requestedAt, reason, expiresAt: expiresIso, networks: n }),
+          'EX',
+          RECORD_TTL_SECONDS,
+          'NX',
+        ),
+      );
+      let created = 0;
+      let kept = 0;
+      let extended = 0;
+      const parts = chunks(canonical);
+      for (let w = 0; w < parts.length; w += WINDOW) {
+        const results = await onRedis(() =>
+          Promise.all(
+            parts.slice(w, w + WINDOW).map(
+              (part) =>
+                ctx.redis.eval(BAN_SCRIPT, 2 + part.length, ctx.registry, record, ...part.map(ctx.banKey), String(expiresAt), String(RECORD_TTL_SECONDS), ...part) as Promise<
+                  [number, number, number]
+                >,
+            ),
+          ),
+        );
+        for (const [c, k, e] of results) {
+          created += c;
+          kept += k;
+          extended += e;
+        }
+        heartbeatProgress({ phase: 'redis', done: Math.min(n, (w + WINDOW) * CHUNK), total: n });
+      }
+
+      const redisDoneAt = performance.now();
+      const nginx = await syncNginx(ctx, now, action, byCanonical);
+      const nginxDoneAt = performance.now();
+
+      // ---- proof -------------------------------------------------------------
+      const { indices, all } = sampleIndices(n);
+      const sampled = indices.map((i) => canonical[i] as string);
+      const bad: string[] = [];
+      let example: { key: string; value: string | null; ttl: number } | undefined;
+      for (const part of chunks(sampled)) {
+        const pipe = ctx.redis.pipeline();
+        for (const c of part) pipe.get(ctx.banKey(c)).ttl(ctx.banKey(c));
+        pipe.zmscore(ctx.registry, ...part);
+        const res = (await onRedis(() => pipe.exec())) ?? [];
+        part.forEach((c, i) => {
+          const value = res[2 * i]?.[1] as string | null;
+          const ttlLeft = res[2 * i + 1]?.[1] as number;
+          const score = (res[2 * part.length]?.[1] as Array<string | null> | undefined)?.[i];
+          example ??= { key: ctx.banKey(c), value, ttl: ttlLeft };
+          if (value === null || !(Number(value) >= expiresAt) || !(ttlLeft > 0)) bad.push(`${ctx.banKey(c)} = ${value ?? 'nil'} (ttl ${ttlLeft})`);
+          else if (score === null || score === undefined || !(Number(score) >= expiresAt)) bad.push(`registry ${c} score ${score ?? 'nil'}`);
+        });
+      }
+      if (bad.length) throw verificationFailed(`${action}: read back ${bad.length} of ${sampled.length} checked bans wrong, e.g. ${bad.slice(0, 3).join('; ')}`);
+      let denyProof: Record<string, unknown> | undefined;
+      if (nginx) {
+        const file = await readDenyFile(ctx);
+        const missing = canonical.filter((c) => !file.networks.has(c));
+        if (missing.length) throw verificationFailed(`${action}: deny file ${nginx.path} lacks ${missing.length} banned networks, e.g. ${missing.slice(0, 3).join(', ')}`);
+        denyProof = denyFileProof(nginx, file);
+      }
+
+      // ---- undo ----------------------------------------------------------------
+      const newCount = await onRedis(() => ctx.redis.scard(record));
+      let undo: ActionResult['undo'];
+      if (newCount > MAX_INLINE_UNDO) {
+        undo = { action: 'network.unban_ips', args: { addresses: [], from_record: `${input.incidentId}/${input.stepId}` } };
+      } else if (newCount > 0) {
+        undo = { action: 'network.unban_ips', args: { addresses: sortNetworks(await onRedis(() => ctx.redis.smembers(record))) } };
+      }
+
+      const already = kept + extended;
+      deps.logger.info({ incidentId: input.incidentId, step: input.stepId, networks: n, created, kept, extended, expiresAt: expiresIso }, 'networks banned');
+      return {
+        summary: `banned ${n} ${noun} until ${expiresIso} (${created} new, ${already} already banned${kept ? `, ${kept} until later` : ''})` + denyFileSummary(nginx),
+        changed: created + extended > 0 || Boolean(nginx?.changed),
+        proof: {
+          keys: { checked: sampled.length, of: n, all, example },
+          registry: ctx.registry,
+          ...(denyProof ? { denyFile: denyProof } : {}),
+          timingsMs: {
+            validate: Math.round(validatedAt - started),
+            redis: Math.round(redisDoneAt - validatedAt),
+            nginx: Math.round(nginxDoneAt - redisDoneAt),
+            verify: Math.round(performance.now() - nginxDoneAt),
+          },
+        },
+        output: { banned: n, newlyBanned: newCount, expiresAt: expiresIso, ...(nginx ? { denyFile: nginx.path } : {}) },
+        undo,
+      };
+    },
+  };
+}

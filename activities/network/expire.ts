@@ -1,0 +1,62 @@
+/** `network.expire_bans`: run by a ban's durable timer; drops ended bans from the registry and the deny file. */
+import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
+import type { ActivityDeps } from '../deps.js';
+import { verificationFailed } from '../support/failures.js';
+import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
+import { requestedSeconds } from './inputs.js';
+import { chunks, networkContext, onRedis } from './registry.js';
+
+export function createExpireActivities(deps: ActivityDeps) {
+  const { logger } = deps;
+
+  return {
+    /**
+     * Drop bans that have ended from the registry and the deny file (the ban
+     * keys expire by themselves). Ended means by the later of now and the
+     * moment the timer fired (`requestedAt`). Idempotent.
+     */
+    async networkExpireBans(input: ActionInput): Promise<ActionResult> {
+      const action = 'network.expire_bans';
+      const ctx = networkContext(deps, input);
+      const cutoff = Math.max(Math.floor(Date.now() / 1000), requestedSeconds(input));
+      const cutoffIso = new Date(cutoff * 1000).toISOString();
+      if (input.mode === 'dry-run') {
+        const ended = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
+        const active = await onRedis(() => ctx.redis.zcount(ctx.registry, `(${cutoff}`, '+inf'));
+        return {
+          summary: `would drop ${ended} ended bans (${active} stay)`,
+          changed: false,
+          plan: [`ZREMRANGEBYSCORE ${ctx.registry} -inf ${cutoff} (${ended} entries)`, ...nginxPlan(ctx, await currentDenyLines(ctx), active)],
+          output: { planned: ended },
+        };
+      }
+      const removed = await onRedis(() => ctx.redis.zremrangebyscore(ctx.registry, '-inf', cutoff));
+      const nginx = await syncNginx(ctx, cutoff, action);
+      const left = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
+      if (left) throw verificationFailed(`${action}: ${left} ended bans still in ${ctx.registry}`);
+      let denyProof: Record<string, unknown> | undefined;
+      if (nginx) {
+        const file = await readDenyFile(ctx);
+        const listed = [...file.networks];
+        const stale: string[] = [];
+        for (const part of chunks(listed, 5_000)) {
+          const scores = await onRedis(() => ctx.redis.zmscore(ctx.registry, ...part));
+          part.forEach((c, i) => {
+            const s = scores[i];
+            if (s === null || s === undefined || Number(s) <= cutoff) stale.push(c);
+          });
+        }
+        if (stale.length) throw verificationFailed(`${action}: deny file ${nginx.path} still denies ${stale.length} networks whose ban ended, e.g. ${stale.slice(0, 3).join(', ')}`);
+        denyProof = denyFileProof(nginx, file);
+      }
+      const active = await onRedis(() => ctx.redis.zcard(ctx.registry));
+      logger.info({ incidentId: input.incidentId, step: input.stepId, removed, active }, 'ended bans dropped');
+      return {
+        summary: `dropped ${removed} ended ${removed === 1 ? 'ban' : 'bans'} (as of ${cutoffIso}); ${active} active` + denyFileSummary(nginx),
+        changed: removed > 0 || Boolean(nginx?.changed),
+        proof: { registry: ctx.registry, endedLeft: 0, active, ...(denyProof ? { denyFile: denyProof } : {}) },
+        output: { removed, active, ...(nginx ? { denyFile: nginx.path } : {}) },
+      };
+    },
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * `tokens.revoke` in the target Redis (Django cache keys with integer values,
+ * TTL = the longest token lifetime): deny-listed jtis, written in chunks with a
+ * progress record a retry resumes from; or per-user / global "revoked before"
+ * epochs, which only move forward. simplejwt's blacklist follows. Never undone.
+ */
+import { CancelledFailure } from '@temporalio/common';
+import type { Redis } from 'ioredis';
+import type { TargetConfig } from '../../lib/config.js';
+import { contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-keys.js';
+import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
+import type { ActivityDeps } from '../deps.js';
+import { onTarget, verificationFailed } from '../support/failures.js';
+import { withReaders } from '../readers.js';
+import { activityContext, heartbeatProgress, lastHeartbeat } from '../support/context.js';
+import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
+import { checkPipeline, plural, REVOKE_CHUNK, targetFor, type PipelineResult } from './common.js';
+import { optionalString, parseEpoch, parseJtis, parseScope, parseUserIds } from './inputs.js';
+import { applySimplejwt, countSimplejwt, prepareSimplejwt, simplejwtText, type SimplejwtMatch } from './simplejwt.js';
+
+/** Keys per EVALSHA inside a chunk: ~1 ms of Redis time each, so the app's commands interleave. */
+const SCRIPT_BATCH = 500;
+/** Read-back: the first and last chunk in full, plus this many random positions. */
+const RANDOM_SAMPLES = 1_000;
+/** Progress records only serve retries, which come within minutes; a later one just rewrites (idempotent). */
+const PROGRESS_TTL_SECONDS = 24 * 3600;
+
+// One SET per key, as a pipeline of plain SETs would do, but one command per
+// SCRIPT_BATCH keys: the client-side cost per command (not Redis) is what limits
+// a pipeline of a million SETs from Node.
+const SET_MANY_SCRIPT = `
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
+end
+return #KEYS
+`;
+
+/** What a chunk's heartbeat carries; `done` is where a retry may resume. */
+interface RevokeHeartbeat {
+  done: number;
+  total: number;
+  simplejwtSlices?: number;
+}
+
+function throwIfCancelled(): void {
+  if (activityContext()?.cancellationSignal.aborted) throw new CancelledFailure('tokens.revoke cancelled between chunks');
+}
+
+interface Progress {
+  done: number;
+  fingerprint: string;
+}
+
+function parseProgress(raw: string | null): Progress | undefined {
+  const m = raw === null ? null : /^(\d+):([0-9a-f]+)$/.exec(raw);
+  return m ? { done: Number(m[1]), fingerprint: m[2] as string } : undefined;
+}
+
+function heartbeatDone(): number | undefined {
+  const details = lastHeartbeat<{ done?: unknown }>();
+  return typeof details?.done === 'number' ? details.done : undefined;
+}
+
+/**
+ * SET <keyBase><id> 1 EX ttl for ids[from..], REVOKE_CHUNK ids per pipeline,
+ * two pipelines in flight. After each chunk, in the same pipeline (so Redis has
+ * executed the chunk when it executes this), the progress record is updated:
+ * a retry resumes from it. Heartbeats carry the same count.
+ */
+async function writeJtis(opts: { redis: Redis; keyBase: string; ids: string[]; from: number; ttl: number; progressKey: string; fingerprint: string }): Promise<void> {
+  const { redis, keyBase, ids, ttl, progressKey, fingerprint } = opts;
+  const sha = String(await onTarget('redis', () => redis.script('LOAD', SET_MANY_SCRIPT)));
+  const ttlArg = String(ttl);
+  // Never outlives the keys it vouches for (if it did, the read-back fails and the record is dropped).
+  const progressTtl = Math.min(ttl, PROGRESS_TTL_SECONDS);
+  let inflight: { exec: Promise<PipelineResult>; end: number } | undefined;
+  const settle = async (chunk: { exec: Promise<PipelineResult>; end: number }): Promise<void> => {
+    await onTarget('redis', async () => checkPipeline(await chunk.exec));
+    heartbeatProgress<RevokeHeartbeat>({ done: chunk.end, total: ids.length });
+  };
+  for (let start = opts.from; start < ids.length; start += REVOKE_CHUNK) {
+    throwIfCancelled();
+    const end = Math.min(ids.length, start + REVOKE_CHUNK);
+    const pipeline = redis.pipeline();
+    for (let b = start; b < end; b += SCRIPT_BATCH) {
+      const e = Math.min(end, b + SCRIPT_BATCH);
+      const keys = new Array<string>(e - b);
+      for (let i = b; i < e; i += 1) keys[i - b] = keyBase + (ids[i] as string);
+      pipeline.evalsha(sha, keys.length, ...keys, ttlArg);
+    }
+    pipeline.set(progressKey, `${end}:${fingerprint}`, 'EX', progressTtl);
+    const exec = pipeline.exec();
+    exec.catch(() => undefined); // observed by settle(); never an unhandled rejection if we stop early
+    if (inflight) await settle(inflight);
+    inflight = { exec, end };
+  }
+  if (inflight) await settle(inflight);
+}
+
+function sampleIndices(n: number): number[] {
+  const set = new Set<number>();
+  for (let i = 0; i < Math.min(n, REVOKE_CHUNK); i += 1) set.add(i);
+  for (let i = Math.max(0, n - REVOKE_CHUNK); i < n; i += 1) set.add(i);
+  for (let k = 0; k < RANDOM_SAMPLES && set.size < n; k += 1) set.add(Math.floor(Math.random() * n));
+  return [...set];
+}
+
+/** EXISTS over a sample of the written keys (multi-key EXISTS, 1,000 keys per command). */
+async function verifyJtis(redis: Redis, keyBase: string, ids: string[]): Promise<{ sampled: number; missing: number; ttlSeconds: number }> {
+  const idx = sampleIndices(ids.length);
+  const pipeline = redis.pipeline();
+  for (let b = 0; b < idx.length; b += 1_000) {
+    pipeline.exists(...idx.slice(b, b + 1_000).map((i) => keyBase + (ids[i] as string)));
+  }
+  pipeline.ttl(keyBase + (ids[0] as string));
+  const values = checkPipeline(await pipeline.exec()) as number[];
+  const ttlSeconds = values.pop() ?? -2;
+  const found = values.reduce((a, b) => a + b, 0);
+  return { sampled: idx.length, missing: idx.length - found, ttlSeconds };
+}
+
+export function createRevokeActivities(deps: ActivityDeps) {
+  const { clients } = deps;
+
+  async function revokeJtis(input: ActionInput, target: TargetConfig, ttl: number): Promise<ActionResult> {
+    const space: KeySpace = target.redis;
+    // djangoKey(revokedJti(id)) is this base + id: built once, not per id.
+    const keyBase = djangoKey(space, contractKeys.revokedJti(''));
+    if (djangoKey(space, contractKeys.revokedJti('x')) !== `${keyBase}x`) throw new Error('contractKeys.revokedJti is no longer a plain prefix; update tokens.revoke');
+    const list = await parseJtis(input.args);
+    const { ids } = list;
+    const match: SimplejwtMatch = { kind: 'jti', jtis: ids };
+    const sj = await prepareSimplejwt(deps, target, input.target, match);
+
+    if (input.mode === 'dry-run') {
+      const report = await countSimplejwt(sj, match);
+      return {
+        summary: `would revoke ${plural(ids.length, 'jti')}; ${simplejwtText(report, true)}`,
+        changed: false,
+        plan: [`SET ${keyBase}<jti> 1 EX ${ttl} ×${ids.length}`, simplejwtText(report, true)],
+        output: { scope: 'jti', revoked: 0, wouldRevoke: ids.length, simplejwt: report },
+      };
+    }
+
+    const redis = clients.redis(input.target);
+    const progressKey = ownKey(space, 'progress', input.incidentId, input.stepId);
+    const recorded = parseProgress(await onTarget('redis', () => redis.get(progressKey)));
+    // The record is written in order with the SETs, in the target's own Redis: if the
+    // data was lost (failover, restart) the record went with it and we start over.
+    const from = recorded && recorded.fingerprint === list.fingerprint ? Math.min(recorded.done, ids.length) : 0;
+    const beat = heartbeatDone();
+    if (beat !== undefined && beat > from) {
+      deps.logger.warn({ incidentId: input.incidentId, step: input.stepId, heartbeat: beat, from }, 'tokens.revoke: progress record behind the last heartbeat; rewriting from the record');
+    }
+    if (from > 0) deps.logger.info({ incidentId: input.incidentId, step: input.stepId, from, total: ids.length }, 'tokens.revoke: resuming');
+
+    await writeJtis({ redis, keyBase, ids, from, ttl, progressKey, fingerprint: list.fingerprint });
+    const proof = await onTarget('redis', () => verifyJtis(redis, keyBase, ids));
+    if (proof.missing > 0 || proof.ttlSeconds <= 0) {
+      // Start over on the next attempt rather than trusting progress that did not hold.
+      await onTarget('redis', () => redis.del(progressKey));
+      throw verificationFailed(`read back ${proof.missing} of ${proof.sampled} sampled deny-list keys missing (TTL of the first: ${proof.ttlSeconds})`);
+    }
+    const { report, open } = await applySimplejwt(sj, match, (slices) => heartbeatProgress<RevokeHeartbeat>({ done: ids.length, total: ids.length, simplejwtSlices: slices }));
+    if (open > 0) throw verificationFailed(`simplejwt: ${open} matching outstanding tokens still not blacklisted after insert`);
+    deps.logger.info({ incidentId: input.incidentId, step: input.stepId, scope: 'jti', count: ids.length, resumedFrom: from }, 'tokens revoked');
+    return {
+      summary: `revoked ${plural(ids.length, 'jti')} (${keyBase}<jti> = 1, TTL ${ttl} s${from ? `, resumed at ${from}` : ''}); ${simplejwtText(report, false)}`,
+      changed: true,
+      proof: { sampled: proof.sampled, missing: 0, ttlSeconds: proof.ttlSeconds, ...(report.skipped === undefined ? { simplejwtOpen: 0 } : {}) },
+      output: { scope: 'jti', revoked: ids.length, resumedFrom: from, simplejwt: report },
+    };
+  }
+
+  async function revokeBefore(input: ActionInput, target: TargetConfig, ttl: number, scope: 'user' | 'all'): Promise<ActionResult> {
+    const space: KeySpace = target.redis;
+    const epoch = parseEpoch(input);
+    const userIds = scope === 'user' ? parseUserIds(input.args) : [];
+    const keys = scope === 'user' ? userIds.map((id) => djangoKey(space, contractKeys.revokedBeforeUser(id))) : [djangoKey(space, contractKeys.revokedBeforeAll())];
+    const match: SimplejwtMatch = scope === 'user' ? { kind: 'user', userIds, epoch } : { kind: 'all', epoch };
+    const sj = await prepareSimplejwt(deps, target, input.target, match);
+    const redis = clients.redis(input.target);
+    const who = scope === 'user' ? plural(userIds.length, 'user') : 'every user';
+
+    const readValues = async (): Promise<(string | null)[]> => {
+      const out: (string | null)[] = [];
+      for (let i = 0; i < keys.length; i += 1_000) out.push(...(await onTarget('redis', () => redis.mget(...keys.slice(i, i + 1_000)))));
+      return out;
+    };
+
+    if (input.mode === 'dry-run') {
+      const current = await readValues();
+      const report = await countSimplejwt(sj, match);
+      const lines = keys.slice(0, 10).map((k, i) => {
+        const now = current[i] ?? null;
+        const keep = now !== null && Number(now) >= epoch;
+        return keep ? `keep ${k} = ${now} (already at or after ${epoch})` : `SET ${k} ${epoch} EX ${ttl} (now: ${now ?? 'unset'})`;
+      });
+      if (keys.length > 10) lines.push(`… and ${keys.length - 10} more users alike`);
+      return {
+        summary: `would revoke the tokens of ${who} issued at or before ${epoch}; ${simplejwtText(report, true)}`,
+        changed: false,
+        plan: [...lines, simplejwtText(report, true)],
+        output: { scope, epoch, simplejwt: report },
+      };
+    }
+
+    let raised = 0;
+    for (let i = 0; i < keys.length; i += 1_000) {
+      const batch = keys.slice(i, i + 1_000);
+      raised += Number(await onTarget('redis', () => redis.eval(RAISE_EPOCH_SCRIPT, batch.length, ...batch, String(epoch), String(ttl))));
+    }
+    const after = await readValues();
+    const low = after.filter((v) => v === null || !(Number(v) >= epoch)).length;
+    if (low > 0) throw verificationFailed(`read back ${low} of ${keys.length} "revoked before" keys below ${epoch} or missing`);
+    const { report, open } = await applySimplejwt(sj, match);
+    if (open > 0) throw verificationFailed(`simplejwt: ${open} matching outstanding tokens still not blacklisted after insert`);
+    const minValue = Math.min(...after.map(Number));
+    deps.logger.info({ incidentId: input.incidentId, step: input.stepId, scope, count: keys.length, raised }, 'tokens revoked');
+    const keyText = scope === 'user' ? djangoKey(space, contractKeys.revokedBeforeUser('<user>')) : keys[0];
+    return {
+      summary: `revoked the tokens of ${who} issued at or before ${epoch} (${keyText}${raised < keys.length ? `; ${keys.length - raised} already at or after it` : ''}); ${simplejwtText(report, false)}`,
+      changed: raised > 0 || (report.blacklisted ?? 0) > 0,
+      proof: { keys: keys.length, minValue, epoch, ...(report.skipped === undefined ? { simplejwtOpen: 0 } : {}) },
+      output: { scope, epoch, ...(scope === 'user' ? { users: keys.length } : {}), raised, simplejwt: report },
+    };
+  }
+
+  return {
+    /** Revoke tokens: listed jtis, all tokens of some users, or all tokens. Never undone. */
+    async tokensRevoke(input: ActionInput): Promise<ActionResult> {
+      const target = targetFor(clients, input);
+      const scope = parseScope(input.args);
+      optionalString(input.args, 'reason', 500);
+      const ttl = target.tokens.maxLifetimeSeconds;
+      const result = await (scope === 'jti' ? revokeJtis(input, target, ttl) : revokeBefore(input, target, ttl, scope));
+      return withReaders(clients.redis(input.target), target.redis, result, deps.logger);
+    },
+  };
+}
