@@ -27,7 +27,7 @@ import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
 import { badInput } from './failures.js';
 import { githubClients, type GithubClients } from './github-client.js';
-import { incidentDir, writeAtomic } from './report.js';
+import { incidentDir, writeAtomic } from './report/index.js';
 
 /** Longest one source may take before it is recorded as failed (the others go on). */
 export const SOURCE_TIMEOUT_MS = 45_000;

@@ -1,7 +1,6 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database.js';
 import { createDeployActivities } from './deploy.js';
-import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence.js';
 import type { ActivityDeps } from './deps.js';
 import { createBanInspection } from './inspect-bans.js';
@@ -9,7 +8,7 @@ import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network.js';
 import { createProbeActivities } from './probe.js';
-import { createReportActivities } from './report.js';
+import { createReportActivities } from './report/index.js';
 import { createSecretActivities } from './secrets.js';
 import { createTokenActivities } from './tokens.js';
 import { checkApproved, createValidateActivities } from './validate.js';
@@ -28,7 +27,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createSecretActivities(deps),
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
-    ...createDocumentActivities(deps),
   };
   // Every action refuses when what approvers approved is no longer what it would act with.
   const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;
