@@ -1,14 +1,13 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database/index.js';
 import { createDeployActivities } from './deploy/index.js';
-import { createDocumentActivities } from './documents.js';
 import { createEvidenceActivities } from './evidence/index.js';
 import type { ActivityDeps } from './deps.js';
 import { createBanInspection } from './inspect-bans.js';
 import { createTargetInspection } from './inspect-target.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network/index.js';
-import { createReportActivities } from './report.js';
+import { createReportActivities } from './report/index.js';
 import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens/index.js';
 import { checkApproved, createValidateActivities } from './validate.js';
@@ -26,7 +25,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createSecretActivities(deps),
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
-    ...createDocumentActivities(deps),
   };
   // Every action refuses when what approvers approved is no longer what it would act with.
   const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;

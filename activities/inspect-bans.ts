@@ -8,6 +8,9 @@ import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf
 import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../lib/redis-keys.js';
 import type { ActivityDeps } from './deps.js';
 import { badInput, onTarget } from './support/failures.js';
+import type { BanAttribution, BansResult, BanView } from '../lib/incidents/types.js';
+
+export type { BanAttribution, BansResult, BanView } from '../lib/incidents/types.js';
 
 /** Bans listed at most; the total is always given. */
 const MAX_LISTED = 1_000;
@@ -16,45 +19,10 @@ const MAX_RECORDS = 5_000;
 /** Narrower bans inside a shown CIDR are searched in registries up to this size. */
 const MAX_REGISTRY_SCAN = 100_000;
 
-export interface BanAttribution {
-  incident: string;
-  step: string;
-  reason?: string;
-  at?: string;
-  expiresAt?: string;
-}
-
-export interface BanView {
-  network: string;
-  /** End recorded in the registry (ISO), null when the registry has no entry. */
-  until: string | null;
-  /** The app's ban key: its value as an ISO time and seconds to live; null when absent. */
-  key: string;
-  keyUntil: string | null;
-  ttlSeconds: number | null;
-  /** Incident steps whose undo record says they banned it first. */
-  bannedBy: BanAttribution[];
-  /** For `show`: how the network relates to the one asked about. */
-  relation?: 'exact' | 'covers' | 'inside';
-}
-
 export interface BansInput {
   target: string;
   /** `show`: one address or CIDR. Absent: list every active ban. */
   network?: string;
-}
-
-export interface BansResult {
-  target: string;
-  namespace: string;
-  registry: string;
-  at: string;
-  /** Active bans in the registry (all of them, even when `bans` is cut). */
-  total: number;
-  bans: BanView[];
-  truncated: boolean;
-  /** `show`: the canonical network asked about. */
-  query?: string;
 }
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();

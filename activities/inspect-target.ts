@@ -14,25 +14,9 @@ import { errorLine } from './support/failures.js';
 import { githubClients } from './github-client.js';
 import { appRoleConnection } from './support/pg.js';
 import { otherReaderNamespaces, readersOf } from './readers.js';
+import type { CheckRow, CheckState, TargetCheckResult } from '../lib/incidents/types.js';
 
-export type CheckState = 'ok' | 'warn' | 'fail' | 'skip';
-
-export interface CheckRow {
-  check: string;
-  state: CheckState;
-  detail: string;
-}
-
-export interface TargetCheckResult {
-  target: string;
-  /** Host name of the worker that ran the checks. */
-  worker: string;
-  at: string;
-  /** Every check ok or skipped (a warning is not ok: see README, `target check`). */
-  ok: boolean;
-  checks: CheckRow[];
-  readers?: Awaited<ReturnType<typeof readersOf>>;
-}
+export type { CheckRow, CheckState, TargetCheckResult } from '../lib/incidents/types.js';
 
 const CHECK_TIMEOUT_MS = 10_000;
 

@@ -8,19 +8,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
 import { djangoKey, namespaceOf, READER_MARKER, READER_TTL_SECONDS, readerPattern, type KeySpace } from '../lib/redis-keys.js';
 import type { ActionResult } from '../workflows/definitions.js';
+import type { ReaderInfo } from '../lib/incidents/types.js';
 
-export interface ReaderInfo {
-  /** `<prefix>:<version>`. */
-  namespace: string;
-  count: number;
-  /** ISO times of the most and least recent heartbeat (null without readers). */
-  newest: string | null;
-  oldest: string | null;
-  /** Up to 10 `host:pid` of the readers, newest first. */
-  processes: string[];
-  /** The loud warning when nobody reads the namespace. */
-  warning?: string;
-}
+export type { ReaderInfo } from '../lib/incidents/types.js';
 
 /** SCAN iterations at most (COUNT 1000 each): bounded on a huge cache. */
 const MAX_SCAN_ROUNDS = 1_000;

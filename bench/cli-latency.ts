@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { abortIncident, declareIncident, getStatus, waitFor } from '../lib/incident-client.js';
+import { abortIncident, declareIncident, getStatus, waitFor } from '../lib/incidents/index.js';
 import { findTemporalCli } from '../lib/temporal-bin.js';
 import { statusQuery } from '../workflows/definitions.js';
 import { percentile } from './stats.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadConfig, type Config } from '../lib/config.js';
-import { abortIncident, declareIncident, TERMINAL, waitFor } from '../lib/incident-client.js';
+import { abortIncident, declareIncident, TERMINAL, waitFor } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
 import { contractKeys, djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
 import { startNginx, type Nginx } from '../test/helpers/nginx.js';

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { declareIncident, getStatus } from '../lib/incident-client.js';
+import { declareIncident, getStatus } from '../lib/incidents/index.js';
 import { djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
 import { type Actor, type IncidentStatus } from '../workflows/definitions.js';
 import { percentile } from './stats.js';

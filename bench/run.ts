@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../lib/config.js';
 import { startDevServer, type DevServer } from '../lib/dev-server.js';
-import { connectClient } from '../lib/incident-client.js';
+import { connectClient } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
 import { createWorker, type FirebreakWorker } from '../worker/create.js';
 import { BENCHMARKS } from './benchmarks.js';

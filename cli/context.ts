@@ -1,4 +1,4 @@
-/** What every command gets: config parsed once, a lazy Temporal client, the acting identity, output. */
+/** What every command gets: config parsed once, a lazy Temporal client, the acting identity, output. A `FrontDoor` of lib/incidents. */
 import type { Client } from '@temporalio/client';
 import type * as ConfigModule from '../lib/config.js';
 import type { Config } from '../lib/config.js';
@@ -42,7 +42,7 @@ export class Ctx {
 
   client(): Promise<Client> {
     // Loaded on first use: @temporalio/client is most of a command's start-up time.
-    this.clientValue ??= import('../lib/incident-client.js').then((m) => m.connectClient(this.config));
+    this.clientValue ??= import('../lib/incidents/connect.js').then((m) => m.connectClient(this.config));
     return this.clientValue;
   }
 

@@ -1,7 +1,7 @@
 /** Human-readable views of an incident. Pure functions of the status. */
 import { PHASES, PHASE_TITLES } from '../lib/runbook/types.js';
 import type { IncidentStatus, StepState } from '../workflows/definitions.js';
-import type { IncidentSummary } from '../lib/incident-client.js';
+import type { IncidentSummary } from '../lib/incidents/types.js';
 
 const MARK: Record<StepState, string> = {
   pending: '·',

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
-import { addNote, approveGate, connectClient, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../lib/incident-client.js';
+import { addNote, approveGate, connectClient, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
 import { findTemporalCli } from '../lib/temporal-bin.js';
 import { createWorker } from '../worker/create.js';

@@ -14,7 +14,7 @@ import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { badInput } from '../support/failures.js';
 import { githubClients, type GithubClients } from '../github-client.js';
-import { incidentDir } from '../report.js';
+import { incidentDir } from '../report/index.js';
 import { knownSecrets, scrubKnown, summarize, writeBundle } from './bundle.js';
 import { capture, errorText, SOURCE_TIMEOUT_MS, withDeadline, type SourceName, type SourceResult } from './capture.js';
 import { captureGithub } from './github.js';

@@ -37,7 +37,7 @@ export function registerDeclare(program: Command, run: Runner): void {
         // Checked before anything starts; NaN would make --wait wait forever.
         const timeoutS = Number(o.timeout);
         if (!(timeoutS > 0)) throw new UsageError(`--timeout expects a number of seconds, got "${o.timeout}"`);
-        const { NEEDS_HUMAN, prepareDeclaration, startDeclared, TERMINAL, waitExitCode, waitFor } = await import('../../lib/incident-client.js');
+        const [{ prepareDeclaration, startDeclared }, { needsHumanOrEnded, waitExitCode, waitFor }] = await Promise.all([import('../../lib/incidents/declare.js'), import('../../lib/incidents/queries.js')]);
         const prepared = prepareDeclaration(ctx.config, {
           runbook,
           params: parseSets(o.set),
@@ -56,7 +56,7 @@ export function registerDeclare(program: Command, run: Runner): void {
           ctx.out({ ok: true, ...res }, res.id);
           return;
         }
-        const status = await waitFor(client, res.id, (s) => TERMINAL.includes(s.state) || NEEDS_HUMAN.includes(s.state), {
+        const status = await waitFor(client, res.id, needsHumanOrEnded, {
           timeoutMs: timeoutS * 1000,
           onChange: progressPrinter(ctx),
         });

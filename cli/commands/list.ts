@@ -13,7 +13,7 @@ export function registerList(program: Command, run: Runner): void {
       run(async (ctx, o: { open?: boolean; limit: string }) => {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit expects a whole number of at least 1, got "${o.limit}"`);
-        const { listIncidents } = await import('../../lib/incident-client.js');
+        const { listIncidents } = await import('../../lib/incidents/queries.js');
         const items = await listIncidents(await ctx.client(), { open: o.open, limit });
         ctx.out({ incidents: items }, () => renderList(items));
       }),

@@ -14,14 +14,14 @@ export function registerStatus(program: Command, run: Runner): void {
         const client = await ctx.client();
         const n = Number(o.timeline);
         if (!Number.isInteger(n) || n < 0) throw new UsageError(`--timeline expects a whole number, got "${o.timeline}"`);
-        const { getStatus, TERMINAL, waitFor } = await import('../../lib/incident-client.js');
+        const { getStatus, isTerminal, waitFor } = await import('../../lib/incidents/queries.js');
         if (!o.watch) {
           const s = await getStatus(client, id);
           ctx.out(statusJson(s), () => renderStatus(s, { timeline: n }));
           return;
         }
         const tty = process.stdout.isTTY && !ctx.json;
-        const final = await waitFor(client, id, (s) => TERMINAL.includes(s.state), {
+        const final = await waitFor(client, id, isTerminal, {
           timeoutMs: 7 * 24 * 3600 * 1000,
           intervalMs: 500,
           onChange: (s) => {

@@ -4,7 +4,7 @@ import { UsageError } from '../../lib/errors.js';
 import type { Runner } from '../context.js';
 
 /** The Temporal client code, loaded when a command runs (not for --help). */
-const incidents = () => import('../../lib/incident-client.js');
+const incidents = () => import('../../lib/incidents/steer.js');
 
 export function registerSteer(program: Command, run: Runner): void {
   program

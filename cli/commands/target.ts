@@ -1,9 +1,8 @@
 /** `firebreak target check <name>`: the worker checks what it can reach and read on a target. */
 import type { Command } from 'commander';
-import { getTarget } from '../../lib/config.js';
-import { OperationError, UsageError } from '../../lib/errors.js';
-import type { CheckRow, TargetCheckResult } from '../../activities/inspect-target.js';
+import type { CheckRow, TargetCheckResult } from '../../lib/incidents/types.js';
 import type { Runner } from '../context.js';
+import { timeoutMs } from './timeout.js';
 
 const MARK: Record<CheckRow['state'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
@@ -25,13 +24,9 @@ export function registerTarget(program: Command, run: Runner): void {
     .option('--timeout <sec>', 'how long to wait for the worker', '30')
     .action(
       run(async (ctx, name: string, o: { timeout?: string }) => {
-        const s = Number(o.timeout ?? 30);
-        if (!Number.isInteger(s) || s < 1 || s > 600) throw new UsageError('--timeout: whole seconds from 1 to 600');
-        getTarget(ctx.config, name);
-        const { runInspect } = await import('../../lib/inspect-client.js');
-        const res = await runInspect(await ctx.client(), ctx.config, { kind: 'target-check', target: name, requestedBy: ctx.actor() }, s * 1000);
-        if (res.kind !== 'target-check') throw new OperationError('unexpected answer from the worker');
-        const r = res.check;
+        const ms = timeoutMs(o.timeout, 30);
+        const { checkTarget } = await import('../../lib/incidents/inspect.js');
+        const r = await checkTarget(ctx, { target: name, actor: ctx.actor(), timeoutMs: ms });
         ctx.out(r, () => renderTargetCheck(r));
         // The document is printed either way; the exit code says whether the target is ready.
         if (!r.ok) process.exitCode = 1;

@@ -11,19 +11,16 @@ export {
   TODO,
   deadlineState,
   gdprDeadline,
-  noticeArgsOf,
-  noticeArgsProblems,
-  noticeFactsFromArgs,
   proofSummary,
-  recordedNoticeArgs,
   redact,
   rotatedSecrets,
   type DeadlineState,
   type GeneratedDocument,
-  type NoticeArgs,
   type NoticeFacts,
   type RotatedSecret,
 } from './common.js';
+export { noticeArgsOf, noticeArgsProblems, noticeFactsFromArgs, recordedNoticeArgs, type NoticeArgs } from './notice-args.js';
+export { timelineMarkdown } from './timeline.js';
 export { gdprArt33Markdown, gdprArt34Markdown } from './gdpr.js';
 export { GANTT_DATE_FORMAT, ganttBlock, ganttChart, ganttText, type GanttOptions } from './mermaid.js';
 export { postmortemMarkdown } from './postmortem.js';

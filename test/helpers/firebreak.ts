@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
-import { connectClient } from '../../lib/incident-client.js';
+import { connectClient } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { djangoKey, LOCKDOWN_KEY } from '../../lib/redis-keys.js';
 import { createWorker, type FirebreakWorker } from '../../worker/create.js';

@@ -4,7 +4,7 @@
  * the value from before the incident, so the all-clear restores it exactly.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { declareIncident, getStatus, resolveIncident, TERMINAL, waitFor, handleFor } from '../../lib/incident-client.js';
+import { declareIncident, getStatus, resolveIncident, TERMINAL, waitFor, handleFor } from '../../lib/incidents/index.js';
 import { ownKey } from '../../lib/redis-keys.js';
 import { noReadersWarning } from '../../activities/readers.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';

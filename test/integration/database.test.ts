@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabaseActivities } from '../../activities/database/index.js';
 import { TargetClients } from '../../activities/deps.js';
 import { loadConfig } from '../../lib/config.js';
-import { approveGate, declareIncident, getStatus, resolveIncident, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { approveGate, declareIncident, getStatus, resolveIncident, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import type { ActionInput, ActionResult, IncidentStatus, Mode } from '../../workflows/definitions.js';
 import { createAppDatabase, type AppDatabase } from '../helpers/app-db.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { argsHash } from '../../lib/canonical.js';
 import { loadConfig } from '../../lib/config.js';
-import { abortIncident, approveGate, declareIncident, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { abortIncident, approveGate, declareIncident, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { createWorker, type FirebreakWorker } from '../../worker/create.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';

@@ -8,7 +8,7 @@ import { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { codecFromConfig } from '../../lib/codec.js';
-import { declareIncident, handleFor, listIncidents, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { declareIncident, handleFor, listIncidents, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
 const CANARY = `leaked-refresh-token-${randomBytes(8).toString('hex')}`;

@@ -18,7 +18,7 @@ import { TargetClients, type ActivityDeps } from '../../activities/deps.js';
 import { githubFailure } from '../../activities/github-client.js';
 import { createGithubSink } from '../../activities/sinks/github.js';
 import { loadConfig } from '../../lib/config.js';
-import { TERMINAL, declareIncident, getStatus, waitFor } from '../../lib/incident-client.js';
+import { TERMINAL, declareIncident, getStatus, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { ownKey } from '../../lib/redis-keys.js';
 import type { ActionInput, ActionResult, Mode } from '../../workflows/definitions.js';

@@ -20,7 +20,7 @@ import {
   TERMINAL,
   waitFor,
   handleFor,
-} from '../../lib/incident-client.js';
+} from '../../lib/incidents/index.js';
 import { approveUpdate, type IncidentStatus } from '../../workflows/definitions.js';
 import type { NoticeStatus } from '../../workflows/notice.js';
 import { APPROVERS, DECLARER, startStack, type Stack } from '../helpers/firebreak.js';

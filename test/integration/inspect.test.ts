@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
-import { declareIncident, waitFor } from '../../lib/incident-client.js';
+import { declareIncident, waitFor } from '../../lib/incidents/index.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, readerKey, READER_TTL_SECONDS } from '../../lib/redis-keys.js';
 import type { ExpiryInput } from '../../workflows/expiry.js';
 import { createAppDatabase, type AppDatabase } from '../helpers/app-db.js';

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
 import { createNetworkActivities } from '../../activities/network/index.js';
-import { abortIncident, declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { abortIncident, declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey } from '../../lib/redis-keys.js';
 import { findTestServer } from '../../lib/temporal-bin.js';

@@ -3,7 +3,7 @@
  * override it with a reason, recorded, and the incident goes on.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { declareIncident, overrideStep, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { declareIncident, overrideStep, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { startProbeApp, type ProbeApp } from '../helpers/probe-app.js';
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
-import { TERMINAL, declareIncident, getStatus, waitFor } from '../../lib/incident-client.js';
+import { TERMINAL, declareIncident, getStatus, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { ownKey } from '../../lib/redis-keys.js';
 import type { ActionInput, IncidentStatus } from '../../workflows/definitions.js';

@@ -15,7 +15,7 @@ import proto from '@temporalio/proto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDotenvSink } from '../../activities/sinks/dotenv.js';
-import { declareIncident, handleFor, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { declareIncident, handleFor, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 import { scramMatches, startScramPostgres, tryLogin, verifierOf, type ScramPostgres } from '../helpers/scram-postgres.js';

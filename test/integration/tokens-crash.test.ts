@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REVOKE_CHUNK } from '../../activities/tokens/index.js';
-import { declareIncident, handleFor, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { declareIncident, handleFor, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { contractKeys, djangoKey, ownKey } from '../../lib/redis-keys.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { spawnWorker, startRedisServer, type RedisServer, type WorkerProcess } from '../helpers/processes.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
 import { InvalidArgumentsError } from '../../lib/errors.js';
-import { approveGate, declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incident-client.js';
+import { approveGate, declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 

@@ -13,7 +13,7 @@ import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { JSDOM } from 'jsdom';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDocumentActivities } from '../../activities/documents.js';
+import { createReportActivities } from '../../activities/report/index.js';
 import { TargetClients } from '../../activities/deps.js';
 import { registerReport } from '../../cli/commands/report.js';
 import { Ctx, type Runner } from '../../cli/context.js';
@@ -372,7 +372,7 @@ describe('report.postmortem activity', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   const base = loadConfig({ env: {}, cwd: '/' });
   const config = { ...base, dataDir } as Readonly<Config>;
-  const acts = createDocumentActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients: new TargetClients(config) });
+  const acts = createReportActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients: new TargetClients(config) });
   const input = (args: Record<string, unknown>, status: IncidentStatus | undefined = fixture()): ActionInput => ({
     incidentId: 'INC-20260314-k3v9qa',
     stepId: 'postmortem',

@@ -1,0 +1,67 @@
+/** Front doors' way to look at a target: start a short InspectWorkflow on the worker and wait for it. */
+import { randomBytes } from 'node:crypto';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
+import { getTarget, type Config } from '../config.js';
+import { OperationError } from '../errors.js';
+import { inspectWorkflowId } from '../ids.js';
+import type { Actor } from '../../workflows/definitions.js';
+import { INSPECT_WORKFLOW, type InspectInput, type InspectResult } from '../../workflows/inspect.js';
+import type { BansResult, FrontDoor, TargetCheckResult } from './types.js';
+
+/** How long a look waits for the worker unless the front door says otherwise. */
+export const INSPECT_TIMEOUT_MS = 30_000;
+
+/** The innermost failure's message: the activity's own words. */
+function rootMessage(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  while (e?.cause) e = e.cause;
+  return (e?.message ?? String(err)).split('\n')[0] ?? '';
+}
+
+export async function runInspect(client: Client, config: Readonly<Config>, input: InspectInput, timeoutMs = INSPECT_TIMEOUT_MS): Promise<InspectResult> {
+  const workflowId = inspectWorkflowId(input.kind, input.target, randomBytes(5).toString('hex'));
+  try {
+    return (await client.workflow.execute(INSPECT_WORKFLOW, {
+      workflowId,
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      // No worker polling the queue: the look ends instead of waiting forever.
+      workflowExecutionTimeout: timeoutMs,
+    })) as InspectResult;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      if (err.cause instanceof TimeoutFailure) {
+        throw new OperationError(`no worker on task queue "${config.temporal.taskQueue}" answered within ${Math.round(timeoutMs / 1000)} s (is \`firebreak worker\` running?)`);
+      }
+      let c: unknown = err.cause;
+      while (c && !(c instanceof ApplicationFailure)) c = (c as { cause?: unknown }).cause;
+      throw new OperationError(`the worker could not look at target "${input.target}": ${rootMessage(c ?? err)}`);
+    }
+    throw err;
+  }
+}
+
+export interface LookRequest {
+  /** Default: the config's default target. Unknown targets are refused before Temporal is contacted. */
+  target?: string;
+  actor: Actor;
+  timeoutMs?: number;
+}
+
+/** The worker's view of a target's bans: all of them, or those matching one canonical network. */
+export async function inspectBans(door: FrontDoor, req: LookRequest & { network?: string }): Promise<BansResult> {
+  const target = req.target ?? door.config.defaultTarget;
+  getTarget(door.config, target);
+  const res = await runInspect(await door.client(), door.config, { kind: 'bans', target, requestedBy: req.actor, ...(req.network ? { network: req.network } : {}) }, req.timeoutMs);
+  if (res.kind !== 'bans') throw new OperationError('unexpected answer from the worker');
+  return res.bans;
+}
+
+/** What the worker can reach and read on a target (`ok` false unless every check is ok or skipped). */
+export async function checkTarget(door: FrontDoor, req: LookRequest & { target: string }): Promise<TargetCheckResult> {
+  getTarget(door.config, req.target);
+  const res = await runInspect(await door.client(), door.config, { kind: 'target-check', target: req.target, requestedBy: req.actor }, req.timeoutMs);
+  if (res.kind !== 'target-check') throw new OperationError('unexpected answer from the worker');
+  return res.check;
+}
