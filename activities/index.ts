@@ -13,8 +13,10 @@ import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets.js';
 import { createTokenActivities } from './tokens.js';
 import { checkApproved, createValidateActivities } from './validate.js';
-import { ACTIONS } from '../lib/actions.js';
+import { ACTIONS, type ActionSpec, type ActivityName } from '../lib/actions.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
+
+type ActionFn = (input: ActionInput) => Promise<ActionResult>;
 
 export function createActivities(deps: ActivityDeps) {
   const activities = {
@@ -31,10 +33,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createDocumentActivities(deps),
   };
   // Every action refuses when what approvers approved is no longer what it would act with.
-  const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;
-  for (const spec of Object.values(ACTIONS)) {
+  const table: Record<ActivityName, ActionFn> = activities;
+  for (const spec of Object.values<ActionSpec>(ACTIONS)) {
+    if (spec.human) continue;
     const fn = table[spec.activity];
-    if (!spec.activity || !fn) continue;
     table[spec.activity] = async (input: ActionInput) => {
       checkApproved(deps, input);
       return fn(input);
