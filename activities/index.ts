@@ -12,8 +12,8 @@ import { createProbeActivities } from './probe.js';
 import { createReportActivities } from './report.js';
 import { createSecretActivities } from './secrets.js';
 import { createTokenActivities } from './tokens.js';
-import { checkApproved, createValidateActivities } from './validate.js';
-import { ACTIONS, type ActionSpec, type ActivityName } from '../lib/actions.js';
+import { checkApproved, checkArgs, createValidateActivities } from './validate.js';
+import { ACTIONS, type ActionName, type ActionSpec, type ActivityName } from '../lib/actions.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 
 type ActionFn = (input: ActionInput) => Promise<ActionResult>;
@@ -32,12 +32,14 @@ export function createActivities(deps: ActivityDeps) {
     ...createReportActivities(deps),
     ...createDocumentActivities(deps),
   };
-  // Every action refuses when what approvers approved is no longer what it would act with.
+  // Every action judges its arguments with the action's schema, then refuses when what
+  // approvers approved is no longer what it would act with.
   const table: Record<ActivityName, ActionFn> = activities;
-  for (const spec of Object.values<ActionSpec>(ACTIONS)) {
+  for (const [action, spec] of Object.entries<ActionSpec>(ACTIONS) as Array<[ActionName, ActionSpec]>) {
     if (spec.human) continue;
     const fn = table[spec.activity];
     table[spec.activity] = async (input: ActionInput) => {
+      checkArgs(deps, action, input);
       checkApproved(deps, input);
       return fn(input);
     };
