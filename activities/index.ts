@@ -10,9 +10,11 @@ import { createNetworkActivities } from './network/index.js';
 import { createReportActivities } from './report/index.js';
 import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens/index.js';
-import { checkApproved, createValidateActivities } from './validate.js';
-import { ACTIONS } from '../lib/actions.js';
+import { checkApproved, checkArgs, createValidateActivities } from './validate.js';
+import { ACTIONS, type ActionName, type ActionSpec, type ActivityName } from '../lib/actions.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
+
+type ActionFn = (input: ActionInput) => Promise<ActionResult>;
 
 export function createActivities(deps: ActivityDeps) {
   const activities = {
@@ -26,12 +28,14 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
   };
-  // Every action refuses when what approvers approved is no longer what it would act with.
-  const table = activities as unknown as Record<string, (input: ActionInput) => Promise<ActionResult>>;
-  for (const spec of Object.values(ACTIONS)) {
+  // Every action judges its arguments with the action's schema, then refuses when what
+  // approvers approved is no longer what it would act with.
+  const table: Record<ActivityName, ActionFn> = activities;
+  for (const [action, spec] of Object.entries<ActionSpec>(ACTIONS) as Array<[ActionName, ActionSpec]>) {
+    if (spec.human) continue;
     const fn = table[spec.activity];
-    if (!spec.activity || !fn) continue;
     table[spec.activity] = async (input: ActionInput) => {
+      checkArgs(deps, action, input);
       checkApproved(deps, input);
       return fn(input);
     };

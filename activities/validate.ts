@@ -1,18 +1,22 @@
 /**
  * Validation before anything acts: every step's known arguments checked with
- * the action's own rules, this worker's target config and its files; and,
- * before a gate opens, the effective arguments the approvers are shown.
+ * the action's schema, this worker's target config and its files; at each
+ * activity's entry, its arguments checked with the same schema; and, before a
+ * gate opens, the effective arguments the approvers are shown.
  */
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ActionName } from '../lib/actions.js';
 import { argProblems } from '../lib/args/checks.js';
 import { effectiveArgs } from '../lib/args/effective.js';
+import { argIssues, refusalMessage } from '../lib/args/schemas.js';
 import type { TargetConfig } from '../lib/config.js';
 import { argsHash } from '../lib/canonical.js';
 import type { PlannedStep, StepProblem } from '../lib/runbook/plan.js';
 import { FailureTypes, type ActionInput, type Mode } from '../workflows/definitions.js';
 import { assertModeAllowed, type ActivityDeps } from './deps.js';
+import { badInput } from './support/failures.js';
 import { checkBanInput } from './network/index.js';
 
 export interface ValidateArgsInput {
@@ -71,6 +75,10 @@ async function workerProblems(step: PlannedStep, target: TargetConfig, targetNam
   return out;
 }
 
+function banPolicyOf(target: TargetConfig, targetName: string) {
+  return { targetName, ...target.network };
+}
+
 export function createValidateActivities(deps: ActivityDeps) {
   const { clients, logger } = deps;
   return {
@@ -85,7 +93,7 @@ export function createValidateActivities(deps: ActivityDeps) {
         if (err instanceof ApplicationFailure) return { problems: [{ step: '-', action: '-', message: err.message }] };
         throw err;
       }
-      const banPolicy = { targetName: input.target, ...target.network };
+      const banPolicy = banPolicyOf(target, input.target);
       for (const step of input.steps) {
         const found = new Set(argProblems(step.action, step.args, { banPolicy, deferred: step.deferred }));
         for (const p of await workerProblems(step, target, input.target)) found.add(p);
@@ -115,4 +123,11 @@ export function checkApproved(deps: ActivityDeps, input: ActionInput): void {
       `${input.action}: the arguments changed since the approval (approved ${input.approvedHash.slice(0, 12)}…, now ${hash.slice(0, 12)}…: ${JSON.stringify(now)}); nothing was changed. Abort, or retry to open the gate again with what it will now act with`,
     });
   }
+}
+
+/** Refuse arguments the action's schema rejects, before the activity touches anything: BadInput naming every problem and its path. */
+export function checkArgs(deps: ActivityDeps, action: ActionName, input: ActionInput): void {
+  const ctx = action === 'network.ban_ips' ? { banPolicy: banPolicyOf(deps.clients.target(input.target), input.target) } : {};
+  const issues = argIssues(action, input.args, ctx);
+  if (issues.length) throw badInput(refusalMessage(action, issues), { problems: issues.slice(0, 100), count: issues.length });
 }

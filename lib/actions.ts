@@ -1,8 +1,11 @@
 /**
  * The action registry's static side: every action a runbook may name, what
  * activity runs it, its argument shape and how it is undone. Pure data, so the
- * runbook validator (Node) and the workflow sandbox read the same table.
+ * runbook validator (Node) and the workflow sandbox read the same table; the
+ * zod schemas of the arguments are built from it on the Node side (lib/args/schemas.ts).
  */
+import type { createActivities } from '../activities/index.js';
+import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 
 export type ArgType = 'string' | 'integer' | 'number' | 'boolean' | 'string[]' | 'object';
 
@@ -13,9 +16,12 @@ export interface ArgSpec {
   description: string;
 }
 
-export interface ActionSpec {
-  /** Name of the activity function in createActivities(). */
-  activity: string;
+type Activities = ReturnType<typeof createActivities>;
+
+/** An activity an action can name: a function of createActivities() that takes an ActionInput (not the engine's own). */
+export type ActivityName = { [K in keyof Activities]: Activities[K] extends (input: ActionInput) => Promise<ActionResult> ? K : never }[keyof Activities];
+
+interface ActionBase {
   description: string;
   args: Record<string, ArgSpec>;
   /** Changes state on the target (dry-run only plans it). */
@@ -32,11 +38,27 @@ export interface ActionSpec {
   heartbeatTimeoutMs?: number;
   /** Results with `output.expiresAt` schedule this action (durable timer) for that moment. */
   onExpiry?: string;
-  /** Run by the workflow itself with humans (a checklist), not by an activity. */
-  human?: boolean;
   /** A failure may be overridden by an approver (recorded), so the incident can go on. */
   overridable?: boolean;
 }
+
+/** Run by an activity on the worker. `A` is loosened only by catalogs of made-up actions (tests). */
+export interface ActivityActionSpec<A extends string = ActivityName> extends ActionBase {
+  /** The activity function in createActivities(); a typo fails to compile. */
+  activity: A;
+  human?: false;
+}
+
+/** Run by the workflow itself with humans (a checklist), not by an activity. */
+export interface HumanActionSpec extends ActionBase {
+  human: true;
+  activity?: undefined;
+}
+
+export type ActionSpec<A extends string = ActivityName> = ActivityActionSpec<A> | HumanActionSpec;
+
+/** A catalog as the runbook validator reads it (names and arguments): tests pass ones with made-up actions. */
+export type ActionCatalog = Record<string, ActionSpec<string>>;
 
 export const ACTIONS = {
   'evidence.snapshot': {
@@ -198,7 +220,6 @@ export const ACTIONS = {
     heartbeatTimeoutMs: 30_000,
   },
   'secrets.manual': {
-    activity: '',
     description: 'A checklist of secrets only a human can rotate (vendor dashboards): each item is confirmed or waived by an approver; reminders on a durable timer.',
     args: {
       items: { type: 'string[]', required: true, description: 'What to rotate, e.g. STRIPE_SECRET' },

@@ -5,7 +5,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { actionSpec, type ActionSpec } from '../lib/actions.js';
+import { actionSpec, type ActivityActionSpec } from '../lib/actions.js';
 import type { ActionInput, ActionResult, Mode } from './definitions.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -26,7 +26,7 @@ export async function ExpiryWorkflow(input: ExpiryInput): Promise<ActionResult> 
   const wait = Date.parse(input.at) - Date.now();
   // A margin so keys whose Redis TTL ends at `at` are gone when we look.
   if (wait > 0) await wf.sleep(wait + 1_000);
-  const spec = actionSpec(input.action) as ActionSpec;
+  const spec = actionSpec(input.action) as ActivityActionSpec;
   const acts = wf.proxyActivities<Activities>({
     startToCloseTimeout: spec.timeoutMs,
     heartbeatTimeout: spec.heartbeatTimeoutMs,

@@ -4,7 +4,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { actionSpec, type ActionSpec } from '../lib/actions.js';
+import { actionSpec, type ActionSpec, type ActivityActionSpec } from '../lib/actions.js';
 import { argsHash } from '../lib/canonical.js';
 import { evalExpr, parseExpr } from '../lib/runbook/expr.js';
 import { planSteps } from '../lib/runbook/plan.js';
@@ -307,7 +307,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   }
 
   // ---- steps ---------------------------------------------------------------
-  function activityFor(spec: StepSpec, action: ActionSpec): ActionFn {
+  function activityFor(spec: StepSpec, action: ActivityActionSpec): ActionFn {
     const acts = wf.proxyActivities<Activities>({
       startToCloseTimeout: spec.timeoutMs ?? action.timeoutMs,
       heartbeatTimeout: action.heartbeatTimeoutMs,
@@ -605,7 +605,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   async function undo(entries: UndoEntry[], why: string): Promise<void> {
     for (const entry of [...entries].reverse()) {
       const spec = specs.get(entry.stepId) as StepSpec;
-      const action = actionSpec(entry.action) as ActionSpec;
+      const action = actionSpec(entry.action) as ActivityActionSpec;
       try {
         const result = await activityFor({ ...spec, timeoutMs: undefined }, action)({
           incidentId: input.incidentId,

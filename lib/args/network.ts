@@ -1,8 +1,8 @@
 /**
  * The argument rules of network.ban_ips / network.unban_ips, in one place:
- * the front door runs them on inline addresses before anything starts, the
- * worker's validation and the ban activity itself run them again with the
- * worker's target config and the lines of `addresses_file`.
+ * the actions' schemas (./action-rules.ts) run them on inline addresses at the
+ * front door, in the worker's pre-flight and at the activity's entry; the ban
+ * activity runs them again with the lines of `addresses_file`.
  */
 import { formatNetwork, networksOverlap, tryParseNetwork, type IpNetwork } from '../ip.js';
 
@@ -10,6 +10,8 @@ export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
 /** Inline `addresses` of a ban; bulk goes through `addresses_file`. */
 export const MAX_INLINE_BAN = 10_000;
+/** Inline `addresses` of an unban (an undo carries up to this many; more go through `from_record`). */
+export const MAX_INLINE_UNBAN = 20_000;
 
 /** Never banned, whatever the target says: loopback and the unspecified addresses. */
 const ALWAYS_PROTECTED: ReadonlyArray<[string, string]> = [
@@ -126,15 +128,13 @@ function protectedNetworks(policy: BanPolicy | undefined, problems: string[]): A
   return out;
 }
 
-/** Parse and deduplicate; without a policy only syntax and the built-in protected networks are checked. */
-export function parseEntries(entries: AddressEntry[], problems: string[], ban?: { policy?: BanPolicy }): ParsedNetworks {
-  const protect = ban ? protectedNetworks(ban.policy, problems) : [];
-  const policy = ban?.policy;
+/** Judge each entry: `onBad` gets the entry and why it cannot be banned (or parsed); the good ones are returned deduplicated. */
+function judgeEntries(entries: AddressEntry[], protect: Array<{ net: IpNetwork; label: string }>, policy: BanPolicy | undefined, onBad: (e: AddressEntry, why: string) => void): ParsedNetworks {
   const seen = new Map<string, IpNetwork>();
   for (const e of entries) {
     const r = tryParseNetwork(e.text);
     if ('error' in r) {
-      problems.push(`${where(e)}: ${r.error}`);
+      onBad(e, r.error);
       continue;
     }
     const net = r.network;
@@ -147,26 +147,29 @@ export function parseEntries(entries: AddressEntry[], problems: string[], ban?: 
       const hit = protect.find((p) => networksOverlap(p.net, net));
       if (hit) why = `${canonical} overlaps ${hit.label}, which is never banned`;
     }
-    if (why) problems.push(`${where(e)}: ${why}`);
+    if (why) onBad(e, why);
     else if (!seen.has(canonical)) seen.set(canonical, net);
   }
   return { byCanonical: seen, canonical: [...seen.keys()] };
 }
 
-/** Everything about a ban's arguments that needs no file: shape, TTL, reason, every inline address. */
-export function banArgProblems(args: Record<string, unknown>, policy?: BanPolicy & { banTtlSeconds?: number }): string[] {
-  const problems: string[] = [];
-  banTtl(args, policy?.banTtlSeconds, problems);
-  if (args.reason !== undefined && typeof args.reason !== 'string') problems.push('reason must be a string');
-  const entries = inlineEntries(args, MAX_INLINE_BAN, problems);
-  const file = addressFileArg(args, problems);
-  parseEntries(entries, problems, { policy });
-  if (!problems.length && !entries.length && file === undefined && args.addresses_file === undefined) problems.push('no addresses to ban (give addresses or addresses_file)');
-  return problems;
+/** Parse and deduplicate; without a policy only syntax and the built-in protected networks are checked. */
+export function parseEntries(entries: AddressEntry[], problems: string[], ban?: { policy?: BanPolicy }): ParsedNetworks {
+  const protect = ban ? protectedNetworks(ban.policy, problems) : [];
+  return judgeEntries(entries, protect, ban?.policy, (e, why) => problems.push(`${where(e)}: ${why}`));
 }
 
-export function unbanArgProblems(args: Record<string, unknown>, maxInline: number): string[] {
-  const problems: string[] = [];
-  parseEntries(inlineEntries(args, maxInline, problems), problems);
-  return problems;
+/** One problem of an entry, with where it is: `addresses[3]` → ['addresses', 3]; a file line → ['addresses_file']. */
+export interface EntryIssue {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** parseEntries' problems with the argument path of each; a config problem (network.neverBan) has an empty path. */
+export function entryIssues(entries: AddressEntry[], ban?: { policy?: BanPolicy }): EntryIssue[] {
+  const config: string[] = [];
+  const protect = ban ? protectedNetworks(ban.policy, config) : [];
+  const out: EntryIssue[] = config.map((message) => ({ path: [], message }));
+  judgeEntries(entries, protect, ban?.policy, (e, why) => out.push({ path: e.file === undefined ? ['addresses', e.at] : ['addresses_file'], message: `${where(e)}: ${why}` }));
+  return out;
 }

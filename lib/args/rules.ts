@@ -16,3 +16,5 @@ export const REVOKE_SCOPES = ['jti', 'user', 'all'] as const;
 export type RevokeScope = (typeof REVOKE_SCOPES)[number];
 /** Arguments a revoke scope does not take. */
 export const FOREIGN_ARGS: Record<RevokeScope, string[]> = { jti: ['user_ids'], user: ['jtis', 'jtis_file'], all: ['jtis', 'jtis_file', 'user_ids'] };
+/** `network.unban_ips` `from_record`: `<incident>/<step>` of the ban whose record lists what to lift. */
+export const FROM_RECORD = /^([A-Za-z0-9._-]{1,120})\/([a-z][a-z0-9_-]{0,119})$/;

@@ -1,5 +1,5 @@
 /** Cross-reference checks: actions and their arguments, `{{ }}` references, `when:` conditions. */
-import type { ActionSpec, ArgSpec } from '../actions.js';
+import type { ActionCatalog, ArgSpec } from '../actions.js';
 import { ExprSyntaxError, exprRefs, parseExpr } from './expr.js';
 import type { Expr } from './expr.js';
 import { INCIDENT_FIELDS, RefSyntaxError, findRefs, soleRef } from './refs.js';
@@ -10,7 +10,7 @@ import type { StepEntry, StepGraph } from './graph.js';
 import type { ParamSpec } from './types.js';
 
 export interface CheckContext {
-  actions: Record<string, ActionSpec>;
+  actions: ActionCatalog;
   /** Params whose spec parsed. */
   params: Record<string, ParamSpec>;
   /** Every declared param name, including ones whose spec is invalid. */

@@ -2,7 +2,7 @@
 import { basename, extname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ACTIONS } from '../actions.js';
-import type { ActionSpec } from '../actions.js';
+import type { ActionCatalog } from '../actions.js';
 import { checkSteps } from './checks.js';
 import { RunbookError } from './errors.js';
 import type { RunbookProblem } from './errors.js';
@@ -16,7 +16,7 @@ import type { ParamSpec, PhaseName, RunbookDoc, StepSpec } from './types.js';
 
 export interface ValidateOptions {
   /** Action catalog to check against (default: ACTIONS); tests pass their own. */
-  actions?: Record<string, ActionSpec>;
+  actions?: ActionCatalog;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -73,7 +73,7 @@ function syntaxProblems(content: string, file: string, errors: Array<{ line: num
   return out;
 }
 
-function validateValue(raw: unknown, file: string, problems: RawProblem[], actions: Record<string, ActionSpec>): RunbookDoc | undefined {
+function validateValue(raw: unknown, file: string, problems: RawProblem[], actions: ActionCatalog): RunbookDoc | undefined {
   if (!isRecord(raw)) {
     problems.push({ path: [], message: 'a runbook must be a YAML mapping (name, title, severity, params, phases…)' });
     return undefined;

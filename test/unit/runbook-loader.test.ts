@@ -41,7 +41,7 @@ phases:
 `;
 
 /** A catalog with typed and required arguments (the shipped one has few). */
-const TEST_ACTIONS: Record<string, ActionSpec> = {
+const TEST_ACTIONS: Record<string, ActionSpec<string>> = {
   ...ACTIONS,
   'ip.ban': {
     activity: 'ipBan',
