@@ -5,7 +5,8 @@ import { verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { RECORD_TTL_SECONDS } from '../support/records.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
-import { checkBanInput, refuse, requestedSeconds } from './inputs.js';
+import { checkBanInput, refuse } from './inputs.js';
+import { requestedAtSeconds } from '../support/requested-at.js';
 import { BAN_SCRIPT, CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sampleIndices, sortNetworks, WINDOW } from './registry.js';
 
 const MAX_REASON = 500;
@@ -23,7 +24,7 @@ export function createBanActivities(deps: ActivityDeps) {
       const { canonical, byCanonical } = parsed;
       const reason = typeof args.reason === 'string' ? args.reason.slice(0, MAX_REASON) : '';
 
-      const expiresAt = requestedSeconds(input) + ttl;
+      const expiresAt = requestedAtSeconds(input) + ttl;
       const expiresIso = new Date(expiresAt * 1000).toISOString();
       const now = Math.floor(Date.now() / 1000);
       const n = canonical.length;

@@ -3,7 +3,7 @@ import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
-import { requestedSeconds } from './inputs.js';
+import { requestedAtSeconds } from '../support/requested-at.js';
 import { chunks, networkContext, onRedis } from './registry.js';
 
 export function createExpireActivities(deps: ActivityDeps) {
@@ -18,7 +18,7 @@ export function createExpireActivities(deps: ActivityDeps) {
     async networkExpireBans(input: ActionInput): Promise<ActionResult> {
       const action = 'network.expire_bans';
       const ctx = networkContext(deps, input);
-      const cutoff = Math.max(Math.floor(Date.now() / 1000), requestedSeconds(input));
+      const cutoff = Math.max(Math.floor(Date.now() / 1000), requestedAtSeconds(input));
       const cutoffIso = new Date(cutoff * 1000).toISOString();
       if (input.mode === 'dry-run') {
         const ended = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));

@@ -2,16 +2,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { TargetConfig } from '../../lib/config.js';
 import { addressFileArg, banTtl, fileEntries, inlineEntries, MAX_INLINE_BAN, parseEntries, type AddressEntry, type ParsedNetworks } from '../../lib/args/network.js';
-import type { ActionInput } from '../../workflows/definitions.js';
 import { badInput } from '../support/failures.js';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_FILE_ENTRIES = 1_000_000;
 const PROBLEMS_SHOWN = 5;
 
-function show(text: string): string {
-  return JSON.stringify(text.length > 48 ? `${text.slice(0, 48)}…` : text);
-}
 
 /** The one refusal of a network action: every problem counted, the first few named; nothing was changed. */
 export function refuse(action: string, problems: string[]): ReturnType<typeof badInput> {
@@ -19,12 +15,6 @@ export function refuse(action: string, problems: string[]): ReturnType<typeof ba
   const more = problems.length > PROBLEMS_SHOWN ? `; and ${problems.length - PROBLEMS_SHOWN} more` : '';
   const what = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
   return badInput(`${action} refused, nothing was changed: ${what}: ${shown}${more}`, { problems: problems.slice(0, 100), count: problems.length });
-}
-
-export function requestedSeconds(input: ActionInput): number {
-  const ms = Date.parse(input.requestedAt);
-  if (!Number.isFinite(ms)) throw badInput(`${input.action}: requestedAt ${show(String(input.requestedAt))} is not an ISO time`);
-  return Math.floor(ms / 1000);
 }
 
 /** Inline entries and/or the lines of `addresses_file` on this worker. */

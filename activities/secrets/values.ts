@@ -1,4 +1,5 @@
 /** Secret values: told apart by fingerprint, and kept out of every message that leaves an activity. */
+import { redactValues } from '../../lib/redact.js';
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureTypes } from '../../workflows/definitions.js';
@@ -17,17 +18,11 @@ export class Hush {
   private readonly values = new Set<string>();
 
   add(...values: (string | undefined)[]): void {
-    for (const v of values) {
-      if (!v || v.length < 4) continue;
-      this.values.add(v);
-      this.values.add(encodeURIComponent(v));
-    }
+    for (const v of values) if (v) this.values.add(v);
   }
 
   scrub(text: string): string {
-    let out = text;
-    for (const v of this.values) out = out.split(v).join('[redacted]');
-    return out;
+    return redactValues(text, this.values, '[redacted]');
   }
 
   /** The error to throw instead of `err`: same failure type and retry policy, scrubbed message, no details or cause. */

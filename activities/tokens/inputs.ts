@@ -4,7 +4,6 @@ import { createReadStream } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { FOREIGN_ARGS, INLINE_MAX, JTI, USER_ID } from '../../lib/args/rules.js';
-import type { ActionInput } from '../../workflows/definitions.js';
 import { badInput } from '../support/failures.js';
 import { activityContext, lastHeartbeat } from '../support/context.js';
 
@@ -134,9 +133,3 @@ export async function parseJtis(args: Record<string, unknown>): Promise<JtiList>
   return { ids, fingerprint: hash.digest('hex').slice(0, 16) };
 }
 
-/** The step's request time in unix seconds: the "revoked before" epoch. */
-export function parseEpoch(input: ActionInput): number {
-  const ms = Date.parse(input.requestedAt);
-  if (!Number.isFinite(ms)) throw badInput(`requestedAt is not a timestamp: "${input.requestedAt}"`);
-  return Math.floor(ms / 1000);
-}

@@ -15,7 +15,8 @@ import { withReaders } from '../readers.js';
 import { activityContext, heartbeatProgress, lastHeartbeat } from '../support/context.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
 import { checkPipeline, plural, REVOKE_CHUNK, targetFor, type PipelineResult } from './common.js';
-import { optionalString, parseEpoch, parseJtis, parseScope, parseUserIds } from './inputs.js';
+import { optionalString, parseJtis, parseScope, parseUserIds } from './inputs.js';
+import { requestedAtSeconds } from '../support/requested-at.js';
 import { applySimplejwt, countSimplejwt, prepareSimplejwt, simplejwtText, type SimplejwtMatch } from './simplejwt.js';
 
 /** Keys per EVALSHA inside a chunk: ~1 ms of Redis time each, so the app's commands interleave. */
@@ -174,7 +175,7 @@ export function createRevokeActivities(deps: ActivityDeps) {
 
   async function revokeBefore(input: ActionInput, target: TargetConfig, ttl: number, scope: 'user' | 'all'): Promise<ActionResult> {
     const space: KeySpace = target.redis;
-    const epoch = parseEpoch(input);
+    const epoch = requestedAtSeconds(input); // the "revoked before" epoch every retry shares
     const userIds = scope === 'user' ? parseUserIds(input.args) : [];
     const keys = scope === 'user' ? userIds.map((id) => djangoKey(space, contractKeys.revokedBeforeUser(id))) : [djangoKey(space, contractKeys.revokedBeforeAll())];
     const match: SimplejwtMatch = scope === 'user' ? { kind: 'user', userIds, epoch } : { kind: 'all', epoch };
