@@ -4,9 +4,10 @@
  *
  * Strict means every encoding has one meaning: S must be below the group order L (no
  * malleable second signature), R and A must be canonical point encodings (y < p, no
- * "negative zero" x), and neither may be of small order: a small-order public key lets a
- * forged signature verify for any message under the cofactored equation, and a small-order
- * R is what such forgeries are made of (libsodium refuses both as well).
+ * "negative zero" x), and neither may be of small order: with a small-order public key a
+ * signature made without any private key verifies for every message, and a small-order R
+ * never comes from an RFC 8032 signer (R = rB) but is accepted by the cofactored equation
+ * and refused by the cofactorless one (libsodium refuses both as well).
  */
 import { ed25519 } from '@noble/curves/ed25519';
 

@@ -127,7 +127,7 @@ export function parsePublicLine(line: string): Parsed<{ name: string; key: Regis
  */
 export function parseRegistry(value: unknown): Parsed<Registry> {
   const problems: string[] = [];
-  const obj = plainObject(value, 'registry', problems, 2);
+  const obj = plainObject(value, 'registry', problems, 16);
   if (!obj) return { ok: false, problems };
   for (const key of Object.keys(obj)) if (key !== 'responders' && key !== 'services') problems.push(`registry: unknown field ${show(key)}`);
   const responders = list(obj.responders, 'responders', problems).map((r, i) => responder(r, `responders[${i}]`, problems));
@@ -157,7 +157,7 @@ export function parseRegistry(value: unknown): Parsed<Registry> {
 }
 
 function responder(value: unknown, where: string, problems: string[]): Responder | undefined {
-  const obj = plainObject(value, where, problems, 3);
+  const obj = plainObject(value, where, problems, 16);
   if (!obj) return undefined;
   for (const key of Object.keys(obj)) if (!['name', 'keys', 'slack'].includes(key)) problems.push(`${where}: unknown field ${show(key)}`);
   const name = text(obj.name, NAME, `${where}.name`, problems);
@@ -168,7 +168,7 @@ function responder(value: unknown, where: string, problems: string[]): Responder
 }
 
 function service(value: unknown, where: string, problems: string[]): Service | undefined {
-  const obj = plainObject(value, where, problems, 4);
+  const obj = plainObject(value, where, problems, 16);
   if (!obj) return undefined;
   for (const key of Object.keys(obj)) if (!['name', 'kind', 'keys', 'may'].includes(key)) problems.push(`${where}: unknown field ${show(key)}`);
   const name = text(obj.name, NAME, `${where}.name`, problems);
@@ -186,7 +186,7 @@ function service(value: unknown, where: string, problems: string[]): Service | u
 
 function registeredKey(value: unknown, where: string, problems: string[]): RegisteredKey | undefined {
   const before = problems.length;
-  const obj = plainObject(value, where, problems, 5);
+  const obj = plainObject(value, where, problems, 16);
   if (!obj) return undefined;
   for (const key of Object.keys(obj)) if (!['id', 'publicKey', 'notBefore', 'notAfter', 'revokedAt'].includes(key)) problems.push(`${where}: unknown field ${show(key)}`);
   const id = text(obj.id, KEY_ID, `${where}.id`, problems);

@@ -102,7 +102,8 @@ export function statementBytes(st: Statement): Uint8Array {
  */
 export function parseStatement(value: unknown): Parsed<Statement> {
   const problems: string[] = [];
-  const obj = plainObject(value, 'statement', problems, FIELDS.size);
+  // Room for a few unknown fields, so they are named rather than counted.
+  const obj = plainObject(value, 'statement', problems, 24);
   if (!obj) return { ok: false, problems };
   for (const key of Object.keys(obj)) if (!FIELDS.has(key)) problems.push(`unknown field ${show(key)}`);
 
@@ -138,7 +139,7 @@ function instant(value: unknown, problems: string[]): string | undefined {
 }
 
 function attestation(value: unknown, problems: string[]): Attestation | undefined {
-  const obj = plainObject(value, 'attests', problems, 1);
+  const obj = plainObject(value, 'attests', problems, 8);
   if (!obj) return undefined;
   for (const key of Object.keys(obj)) if (key !== 'slack') problems.push(`attests: unknown field ${show(key)}`);
   const slack = parseSlackId(obj.slack, 'attests.slack', problems);
@@ -152,7 +153,7 @@ function attestation(value: unknown, problems: string[]): Attestation | undefine
 /** A `{ team, user }` Slack id (shared with the registry). */
 export function parseSlackId(value: unknown, where: string, problems: string[]): SlackId | undefined {
   if (value === undefined) return undefined;
-  const obj = plainObject(value, where, problems, 2);
+  const obj = plainObject(value, where, problems, 8);
   if (!obj) return undefined;
   for (const key of Object.keys(obj)) if (key !== 'team' && key !== 'user') problems.push(`${where}: unknown field ${show(key)}`);
   const team = text(obj.team, SLACK_ID, `${where}.team`, problems);
