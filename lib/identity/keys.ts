@@ -37,6 +37,8 @@ export interface KeyPair {
   readonly publicKey: Uint8Array;
   readonly keyId: string;
   sign(message: Uint8Array): Uint8Array;
+  /** `Ed25519 key <id>`: safe to print. */
+  toString(): string;
 }
 
 /** `$XDG_CONFIG_HOME` when set to an absolute path (as the XDG spec says), else `~/.config`. */

@@ -136,7 +136,7 @@ describe('loadKeyPair', () => {
   it("refuses a key file or folder that is another user's", async () => {
     await createKeyPair(dir);
     const uid = statSync(keyFilePath(dir)).uid;
-    const spy = vi.spyOn(process, 'getuid').mockReturnValue(uid + 1);
+    const spy = vi.spyOn(process as { getuid: () => number }, 'getuid').mockReturnValue(uid + 1);
     try {
       expect((await refusal(loadKeyPair(dir))).message).toMatch(/ed25519\.key belongs to another user$/);
       expect((await refusal(createKeyPair(dir, { force: true }))).message).toMatch(/firebreak belongs to another user$/);
