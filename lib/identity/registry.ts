@@ -12,6 +12,7 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { isStrictPublicKey } from './ed25519.js';
+import { parseSshPublicKeyLine } from './sshsig.js';
 import {
   KEY_ID,
   NAME,
@@ -107,18 +108,26 @@ export function publicLine(publicKey: Uint8Array, name: string): string {
   return `ed25519 ${encodeBase64(publicKey)} ${name} ${keyIdOf(publicKey)}`;
 }
 
-/** A public line back into a name and key (the key id, when given, must match the key). */
+/**
+ * A public line back into a name and key (the key id, when given, must match the key).
+ * Also takes an OpenSSH line whose comment is the name (`ssh-ed25519 AAAA… alice`), for a
+ * person signing through ssh-agent.
+ */
 export function parsePublicLine(line: string): Parsed<{ name: string; key: RegisteredKey }> {
   const parts = line.trim().split(/\s+/);
-  if (parts.length < 3 || parts.length > 4 || parts[0] !== 'ed25519') return { ok: false, problems: ['expected "ed25519 <base64 public key> <name> [<key id>]"'] };
-  const [, b64, name, id] = parts as [string, string, string, string | undefined];
-  const bytes = decodePublicKey(b64);
+  if (parts.length < 3 || parts.length > 4 || (parts[0] !== 'ed25519' && parts[0] !== 'ssh-ed25519')) {
+    return { ok: false, problems: ['expected "ed25519 <base64 public key> <name> [<key id>]" or "ssh-ed25519 <base64 key blob> <name>"'] };
+  }
+  const [format, text, name, id] = parts as [string, string, string, string | undefined];
+  const ssh = format === 'ssh-ed25519' ? parseSshPublicKeyLine(`${format} ${text}`)?.publicKey : undefined;
+  const b64 = ssh ? encodeBase64(ssh) : text;
+  const bytes = format === 'ssh-ed25519' && !ssh ? undefined : decodePublicKey(b64);
   const problems: string[] = [];
   if (!bytes) problems.push('public key: not the canonical base64 of a valid Ed25519 public key');
   if (!NAME.test(name)) problems.push(`name: ${show(name)} does not match ${String(NAME)}`);
   if (bytes && id !== undefined && id !== keyIdOf(bytes)) problems.push(`key id: ${show(id)} is not this key's (${keyIdOf(bytes)})`);
   if (problems.length || !bytes) return { ok: false, problems };
-  return { ok: true, value: { name, key: { id: keyIdOf(bytes), publicKey: b64 } } };
+  return { ok: true, value: { name, key: { id: keyIdOf(bytes), publicKey: encodeBase64(bytes) } } };
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { decodeBase64 } from './base64.js';
 import { verifyEd25519 } from './ed25519.js';
+import { verifySshSig } from './sshsig.js';
 import { decodePublicKey, findKey, findResponder, keyIdOf, keyValidityAt, type Registry, type ServiceKind } from './registry.js';
 import { VOTE_KINDS, parseStatement, statementBytes, type FrontDoor, type Statement, type StatementKind } from './statement.js';
 import { parseInstant } from './time.js';
@@ -19,9 +20,16 @@ export const DEFAULT_SKEW_MS = 5 * 60_000;
 
 export interface SignedStatement {
   statement: Statement;
-  /** Ed25519 signature of `statementBytes(statement)`, base64url (86 characters). */
+  /**
+   * base64url. `ed25519` (the default): the Ed25519 signature of `statementBytes(statement)`.
+   * `sshsig`: an SSHSIG blob (namespace `firebreak`) over those bytes, made through ssh-agent.
+   */
   signature: string;
+  format?: SignatureFormat;
 }
+
+export const SIGNATURE_FORMATS = ['ed25519', 'sshsig'] as const;
+export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 
 /** What is being decided: the statement must name exactly this (an absent gate/step/hash must be absent). */
 export interface Expectation {
@@ -96,8 +104,10 @@ export function verifyDecision(signed: unknown, ctx: VerifyContext): Verdict {
   if (nowMs === undefined) throw new TypeError(`verifyDecision: now ${JSON.stringify(ctx.now)} is not an ISO instant`);
   if (!Number.isFinite(skewMs) || skewMs < 0) throw new TypeError('verifyDecision: skewMs must be a non-negative number');
 
-  const envelope = signed as { statement?: unknown; signature?: unknown } | null | undefined;
+  const envelope = signed as { statement?: unknown; signature?: unknown; format?: unknown } | null | undefined;
   if (typeof envelope !== 'object' || envelope === null) return refuse('malformed', 'no signed statement');
+  const format = envelope.format ?? 'ed25519';
+  if (!SIGNATURE_FORMATS.some((f) => f === format)) return refuse('malformed', `unknown signature format (${SIGNATURE_FORMATS.join(' or ')})`);
   const parsed = parseStatement(envelope.statement);
   if (!parsed.ok) return refuse('malformed', `statement refused: ${parsed.problems.slice(0, 5).join('; ')}`);
   const st = parsed.value;
@@ -108,9 +118,12 @@ export function verifyDecision(signed: unknown, ctx: VerifyContext): Verdict {
   const publicKey = found && decodePublicKey(found.key.publicKey);
   if (!found || !publicKey || keyIdOf(publicKey) !== found.key.id) return no('unknown-key', `key ${st.keyId} is not in the worker's registry`);
 
-  const signature = typeof envelope.signature === 'string' ? decodeBase64(envelope.signature, 'url') : undefined;
-  if (!signature) return no('bad-signature', typeof envelope.signature === 'string' ? 'signature is not base64url' : 'no signature');
-  if (!verifyEd25519(signature, statementBytes(st), publicKey)) return no('bad-signature', `signature does not verify with key ${st.keyId}`);
+  const raw = envelope.signature;
+  const signature = typeof raw === 'string' && raw.length <= 1024 ? decodeBase64(raw, 'url') : undefined;
+  if (!signature) return no('bad-signature', typeof raw === 'string' ? 'signature is not base64url (at most 1024 characters)' : 'no signature');
+  const message = statementBytes(st);
+  const good = format === 'sshsig' ? verifySshSig(signature, message, publicKey) : verifyEd25519(signature, message, publicKey);
+  if (!good) return no('bad-signature', `${format === 'sshsig' ? 'SSH signature (namespace firebreak)' : 'signature'} does not verify with key ${st.keyId}`);
 
   const atMs = parseInstant(st.at) as number; // parseStatement checked it
   for (const [label, ms] of [['signed', atMs], ['received', nowMs]] as const) {

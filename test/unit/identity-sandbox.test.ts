@@ -11,7 +11,7 @@ import { aliceApproves, HASH, INCIDENT, keys, registry, signWith } from '../fixt
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 /** The modules workflow code may import: they must stay free of Node and of I/O. */
-const SANDBOX_MODULES = ['statement', 'ed25519', 'registry', 'verify', 'base64', 'time'];
+const SANDBOX_MODULES = ['statement', 'ed25519', 'registry', 'verify', 'sshsig', 'base64', 'time'];
 const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('lib/identity in the workflow sandbox', () => {
