@@ -2,12 +2,14 @@
  * The signed statement every human decision carries, and its one byte encoding.
  *
  * Encoding: the domain prefix, then `canonicalJson` (lib/canonical.ts: keys sorted at every
- * depth, `JSON.stringify` spelling). That agrees with RFC 8785 (JCS) for what JCS and
- * `JSON.stringify` share: UTF-16 key order, string escapes, integer spelling. It falls short
- * of JCS for non-finite numbers and -0 (JCS refuses them), fractions (same spelling only in
- * practice), lone surrogates (JCS needs I-JSON) and a `__proto__` key (the sorter drops it).
- * Statements avoid every gap: strings and safe integers only, field names from a fixed set,
- * strings well-formed, all checked by `parseStatement` before anything is signed or verified.
+ * depth, then `JSON.stringify`). RFC 8785 (JCS) adopts ECMAScript's spelling of strings and
+ * numbers and sorts keys by UTF-16 code units as `Array.prototype.sort` does, so the two
+ * agree on plain I-JSON data. They differ outside it: lone surrogates (JCS refuses them,
+ * `JSON.stringify` escapes them), NaN and Infinity (written as null), objects with toJSON
+ * or a class (Date, Map), undefined members (dropped), and a `__proto__` member (the sorter's
+ * assignment loses it). Statements stay inside the common ground: strings and safe integers
+ * only, member names from a fixed set or a word pattern, strings well-formed, plain objects,
+ * all checked by `parseStatement` before anything is signed or verified.
  *
  * Pure and deterministic: runs in the workflow sandbox.
  */

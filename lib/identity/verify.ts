@@ -173,7 +173,8 @@ export function verifyDecision(signed: unknown, ctx: VerifyContext): Verdict {
     return no('wrong-hash', `statement is for arguments ${st.argsHash?.slice(0, 12) ?? '(none)'}…, not ${want.argsHash?.slice(0, 12) ?? '(none)'}…`);
   }
   if (Math.abs(nowMs - atMs) > skewMs) {
-    return no('timestamp-skew', `statement signed at ${st.at} is ${Math.round((nowMs - atMs) / 1000)} s from ${new Date(nowMs).toISOString()} (at most ${skewMs / 1000} s either way)`);
+    const off = `${Math.round(Math.abs(nowMs - atMs) / 1000)} s ${atMs < nowMs ? 'before' : 'after'}`;
+    return no('timestamp-skew', `statement signed at ${st.at}, ${off} ${new Date(nowMs).toISOString()} (at most ${skewMs / 1000} s either way)`);
   }
   if (ctx.seenNonces.has(st.nonce)) return no('nonce-reused', 'this statement (its nonce) was already used on this incident');
   return { ok: true, statement: st, responder: st.responder, keyId: st.keyId, via, ...(service !== undefined && { service }) };

@@ -190,7 +190,8 @@ describe('verifyDecision: refused, one reason each', () => {
   });
 
   it('a timestamp outside the skew window: 10 minutes old, or from the future', () => {
-    expect(refusal(signWith(keys.alice, aliceApproves({ at: '2025-03-04T09:50:00.000Z' })))).toBe('timestamp-skew');
+    const old = verifyDecision(signWith(keys.alice, aliceApproves({ at: '2025-03-04T09:50:00.000Z' })), ctx());
+    expect(old).toMatchObject({ ok: false, reason: 'timestamp-skew', message: 'statement signed at 2025-03-04T09:50:00.000Z, 600 s before 2025-03-04T10:00:00.000Z (at most 300 s either way)' });
     expect(refusal(signWith(keys.alice, aliceApproves({ at: '2025-03-04T10:05:00.001Z' })))).toBe('timestamp-skew');
     expect(refusal(signWith(keys.alice, aliceApproves({ at: '2025-03-04T09:59:00.000Z' })), ctx({ skewMs: 30_000 }))).toBe('timestamp-skew');
   });
