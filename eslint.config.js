@@ -16,6 +16,9 @@ const SANDBOX_FILES = [
   'lib/actions.ts',
   'lib/canonical.ts',
   'lib/search-attributes.ts',
+  'lib/ids.ts',
+  'lib/gdpr.ts',
+  'lib/identity/{statement,ed25519,registry,verify,sshsig,base64,time}.ts',
 ];
 
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
