@@ -3,7 +3,6 @@
  * checked from the worker (its network, its environment, its files). Every
  * check is reported, none throws: a failure is a row, not an exception.
  */
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -13,6 +12,7 @@ import type { ActivityDeps } from './deps.js';
 import { errorLine } from './support/failures.js';
 import { githubClients } from './github-client.js';
 import { appRoleConnection } from './support/pg.js';
+import { runCommand } from './support/command.js';
 import { otherReaderNamespaces, readersOf } from './readers.js';
 import type { CheckRow, CheckState, TargetCheckResult } from '../lib/incidents/types.js';
 
@@ -26,19 +26,6 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function runCommand(cmd: readonly string[]): Promise<{ ok: boolean; detail: string }> {
-  const [file, ...args] = cmd as [string, ...string[]];
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: CHECK_TIMEOUT_MS, maxBuffer: 1024 * 1024, windowsHide: true }, (err, _stdout, stderr) => {
-      if (!err) return resolve({ ok: true, detail: '' });
-      const e = err as Error & { code?: number | string; killed?: boolean };
-      const why = e.code === 'ENOENT' ? `command not found: ${file}` : e.killed ? 'timed out' : `exit ${String(e.code ?? 'error')}`;
-      const first = stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 2).join(' | ');
-      resolve({ ok: false, detail: `${why}${first ? `: ${first.slice(0, 300)}` : ''}` });
-    });
-  });
 }
 
 export function createTargetInspection(deps: ActivityDeps) {
@@ -127,7 +114,7 @@ export function createTargetInspection(deps: ActivityDeps) {
           return { detail: `${dir} writable; ${nginx.denyFile} ${present ? 'present' : 'not yet written'}` };
         });
         await check(rows, 'nginx test', async () => {
-          const r = await runCommand(nginx.testCommand);
+          const r = await runCommand(nginx.testCommand, { timeoutMs: CHECK_TIMEOUT_MS, lines: 2, chars: 300 });
           return { state: r.ok ? 'ok' : 'fail', detail: `${nginx.testCommand.join(' ')}${r.ok ? ' passes' : `: ${r.detail}`}` };
         });
       }

@@ -4,19 +4,20 @@
  * back when the test fails) and reloaded. One writer at a time per host and
  * file, through a lock in the target Redis.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { compareNetworks, formatNetwork, tryParseNetwork, type IpNetwork } from '../../lib/ip.js';
+import { runCommand, type CommandOptions } from '../support/command.js';
 import { badInput, onTarget, verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { RECORD_TTL_SECONDS } from '../support/records.js';
 import { onRedis, type NetworkContext } from './registry.js';
 
-const COMMAND_TIMEOUT_MS = 60_000;
+/** nginx -t and reload: slow on a big config, and stdout carries some of its errors. */
+const NGINX_COMMAND: CommandOptions = { timeoutMs: 60_000, lines: 5, chars: 800, stdout: true, sayTimeout: true };
 const LOCK_TTL_MS = 60_000;
 const LOCK_WAIT_MS = 90_000;
 /** nginx reads it as configuration: readable by its workers, written only by us. */
@@ -71,24 +72,6 @@ function parseDenyFile(content: string): { networks: Set<string>; lines: number;
   return { networks, lines, claimed };
 }
 
-interface CommandResult {
-  ok: boolean;
-  detail: string;
-}
-
-function runCommand(cmd: readonly string[]): Promise<CommandResult> {
-  const [file, ...args] = cmd as [string, ...string[]];
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: COMMAND_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (err, stdout, stderr) => {
-      if (!err) return resolve({ ok: true, detail: '' });
-      const e = err as Error & { killed?: boolean; code?: number | string; signal?: string | null };
-      const why = e.code === 'ENOENT' ? `command not found: ${file}` : e.killed ? `timed out after ${COMMAND_TIMEOUT_MS} ms` : `exit ${String(e.code ?? e.signal ?? 'error')}`;
-      const out = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 5).join(' | ');
-      resolve({ ok: false, detail: `${why}${out ? `: ${out.slice(0, 800)}` : ''}` });
-    });
-  });
-}
-
 async function readIfExists(path: string): Promise<string | null> {
   try {
     return await readFile(path, 'utf8');
@@ -109,7 +92,7 @@ export async function nginxPreflight(ctx: NetworkContext, action: string): Promi
     throw badInput(`${action}: nginx.denyFile ${nginx.denyFile}: directory ${dir} is not writable by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`);
   }
   if ((await onNginx(() => readIfExists(nginx.denyFile))) === null) return;
-  const test = await runCommand(nginx.testCommand);
+  const test = await runCommand(nginx.testCommand, NGINX_COMMAND);
   if (!test.ok) throw verificationFailed(`${action}: nginx configuration test fails before any change (${nginx.testCommand.join(' ')}), nothing was changed: ${test.detail}`);
 }
 
@@ -163,14 +146,14 @@ export async function syncNginx(ctx: NetworkContext, cutoff: number, action: str
     if (!state.changed && applied === hash) return state;
     heartbeatProgress({ phase: 'nginx', lines: networks.length });
     if (state.changed) await onNginx(() => write(content));
-    const test = await runCommand(nginx.testCommand);
+    const test = await runCommand(nginx.testCommand, NGINX_COMMAND);
     if (!test.ok) {
       if (state.changed) {
         await onNginx(() => (previous === null ? unlink(nginx.denyFile) : write(previous)));
       }
       throw verificationFailed(`${action}: nginx configuration test failed (${nginx.testCommand.join(' ')}); the previous deny file was put back: ${test.detail}`);
     }
-    const reload = await runCommand(nginx.reloadCommand);
+    const reload = await runCommand(nginx.reloadCommand, NGINX_COMMAND);
     if (!reload.ok) throw verificationFailed(`${action}: nginx reload failed (${nginx.reloadCommand.join(' ')}); the deny file is written and tested: ${reload.detail}`);
     await onRedis(() => ctx.redis.set(ctx.appliedKey, hash, 'EX', RECORD_TTL_SECONDS));
     state.reloaded = true;

@@ -31,6 +31,10 @@ export function registerCodecServer(program: Command, run: Runner): void {
         const server = createCodecServer({ codec, corsOrigins: origins, authToken, logger });
         const started = await startCodecServer(server, Number(o.port), o.host);
         logger.info({ url: started.url, origins, keyIds: codec.keyIds }, 'codec server ready');
+        if (!authToken) {
+          // Loopback only (startCodecServer refuses more without a token), but every local process can still decode.
+          logger.warn({ url: started.url }, 'codec server has no auth token: any process on this machine can decode payloads; set --auth-token-env');
+        }
         await new Promise<void>((resolve) => {
           process.once('SIGINT', () => resolve());
           process.once('SIGTERM', () => resolve());

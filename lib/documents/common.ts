@@ -3,6 +3,7 @@
  * formatting, Markdown escaping, and the rules that keep secrets out. Pure: no
  * I/O and no clock; every time comes from the status or the facts.
  */
+import { JWT_PATTERN, PROVIDER_TOKEN_PATTERN } from '../redact.js';
 import type { IncidentStatus, StepStatus } from '../../workflows/definitions.js';
 import { GDPR_DEADLINE_HOURS } from '../gdpr.js';
 
@@ -116,9 +117,9 @@ function entropy(text: string): number {
  */
 export function redact(text: string): string {
   return text
-    .replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted JWT]')
+    .replace(JWT_PATTERN, '[redacted JWT]')
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]+):[^\s@/]+@/gi, `$1:${REDACTED}@`)
-    .replace(/\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|SG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})/g, REDACTED)
+    .replace(PROVIDER_TOKEN_PATTERN, REDACTED)
     .replace(/\b([A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)[A-Za-z0-9_]*)\s*=\s*("[^"]*"|'[^']*'|[^\s,;]+)/gi, (m, key: string) =>
       // `secretName=JWT_SECRET_KEY` names a secret; it does not hold one.
       /(?:name|id|file|ref|fingerprint)$/i.test(key) ? m : `${key}=${REDACTED}`,

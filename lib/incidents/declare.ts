@@ -120,7 +120,7 @@ export async function declareIncident(client: Client, config: Readonly<Config>, 
  */
 export async function findOpenByDedupKey(client: Client, key: string, taskQueue: string): Promise<{ incidentId: string; workflowId: string } | undefined> {
   const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  const query = `FirebreakDedupKey = ${quote(key)} AND TaskQueue = ${quote(taskQueue)} AND ExecutionStatus = 'Running'`;
+  const query = `${SA.dedupKey.name} = ${quote(key)} AND TaskQueue = ${quote(taskQueue)} AND ExecutionStatus = 'Running'`;
   for await (const wf of client.workflow.list({ query, pageSize: 1 })) {
     return { incidentId: incidentIdOf(wf.workflowId), workflowId: wf.workflowId };
   }
