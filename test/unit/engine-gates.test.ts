@@ -32,6 +32,7 @@ describe('step gates', () => {
       expect(await refusal(inc.approve('lockdown', 'dora'))).toBe('dora is not an approver in group "responders" (members: alice, bob, carol; configure approvers.groups.responders in /etc/firebreak/test.yaml)');
       expect(await refusal(inc.approve('lockdown', 'alice', 'f'.repeat(64)))).toMatch(/^approval is for arguments ffffffffffff…, but gate "lockdown" now has /);
       expect(await refusal(inc.approve('nope', 'alice'))).toBe('no gate "nope" is open on this incident');
+      expect(await refusal(inc.retry(DECLARER))).toBe('nothing to retry: the incident is awaiting-approval');
 
       await inc.env.sleep(15 * MINUTE + 1_000);
       s = await inc.status();

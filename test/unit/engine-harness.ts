@@ -6,7 +6,7 @@
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { inject } from 'vitest';
 import { ACTIONS } from '../../lib/actions.js';
@@ -62,7 +62,10 @@ let queues = 0;
 /** One time-skipping server per test file (call in beforeAll; `stopEngine` in afterAll). */
 export async function startEngine(): Promise<TestWorkflowEnvironment> {
   // Expected failures (stubs that throw, undo failures) need not flood the output.
-  Runtime.install({ logger: new DefaultLogger('ERROR', () => undefined) });
+  Runtime.install({
+    logger: new DefaultLogger('ERROR', () => undefined),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} } },
+  });
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTestServer() } } });
   // The test server knows no custom search attributes until they are registered.
   const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
