@@ -5,6 +5,7 @@
  * result), so a gate escalates exactly when a test says so.
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
@@ -166,7 +167,8 @@ function stubActivities(calls: Call[], stubs: Record<string, Stub>): Record<stri
       return { summary: `${name} done`, changed: true, ...(undo ? { undo: { action: undo, args: { of: input.stepId } } } : {}) };
     };
   }
-  for (const [name, stub] of Object.entries(stubs)) out[name] ??= async (input: ActionInput) => stub(input, 1);
+  const actionActivities = new Set<string>(Object.values(ACTIONS).map((a) => a.activity));
+  for (const [name, stub] of Object.entries(stubs)) if (!actionActivities.has(name)) out[name] = async (input: ActionInput) => stub(input, 1);
   return out;
 }
 
@@ -183,9 +185,8 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
   });
   const id = `INC-T-${taskQueue}`;
   return worker.runUntil(async () => {
-    const handle = await e.client.workflow.start('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [incidentInput(opts, id)] });
-    const update = <R>(def: Parameters<WorkflowHandle['executeUpdate']>[0], arg: unknown): Promise<R> =>
-      handle.executeUpdate(def as never, { args: [arg] as never }) as Promise<R>;
+    const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [incidentInput(opts, id)] });
+    const update = <R, A>(def: UpdateDefinition<R, [A]>, arg: A): Promise<R> => handle.executeUpdate(def, { args: [arg] });
     const status = (): Promise<IncidentStatus> => handle.query(statusQuery);
     const incident: Incident = {
       handle,
@@ -214,7 +215,7 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
       waive: (step, item, user, reason) => update(waiveItemUpdate, { step, item, actor: actor(user), note: reason }),
       override: (step, user, reason) => update(overrideUpdate, { step, actor: actor(user), reason }),
       markPersonalData: (user, o = {}) => update(markPersonalDataUpdate, { actor: actor(user), ...o }),
-      result: () => handle.result() as Promise<IncidentStatus>,
+      result: () => handle.result(),
     };
     return fn(incident);
   });
