@@ -34,8 +34,20 @@ export interface ActionSpec {
   onExpiry?: string;
   /** Run by the workflow itself with humans (a checklist), not by an activity. */
   human?: boolean;
+  /** For a human action: which arguments make its checklist and how the workflow words it. */
+  checklist?: ChecklistSpec;
   /** A failure may be overridden by an approver (recorded), so the incident can go on. */
   overridable?: boolean;
+}
+
+/** A checklist a human step keeps: one item per name in `items`, each confirmed or waived, reminders meanwhile. */
+export interface ChecklistSpec {
+  /** The argument holding the item names (string[]). */
+  items: string;
+  /** The argument holding the reminder interval in minutes, and the interval when it is not given. */
+  remindEvery: { arg: string; defaultMinutes: number };
+  /** How messages word each item's task: "rotate by hand", "rotated by hand", and the confirmation ("X rotated"). */
+  wording: { task: string; taskDone: string; confirmed: string };
 }
 
 export const ACTIONS = {
@@ -209,6 +221,11 @@ export const ACTIONS = {
     liftOnResolve: false,
     timeoutMs: 0,
     human: true,
+    checklist: {
+      items: 'items',
+      remindEvery: { arg: 'remind_every_minutes', defaultMinutes: 240 },
+      wording: { task: 'rotate by hand', taskDone: 'rotated by hand', confirmed: 'rotated' },
+    },
   },
   'deploy.verify_commit': {
     activity: 'deployVerifyCommit',

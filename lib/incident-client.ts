@@ -14,7 +14,7 @@ import { coerceParams, loadRunbook } from './runbook/loader.js';
 import { SEVERITIES, type Severity } from './runbook/types.js';
 import { incidentIdOf, WORKFLOW_ID_PREFIX } from './ids.js';
 import { connectionOptions, dataConverter } from './temporal-connection.js';
-import { gdprWorkflowId, noticeSentUpdate, noticeStatusQuery, type NoticeStatus } from '../workflows/notice.js';
+import { gdprWorkflowId, noticeSentUpdate, noticeStatusQuery, type NoticeStatus } from '../workflows/notice-definitions.js';
 import {
   abortUpdate,
   approveUpdate,

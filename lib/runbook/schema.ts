@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { SEVERITIES } from './types.js';
-import type { ApprovalSpec, ParamSpec, ParamType, ParamValue, StepSpec } from './types.js';
+import type { ApprovalSpec, GdprTrigger, ParamSpec, ParamType, ParamValue, StepSpec } from './types.js';
 
 export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'string[]'] as const satisfies readonly ParamType[];
 
@@ -65,6 +65,19 @@ function approval(defaultEscalateMs: number) {
     .transform((a): ApprovalSpec => ({ count: a.count, group: a.group, escalateAfterMs: a.escalate_after }));
 }
 
+/** A condition in the `when:` language; `true`/`false` as YAML booleans too. */
+const condition = z.union([z.boolean(), z.string().min(1)]).transform((v) => (typeof v === 'boolean' ? String(v) : v));
+
+const gdprTriggerSchema = z
+  .strictObject({ personal_data: condition, high_risk: condition.optional(), aware_at: z.string().optional() })
+  .transform(
+    (g): GdprTrigger => ({
+      personalData: g.personal_data,
+      ...(g.high_risk !== undefined && { highRisk: g.high_risk }),
+      ...(g.aware_at !== undefined && { awareAt: g.aware_at }),
+    }),
+  );
+
 export const RESOLVE_ESCALATE_MS = 30 * 60_000;
 export const STEP_ESCALATE_MS = 15 * 60_000;
 
@@ -78,6 +91,7 @@ export const rootSchema = z.strictObject({
   resolve: z
     .strictObject({ approval: approval(RESOLVE_ESCALATE_MS).default({ count: 1, group: 'responders', escalateAfterMs: RESOLVE_ESCALATE_MS }) })
     .default({ approval: { count: 1, group: 'responders', escalateAfterMs: RESOLVE_ESCALATE_MS } }),
+  notice: z.strictObject({ gdpr: gdprTriggerSchema.optional() }).optional(),
   phases: z
     .strictObject({
       detection: z.array(z.unknown()).nullish(),
