@@ -55,18 +55,13 @@ export function describeType(v: unknown): string {
   return typeof v;
 }
 
-function approval(defaultEscalateMs: number) {
-  return z
-    .strictObject({
-      count: z.number().int().min(1).default(1),
-      group: z.string().min(1).default('responders'),
-      escalate_after: duration.default(defaultEscalateMs),
-    })
-    .transform((a): ApprovalSpec => ({ count: a.count, group: a.group, escalateAfterMs: a.escalate_after }));
-}
-
 /** A condition in the `when:` language; `true`/`false` as YAML booleans too. */
-const condition = z.union([z.boolean(), z.string().min(1)]).transform((v) => (typeof v === 'boolean' ? String(v) : v));
+const condition = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'boolean') return String(v);
+  if (typeof v === 'string' && v.trim()) return v;
+  ctx.addIssue({ code: 'custom', message: v === undefined ? 'is required' : `expected a condition (e.g. params.personal_data) or true/false, got ${describeType(v)}` });
+  return z.NEVER;
+});
 
 const gdprTriggerSchema = z
   .strictObject({ personal_data: condition, high_risk: condition.optional(), aware_at: z.string().optional() })
@@ -77,6 +72,18 @@ const gdprTriggerSchema = z
       ...(g.aware_at !== undefined && { awareAt: g.aware_at }),
     }),
   );
+
+function approval(defaultEscalateMs: number) {
+  return z
+    .strictObject({
+      count: z.number().int().min(1).default(1),
+      group: z.string().min(1).default('responders'),
+      escalate_after: duration.default(defaultEscalateMs),
+    })
+    .transform((a): ApprovalSpec => ({ count: a.count, group: a.group, escalateAfterMs: a.escalate_after }));
+}
+
+
 
 export const RESOLVE_ESCALATE_MS = 30 * 60_000;
 export const STEP_ESCALATE_MS = 15 * 60_000;

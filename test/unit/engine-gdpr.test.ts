@@ -57,6 +57,14 @@ describe('legacy parameter names', () => {
     });
   });
 
+  it('an aware_at that is not a time rejects the incident (it used to fail the workflow task)', async () => {
+    await withIncident({ runbook: LEGACY, params: { personal_data: true, aware_at: 'yesterday' } }, async (inc) => {
+      const s = await inc.result();
+      expect(s.state).toBe('rejected');
+      expect(s.rejection?.map((p) => p.message)).toEqual(['aware_at "yesterday" is not an ISO time']);
+    });
+  });
+
   it('a dry-run only says when the notice would be due', async () => {
     const awareAt = '2026-03-14T05:00:00.000Z';
     await withIncident({ runbook: LEGACY, params: { personal_data: true, aware_at: awareAt }, mode: 'dry-run' }, async (inc) => {
@@ -64,6 +72,44 @@ describe('legacy parameter names', () => {
       expect(s.notice?.deadline).toBe('2026-03-17T05:00:00.000Z');
       expect(s.timeline[0]?.message).toBe('personal data affected: the GDPR Art. 33 notice would be due by 2026-03-17T05:00:00.000Z (dry-run: no clock started)');
       await expect((await clockOf(inc)).describe()).rejects.toThrow();
+    });
+  });
+});
+
+describe('the runbook trigger (notice.gdpr)', () => {
+  const EXPLICIT = runbook(STEPS, [
+    'params:',
+    '  customer_rows: { type: boolean, default: false }',
+    '  noticed: { type: string, default: "" }',
+    '  personal_data: { type: boolean, default: true }',
+    'notice:',
+    '  gdpr: { personal_data: "params.customer_rows and incident.mode != \'drill\'", high_risk: "\'redis\' in incident.capabilities", aware_at: "{{ params.noticed }}" }',
+  ]);
+
+  it('starts the clock from its own conditions and awareness time', async () => {
+    const awareAt = '2026-03-14T05:00:00.000Z';
+    await withIncident({ runbook: EXPLICIT, params: { customer_rows: true, noticed: awareAt } }, async (inc) => {
+      const s = await done(inc);
+      expect(s.notice).toEqual({ workflowId: `firebreak-${inc.id}-gdpr`, awareAt, deadline: '2026-03-17T05:00:00.000Z', highRisk: true, markedBy: DECLARER });
+      expect((await (await clockOf(inc)).query(noticeStatusQuery)).highRisk).toBe(true);
+      await stopClock(inc);
+    });
+  });
+
+  it('decides alone: a param named personal_data no longer starts anything', async () => {
+    await withIncident({ runbook: EXPLICIT, params: { personal_data: true } }, async (inc) => {
+      const s = await inc.result();
+      expect(s.state).toBe('completed');
+      expect(s.notice).toBeUndefined();
+    });
+  });
+
+  it('an awareness time that is not a time rejects the incident before anything acts', async () => {
+    await withIncident({ runbook: EXPLICIT, params: { customer_rows: true, noticed: 'this morning' } }, async (inc) => {
+      const s = await inc.result();
+      expect(s).toMatchObject({ state: 'rejected', rejection: [{ step: 'notice.gdpr', action: 'notice', message: 'aware_at "this morning" is not an ISO time' }] });
+      expect(s.notice).toBeUndefined();
+      expect(inc.calls).toEqual([]);
     });
   });
 });
