@@ -4,7 +4,7 @@
  * or by a participant marking personal data during the incident.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { noticeStatusQuery } from '../../workflows/notice.js';
+import { noticeStatusQuery } from '../../workflows/notice-definitions.js';
 import { DECLARER, refusal, runbook, startEngine, stopEngine, withIncident, type Incident } from './engine-harness.js';
 
 beforeAll(startEngine, 120_000);
