@@ -57,6 +57,36 @@ describe('step gates', () => {
     });
   });
 
+  it('a retried step keeps the approval of identical arguments; other arguments need a new one', async () => {
+    let attempt = 0;
+    let ttl = 3600;
+    const rb = runbook(['containment:', '  - id: ban', '    action: network.ban_ips', '    with: { addresses: [203.0.113.7] }', '    retry: { maximum_attempts: 1 }', '    approval: { count: 1, group: responders }']);
+    const stubs = {
+      effectiveStepArgs: ({ args }: { args: Record<string, unknown> }) => ({ ...args, ttl_seconds: ttl }),
+      networkBanIps: () => {
+        attempt += 1;
+        if (attempt < 3) throw new Error('nginx reload failed');
+        return { summary: 'banned', changed: true };
+      },
+    } as never;
+    await withIncident({ runbook: rb, stubs }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      await inc.approve('ban', 'alice');
+      let s = await inc.until((x) => x.state === 'blocked', 'the first failure');
+      await inc.retry(DECLARER);
+      s = await inc.until((x) => x.state === 'blocked' && attempt === 2, 'the second failure');
+      expect(s.gates.map((g) => [g.id, g.state])).toEqual([['ban', 'approved']]);
+      ttl = 7200; // the worker's config changed: what the step would act with is not what was approved
+      await inc.retry(DECLARER);
+      s = await inc.until((x) => x.state === 'awaiting-approval', 'a new gate');
+      expect(s.gates.map((g) => [g.id, g.state, g.args.ttl_seconds])).toEqual([['ban', 'approved', 3600], ['ban', 'open', 7200]]);
+      await inc.approve('ban', 'bob');
+      s = await inc.result();
+      expect(s.state).toBe('completed');
+      expect(inc.calls.map((c) => c.approvedHash)).toEqual([s.gates[0]?.argsHash, s.gates[0]?.argsHash, s.gates[1]?.argsHash]);
+    });
+  });
+
   it('in dry-run a gate is only planned', async () => {
     await withIncident({ runbook: GATED, mode: 'dry-run' }, async (inc) => {
       const s = await inc.result();

@@ -14,7 +14,7 @@ import { resolveRefs } from '../../lib/runbook/refs.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ActionResult } from '../definitions.js';
 import { ExpiryWorkflow, type ExpiryInput } from '../expiry.js';
-import { actionActivity, engineChecks, failureMessage } from './activities.js';
+import { actionActivity, engineChecks, failureMessage } from './proxies.js';
 import { runChecklist } from './checklists.js';
 import { stepGate } from './gates.js';
 import type { IncidentRun } from './state.js';

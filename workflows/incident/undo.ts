@@ -7,7 +7,7 @@ import * as wf from '@temporalio/workflow';
 import { actionSpec, type ActionSpec } from '../../lib/actions.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ActionResult } from '../definitions.js';
-import { actionActivity, failureMessage } from './activities.js';
+import { actionActivity, failureMessage } from './proxies.js';
 import type { IncidentRun, UndoEntry } from './state.js';
 
 /** Keep what undoes a step's effect (live and drill runs of reversible actions only). */

@@ -2,7 +2,7 @@
 import * as wf from '@temporalio/workflow';
 import { planSteps } from '../../lib/runbook/plan.js';
 import type { IncidentStatus } from '../definitions.js';
-import { engineChecks, failureMessage } from './activities.js';
+import { engineChecks, failureMessage } from './proxies.js';
 import type { IncidentRun } from './state.js';
 
 /** The rejected status, or undefined to go on. */
