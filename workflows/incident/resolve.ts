@@ -19,12 +19,10 @@ export async function liftAfterAllClear(run: IncidentRun): Promise<boolean> {
   await allClearGate(run, lift);
   if (run.aborting) return false;
   run.pin('resolving');
-  let first = true;
   const lifted = await untilUnblocked(
     run,
     async () => {
-      await runUndo(run, first ? lift : lifting(), 'resolve');
-      first = false;
+      await runUndo(run, lifting(), 'resolve');
       return true;
     },
     () => (lifting().length ? `lifting ${lifting().map((u) => u.stepId).join(', ')} failed; retry or abort` : undefined),

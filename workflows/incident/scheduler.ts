@@ -77,14 +77,11 @@ export async function runPhase(run: IncidentRun, phase: PhaseName): Promise<bool
   run.note({ kind: 'phase', message: `${PHASE_TITLES[phase]} started` });
   run.refresh();
   let blocking = doc.phases[phase];
-  let first = true;
   const done = await untilUnblocked(
     run,
     async () => {
-      // Overridden steps are done; everything else that did not succeed runs again.
-      const ids = first ? blocking.map((s) => s.id) : blocking.filter((s) => run.step(s.id).state !== 'overridden').map((s) => s.id);
-      first = false;
-      await runSteps(run, phase, ids);
+      // Overridden steps are done; everything else that did not succeed runs (again).
+      await runSteps(run, phase, blocking.filter((s) => run.step(s.id).state !== 'overridden').map((s) => s.id));
       return !run.aborting;
     },
     () => {
