@@ -18,6 +18,9 @@ const SANDBOX_FILES = [
   'lib/search-attributes.ts',
   'lib/ids.ts',
   'lib/gdpr.ts',
+  'lib/drills.ts',
+  'lib/runbook/plan.ts',
+  'lib/runbook/gdpr.ts',
   'lib/identity/{statement,ed25519,registry,verify,sshsig,base64,time}.ts',
 ];
 

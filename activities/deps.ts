@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Config, TargetConfig } from '../lib/config.js';
 import { getTarget, readSecret } from '../lib/config.js';
+import { drillRefusal } from '../lib/drills.js';
 import type { Logger } from '../lib/logger.js';
 import { badInput, refused } from './support/failures.js';
 import type { Mode } from '../workflows/definitions.js';
@@ -80,7 +81,6 @@ export class TargetClients {
 
 /** Drills act for real, so they refuse production targets unless the target allows them. */
 export function assertModeAllowed(target: TargetConfig, targetName: string, mode: Mode): void {
-  if (mode === 'drill' && target.production && !target.allowDrills) {
-    throw refused(`target "${targetName}" is production and does not allow drills (set allowDrills: true to rehearse on it)`);
-  }
+  const refusal = drillRefusal(target, targetName, mode);
+  if (refusal) throw refused(refusal);
 }

@@ -42,6 +42,16 @@ interface ActionBase {
   overridable?: boolean;
 }
 
+/** A checklist a human step keeps: one item per name in `items`, each confirmed or waived, reminders meanwhile. */
+export interface ChecklistSpec {
+  /** The argument holding the item names (string[]). */
+  items: string;
+  /** The argument holding the reminder interval in minutes, and the interval when it is not given. */
+  remindEvery: { arg: string; defaultMinutes: number };
+  /** How messages word each item's task: "rotate by hand", "rotated by hand", and the confirmation ("X rotated"). */
+  wording: { task: string; taskDone: string; confirmed: string };
+}
+
 /** Run by an activity on the worker. `A` is loosened only by catalogs of made-up actions (tests). */
 export interface ActivityActionSpec<A extends string = ActivityName> extends ActionBase {
   /** The activity function in createActivities(); a typo fails to compile. */
@@ -53,6 +63,8 @@ export interface ActivityActionSpec<A extends string = ActivityName> extends Act
 export interface HumanActionSpec extends ActionBase {
   human: true;
   activity?: undefined;
+  /** Which arguments make its checklist and how the workflow words it. */
+  checklist: ChecklistSpec;
 }
 
 export type ActionSpec<A extends string = ActivityName> = ActivityActionSpec<A> | HumanActionSpec;
@@ -230,6 +242,11 @@ export const ACTIONS = {
     liftOnResolve: false,
     timeoutMs: 0,
     human: true,
+    checklist: {
+      items: 'items',
+      remindEvery: { arg: 'remind_every_minutes', defaultMinutes: 240 },
+      wording: { task: 'rotate by hand', taskDone: 'rotated by hand', confirmed: 'rotated' },
+    },
   },
   'deploy.verify_commit': {
     activity: 'deployVerifyCommit',

@@ -5,53 +5,12 @@
  * on durable timers before the deadline and stops when `noticeSent` arrives.
  */
 import * as wf from '@temporalio/workflow';
-import type { Actor } from './definitions.js';
 import { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
+import { participantProblem, refuse } from './incident/authz.js';
+import { DEFAULT_REMIND_HOURS_BEFORE, noticeSentUpdate, noticeStatusQuery, type GdprDeadlineInput, type NoticeSentInput, type NoticeStatus } from './notice-definitions.js';
 
-export { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
-/** Remind when this many hours remain before the deadline. */
-export const DEFAULT_REMIND_HOURS_BEFORE = [66, 48, 24];
-
-export interface GdprDeadlineInput {
-  incidentId: string;
-  /** ISO: the moment of awareness; the deadline is 72 h later. */
-  awareAt: string;
-  highRisk: boolean;
-  /** Remind when this many hours remain (default 66, 48 and 24). */
-  remindHoursBefore?: number[];
-  declaredBy: Actor;
-  approvers: Record<string, string[]>;
-}
-
-export interface NoticeReminder {
-  at: string;
-  hoursBeforeDeadline: number;
-}
-
-export interface NoticeStatus {
-  incidentId: string;
-  awareAt: string;
-  deadline: string;
-  highRisk: boolean;
-  reminders: NoticeReminder[];
-  missed: boolean;
-  sentAt?: string;
-  sentBy?: string;
-  reference?: string;
-}
-
-export interface NoticeSentInput {
-  actor: Actor;
-  /** When it was sent, if not now (ISO). */
-  at?: string;
-  /** The authority's case number or similar. */
-  reference?: string;
-}
-
-export const noticeStatusQuery = wf.defineQuery<NoticeStatus>('noticeStatus');
-export const noticeSentUpdate = wf.defineUpdate<NoticeStatus, [NoticeSentInput]>('noticeSent');
-
-export { gdprWorkflowId } from '../lib/ids.js';
+// Its API lives in ./notice-definitions.ts (clients import that); re-exported for existing importers.
+export * from './notice-definitions.js';
 
 export async function GdprDeadlineWorkflow(input: GdprDeadlineInput): Promise<NoticeStatus> {
   const awareMs = Date.parse(input.awareAt);
@@ -76,8 +35,7 @@ export async function GdprDeadlineWorkflow(input: GdprDeadlineInput): Promise<No
     {
       validator: (req: NoticeSentInput) => {
         if (state.sentAt) throw new Error(`the notice was already recorded as sent by ${state.sentBy} at ${state.sentAt}`);
-        const allowed = req.actor.user === input.declaredBy.user || Object.values(input.approvers).some((m) => m.includes(req.actor.user));
-        if (!allowed) throw new Error(`${req.actor.user} is neither the declarer nor an approver`);
+        refuse(participantProblem(input, req.actor));
         if (req.at !== undefined && Number.isNaN(Date.parse(req.at))) throw new Error(`"${req.at}" is not an ISO time`);
       },
     },

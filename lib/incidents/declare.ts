@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { argProblems, type ArgCheckContext } from '../args/checks.js';
 import { getTarget, type Config } from '../config.js';
+import { drillRefusal } from '../drills.js';
 import { InvalidArgumentsError, UsageError } from '../errors.js';
 import { incidentIdOf, workflowIdFor } from '../ids.js';
 import { coerceParams, loadRunbook } from '../runbook/loader.js';
@@ -31,9 +32,8 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
   if (!SEVERITIES.includes(severity)) throw new UsageError(`unknown severity "${req.severity}" (one of ${SEVERITIES.join(', ')})`);
   const targetName = req.target ?? config.defaultTarget;
   const target = getTarget(config, targetName);
-  if (mode === 'drill' && target.production && !target.allowDrills) {
-    throw new UsageError(`target "${targetName}" is production and does not allow drills`);
-  }
+  const drill = drillRefusal(target, targetName, mode);
+  if (drill) throw new UsageError(drill);
   const sensitive = Object.entries(doc.params).filter(([name, p]) => p.sensitive && params[name] !== undefined && params[name] !== '');
   if (sensitive.length && !config.encryption) {
     throw new UsageError(`parameter ${sensitive.map(([n]) => n).join(', ')} is sensitive and would be stored in plain text: configure encryption first (README: Payload encryption)`);

@@ -4,7 +4,7 @@ import { OperationError } from '../errors.js';
 import { gdprWorkflowId, incidentIdOf } from '../ids.js';
 import { SA } from '../search-attributes.js';
 import { INCIDENT_WORKFLOW, statusQuery, type IncidentState, type IncidentStatus } from '../../workflows/definitions.js';
-import { noticeStatusQuery, type NoticeStatus } from '../../workflows/notice.js';
+import { noticeStatusQuery, type NoticeStatus } from '../../workflows/notice-definitions.js';
 import { handleFor, isNotFound, toWorkflowId } from './handles.js';
 import type { IncidentSummary } from './types.js';
 

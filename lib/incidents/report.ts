@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { generateDocuments, noticeFactsFromArgs, recordedNoticeArgs, type GeneratedDocument, type NoticeArgs, type NoticeFacts } from '../documents/index.js';
 import { incidentDir, safeIncidentId, writeDocuments, type WrittenDocuments } from '../documents/files.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
-import type { NoticeStatus } from '../../workflows/notice.js';
+import type { NoticeStatus } from '../../workflows/notice-definitions.js';
 import { getNoticeStatus, getStatus } from './queries.js';
 import type { FrontDoor } from './types.js';
 

@@ -19,7 +19,7 @@ import {
   type IncidentStatus,
   type StepStatus,
 } from '../../workflows/definitions.js';
-import { noticeSentUpdate, type NoticeStatus } from '../../workflows/notice.js';
+import { noticeSentUpdate, type NoticeStatus } from '../../workflows/notice-definitions.js';
 import { isNotFound, refusedUpdate, toWorkflowId, updateIncident } from './handles.js';
 import { getStatus } from './queries.js';
 

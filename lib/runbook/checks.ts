@@ -7,7 +7,7 @@ import type { Ref } from './refs.js';
 import { describeType, matchesType } from './schema.js';
 import type { DocPath, RawProblem } from './schema.js';
 import type { StepEntry, StepGraph } from './graph.js';
-import type { ParamSpec } from './types.js';
+import type { GdprTrigger, ParamSpec } from './types.js';
 
 export interface CheckContext {
   actions: ActionCatalog;
@@ -145,4 +145,52 @@ function checkInOperands(expr: Expr, path: DocPath, ctx: CheckContext): void {
   const p = r.type === 'ref' && r.ref.kind === 'params' ? ctx.params[r.ref.name] : undefined;
   const notList = r.type === 'literal' || r.type === 'not' || r.type === 'and' || r.type === 'or' || r.type === 'cmp' || (r.type === 'ref' && r.ref.kind === 'incident' && r.ref.name !== 'capabilities') || (p && p.type !== 'string[]');
   if (notList) ctx.problems.push({ path, message: `invalid condition: the right side of 'in' (column ${r.column}) must be a list` });
+}
+
+/**
+ * The runbook's GDPR trigger: conditions and the awareness time may use params and
+ * incident fields only (the clock starts at declaration, before any step runs).
+ */
+export function checkNotice(trigger: GdprTrigger | undefined, ctx: Pick<CheckContext, 'params' | 'paramNames' | 'problems'>): void {
+  if (!trigger) return;
+  const base = ['notice', 'gdpr'];
+  const declaredOnly = (ref: Ref): string | undefined => {
+    if (ref.kind === 'steps') return 'the clock starts when the incident is declared, before any step runs: use params or incident fields';
+    if (ref.kind === 'incident') return (INCIDENT_FIELDS as readonly string[]).includes(ref.name) ? undefined : `unknown incident field '${ref.name}' (known: ${INCIDENT_FIELDS.join(', ')})`;
+    return ctx.paramNames.has(ref.name) ? undefined : `unknown param '${ref.name}' (declared: ${[...ctx.paramNames].sort().join(', ') || 'none'})`;
+  };
+  for (const [key, src] of [['personal_data', trigger.personalData], ['high_risk', trigger.highRisk]] as const) {
+    if (src === undefined) continue;
+    const path = [...base, key];
+    let expr: Expr;
+    try {
+      expr = parseExpr(src);
+    } catch (e) {
+      if (!(e instanceof ExprSyntaxError)) throw e;
+      ctx.problems.push({ path, message: `invalid condition: ${e.reason} (column ${e.column} of the condition)` });
+      continue;
+    }
+    for (const ref of exprRefs(expr)) {
+      const why = declaredOnly(ref);
+      if (why) ctx.problems.push({ path, message: `${ref.raw}: ${why}` });
+    }
+  }
+  if (trigger.awareAt === undefined) return;
+  const path = [...base, 'aware_at'];
+  let refs: Ref[];
+  try {
+    refs = findRefs(trigger.awareAt);
+  } catch (e) {
+    if (!(e instanceof RefSyntaxError)) throw e;
+    ctx.problems.push({ path, message: e.message });
+    return;
+  }
+  for (const ref of refs) {
+    const why = declaredOnly(ref);
+    if (why) ctx.problems.push({ path, message: `{{ ${ref.raw} }}: ${why}` });
+  }
+  const sole = soleRef(trigger.awareAt);
+  const p = sole?.kind === 'params' ? ctx.params[sole.name] : undefined;
+  if (p && p.type !== 'string') ctx.problems.push({ path, message: `{{ ${sole?.raw ?? ''} }}: param '${sole?.name ?? ''}' is ${p.type}; expected string (an ISO time)` });
+  if (!refs.length && trigger.awareAt.trim() && Number.isNaN(Date.parse(trigger.awareAt))) ctx.problems.push({ path, message: `"${trigger.awareAt}" is not an ISO time` });
 }

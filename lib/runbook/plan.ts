@@ -6,6 +6,7 @@
  * Pure: runs inside the Temporal workflow sandbox and in front doors.
  */
 import { evalExpr, exprRefs, parseExpr } from './expr.js';
+import { gdprClockStart } from './gdpr.js';
 import { findRefs, resolveRefs, type RefContext } from './refs.js';
 import { PHASES, type RunbookDoc } from './types.js';
 
@@ -24,7 +25,11 @@ export interface StepProblem {
   message: string;
 }
 
-/** Steps that will (or may) run, with their resolvable arguments; a step whose `when:` is already false is left out. */
+/**
+ * Steps that will (or may) run, with their resolvable arguments; a step whose `when:` is
+ * already false is left out. A GDPR trigger that cannot start its clock is a problem too
+ * (step `notice.gdpr`), so the incident is refused before anything acts.
+ */
 export function planSteps(doc: RunbookDoc, ctx: Omit<RefContext, 'steps'>): { steps: PlannedStep[]; problems: StepProblem[] } {
   const full: RefContext = { ...ctx, steps: {} };
   const steps: PlannedStep[] = [];
@@ -48,6 +53,12 @@ export function planSteps(doc: RunbookDoc, ctx: Omit<RefContext, 'steps'>): { st
         problems.push({ step: spec.id, action: spec.action, message: (err as Error).message });
       }
     }
+  }
+  try {
+    // The awareness time does not matter here, only whether the trigger evaluates.
+    gdprClockStart(doc, ctx, new Date(0).toISOString());
+  } catch (err) {
+    problems.push({ step: 'notice.gdpr', action: 'notice', message: (err as Error).message });
   }
   return { steps, problems };
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { SEVERITIES } from './types.js';
-import type { ApprovalSpec, ParamSpec, ParamType, ParamValue, StepSpec } from './types.js';
+import type { ApprovalSpec, GdprTrigger, ParamSpec, ParamType, ParamValue, StepSpec } from './types.js';
 
 export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'string[]'] as const satisfies readonly ParamType[];
 
@@ -55,6 +55,24 @@ export function describeType(v: unknown): string {
   return typeof v;
 }
 
+/** A condition in the `when:` language; `true`/`false` as YAML booleans too. */
+const condition = z.unknown().transform((v, ctx) => {
+  if (typeof v === 'boolean') return String(v);
+  if (typeof v === 'string' && v.trim()) return v;
+  ctx.addIssue({ code: 'custom', message: v === undefined ? 'is required' : `expected a condition (e.g. params.personal_data) or true/false, got ${describeType(v)}` });
+  return z.NEVER;
+});
+
+const gdprTriggerSchema = z
+  .strictObject({ personal_data: condition, high_risk: condition.optional(), aware_at: z.string().optional() })
+  .transform(
+    (g): GdprTrigger => ({
+      personalData: g.personal_data,
+      ...(g.high_risk !== undefined && { highRisk: g.high_risk }),
+      ...(g.aware_at !== undefined && { awareAt: g.aware_at }),
+    }),
+  );
+
 function approval(defaultEscalateMs: number) {
   return z
     .strictObject({
@@ -64,6 +82,8 @@ function approval(defaultEscalateMs: number) {
     })
     .transform((a): ApprovalSpec => ({ count: a.count, group: a.group, escalateAfterMs: a.escalate_after }));
 }
+
+
 
 export const RESOLVE_ESCALATE_MS = 30 * 60_000;
 export const STEP_ESCALATE_MS = 15 * 60_000;
@@ -78,6 +98,7 @@ export const rootSchema = z.strictObject({
   resolve: z
     .strictObject({ approval: approval(RESOLVE_ESCALATE_MS).default({ count: 1, group: 'responders', escalateAfterMs: RESOLVE_ESCALATE_MS }) })
     .default({ approval: { count: 1, group: 'responders', escalateAfterMs: RESOLVE_ESCALATE_MS } }),
+  notice: z.strictObject({ gdpr: gdprTriggerSchema.optional() }).optional(),
   phases: z
     .strictObject({
       detection: z.array(z.unknown()).nullish(),

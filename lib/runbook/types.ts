@@ -59,6 +59,19 @@ export interface StepSpec {
   description?: string;
 }
 
+/**
+ * When the incident starts the GDPR Art. 33 clock (runbook `notice.gdpr`), decided at
+ * declaration from params and incident fields. Conditions are in the `when:` language.
+ */
+export interface GdprTrigger {
+  /** Condition: personal data is affected (the clock starts). */
+  personalData: string;
+  /** Condition: high risk to the data subjects (Art. 34 notice to them too). */
+  highRisk?: string;
+  /** Template for the ISO moment of awareness (e.g. `{{ params.aware_at }}`); empty or absent: the declaration. */
+  awareAt?: string;
+}
+
 export interface RunbookDoc {
   name: string;
   title: string;
@@ -67,6 +80,8 @@ export interface RunbookDoc {
   params: Record<string, ParamSpec>;
   phases: Record<PhaseName, StepSpec[]>;
   resolve: { approval: Omit<ApprovalSpec, 'escalateAfterMs'> & { escalateAfterMs: number } };
+  /** Notification duties. Without `notice.gdpr`, params named personal_data / aware_at / high_risk start the clock (legacy). */
+  notice?: { gdpr?: GdprTrigger };
 }
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;

@@ -3,7 +3,7 @@ import { basename, extname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ACTIONS } from '../actions.js';
 import type { ActionCatalog } from '../actions.js';
-import { checkSteps } from './checks.js';
+import { checkNotice, checkSteps } from './checks.js';
 import { RunbookError } from './errors.js';
 import type { RunbookProblem } from './errors.js';
 import { StepGraph, checkGraph } from './graph.js';
@@ -111,6 +111,7 @@ function validateValue(raw: unknown, file: string, problems: RawProblem[], actio
   const graph = new StepGraph(entries);
   checkGraph(graph, problems);
   checkSteps({ actions, params, paramNames, graph, problems });
+  checkNotice(root?.notice?.gdpr, { params, paramNames, problems });
 
   // Salvaged steps only feed the checks above; with problems there is no doc.
   if (!root || problems.length > 0) return undefined;
@@ -124,6 +125,7 @@ function validateValue(raw: unknown, file: string, problems: RawProblem[], actio
     params,
     phases,
     resolve: root.resolve,
+    ...(root.notice?.gdpr && { notice: { gdpr: root.notice.gdpr } }),
   };
 }
 

@@ -7,7 +7,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findTestServer } from '../../lib/temporal-bin.js';
-import { GdprDeadlineWorkflow, noticeSentUpdate, noticeStatusQuery, type GdprDeadlineInput } from '../../workflows/notice.js';
+import { GdprDeadlineWorkflow } from '../../workflows/notice.js';
+import { noticeSentUpdate, noticeStatusQuery, type GdprDeadlineInput } from '../../workflows/notice-definitions.js';
 
 let env: TestWorkflowEnvironment;
 let n = 0;

@@ -22,7 +22,7 @@ import {
   handleFor,
 } from '../../lib/incidents/index.js';
 import { approveUpdate, type IncidentStatus } from '../../workflows/definitions.js';
-import type { NoticeStatus } from '../../workflows/notice.js';
+import type { NoticeStatus } from '../../workflows/notice-definitions.js';
 import { APPROVERS, DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { noReadersWarning } from '../../activities/readers.js';
 

@@ -5,6 +5,10 @@
  * started by older code are still running when a worker is upgraded.
  * Record a new one after an intentional change (keep the old file under a
  * dated name): npx tsx scripts/record-history.ts
+ * `continue-on-error-needs.json` was recorded with the interpreter before the
+ * `continue-on-error-needs` patch (a same-phase dependant of a failed
+ * continue_on_error step was cancelled, then run on retry): it proves the patch
+ * keeps such incidents replaying.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -28,7 +28,7 @@ import {
   waitExitCode,
   type FrontDoor,
 } from '../../lib/incidents/index.js';
-import type { NoticeStatus } from '../../workflows/notice.js';
+import type { NoticeStatus } from '../../workflows/notice-definitions.js';
 import type { IncidentState, IncidentStatus } from '../../workflows/definitions.js';
 
 const fixture = (): IncidentStatus => JSON.parse(readFileSync(new URL('../fixtures/incident-status.json', import.meta.url), 'utf8')) as IncidentStatus;

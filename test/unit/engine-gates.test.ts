@@ -1,0 +1,205 @@
+/**
+ * Approval gates and the all-clear on the time-skipping server: who may vote,
+ * escalation timers, abort while a gate is open.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DECLARER, MINUTE, refusal, runbook, startEngine, stopEngine, withIncident } from './engine-harness.js';
+
+beforeAll(startEngine, 120_000);
+afterAll(stopEngine);
+
+const GATED = runbook([
+  'containment:',
+  '  - id: lockdown',
+  '    action: lockdown.enable',
+  '    with: { reason: drill }',
+  '    approval: { count: 2, group: responders, escalate_after: 15m }',
+  'postmortem:',
+  '  - id: timeline',
+  '    action: report.timeline',
+]);
+
+describe('step gates', () => {
+  it('wait for distinct approvers of the group, never the declarer, bound to the arguments; escalate on each timer', async () => {
+    await withIncident({ runbook: GATED }, async (inc) => {
+      let s = await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      const gate = s.gates[0]!;
+      expect(gate).toMatchObject({ id: 'lockdown', group: 'responders', required: 2, state: 'open', escalations: 0, args: { reason: 'drill' } });
+      expect(s.steps.find((x) => x.id === 'lockdown')?.state).toBe('awaiting-approval');
+      expect(inc.calls.map((c) => c.activity)).toEqual([]);
+
+      expect(await refusal(inc.approve('lockdown', DECLARER))).toMatch(/^two-person rule: olga declared this incident and cannot approve its gates$/);
+      expect(await refusal(inc.approve('lockdown', 'dora'))).toBe('dora is not an approver in group "responders" (members: alice, bob, carol; configure approvers.groups.responders in /etc/firebreak/test.yaml)');
+      expect(await refusal(inc.approve('lockdown', 'alice', 'f'.repeat(64)))).toMatch(/^approval is for arguments ffffffffffff…, but gate "lockdown" now has /);
+      expect(await refusal(inc.approve('nope', 'alice'))).toBe('no gate "nope" is open on this incident');
+      expect(await refusal(inc.retry(DECLARER))).toBe('nothing to retry: the incident is awaiting-approval');
+
+      await inc.env.sleep(15 * MINUTE + 1_000);
+      s = await inc.status();
+      expect(s.gates[0]?.escalations).toBe(1);
+      expect(s.timeline.filter((t) => t.kind === 'escalation').map((t) => t.message)).toEqual(['gate lockdown still needs 2 approval(s) from responders (escalation 1)']);
+
+      await inc.approve('lockdown', 'alice');
+      expect(await refusal(inc.approve('lockdown', 'alice'))).toBe('alice has already approved gate "lockdown"');
+      await inc.env.sleep(15 * MINUTE + 1_000);
+      s = await inc.status();
+      expect(s.gates[0]?.escalations).toBe(2);
+      expect(s.timeline.filter((t) => t.kind === 'escalation').at(-1)?.message).toBe('gate lockdown still needs 1 approval(s) from responders (escalation 2)');
+      expect(s.state).toBe('awaiting-approval');
+
+      await inc.approve('lockdown', 'bob');
+      s = await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear gate');
+      expect(s.gates[0]).toMatchObject({ state: 'approved', approvals: [{ by: 'alice' }, { by: 'bob' }] });
+      expect(inc.calls).toEqual([{ activity: 'lockdownEnable', step: 'lockdown', args: { reason: 'drill' }, approvedHash: gate.argsHash }]);
+      expect(s.timeline.map((t) => t.message)).toContain('lockdown approved by alice, bob');
+      await inc.resolve('carol');
+      expect((await inc.result()).state).toBe('completed');
+    });
+  });
+
+  it('a retried step keeps the approval of identical arguments; other arguments need a new one', async () => {
+    let attempt = 0;
+    let ttl = 3600;
+    const rb = runbook(['containment:', '  - id: ban', '    action: network.ban_ips', '    with: { addresses: [203.0.113.7] }', '    retry: { maximum_attempts: 1 }', '    approval: { count: 1, group: responders }']);
+    const stubs = {
+      effectiveStepArgs: ({ args }: { args: Record<string, unknown> }) => ({ ...args, ttl_seconds: ttl }),
+      networkBanIps: () => {
+        attempt += 1;
+        if (attempt < 3) throw new Error('nginx reload failed');
+        return { summary: 'banned', changed: true };
+      },
+    } as never;
+    await withIncident({ runbook: rb, stubs }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      await inc.approve('ban', 'alice');
+      let s = await inc.until((x) => x.state === 'blocked', 'the first failure');
+      await inc.retry(DECLARER);
+      s = await inc.until((x) => x.state === 'blocked' && attempt === 2, 'the second failure');
+      expect(s.gates.map((g) => [g.id, g.state])).toEqual([['ban', 'approved']]);
+      ttl = 7200; // the worker's config changed: what the step would act with is not what was approved
+      await inc.retry(DECLARER);
+      s = await inc.until((x) => x.state === 'awaiting-approval', 'a new gate');
+      expect(s.gates.map((g) => [g.id, g.state, g.args.ttl_seconds])).toEqual([['ban', 'approved', 3600], ['ban', 'open', 7200]]);
+      await inc.approve('ban', 'bob');
+      s = await inc.result();
+      expect(s.state).toBe('completed');
+      expect(inc.calls.map((c) => c.approvedHash)).toEqual([s.gates[0]?.argsHash, s.gates[0]?.argsHash, s.gates[1]?.argsHash]);
+    });
+  });
+
+  it('in dry-run a gate is only planned', async () => {
+    await withIncident({ runbook: GATED, mode: 'dry-run' }, async (inc) => {
+      const s = await inc.result();
+      expect(s.state).toBe('completed');
+      expect(s.gates).toEqual([]);
+      expect(s.steps.find((x) => x.id === 'lockdown')).toMatchObject({ state: 'planned', plan: ['would wait for 2 approval(s) from group responders'] });
+    });
+  });
+
+  it('abort while a gate is open: the gate and the step are cancelled, earlier containment is undone', async () => {
+    const rb = runbook([
+      'containment:',
+      '  - id: ro',
+      '    action: database.read_only',
+      '  - id: lockdown',
+      '    action: lockdown.enable',
+      '    needs: [ro]',
+      '    approval: { count: 1, group: responders }',
+      'postmortem:',
+      '  - id: timeline',
+      '    action: report.timeline',
+    ]);
+    await withIncident({ runbook: rb }, async (inc) => {
+      let s = await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      expect(s.activeContainment).toEqual(['ro']);
+      expect(await refusal(inc.abort('mallory'))).toBe('mallory is neither the declarer nor an approver, so cannot abort this incident');
+      expect(await refusal(inc.abort(DECLARER, '  '))).toBe('abort needs a reason');
+      expect(await inc.abort(DECLARER, 'false alarm')).toBe('aborting');
+      s = await inc.result();
+      expect(s).toMatchObject({ state: 'aborted', phase: 'done', abortReason: 'false alarm', activeContainment: [] });
+      expect(s.gates[0]?.state).toBe('cancelled');
+      expect(s.steps.map((x) => [x.id, x.state])).toEqual([['ro', 'undone'], ['lockdown', 'cancelled'], ['timeline', 'pending']]);
+      expect(inc.calls.map((c) => `${c.activity}:${c.step}`)).toEqual(['databaseReadOnly:ro', 'databaseReadWrite:ro.undo']);
+      expect(inc.calls[1]?.args).toEqual({ of: 'ro' });
+      expect(s.timeline.at(-1)?.message).toBe('incident aborted: false alarm');
+    });
+  });
+});
+
+describe('the all-clear', () => {
+  const LOCK = runbook(['containment:', '  - id: lock', '    action: lockdown.enable', 'postmortem:', '  - id: timeline', '    action: report.timeline'], ['resolve:', '  approval: { count: 2, group: responders, escalate_after: 30m }']);
+
+  it('waits for its approvers, escalates, then lifts containment and runs the post-mortem', async () => {
+    await withIncident({ runbook: LOCK }, async (inc) => {
+      let s = await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear gate');
+      expect(s.gates).toMatchObject([{ id: 'resolve', required: 2, state: 'open', args: { lift: [{ step: 'lock', action: 'lockdown.disable' }] } }]);
+      expect(s.activeContainment).toEqual(['lock']);
+      expect(await refusal(inc.resolve(DECLARER))).toMatch(/^two-person rule/);
+      await inc.env.sleep(30 * MINUTE + 1_000);
+      s = await inc.status();
+      expect(s.timeline.filter((t) => t.kind === 'escalation').map((t) => t.message)).toEqual(['gate resolve still needs 2 approval(s) from responders (escalation 1)']);
+      await inc.resolve('alice');
+      expect(await refusal(inc.resolve('alice'))).toBe('alice has already approved gate "resolve"');
+      await inc.resolve('bob');
+      s = await inc.result();
+      expect(s).toMatchObject({ state: 'completed', phase: 'done', activeContainment: [] });
+      expect(s.steps.map((x) => [x.id, x.state])).toEqual([['lock', 'undone'], ['timeline', 'succeeded']]);
+      expect(s.steps[0]).toMatchObject({ effect: 'lockdown.enable done', summary: 'lockdown.disable done' });
+      expect(inc.calls.map((c) => `${c.activity}:${c.step}`)).toEqual(['lockdownEnable:lock', 'lockdownDisable:lock.undo', 'reportTimeline:timeline']);
+      expect(s.timeline.filter((t) => t.kind === 'resolve').map((t) => t.by)).toEqual(['alice', 'bob']);
+    });
+  });
+
+  it('is refused before phases I–III are done, and not opened when nothing needs lifting', async () => {
+    const rb = runbook(['containment:', '  - id: ro', '    action: database.read_only', '    approval: { count: 1, group: responders }']);
+    await withIncident({ runbook: rb }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      expect(await refusal(inc.resolve('alice'))).toBe('resolve is accepted once phases I–III are done and containment is in force (now: phase containment, state awaiting-approval); use abort to roll back instead');
+      await inc.approve('ro', 'alice');
+      const s = await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear');
+      expect(s.gates.map((g) => g.id)).toEqual(['ro', 'resolve']);
+      await inc.resolve('bob');
+      expect((await inc.result()).state).toBe('completed');
+    });
+    await withIncident({ runbook: runbook(['detection:', '  - id: look', '    action: lockdown.status']) }, async (inc) => {
+      const s = await inc.result();
+      expect(s.state).toBe('completed');
+      expect(s.gates).toEqual([]);
+      expect(s.timeline.map((t) => t.message)).toContain('no containment to lift');
+    });
+  });
+
+  it('a lift that fails blocks until retry; abort from there finishes aborted', async () => {
+    let fail = true;
+    const stubs = {
+      lockdownDisable: () => {
+        if (fail) throw new Error('redis down');
+        return { summary: 'flag cleared', changed: true };
+      },
+    };
+    const rb = runbook(['containment:', '  - id: lock', '    action: lockdown.enable', '    retry: { maximum_attempts: 1 }']);
+    await withIncident({ runbook: rb, stubs }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear');
+      await inc.resolve('alice');
+      let s = await inc.until((x) => x.state === 'blocked', 'the failed lift');
+      expect(s.activeContainment).toEqual(['lock']);
+      expect(s.timeline.some((t) => t.message.startsWith('resolve: lockdown.disable for lock FAILED: '))).toBe(true);
+      expect(s.timeline.at(-1)?.message).toBe('lifting lock failed; retry or abort');
+      fail = false;
+      expect(await inc.retry(DECLARER)).toEqual([]);
+      s = await inc.result();
+      expect(s).toMatchObject({ state: 'completed', activeContainment: [] });
+      expect(s.steps[0]).toMatchObject({ state: 'undone', summary: 'flag cleared' });
+    });
+    fail = true;
+    await withIncident({ runbook: rb, stubs }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear');
+      await inc.resolve('alice');
+      await inc.until((x) => x.state === 'blocked', 'the failed lift');
+      await inc.abort('bob', 'give up');
+      const s = await inc.result();
+      expect(s.state).toBe('aborted');
+      expect(s.activeContainment).toEqual(['lock']);
+    });
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * The interpreter on the time-skipping test server with stubbed activities: plain
+ * functions registered on a Worker, so engine logic is tested without Redis,
+ * PostgreSQL or GitHub. Time only moves on `env.sleep()` (or while awaiting a
+ * result), so a gate escalates exactly when a test says so.
+ */
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { inject } from 'vitest';
+import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
+import { parseRunbook } from '../../lib/runbook/loader.js';
+import { coerceParams, type RawParamValue } from '../../lib/runbook/params.js';
+import { SEARCH_ATTRIBUTES } from '../../lib/search-attributes.js';
+import { findTestServer } from '../../lib/temporal-bin.js';
+import {
+  abortUpdate,
+  approveUpdate,
+  confirmItemUpdate,
+  markPersonalDataUpdate,
+  noteUpdate,
+  overrideUpdate,
+  resolveUpdate,
+  retryUpdate,
+  statusQuery,
+  waiveItemUpdate,
+  type ActionInput,
+  type ActionResult,
+  type Actor,
+  type IncidentInput,
+  type IncidentStatus,
+  type Mode,
+} from '../../workflows/definitions.js';
+
+export const DECLARER = 'olga';
+export const APPROVERS = { responders: ['alice', 'bob', 'carol'], dba: ['dora'] };
+export const actor = (user: string): Actor => ({ user, host: 'test', via: 'api' });
+
+/** What a stub does for one call: a result, or throw (an Error, or an ApplicationFailure for a typed failure). */
+export type Stub = (input: ActionInput, attempt: number) => ActionResult | Promise<ActionResult>;
+
+/** The undo each reversible action returns by default, as the real activities do. */
+const UNDO_OF: Record<string, string> = {
+  'lockdown.enable': 'lockdown.disable',
+  'database.read_only': 'database.read_write',
+  'network.ban_ips': 'network.unban_ips',
+  'tokens.disable_users': 'tokens.enable_users',
+};
+
+export interface Call {
+  activity: string;
+  /** Step id as the activity sees it (`<step>.undo` for an undo). */
+  step: string;
+  args: Record<string, unknown>;
+  approvedHash?: string;
+}
+
+let env: TestWorkflowEnvironment | undefined;
+let queues = 0;
+
+/** One time-skipping server per test file (call in beforeAll; `stopEngine` in afterAll). */
+export async function startEngine(): Promise<TestWorkflowEnvironment> {
+  // Expected failures (stubs that throw, undo failures) need not flood the output.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR', () => undefined),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} } },
+  });
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: findTestServer() } } });
+  // The test server knows no custom search attributes until they are registered.
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.keys(SEARCH_ATTRIBUTES).map((name) => [name, keyword])),
+  });
+  return env;
+}
+
+export async function stopEngine(): Promise<void> {
+  await env?.teardown();
+  env = undefined;
+}
+
+function theEnv(): TestWorkflowEnvironment {
+  if (!env) throw new Error('startEngine() first');
+  return env;
+}
+
+export interface IncidentOptions {
+  /** Runbook YAML (the `name:` must be `t`). */
+  runbook: string;
+  params?: Record<string, RawParamValue>;
+  mode?: Mode;
+  /** Stubs by activity name (e.g. `lockdownEnable`); others succeed. */
+  stubs?: Record<string, Stub>;
+  approvers?: Record<string, string[]>;
+  declaredAt?: string;
+}
+
+export interface Incident {
+  handle: WorkflowHandle;
+  id: string;
+  env: TestWorkflowEnvironment;
+  /** Every activity call in the order the worker ran them. */
+  calls: Call[];
+  status(): Promise<IncidentStatus>;
+  /** Poll the status (real time) until `done` holds; time does not move meanwhile. */
+  until(done: (s: IncidentStatus) => boolean, what?: string): Promise<IncidentStatus>;
+  approve(gate: string, user: string, argsHash?: string): Promise<unknown>;
+  resolve(user: string): Promise<unknown>;
+  abort(user: string, reason?: string): Promise<unknown>;
+  retry(user: string): Promise<string[]>;
+  note(user: string, text: string): Promise<number>;
+  confirm(step: string, item: string, user: string, note?: string): Promise<unknown>;
+  waive(step: string, item: string, user: string, reason?: string): Promise<unknown>;
+  override(step: string, user: string, reason: string): Promise<unknown>;
+  markPersonalData(user: string, opts?: { awareAt?: string; highRisk?: boolean }): Promise<unknown>;
+  /** The workflow's result (time skips while waiting). */
+  result(): Promise<IncidentStatus>;
+}
+
+/** The message a refused update carries (the validator's text). */
+export async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return err.cause?.message ?? err.message;
+    throw err;
+  }
+  throw new Error('the update was accepted');
+}
+
+export function incidentInput(opts: IncidentOptions, incidentId: string): IncidentInput {
+  const snapshot = parseRunbook(opts.runbook, 't.yaml');
+  return {
+    incidentId,
+    runbook: snapshot,
+    params: coerceParams(snapshot.doc, opts.params ?? {}),
+    severity: snapshot.doc.severity,
+    mode: opts.mode ?? 'live',
+    target: 'local',
+    declaredBy: actor(DECLARER),
+    declaredAt: opts.declaredAt ?? new Date().toISOString(),
+    approvers: opts.approvers ?? APPROVERS,
+    approversSource: '/etc/firebreak/test.yaml',
+    capabilities: ['redis'],
+  };
+}
+
+function stubActivities(calls: Call[], stubs: Record<string, Stub>): Record<string, (input: never) => Promise<unknown>> {
+  const attempts = new Map<string, number>();
+  const out: Record<string, (input: never) => Promise<unknown>> = {
+    validateIncidentArgs: async () => ({ problems: [] }),
+    effectiveStepArgs: async (input: { args: Record<string, unknown> }) => input.args,
+  };
+  for (const [name, entry] of Object.entries(ACTIONS)) {
+    const spec: ActionSpec = entry;
+    if (!spec.activity) continue;
+    const activity = spec.activity;
+    out[activity] = async (input: ActionInput) => {
+      calls.push({ activity, step: input.stepId, args: input.args, ...(input.approvedHash ? { approvedHash: input.approvedHash } : {}) });
+      const key = `${input.stepId}/${activity}`;
+      const attempt = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, attempt);
+      const stub = stubs[activity];
+      if (stub) return stub(input, attempt);
+      const undo = UNDO_OF[name];
+      return { summary: `${name} done`, changed: true, ...(undo ? { undo: { action: undo, args: { of: input.stepId } } } : {}) };
+    };
+  }
+  const actionActivities = new Set<string>(Object.values(ACTIONS as Record<string, ActionSpec>).flatMap((a) => (a.activity ? [a.activity] : [])));
+  for (const [name, stub] of Object.entries(stubs)) if (!actionActivities.has(name)) out[name] = async (input: ActionInput) => stub(input, 1);
+  return out;
+}
+
+/** Start an incident on its own task queue and worker; `fn` runs while the worker does. */
+export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Incident) => Promise<T>): Promise<T> {
+  const e = theEnv();
+  const taskQueue = `engine-${process.pid}-${++queues}`;
+  const calls: Call[] = [];
+  const worker = await Worker.create({
+    connection: e.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundle') },
+    activities: stubActivities(calls, opts.stubs ?? {}),
+  });
+  const id = `INC-T-${taskQueue}`;
+  return worker.runUntil(async () => {
+    const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [incidentInput(opts, id)] });
+    const update = <R, A>(def: UpdateDefinition<R, [A]>, arg: A): Promise<R> => handle.executeUpdate(def, { args: [arg] });
+    const status = (): Promise<IncidentStatus> => handle.query(statusQuery);
+    const incident: Incident = {
+      handle,
+      id,
+      env: e,
+      calls,
+      status,
+      async until(done, what = 'a condition') {
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const s = await status();
+          if (done(s)) return s;
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: state ${s.state}, phase ${s.phase}, steps ${s.steps.map((x) => `${x.id}=${x.state}`).join(' ')}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
+      async approve(gate, user, argsHash) {
+        const hash = argsHash ?? (await status()).gates.find((g) => g.id === gate && g.state === 'open')?.argsHash ?? 'none';
+        return update(approveUpdate, { gate, argsHash: hash, actor: actor(user) });
+      },
+      resolve: (user) => update(resolveUpdate, { actor: actor(user) }),
+      abort: (user, reason = 'test abort') => update(abortUpdate, { actor: actor(user), reason }),
+      retry: (user) => update(retryUpdate, { actor: actor(user) }),
+      note: (user, text) => update(noteUpdate, { actor: actor(user), text }),
+      confirm: (step, item, user, note) => update(confirmItemUpdate, { step, item, actor: actor(user), note }),
+      waive: (step, item, user, reason) => update(waiveItemUpdate, { step, item, actor: actor(user), note: reason }),
+      override: (step, user, reason) => update(overrideUpdate, { step, actor: actor(user), reason }),
+      markPersonalData: (user, o = {}) => update(markPersonalDataUpdate, { actor: actor(user), ...o }),
+      result: () => handle.result(),
+    };
+    return fn(incident);
+  });
+}
+
+/** A runbook from its phases (YAML lines under `phases:`, indented two spaces) and optional header lines. */
+export function runbook(phases: string[], head: string[] = []): string {
+  return ['name: t', 'title: Test', 'severity: high', ...head, 'phases:', ...phases.map((l) => `  ${l}`)].join('\n');
+}
+
+export const MINUTE = 60_000;

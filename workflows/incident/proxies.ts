@@ -1,0 +1,49 @@
+/**
+ * How the interpreter reaches activities: one proxy per step (the catalog's
+ * timeouts, the step's retry overrides) and the engine's own checks. Activities
+ * are imported type-only; the worker registers the implementations.
+ */
+import * as wf from '@temporalio/workflow';
+import type { createActivities } from '../../activities/index.js';
+import type { ActivityActionSpec } from '../../lib/actions.js';
+import type { StepSpec } from '../../lib/runbook/types.js';
+import { FailureTypes, type ActionInput, type ActionResult } from '../definitions.js';
+
+type Activities = ReturnType<typeof createActivities>;
+export type ActionFn = (input: ActionInput) => Promise<ActionResult>;
+
+const DEFAULT_ATTEMPTS = 5;
+/** Bad input and refusals do not get better by trying again. */
+const NON_RETRYABLE = [FailureTypes.BadInput, FailureTypes.Refused];
+
+/** The activity that runs `action` for `spec`. */
+export function actionActivity(spec: StepSpec, action: ActivityActionSpec): ActionFn {
+  const acts = wf.proxyActivities<Activities>({
+    startToCloseTimeout: spec.timeoutMs ?? action.timeoutMs,
+    heartbeatTimeout: action.heartbeatTimeoutMs,
+    retry: {
+      maximumAttempts: spec.retry?.maximumAttempts ?? DEFAULT_ATTEMPTS,
+      initialInterval: spec.retry?.initialIntervalMs ?? 500,
+      maximumInterval: spec.retry?.maximumIntervalMs ?? 10_000,
+      backoffCoefficient: spec.retry?.backoffCoefficient ?? 2,
+      nonRetryableErrorTypes: NON_RETRYABLE,
+    },
+  });
+  return (acts as unknown as Record<string, ActionFn>)[action.activity] as ActionFn;
+}
+
+/** The engine's own checks on the worker (argument validation, effective arguments). */
+export const engineChecks = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 5, initialInterval: 500, maximumInterval: 10_000, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** One line for the timeline: the failure type (when typed) and the activity's message, not the wrapper's. */
+export function failureMessage(err: unknown): string {
+  if (err instanceof wf.ActivityFailure && err.cause) {
+    const cause = err.cause;
+    const type = cause instanceof wf.ApplicationFailure && cause.type ? `${cause.type}: ` : '';
+    return `${type}${cause.message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,70 @@
+/**
+ * The undo stack: what a reversible step put in force and how to lift it. Abort
+ * runs every entry (compensation, newest first); the all-clear runs those marked
+ * `liftOnResolve`; a step that runs an undo action itself settles the entries it lifts.
+ */
+import * as wf from '@temporalio/workflow';
+import { actionSpec, type ActionSpec, type ActivityActionSpec } from '../../lib/actions.js';
+import type { StepSpec } from '../../lib/runbook/types.js';
+import type { ActionResult } from '../definitions.js';
+import { actionActivity, failureMessage } from './proxies.js';
+import type { IncidentRun, UndoEntry } from './state.js';
+
+/** Keep what undoes a step's effect (live and drill runs of reversible actions only). */
+export function recordUndo(run: IncidentRun, spec: StepSpec, action: ActionSpec, result: ActionResult): void {
+  if (result.undo && run.input.mode !== 'dry-run' && action.reversible) {
+    run.undoStack.push({ stepId: spec.id, action: result.undo.action, args: result.undo.args, liftOnResolve: action.liftOnResolve });
+  }
+  run.syncContainment();
+}
+
+/** A step that runs an undo action itself (e.g. lockdown.disable in phase III) settles the pending undos of that action. */
+export function settle(run: IncidentRun, spec: StepSpec): void {
+  const settled = run.undoStack.filter((u) => u.action === spec.action);
+  if (!settled.length) return;
+  for (const u of settled) run.undoStack.splice(run.undoStack.indexOf(u), 1);
+  run.note({ kind: 'undo', step: spec.id, message: `${spec.id} (${spec.action}) lifted what ${settled.map((u) => u.stepId).join(', ')} had put in force` });
+}
+
+/** Run undo entries newest first; a failed undo stays listed as active containment. */
+export async function runUndo(run: IncidentRun, entries: UndoEntry[], why: string): Promise<void> {
+  const input = run.input;
+  for (const entry of [...entries].reverse()) {
+    const spec = run.spec(entry.stepId);
+    const action = actionSpec(entry.action) as ActivityActionSpec; // undo actions are activities (the catalog says so)
+    try {
+      const result = await actionActivity({ ...spec, timeoutMs: undefined }, action)({
+        incidentId: input.incidentId,
+        stepId: `${entry.stepId}.undo`,
+        action: entry.action,
+        target: input.target,
+        mode: input.mode,
+        args: entry.args,
+        requestedAt: run.now(),
+      });
+      run.undoStack.splice(run.undoStack.indexOf(entry), 1);
+      // The status says what the undo did; what the step had done stays in `effect` (and in the timeline).
+      const st = run.step(entry.stepId);
+      st.state = 'undone';
+      st.effect = st.summary;
+      st.summary = result.summary;
+      run.note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId}: ${result.summary}` });
+    } catch (err) {
+      run.note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId} FAILED: ${failureMessage(err)}` });
+      wf.log.error('undo failed', { incidentId: input.incidentId, step: entry.stepId, action: entry.action });
+    }
+  }
+  run.syncContainment();
+}
+
+/** Abort = compensate: undo everything in force, cancel open gates, close the incident as aborted. */
+export async function finishAborted(run: IncidentRun): Promise<void> {
+  run.pinned = undefined;
+  await runUndo(run, run.undoStack, 'abort');
+  await wf.condition(wf.allHandlersFinished);
+  for (const g of run.status.gates) if (g.state === 'open') g.state = 'cancelled';
+  run.pinned = 'aborted';
+  run.status.phase = 'done';
+  run.note({ kind: 'completed', message: `incident aborted: ${run.status.abortReason ?? ''}` });
+  run.refresh();
+}

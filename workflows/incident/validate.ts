@@ -1,0 +1,30 @@
+/** Before anything acts: every step's known arguments checked on the worker; any problem rejects the incident. */
+import * as wf from '@temporalio/workflow';
+import { planSteps } from '../../lib/runbook/plan.js';
+import type { IncidentStatus } from '../definitions.js';
+import { engineChecks, failureMessage } from './proxies.js';
+import type { IncidentRun } from './state.js';
+
+/** The rejected status, or undefined to go on. */
+export async function rejectInvalidArgs(run: IncidentRun): Promise<IncidentStatus | undefined> {
+  const { input, status } = run;
+  const plan = planSteps(run.doc, { params: input.params, incident: run.refContext().incident });
+  const problems = [...plan.problems];
+  try {
+    problems.push(...(await engineChecks.validateIncidentArgs({ incidentId: input.incidentId, target: input.target, mode: input.mode, steps: plan.steps })).problems);
+  } catch (err) {
+    problems.push({ step: '-', action: '-', message: `the worker could not validate the arguments: ${failureMessage(err)}` });
+  }
+  if (!problems.length) return undefined;
+  status.rejection = problems;
+  for (const p of problems) {
+    const st = status.steps.find((s) => s.id === p.step);
+    if (st) st.error = st.error ? `${st.error}; ${p.message}` : p.message;
+  }
+  run.declaredNote();
+  run.note({ kind: 'completed', message: `incident rejected before any step ran, nothing was done: ${problems.length} problem(s): ${problems.map((p) => `${p.step}: ${p.message}`).join('; ')}` });
+  status.phase = 'done';
+  run.pin('rejected');
+  await wf.condition(wf.allHandlersFinished);
+  return status;
+}
