@@ -3,10 +3,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Config, TargetConfig } from '../lib/config.js';
 import { getTarget, readSecret } from '../lib/config.js';
-import { drillRefusal } from '../lib/drills.js';
 import type { Logger } from '../lib/logger.js';
-import { badInput, refused } from './support/failures.js';
-import type { Mode } from '../workflows/definitions.js';
+import { badInput } from './support/failures.js';
+import { adminConnection } from './support/pg.js';
 
 export interface ActivityDeps {
   config: Readonly<Config>;
@@ -54,17 +53,7 @@ export class TargetClients {
     if (!pool) {
       const t = this.target(name);
       if (!t.postgres) throw badInput(`target "${name}" has no postgres section in config`);
-      const url = new URL(t.postgres.adminUrl);
-      url.pathname = `/${t.postgres.database}`;
-      // pg ignores a separate `password` when the connection string has none: put it in the URL.
-      if (t.postgres.password) url.password = encodeURIComponent(readSecret(t.postgres.password));
-      pool = new pg.Pool({
-        connectionString: url.toString(),
-        max: 4,
-        connectionTimeoutMillis: 5_000,
-        idleTimeoutMillis: 30_000,
-        application_name: 'firebreak-worker',
-      });
+      pool = new pg.Pool({ ...adminConnection(t.postgres, { application_name: 'firebreak-worker', connectionTimeoutMillis: 5_000 }), max: 4, idleTimeoutMillis: 30_000 });
       pool.on('error', () => undefined); // an idle client dying is not fatal; the next query reconnects
       this.pgByTarget.set(name, pool);
     }
@@ -79,8 +68,3 @@ export class TargetClients {
   }
 }
 
-/** Drills act for real, so they refuse production targets unless the target allows them. */
-export function assertModeAllowed(target: TargetConfig, targetName: string, mode: Mode): void {
-  const refusal = drillRefusal(target, targetName, mode);
-  if (refusal) throw refused(refusal);
-}

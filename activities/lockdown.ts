@@ -5,9 +5,10 @@
  */
 import { djangoKey, LOCKDOWN_KEY, ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
-import { assertModeAllowed, type ActivityDeps } from './deps.js';
+import type { ActivityDeps } from './deps.js';
+import { assertModeAllowed } from './support/mode.js';
 import { badInput, onTarget, verificationFailed } from './support/failures.js';
-import { withReaders } from './readers.js';
+import { withReaders } from './inspect/readers.js';
 import { RECORD_TTL_SECONDS } from './support/records.js';
 
 // Records the prior value once per (incident, step) and sets the flag, atomically:

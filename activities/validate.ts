@@ -15,7 +15,8 @@ import type { TargetConfig } from '../lib/config.js';
 import { argsHash } from '../lib/canonical.js';
 import type { PlannedStep, StepProblem } from '../lib/runbook/plan.js';
 import { FailureTypes, type ActionInput, type Mode } from '../workflows/definitions.js';
-import { assertModeAllowed, type ActivityDeps } from './deps.js';
+import type { ActivityDeps } from './deps.js';
+import { assertModeAllowed } from './support/mode.js';
 import { badInput } from './support/failures.js';
 import { checkBanInput } from './network/index.js';
 

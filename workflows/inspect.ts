@@ -6,8 +6,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { createInspectionActivities } from '../activities/index.js';
-import type { BansResult } from '../activities/inspect-bans.js';
-import type { TargetCheckResult } from '../activities/inspect-target.js';
+import type { BansResult, TargetCheckResult } from '../lib/incidents/types.js';
 import type { Actor } from './definitions.js';
 
 type Activities = ReturnType<typeof createInspectionActivities>;

@@ -2,7 +2,8 @@
 import { Context } from '@temporalio/activity';
 import type { TargetConfig } from '../../lib/config.js';
 import type { ActionInput } from '../../workflows/definitions.js';
-import { assertModeAllowed, type ActivityDeps } from '../deps.js';
+import type { ActivityDeps } from '../deps.js';
+import { assertModeAllowed } from '../support/mode.js';
 import { githubClients, type GithubClients, type GithubTarget } from '../github-client.js';
 
 /** Time as deploy.redeploy sees it; tests drive a fake one so a 1-minute timeout takes milliseconds. */

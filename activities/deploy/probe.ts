@@ -18,7 +18,8 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import type { ApplicationFailure } from '@temporalio/common';
 import type { TargetConfig } from '../../lib/config.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
-import { assertModeAllowed, type ActivityDeps } from '../deps.js';
+import type { ActivityDeps } from '../deps.js';
+import { assertModeAllowed } from '../support/mode.js';
 import { badInput, targetUnavailable, verificationFailedFinal } from '../support/failures.js';
 import { evaluate, rowLabel, summarize } from './probe-checks.js';
 import { CONCURRENCY, follow, get, mapLimit, NoAnswer, probeCors, resolveLocation, type Agents } from './probe-http.js';

@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import { compareNetworks, formatNetwork, tryParseNetwork, type IpNetwork } from '../../lib/ip.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { ActionInput } from '../../workflows/definitions.js';
-import { assertModeAllowed, type ActivityDeps } from '../deps.js';
+import type { ActivityDeps } from '../deps.js';
+import { assertModeAllowed } from '../support/mode.js';
 import { onTarget } from '../support/failures.js';
 
 /** Networks per Redis script call: each call blocks Redis for about a millisecond. */

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TargetConfig } from '../../lib/config.js';
 import { contractKeys, djangoKey } from '../../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
-import { assertModeAllowed } from '../deps.js';
+import { assertModeAllowed } from '../support/mode.js';
 import { heartbeat } from '../support/context.js';
 import { targetUnavailable, verificationFailed } from '../support/failures.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';

@@ -2,7 +2,8 @@
 import type pg from 'pg';
 import { readSecret, type TargetConfig } from '../../lib/config.js';
 import type { ActionInput } from '../../workflows/definitions.js';
-import { assertModeAllowed, type TargetClients } from '../deps.js';
+import type { TargetClients } from '../deps.js';
+import { assertModeAllowed } from './mode.js';
 import { badInput } from './failures.js';
 
 export type PgTarget = NonNullable<TargetConfig['postgres']>;

@@ -1,7 +1,8 @@
 /** Small pieces every part of the tokens family uses. */
 import type { TargetConfig } from '../../lib/config.js';
 import type { ActionInput } from '../../workflows/definitions.js';
-import { assertModeAllowed, type TargetClients } from '../deps.js';
+import type { TargetClients } from '../deps.js';
+import { assertModeAllowed } from '../support/mode.js';
 
 /** Ids per Redis pipeline (and per simplejwt slice); progress is recorded and heartbeated after each. */
 export const REVOKE_CHUNK = 10_000;

@@ -11,7 +11,7 @@ import { contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { onTarget, verificationFailed } from '../support/failures.js';
-import { withReaders } from '../readers.js';
+import { withReaders } from '../inspect/readers.js';
 import { activityContext, heartbeatProgress, lastHeartbeat } from '../support/context.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
 import { checkPipeline, plural, REVOKE_CHUNK, targetFor, type PipelineResult } from './common.js';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { declareIncident, getStatus, resolveIncident, TERMINAL, waitFor, handleFor } from '../../lib/incidents/index.js';
 import { ownKey } from '../../lib/redis-keys.js';
-import { noReadersWarning } from '../../activities/readers.js';
+import { noReadersWarning } from '../../activities/inspect/readers.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { spawnWorker, startRedisServer, type RedisServer, type WorkerProcess } from '../helpers/processes.js';
 

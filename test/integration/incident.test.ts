@@ -24,7 +24,7 @@ import {
 import { approveUpdate, type IncidentStatus } from '../../workflows/definitions.js';
 import type { NoticeStatus } from '../../workflows/notice-definitions.js';
 import { APPROVERS, DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
-import { noReadersWarning } from '../../activities/readers.js';
+import { noReadersWarning } from '../../activities/inspect/readers.js';
 
 let stack: Stack;
 

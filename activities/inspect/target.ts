@@ -7,16 +7,16 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pg from 'pg';
-import { checkSecretRefs } from '../lib/secret-refs.js';
-import type { ActivityDeps } from './deps.js';
-import { errorLine } from './support/failures.js';
-import { githubClients } from './github-client.js';
-import { appRoleConnection } from './support/pg.js';
-import { runCommand } from './support/command.js';
+import { checkSecretRefs } from '../../lib/secret-refs.js';
+import type { ActivityDeps } from '../deps.js';
+import { errorLine } from '../support/failures.js';
+import { githubClients } from '../github-client.js';
+import { appRoleConnection } from '../support/pg.js';
+import { runCommand } from '../support/command.js';
 import { otherReaderNamespaces, readersOf } from './readers.js';
-import type { CheckRow, CheckState, TargetCheckResult } from '../lib/incidents/types.js';
+import type { CheckRow, CheckState, TargetCheckResult } from '../../lib/incidents/types.js';
 
-export type { CheckRow, CheckState, TargetCheckResult } from '../lib/incidents/types.js';
+export type { CheckRow, CheckState, TargetCheckResult } from '../../lib/incidents/types.js';
 
 const CHECK_TIMEOUT_MS = 10_000;
 

@@ -4,13 +4,13 @@
  * which incident step banned it when its undo record says so.
  */
 import { scanKeys } from './readers.js';
-import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf, tryParseNetwork, type IpNetwork } from '../lib/ip.js';
-import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../lib/redis-keys.js';
-import type { ActivityDeps } from './deps.js';
-import { badInput, onTarget } from './support/failures.js';
-import type { BanAttribution, BansResult, BanView } from '../lib/incidents/types.js';
+import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf, tryParseNetwork, type IpNetwork } from '../../lib/ip.js';
+import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../../lib/redis-keys.js';
+import type { ActivityDeps } from '../deps.js';
+import { badInput, onTarget } from '../support/failures.js';
+import type { BanAttribution, BansResult, BanView } from '../../lib/incidents/types.js';
 
-export type { BanAttribution, BansResult, BanView } from '../lib/incidents/types.js';
+export type { BanAttribution, BansResult, BanView } from '../../lib/incidents/types.js';
 
 /** Bans listed at most; the total is always given. */
 const MAX_LISTED = 1_000;

@@ -5,12 +5,12 @@
  * KEY_PREFIX / VERSION mismatch, or no middleware at all.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../lib/logger.js';
-import { djangoKey, namespaceOf, READER_MARKER, READER_TTL_SECONDS, readerPattern, type KeySpace } from '../lib/redis-keys.js';
-import type { ActionResult } from '../workflows/definitions.js';
-import type { ReaderInfo } from '../lib/incidents/types.js';
+import type { Logger } from '../../lib/logger.js';
+import { djangoKey, namespaceOf, READER_MARKER, READER_TTL_SECONDS, readerPattern, type KeySpace } from '../../lib/redis-keys.js';
+import type { ActionResult } from '../../workflows/definitions.js';
+import type { ReaderInfo } from '../../lib/incidents/types.js';
 
-export type { ReaderInfo } from '../lib/incidents/types.js';
+export type { ReaderInfo } from '../../lib/incidents/types.js';
 
 /** SCAN iterations at most (COUNT 1000 each): bounded on a huge cache. */
 const MAX_SCAN_ROUNDS = 1_000;
