@@ -119,19 +119,25 @@ function refTypeProblem(ref: Ref, type: ArgSpec['type'], allowed: string[] | und
 }
 
 function checkWhen(src: string, entry: StepEntry, path: DocPath, ctx: CheckContext): void {
+  const expr = checkCondition(src, path, (ref) => refProblem(ref, entry, ctx), ctx.problems);
+  if (expr) checkInOperands(expr, path, ctx);
+}
+
+/** Parse a condition and judge each reference it makes; the parsed condition, or undefined when it does not parse. */
+function checkCondition(src: string, path: DocPath, refWhy: (ref: Ref) => string | undefined, problems: CheckContext['problems']): Expr | undefined {
   let expr: Expr;
   try {
     expr = parseExpr(src);
   } catch (e) {
     if (!(e instanceof ExprSyntaxError)) throw e;
-    ctx.problems.push({ path, message: `invalid condition: ${e.reason} (column ${e.column} of the condition)` });
-    return;
+    problems.push({ path, message: `invalid condition: ${e.reason} (column ${e.column} of the condition)` });
+    return undefined;
   }
   for (const ref of exprRefs(expr)) {
-    const why = refProblem(ref, entry, ctx);
-    if (why) ctx.problems.push({ path, message: `${ref.raw}: ${why}` });
+    const why = refWhy(ref);
+    if (why) problems.push({ path, message: `${ref.raw}: ${why}` });
   }
-  checkInOperands(expr, path, ctx);
+  return expr;
 }
 
 /** The right side of `in` must be able to hold a list. */
@@ -161,19 +167,7 @@ export function checkNotice(trigger: GdprTrigger | undefined, ctx: Pick<CheckCon
   };
   for (const [key, src] of [['personal_data', trigger.personalData], ['high_risk', trigger.highRisk]] as const) {
     if (src === undefined) continue;
-    const path = [...base, key];
-    let expr: Expr;
-    try {
-      expr = parseExpr(src);
-    } catch (e) {
-      if (!(e instanceof ExprSyntaxError)) throw e;
-      ctx.problems.push({ path, message: `invalid condition: ${e.reason} (column ${e.column} of the condition)` });
-      continue;
-    }
-    for (const ref of exprRefs(expr)) {
-      const why = declaredOnly(ref);
-      if (why) ctx.problems.push({ path, message: `${ref.raw}: ${why}` });
-    }
+    checkCondition(src, [...base, key], declaredOnly, ctx.problems);
   }
   if (trigger.awareAt === undefined) return;
   const path = [...base, 'aware_at'];

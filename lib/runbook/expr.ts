@@ -130,19 +130,19 @@ class Parser {
   }
 
   private or(): Expr {
-    let left = this.and();
-    while (this.isWord('or')) {
-      const { column } = this.next();
-      left = { type: 'or', left, right: this.and(), column };
-    }
-    return left;
+    return this.leftAssociative('or', () => this.and());
   }
 
   private and(): Expr {
-    let left = this.not();
-    while (this.isWord('and')) {
+    return this.leftAssociative('and', () => this.not());
+  }
+
+  /** `a op b op c` as `(a op b) op c`. */
+  private leftAssociative(op: 'or' | 'and', operand: () => Expr): Expr {
+    let left = operand();
+    while (this.isWord(op)) {
       const { column } = this.next();
-      left = { type: 'and', left, right: this.not(), column };
+      left = { type: op, left, right: operand(), column };
     }
     return left;
   }
