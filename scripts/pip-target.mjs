@@ -2,7 +2,7 @@
 // with `pip install --target`, and clear staging folders an interrupted setup left.
 // Plain Node ESM with no dependencies: it runs before `npm ci` has.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PIP_NOISE = [
@@ -62,5 +62,29 @@ export function removeStaleStaging(toolsDir, prefix) {
     } catch {
       // gone already, or not ours to remove
     }
+  }
+}
+
+/**
+ * Put a verified staging folder in place of `target` (the old one moved aside first, so a
+ * half-installed tree is never where tools look), mark it with `versionText`, and clean up.
+ * A concurrent setup may win the rename; `installedOk()` then says whether its result will do.
+ */
+export function promoteStaging({ staging, target, versionText, installedOk }) {
+  let trash;
+  try {
+    writeFileSync(join(staging, 'VERSION'), versionText);
+    if (existsSync(target)) {
+      trash = `${staging}-old`;
+      renameSync(target, trash);
+    }
+    try {
+      renameSync(staging, target);
+    } catch (err) {
+      if (!installedOk()) throw err;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+    if (trash) rmSync(trash, { recursive: true, force: true });
   }
 }

@@ -9,10 +9,10 @@
 // Use it: PYTHONPATH=.tools/django:examples/django python3 -m django …
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pipInstall, removeStaleStaging } from './pip-target.mjs';
+import { pipInstall, promoteStaging, removeStaleStaging } from './pip-target.mjs';
 
 export const DJANGO_VERSION = '5.2.19';
 export const REDIS_PY_VERSION = '8.1.0';
@@ -93,7 +93,6 @@ export function ensureDjango() {
   // install is never mistaken for a good one.
   const staging = mkdtempSync(join(TOOLS_DIR, STAGING_PREFIX));
   chmodSync(staging, 0o755);
-  let trash;
   try {
     pipInstall({
       dir: staging,
@@ -104,21 +103,11 @@ export function ensureDjango() {
       fail,
     });
     verify(staging);
-    writeFileSync(join(staging, 'VERSION'), VERSION_TEXT);
-    if (existsSync(DJANGO_TOOLS_DIR)) {
-      trash = `${staging}-old`;
-      renameSync(DJANGO_TOOLS_DIR, trash);
-    }
-    try {
-      renameSync(staging, DJANGO_TOOLS_DIR);
-    } catch (err) {
-      // A concurrent setup may have won the race; its result is as good as ours.
-      if (!djangoInstalled()) throw err;
-    }
-  } finally {
+  } catch (err) {
     rmSync(staging, { recursive: true, force: true });
-    if (trash) rmSync(trash, { recursive: true, force: true });
+    throw err;
   }
+  promoteStaging({ staging, target: DJANGO_TOOLS_DIR, versionText: VERSION_TEXT, installedOk: djangoInstalled });
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(`setup: installed Django ${DJANGO_VERSION}, redis-py ${REDIS_PY_VERSION}, DRF ${DRF_VERSION}, simplejwt ${SIMPLEJWT_VERSION} and PyJWT ${PYJWT_VERSION} into ${relative(ROOT, DJANGO_TOOLS_DIR)} (${secs} s)\n`);
   return true;

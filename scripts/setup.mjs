@@ -7,10 +7,10 @@
 // Quiet and fast (< 200 ms) when everything is already in place.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pipInstall, removeStaleStaging } from './pip-target.mjs';
+import { pipInstall, promoteStaging, removeStaleStaging } from './pip-target.mjs';
 
 const CLI_VERSION = '1.9.1';
 const TEST_SERVER_VERSION = '1.40.0';
@@ -81,7 +81,6 @@ function main() {
   // half-finished install is never mistaken for a good one.
   const staging = mkdtempSync(join(TOOLS_DIR, '.temporal-staging-'));
   chmodSync(staging, 0o755); // mkdtemp makes it 0700
-  let trash;
   try {
     pipInstall({
       dir: staging,
@@ -101,22 +100,11 @@ function main() {
     if (v.error || !String(v.stdout).includes(CLI_VERSION)) {
       fail(`installed temporal does not report version ${CLI_VERSION}: ${(v.error?.message ?? `${v.stdout}${v.stderr}`).trim()}`);
     }
-    writeFileSync(join(staging, 'VERSION'), VERSION_TEXT);
-
-    if (existsSync(TARGET)) {
-      trash = `${staging}-old`;
-      renameSync(TARGET, trash);
-    }
-    try {
-      renameSync(staging, TARGET);
-    } catch (err) {
-      // A concurrent setup may have won the race; its result is as good as ours.
-      if (!installedOk()) throw err;
-    }
-  } finally {
+  } catch (err) {
     rmSync(staging, { recursive: true, force: true });
-    if (trash) rmSync(trash, { recursive: true, force: true });
+    throw err;
   }
+  promoteStaging({ staging, target: TARGET, versionText: VERSION_TEXT, installedOk });
 
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(
