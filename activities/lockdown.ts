@@ -3,11 +3,12 @@
  * app's middleware answer 503. Integer value, because Django's Redis cache
  * stores ints raw and pickles everything else.
  */
+import type { ArgsOf } from '../lib/args/schemas.js';
 import { djangoKey, LOCKDOWN_KEY, ownKey } from '../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
 import { assertModeAllowed } from './support/mode.js';
-import { badInput, onTarget, verificationFailed } from './support/failures.js';
+import { onTarget, verificationFailed } from './support/failures.js';
 import { withReaders } from './inspect/readers.js';
 import { RECORD_TTL_SECONDS } from './support/records.js';
 
@@ -62,7 +63,7 @@ export function createLockdownActivities(deps: ActivityDeps) {
 
     async lockdownEnable(input: ActionInput): Promise<ActionResult> {
       const { flag, record } = keys(input);
-      const reason = typeof input.args.reason === 'string' ? input.args.reason.slice(0, 500) : '';
+      const reason = (input.args as ArgsOf<'lockdown.enable'>).reason?.slice(0, 500) ?? '';
       const redis = clients.redis(input.target);
       if (input.mode === 'dry-run') {
         const raw = await run(() => redis.get(flag));
@@ -91,11 +92,8 @@ export function createLockdownActivities(deps: ActivityDeps) {
     /** Clear the flag, or put back the value recorded before enable (`restore`). */
     async lockdownDisable(input: ActionInput): Promise<ActionResult> {
       const { flag } = keys(input);
-      const restore = input.args.restore;
-      // The undo restores exactly what enable found, whatever the app had stored there.
-      if (restore !== undefined && (typeof restore !== 'string' || restore.length > 1024)) {
-        throw badInput('lockdown.disable: restore must be the value recorded before enable (a string of at most 1024 characters)');
-      }
+      // The undo restores exactly what enable found, whatever the app had stored there (the schema bounds it).
+      const { restore } = input.args as ArgsOf<'lockdown.disable'>;
       const redis = clients.redis(input.target);
       const before = await run(() => redis.get(flag));
       if (input.mode === 'dry-run') {

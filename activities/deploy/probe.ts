@@ -17,6 +17,7 @@ import https from 'node:https';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { TargetConfig } from '../../lib/config.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { assertModeAllowed } from '../support/mode.js';
@@ -58,9 +59,10 @@ interface Plan {
 }
 
 function plan(input: ActionInput, app: TargetConfig['app'], targetName: string): Plan {
-  const { url, routes } = input.args;
+  // The arguments were judged by the schema at the activity's entry; the config's app.url and app.routes are judged here.
+  const { url, routes } = input.args as ArgsOf<'deploy.probe'>;
   if (url === undefined && !app) throw badInput(`deploy.probe: no url argument and target "${targetName}" has no app.url in config`);
-  const base = url === undefined ? parseUrl(app?.url, `target "${targetName}" app.url`) : parseUrl(url, 'url');
+  const base = url === undefined ? parseUrl(app?.url, `target "${targetName}" app.url`) : new URL(url);
   let httpUrl: URL;
   // app.httpUrl belongs to app.url: it is used when probing that app, not another URL given as argument.
   if (base.protocol === 'http:') httpUrl = base;
@@ -87,7 +89,7 @@ function plan(input: ActionInput, app: TargetConfig['app'], targetName: string):
   return {
     base,
     httpUrl,
-    routes: routes === undefined ? parseRoutes(app?.routes ?? ['/'], `target "${targetName}" app.routes`) : parseRoutes(routes, 'routes'),
+    routes: routes ?? parseRoutes(app?.routes ?? ['/'], `target "${targetName}" app.routes`),
     sessionCookies: app?.sessionCookies ?? ['sessionid', 'csrftoken'],
     corsAllowedOrigins: app?.corsAllowedOrigins ?? [],
     secureContext,

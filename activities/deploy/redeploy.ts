@@ -6,7 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { FULL_SHA, MAX_TIMEOUT_MINUTES } from '../../lib/args/rules.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { ownKey } from '../../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
@@ -53,16 +53,9 @@ function failureStatus(err: unknown): number | undefined {
   return typeof d?.status === 'number' ? d.status : undefined;
 }
 
-function parseRedeployArgs(args: Record<string, unknown>): { sha: string; timeoutMinutes: number } {
-  const { sha, timeout_minutes: minutes } = args;
-  if (typeof sha !== 'string' || !FULL_SHA.test(sha.toLowerCase())) {
-    throw badInput('deploy.redeploy: sha must be a full commit sha (40 hex digits), e.g. "{{ steps.verify.output.sha }}"');
-  }
-  const timeoutMinutes = minutes === undefined ? DEFAULT_TIMEOUT_MINUTES : minutes;
-  if (typeof timeoutMinutes !== 'number' || !Number.isInteger(timeoutMinutes) || timeoutMinutes < 1 || timeoutMinutes > MAX_TIMEOUT_MINUTES) {
-    throw badInput(`deploy.redeploy: timeout_minutes must be a whole number from 1 to ${MAX_TIMEOUT_MINUTES}`);
-  }
-  return { sha: sha.toLowerCase(), timeoutMinutes };
+/** The sha (lowercased) and the timeout (default 30 min); their format and range are the schema's, checked at the activity's entry. */
+function parseRedeployArgs(args: ArgsOf<'deploy.redeploy'>): { sha: string; timeoutMinutes: number } {
+  return { sha: args.sha.toLowerCase(), timeoutMinutes: args.timeout_minutes ?? DEFAULT_TIMEOUT_MINUTES };
 }
 
 function workflowOf(gh: GithubTarget): string {
@@ -154,7 +147,7 @@ export function createRedeployActivities(deps: ActivityDeps, options: DeployOpti
   return {
     /** Dispatch the deploy workflow for a verified sha and wait for its run; a retry watches the same run. */
     async deployRedeploy(input: ActionInput): Promise<ActionResult> {
-      const { sha, timeoutMinutes } = parseRedeployArgs(input.args);
+      const { sha, timeoutMinutes } = parseRedeployArgs(input.args as ArgsOf<'deploy.redeploy'>);
       const { gh, target } = repositoryOf(deps, options, input);
       const workflow = workflowOf(gh);
       const dispatchLine = `POST /repos/${gh.slug}/actions/workflows/${workflow}/dispatches { ref: ${gh.branch}, inputs: { sha: ${sha} } }`;

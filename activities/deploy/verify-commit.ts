@@ -3,10 +3,10 @@
  * branch) is signed and verified, on the branch, green, and (optionally) older
  * than a cut-off; a refusal names every rule that failed.
  */
-import { SHA_PREFIX } from '../../lib/args/rules.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
-import { badInput, refused } from '../support/failures.js';
+import { refused } from '../support/failures.js';
 import type { GithubResponse, GithubTarget } from '../github-client.js';
 import { repositoryOf, short, type DeployOptions } from './common.js';
 
@@ -130,18 +130,10 @@ function verified(gh: GithubTarget, sha: string, url: string | undefined, commit
   };
 }
 
-function parseVerifyArgs(args: Record<string, unknown>): { sha?: string; before?: { ms: number; text: string } } {
+/** The sha (lowercased; none when empty) and the cut-off; their format is the schema's, checked at the activity's entry. */
+function parseVerifyArgs(args: ArgsOf<'deploy.verify_commit'>): { sha?: string; before?: { ms: number; text: string } } {
   const { sha, before } = args;
-  if (sha !== undefined && sha !== '' && (typeof sha !== 'string' || !SHA_PREFIX.test(sha.toLowerCase()))) {
-    throw badInput('deploy.verify_commit: sha must be a commit sha (7 to 64 hex digits)');
-  }
-  let cutoff: { ms: number; text: string } | undefined;
-  if (before !== undefined && before !== '') {
-    const ms = typeof before === 'string' ? Date.parse(before) : NaN;
-    if (!Number.isFinite(ms)) throw badInput('deploy.verify_commit: before must be an ISO date or time, e.g. 2026-03-01T12:00:00Z');
-    cutoff = { ms, text: before as string };
-  }
-  return { sha: typeof sha === 'string' && sha !== '' ? sha.toLowerCase() : undefined, before: cutoff };
+  return { sha: sha ? sha.toLowerCase() : undefined, before: before ? { ms: Date.parse(before), text: before } : undefined };
 }
 
 async function verifyOne(gh: GithubTarget, wanted: string, before: { ms: number; text: string } | undefined): Promise<ActionResult> {

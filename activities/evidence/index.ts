@@ -9,10 +9,10 @@
  * `key=value` pairs, tokens and URL credentials are redacted (`lib/redact.ts`),
  * and the target's configured secrets are scrubbed from every string.
  */
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
-import { badInput } from '../support/failures.js';
 import { githubClients, type GithubClients } from '../github-client.js';
 import { incidentDir } from '../report/index.js';
 import { knownSecrets, scrubKnown, summarize, writeBundle } from './bundle.js';
@@ -50,12 +50,11 @@ export function createEvidenceActivities(deps: ActivityDeps, opts: EvidenceOptio
      */
     async evidenceSnapshot(input: ActionInput): Promise<ActionResult> {
       const target = clients.target(input.target);
-      const rawBaseline = input.args.baseline;
-      if (rawBaseline !== undefined && typeof rawBaseline !== 'boolean') throw badInput('evidence.snapshot: baseline must be true or false');
+      const { baseline: baselineArg } = input.args as ArgsOf<'evidence.snapshot'>;
       const dir = incidentDir(deps.config.dataDir, input.incidentId);
       const space: KeySpace = target.redis;
       const baselineKey = ownKey(space, 'baseline', 'roles');
-      const wantBaseline = rawBaseline !== false;
+      const wantBaseline = baselineArg !== false;
 
       const skipped: Partial<Record<SourceName, string>> = {};
       if (!target.postgres) skipped.sessions = skipped.roles = 'the target has no postgres section';

@@ -1,4 +1,5 @@
 /** `network.ban_ips`: ban addresses and CIDRs until `requestedAt + ttl_seconds`, in Redis, the registry and the deny file. */
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
@@ -18,11 +19,11 @@ export function createBanActivities(deps: ActivityDeps) {
       const action = 'network.ban_ips';
       const started = performance.now();
       const ctx = networkContext(deps, input);
-      const args = input.args;
+      const args = input.args as ArgsOf<'network.ban_ips'>;
       const { problems, ttl, parsed } = await checkBanInput(ctx.target, input.target, args);
       if (problems.length) throw refuse(action, problems);
       const { canonical, byCanonical } = parsed;
-      const reason = typeof args.reason === 'string' ? args.reason.slice(0, MAX_REASON) : '';
+      const reason = args.reason?.slice(0, MAX_REASON) ?? '';
 
       const expiresAt = requestedAtSeconds(input) + ttl;
       const expiresIso = new Date(expiresAt * 1000).toISOString();

@@ -1,13 +1,13 @@
-/** Arguments of the network family: addresses inline or in a file on this worker, checked before anything changes. */
+/** Arguments of the network family: addresses inline (the schema's) or in a file on this worker (judged here), before anything changes. */
 import { readFile, stat } from 'node:fs/promises';
 import type { TargetConfig } from '../../lib/config.js';
-import { addressFileArg, banTtl, fileEntries, inlineEntries, MAX_INLINE_BAN, parseEntries, type AddressEntry, type ParsedNetworks } from '../../lib/args/network.js';
+import { addressFileArg, fileEntries, inlineEntries, MAX_INLINE_BAN, parseEntries, type AddressEntry, type ParsedNetworks } from '../../lib/args/network.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { badInput } from '../support/failures.js';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_FILE_ENTRIES = 1_000_000;
 const PROBLEMS_SHOWN = 5;
-
 
 /** The one refusal of a network action: every problem counted, the first few named; nothing was changed. */
 export function refuse(action: string, problems: string[]): ReturnType<typeof badInput> {
@@ -17,9 +17,13 @@ export function refuse(action: string, problems: string[]): ReturnType<typeof ba
   return badInput(`${action} refused, nothing was changed: ${what}: ${shown}${more}`, { problems: problems.slice(0, 100), count: problems.length });
 }
 
-/** Inline entries and/or the lines of `addresses_file` on this worker. */
-export async function collectEntries(args: Record<string, unknown>, maxInline: number, problems: string[]): Promise<AddressEntry[]> {
-  const entries = inlineEntries(args, maxInline, problems);
+/**
+ * The inline entries and the lines of `addresses_file` on this worker. The
+ * inline list's shape is the schema's (checked at the activity's entry and in
+ * the pre-flight); only the file's problems are added to `problems`.
+ */
+async function collectEntries(args: ArgsOf<'network.ban_ips'>, problems: string[]): Promise<AddressEntry[]> {
+  const entries = inlineEntries(args, MAX_INLINE_BAN, []);
   const file = addressFileArg(args, problems);
   if (file === undefined) return entries;
   const text = await readAddressFile(file, problems);
@@ -46,15 +50,15 @@ async function readAddressFile(file: string, problems: string[]): Promise<string
 }
 
 /**
- * Every argument of a ban checked with this worker's target config and files:
- * the one validator of network.ban_ips (the ban itself and the incident's
- * up-front validation both call it).
+ * A ban's addresses judged with this worker's target config and files: the
+ * ban itself and the incident's up-front validation both call it, for what
+ * the action's schema cannot see (the lines of `addresses_file`, an empty
+ * file). The schema judged the rest (ttl, reason, the inline list) beforehand.
  */
-export async function checkBanInput(target: TargetConfig, targetName: string, args: Record<string, unknown>): Promise<{ problems: string[]; ttl: number; parsed: ParsedNetworks }> {
+export async function checkBanInput(target: TargetConfig, targetName: string, args: ArgsOf<'network.ban_ips'>): Promise<{ problems: string[]; ttl: number; parsed: ParsedNetworks }> {
   const problems: string[] = [];
-  const ttl = banTtl(args, target.network.banTtlSeconds, problems);
-  if (args.reason !== undefined && typeof args.reason !== 'string') problems.push('reason must be a string');
-  const entries = await collectEntries(args, MAX_INLINE_BAN, problems);
+  const ttl = args.ttl_seconds ?? target.network.banTtlSeconds;
+  const entries = await collectEntries(args, problems);
   const parsed = parseEntries(entries, problems, { policy: { targetName, ...target.network } });
   if (!problems.length && !parsed.canonical.length) problems.push('no addresses to ban (give addresses or addresses_file)');
   return { problems, ttl, parsed };

@@ -1,13 +1,14 @@
 /** `network.unban_ips`: lift bans (the undo of a ban, or a responder's decision); idempotent, the deny file re-rendered. */
-import { parseEntries, showValue } from '../../lib/args/network.js';
+import { inlineEntries, MAX_INLINE_UNBAN, parseEntries } from '../../lib/args/network.js';
+import { FROM_RECORD } from '../../lib/args/rules.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { formatNetwork, tryParseNetwork } from '../../lib/ip.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
-import { collectEntries, refuse } from './inputs.js';
-import { CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sortNetworks, WINDOW } from './registry.js';
+import { CHUNK, chunks, existingEnds, networkContext, onRedis, sortNetworks, WINDOW } from './registry.js';
 
 export function createUnbanActivities(deps: ActivityDeps) {
   const { logger } = deps;
@@ -17,19 +18,12 @@ export function createUnbanActivities(deps: ActivityDeps) {
     async networkUnbanIps(input: ActionInput): Promise<ActionResult> {
       const action = 'network.unban_ips';
       const ctx = networkContext(deps, input);
-      const problems: string[] = [];
-      const entries = await collectEntries({ addresses: input.args.addresses ?? [] }, MAX_INLINE_UNDO, problems);
-      const fromRecord = input.args.from_record;
-      let recordKey: string | undefined;
-      if (fromRecord !== undefined) {
-        const m = typeof fromRecord === 'string' ? /^([A-Za-z0-9._-]{1,120})\/([a-z][a-z0-9_-]{0,119})$/.exec(fromRecord) : null;
-        if (!m) problems.push(`from_record must be "<incident>/<step>", got ${showValue(fromRecord)}`);
-        else recordKey = ctx.record(m[1] as string, m[2] as string);
-      }
+      // The schema judged the arguments at the activity's entry: the inline list, `from_record`, something to lift.
+      const args = input.args as ArgsOf<'network.unban_ips'>;
       // Lifting is never dangerous: no minimum prefix or never-ban check, so a ban made under older settings can always be lifted.
-      const listed = parseEntries(entries, problems);
-      if (!problems.length && !listed.canonical.length && !recordKey) problems.push('no addresses to unban');
-      if (problems.length) throw refuse(action, problems);
+      const listed = parseEntries(inlineEntries(args, MAX_INLINE_UNBAN, []), []);
+      const from = args.from_record === undefined ? null : FROM_RECORD.exec(args.from_record);
+      const recordKey = from ? ctx.record(from[1] as string, from[2] as string) : undefined;
       const all = new Set(listed.canonical);
       if (recordKey) {
         const key = recordKey;

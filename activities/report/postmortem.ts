@@ -3,6 +3,7 @@
  * with `personal_data`; the Art. 34 notice with `high_risk`. "Generated at" is the step's
  * start (the same on every retry), so a retried step writes the same bytes.
  */
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { deadlineState, generateDocuments, noticeArgsOf, noticeFactsFromArgs, type NoticeFacts } from '../../lib/documents/index.js';
 import { writeDocuments } from '../../lib/documents/files.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
@@ -15,8 +16,8 @@ export function createPostmortemActivity(deps: ActivityDeps) {
   return async function reportPostmortem(input: ActionInput): Promise<ActionResult> {
     const status = input.status;
     if (!status) throw badInput('report.postmortem needs the incident status (wantsStatus)');
-    const { open_issue: openIssue, ...noticeArgs } = input.args;
-    if (openIssue !== undefined && openIssue !== null && typeof openIssue !== 'boolean') throw badInput('report.postmortem: open_issue must be true or false');
+    // The schema judged the arguments at the activity's entry; noticeFactsFromArgs also builds the facts (and serves `firebreak report`).
+    const { open_issue: openIssue, ...noticeArgs } = input.args as ArgsOf<'report.postmortem'>;
     let facts: NoticeFacts;
     try {
       facts = noticeFactsFromArgs(noticeArgs, status, input.requestedAt);

@@ -36,7 +36,8 @@ import type { SecretSink } from '../sinks/types.js';
 import { heartbeat } from '../support/context.js';
 import { verificationFailed } from '../support/failures.js';
 import { postgresOf, roleUrl, type PgTarget } from '../support/pg.js';
-import { formatArg, roleArg, secretName, type UrlFormat } from './args.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
+import { formatArg, roleArg, type UrlFormat } from './args.js';
 import type { SecretsContext } from './context.js';
 import { knownOldPassword, provability, tryLogin } from './login-proof.js';
 import { completePending, openPending, pendingKeyring, pendingRecord, withRotationLock, type PendingRow } from './pending.js';
@@ -55,9 +56,10 @@ function connectionUrl(pgc: PgTarget, role: string, password: string): string {
 export async function rotateDbPassword(ctx: SecretsContext, input: ActionInput, hush: Hush): Promise<ActionResult> {
   const { deps, db } = ctx;
   const pgc = postgresOf(deps.clients, input);
-  const name = secretName(input.args);
-  const role = roleArg(input.args, pgc.appRole);
-  const format = formatArg(input.args);
+  const args = input.args as ArgsOf<'secrets.rotate_db_password'>;
+  const name = args.secret_name;
+  const role = roleArg(args, pgc.appRole);
+  const format = formatArg(args);
   const sinks = publishableSinks(deps, input, name);
   const ring = pendingKeyring(deps.config);
   const sinkNames = sinks.map((s) => s.describe());

@@ -13,7 +13,7 @@ import { heartbeat } from '../support/context.js';
 import { targetUnavailable, verificationFailed } from '../support/failures.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
-import { secretName } from './args.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { SecretsContext } from './context.js';
 import { completePending, openPending, pendingKeyring, pendingRecord, withRotationLock } from './pending.js';
 import { publish, publishableSinks, readBackRecorded } from './publish.js';
@@ -40,7 +40,7 @@ export async function rotateJwtKey(ctx: SecretsContext, input: ActionInput, hush
   const { deps, db } = ctx;
   const target = deps.clients.target(input.target);
   assertModeAllowed(target, input.target, input.mode);
-  const name = secretName(input.args, DEFAULT_JWT_NAME);
+  const name = (input.args as ArgsOf<'secrets.rotate_jwt_key'>).secret_name ?? DEFAULT_JWT_NAME;
   const epoch = requestedAtSeconds(input);
   const sinks = publishableSinks(deps, input, name);
   const ring = pendingKeyring(deps.config);

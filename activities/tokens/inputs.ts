@@ -1,9 +1,9 @@
-/** Arguments of the tokens family, parsed and validated before anything is written. */
+/** Arguments of the tokens family, read once the action's schema accepted them; what only the worker can judge (a jtis_file's lines) is judged here. */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { isAbsolute } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { FOREIGN_ARGS, INLINE_MAX, JTI, USER_ID } from '../../lib/args/rules.js';
+import { JTI } from '../../lib/args/rules.js';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { badInput } from '../support/failures.js';
 import { activityContext, lastHeartbeat } from '../support/context.js';
 
@@ -12,50 +12,13 @@ const FILE_MAX = 5_000_000;
 
 const BLANK = /^\s*$/;
 
-export type Scope = 'jti' | 'user' | 'all';
-
-export function optionalString(args: Record<string, unknown>, name: string, max: number): string | undefined {
-  const v = args[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.length > max) throw badInput(`${name} must be a string of at most ${max} characters`);
-  return v;
-}
-
-function stringList(args: Record<string, unknown>, name: string): unknown[] | undefined {
-  const v = args[name];
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v)) throw badInput(`${name} must be a list of strings`);
-  if (v.length > INLINE_MAX) throw badInput(`${name}: ${v.length} entries, at most ${INLINE_MAX} inline (put more in a file)`);
-  return v as unknown[];
-}
-
 function describeInvalid(what: string, count: number, where: string[], rule: string): string {
   return `${what}: ${count} invalid ${count === 1 ? 'entry' : 'entries'} (${rule}) at ${where.join(', ')}${count > where.length ? ', …' : ''}; nothing was changed`;
 }
 
-/** `scope`, with the arguments of the other scopes refused: given by mistake, they would silently revoke something else. */
-export function parseScope(args: Record<string, unknown>): Scope {
-  const scope = args.scope;
-  if (scope !== 'jti' && scope !== 'user' && scope !== 'all') throw badInput(`scope must be one of jti, user, all (got ${JSON.stringify(scope) ?? 'nothing'})`);
-  const stray = FOREIGN_ARGS[scope].filter((k) => args[k] !== undefined);
-  if (stray.length) throw badInput(`scope ${scope} does not take ${stray.join(', ')}`);
-  return scope;
-}
-
-/** User ids: Django's are integers, custom user models may use other keys; always a safe charset. */
-export function parseUserIds(args: Record<string, unknown>, name = 'user_ids'): string[] {
-  const list = stringList(args, name);
-  if (!list || list.length === 0) throw badInput(`${name} is required and must not be empty`);
-  const where: string[] = [];
-  let bad = 0;
-  list.forEach((v, i) => {
-    if (typeof v !== 'string' || !USER_ID.test(v)) {
-      bad += 1;
-      if (where.length < 5) where.push(`${name}[${i}]`);
-    }
-  });
-  if (bad) throw badInput(describeInvalid(name, bad, where, '1–128 characters of A-Z a-z 0-9 _ . @ : -'));
-  return [...new Set(list as string[])];
+/** The user ids, deduplicated (their format and count are the schema's, checked at the activity's entry). */
+export function parseUserIds(userIds: readonly string[] | undefined): string[] {
+  return [...new Set(userIds ?? [])];
 }
 
 export interface JtiList {
@@ -102,20 +65,21 @@ async function readJtiFile(path: string, hash: Hash, onLine: (line: string, line
   if (carry !== '') onLine(carry, lineNo + 1);
 }
 
-/** `jtis` and/or the lines of `jtis_file` on this worker, every one valid, with the input's fingerprint. */
-export async function parseJtis(args: Record<string, unknown>): Promise<JtiList> {
-  const inline = stringList(args, 'jtis');
-  const file = optionalString(args, 'jtis_file', 4096);
-  if (inline === undefined && file === undefined) throw badInput('scope jti needs jtis or jtis_file');
-  if (file !== undefined && !isAbsolute(file)) throw badInput(`jtis_file must be an absolute path on the worker, got "${file}"`);
+/**
+ * `jtis` and/or the lines of `jtis_file` on this worker, with the input's
+ * fingerprint. The inline ids and the arguments' shape are the schema's; the
+ * file's lines are only known here, so they are judged here.
+ */
+export async function parseJtis(args: ArgsOf<'tokens.revoke'>): Promise<JtiList> {
+  const inline = args.jtis ?? [];
+  const file = args.jtis_file;
   const hash = createHash('sha256');
   const ids: string[] = [];
   const invalid = new InvalidCollector();
-  (inline ?? []).forEach((v, i) => {
-    if (typeof v !== 'string' || !JTI.test(v)) return invalid.add(`jtis[${i}]`);
+  for (const v of inline) {
     hash.update(`${v}\n`);
     ids.push(v);
-  });
+  }
   hash.update('\0');
   if (file !== undefined) {
     await readJtiFile(file, hash, (raw, lineNo) => {
@@ -127,9 +91,9 @@ export async function parseJtis(args: Record<string, unknown>): Promise<JtiList>
       if (ids.length >= FILE_MAX) throw badInput(`jtis_file: more than ${FILE_MAX} ids; split it over several steps`);
       ids.push(line);
     }, () => activityContext()?.heartbeat(lastHeartbeat())); // alive while reading; what observers see is unchanged
+    if (invalid.count) throw badInput(describeInvalid('jtis_file', invalid.count, invalid.where, '1–255 printable ASCII characters, no whitespace'));
+    if (ids.length === 0) throw badInput('scope jti: no jtis given (the list and the file are empty)');
   }
-  if (invalid.count) throw badInput(describeInvalid(file === undefined ? 'jtis' : 'jtis/jtis_file', invalid.count, invalid.where, '1–255 printable ASCII characters, no whitespace'));
-  if (ids.length === 0) throw badInput('scope jti: no jtis given (the list and the file are empty)');
   return { ids, fingerprint: hash.digest('hex').slice(0, 16) };
 }
 

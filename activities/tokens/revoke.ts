@@ -6,6 +6,7 @@
  */
 import { CancelledFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { TargetConfig } from '../../lib/config.js';
 import { contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
@@ -15,7 +16,7 @@ import { withReaders } from '../inspect/readers.js';
 import { activityContext, heartbeatProgress, lastHeartbeat } from '../support/context.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
 import { checkPipeline, plural, REVOKE_CHUNK, targetFor, type PipelineResult } from './common.js';
-import { optionalString, parseJtis, parseScope, parseUserIds } from './inputs.js';
+import { parseJtis, parseUserIds } from './inputs.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
 import { applySimplejwt, countSimplejwt, prepareSimplejwt, simplejwtText, type SimplejwtMatch } from './simplejwt.js';
 
@@ -128,7 +129,7 @@ export function createRevokeActivities(deps: ActivityDeps) {
     // djangoKey(revokedJti(id)) is this base + id: built once, not per id.
     const keyBase = djangoKey(space, contractKeys.revokedJti(''));
     if (djangoKey(space, contractKeys.revokedJti('x')) !== `${keyBase}x`) throw new Error('contractKeys.revokedJti is no longer a plain prefix; update tokens.revoke');
-    const list = await parseJtis(input.args);
+    const list = await parseJtis(input.args as ArgsOf<'tokens.revoke'>);
     const { ids } = list;
     const match: SimplejwtMatch = { kind: 'jti', jtis: ids };
     const sj = await prepareSimplejwt(deps, target, input.target, match);
@@ -176,7 +177,7 @@ export function createRevokeActivities(deps: ActivityDeps) {
   async function revokeBefore(input: ActionInput, target: TargetConfig, ttl: number, scope: 'user' | 'all'): Promise<ActionResult> {
     const space: KeySpace = target.redis;
     const epoch = requestedAtSeconds(input); // the "revoked before" epoch every retry shares
-    const userIds = scope === 'user' ? parseUserIds(input.args) : [];
+    const userIds = scope === 'user' ? parseUserIds((input.args as ArgsOf<'tokens.revoke'>).user_ids) : [];
     const keys = scope === 'user' ? userIds.map((id) => djangoKey(space, contractKeys.revokedBeforeUser(id))) : [djangoKey(space, contractKeys.revokedBeforeAll())];
     const match: SimplejwtMatch = scope === 'user' ? { kind: 'user', userIds, epoch } : { kind: 'all', epoch };
     const sj = await prepareSimplejwt(deps, target, input.target, match);
@@ -231,8 +232,8 @@ export function createRevokeActivities(deps: ActivityDeps) {
     /** Revoke tokens: listed jtis, all tokens of some users, or all tokens. Never undone. */
     async tokensRevoke(input: ActionInput): Promise<ActionResult> {
       const target = targetFor(clients, input);
-      const scope = parseScope(input.args);
-      optionalString(input.args, 'reason', 500);
+      // The schema (checked at the activity's entry) refused a bad scope and the other scopes' arguments.
+      const { scope } = input.args as ArgsOf<'tokens.revoke'>;
       const ttl = target.tokens.maxLifetimeSeconds;
       const result = await (scope === 'jti' ? revokeJtis(input, target, ttl) : revokeBefore(input, target, ttl, scope));
       return withReaders(clients.redis(input.target), target.redis, result, deps.logger);

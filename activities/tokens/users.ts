@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
+import type { ArgsOf } from '../../lib/args/schemas.js';
 import { ownKey } from '../../lib/redis-keys.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
@@ -14,6 +15,11 @@ import { RECORD_TTL_SECONDS } from '../support/records.js';
 import { SQLSTATE } from '../support/sqlstate.js';
 import { checkPipeline, plural, targetFor } from './common.js';
 import { parseUserIds } from './inputs.js';
+
+/** The step's user ids, deduplicated; disable and enable take the same (schema-checked) `user_ids`. */
+function userIdsOf(input: ActionInput): string[] {
+  return parseUserIds((input.args as ArgsOf<'tokens.disable_users'>).user_ids);
+}
 
 interface UserRow {
   id: string;
@@ -65,7 +71,7 @@ export function createUserActivities(deps: ActivityDeps) {
     onLocked?: (rows: UserRow[]) => Promise<void>,
   ): Promise<{ table: string; before: UserRow[] }> {
     targetFor(clients, input);
-    const ids = parseUserIds(input.args);
+    const ids = userIdsOf(input);
     const { sql: table, name } = userTable(postgresOf(clients, input));
     const pool = clients.pg(input.target);
     const client = await onTarget('postgres', () => pool.connect());
@@ -101,7 +107,7 @@ export function createUserActivities(deps: ActivityDeps) {
 
   async function planUsers(input: ActionInput, active: boolean): Promise<ActionResult> {
     targetFor(clients, input);
-    const ids = parseUserIds(input.args);
+    const ids = userIdsOf(input);
     const { name } = userTable(postgresOf(clients, input));
     const rows = await readActive(input, name, ids);
     const unknown = unknownUsers(ids, rows);
@@ -125,7 +131,7 @@ export function createUserActivities(deps: ActivityDeps) {
     async tokensDisableUsers(input: ActionInput): Promise<ActionResult> {
       if (input.mode === 'dry-run') return planUsers(input, false);
       const target = targetFor(clients, input);
-      const ids = parseUserIds(input.args);
+      const ids = userIdsOf(input);
       const redis = clients.redis(input.target);
       const recordKey = ownKey(target.redis, 'undo', input.incidentId, input.stepId);
       let record: DisableRecord | undefined;
@@ -160,7 +166,7 @@ export function createUserActivities(deps: ActivityDeps) {
     /** is_active = true (the undo of tokens.disable_users). */
     async tokensEnableUsers(input: ActionInput): Promise<ActionResult> {
       if (input.mode === 'dry-run') return planUsers(input, true);
-      const ids = parseUserIds(input.args);
+      const ids = userIdsOf(input);
       const { table, before } = await setActive(input, true);
       await verifyActive(input, table, ids, true);
       const changed = before.filter((r) => !r.is_active).length;

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
 import { createEvidenceActivities, type ElevatedRole, type RoleChange } from '../../activities/evidence/index.js';
+import { createActivities } from '../../activities/index.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, LOCKDOWN_KEY, ownKey, type KeySpace } from '../../lib/redis-keys.js';
@@ -33,7 +34,8 @@ let app: AppDatabase;
 let dir: string;
 let config: Readonly<Config>;
 let clients: TargetClients;
-let acts: ReturnType<typeof createEvidenceActivities>;
+// Through createActivities: every argument is judged by the action's schema at the activity's entry, as in the worker.
+let acts: ReturnType<typeof createActivities>;
 let space: KeySpace;
 let gh: GithubStandin;
 let front: GithubFront;
@@ -139,7 +141,7 @@ beforeAll(async () => {
   );
   config = loadConfig({ file, env: {} });
   clients = new TargetClients(config);
-  acts = createEvidenceActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
+  acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
 });
 
 afterAll(async () => {
@@ -443,6 +445,6 @@ describe('evidence.snapshot', () => {
     const cfg = loadConfig({ file: join(dir, 'firebreak.yaml'), env: { FIREBREAK_DATA_DIR: blocker } });
     const blocked = createEvidenceActivities({ config: cfg, logger: createLogger({ level: 'silent', pretty: false }), clients });
     await expect(blocked.evidenceSnapshot(input({ target: 'redisonly' }))).rejects.toThrow(/ENOTDIR|EEXIST/);
-    await expect(acts.evidenceSnapshot(input({ args: { baseline: 'yes' } }))).rejects.toMatchObject({ type: 'FirebreakBadInput' });
+    await expect(acts.evidenceSnapshot(input({ args: { baseline: 'yes' } }))).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/baseline must be true or false, got "yes"/) });
   });
 });

@@ -14,6 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDeployActivities, type DeployClock } from '../../activities/deploy/index.js';
+import { createActivities } from '../../activities/index.js';
 import { TargetClients, type ActivityDeps } from '../../activities/deps.js';
 import { githubFailure } from '../../activities/github-client.js';
 import { createGithubSink } from '../../activities/sinks/github.js';
@@ -50,7 +51,8 @@ let r: TestRedis;
 let dir: string;
 let clients: TargetClients;
 let deps: ActivityDeps;
-let acts: ReturnType<typeof createDeployActivities>;
+// Through createActivities (as in the worker: every argument judged by the action's schema at the entry); the fake-clock ones are built directly.
+let acts: ReturnType<typeof createActivities>;
 const logLines: string[] = [];
 const quietTemporal = new DefaultLogger('ERROR', () => undefined);
 
@@ -80,7 +82,7 @@ beforeAll(async () => {
   clients = new TargetClients(config);
   const logger = createLogger({ level: 'debug', pretty: false, destination: { write: (line: string) => void logLines.push(line) } });
   deps = { config, logger, clients };
-  acts = createDeployActivities(deps);
+  acts = createActivities(deps);
 });
 
 afterAll(async () => {
@@ -341,8 +343,8 @@ describe('deploy.verify_commit', () => {
   });
 
   it('validates its input and target before calling GitHub', async () => {
-    await expect(verify({ sha: 'not-a-sha' })).rejects.toMatchObject({ type: 'FirebreakBadInput' });
-    await expect(verify({ sha: 123 })).rejects.toMatchObject({ type: 'FirebreakBadInput' });
+    await expect(verify({ sha: 'not-a-sha' })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/sha must be a commit sha \(7 to 64 hex digits\)/) });
+    await expect(verify({ sha: 123 })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/sha must be a commit sha/) });
     await expect(verify({ before: 'last tuesday' })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/before must be an ISO date/) });
     await expect(verify({}, { target: 'nogh' })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/target "nogh" has no github section/) });
     await expect(verify({}, { target: 'nope' })).rejects.toMatchObject({ type: 'FirebreakBadInput' });
@@ -508,9 +510,9 @@ describe('deploy.redeploy', () => {
     });
     const bad = async (args: Record<string, unknown>, target = 'local') => redeployIn(mockEnv(), acts, input('deploy.redeploy', args, { target }));
     await expect(bad({ sha: short(sha) })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/full commit sha/) });
-    await expect(bad({})).rejects.toMatchObject({ type: 'FirebreakBadInput' });
+    await expect(bad({})).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/sha must be a full commit sha/) });
     await expect(bad({ sha, timeout_minutes: 0 })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/timeout_minutes/) });
-    await expect(bad({ sha, timeout_minutes: 1.5 })).rejects.toMatchObject({ type: 'FirebreakBadInput' });
+    await expect(bad({ sha, timeout_minutes: 1.5 })).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/timeout_minutes must be a whole number from 1 to 120/) });
     await expect(bad({ sha }, 'nowf')).rejects.toMatchObject({ type: 'FirebreakBadInput', message: expect.stringMatching(/github.deployWorkflow is not set/) });
     await expect(redeployIn(mockEnv(), acts, input('deploy.redeploy', { sha }, { target: 'prod', mode: 'drill' }))).rejects.toMatchObject({ type: 'FirebreakRefused' });
     expect(gh.calls).toHaveLength(0);

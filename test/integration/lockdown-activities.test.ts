@@ -122,7 +122,11 @@ describe('lockdown.enable / lockdown.disable', () => {
 
   it('refuses bad input and drills on production with typed, non-retryable failures', async () => {
     for (const restore of [12, true, 'x'.repeat(1025)]) {
-      await expect(acts.lockdownDisable(input({ restore }))).rejects.toMatchObject({ type: 'FirebreakBadInput', nonRetryable: true });
+      await expect(acts.lockdownDisable(input({ restore }))).rejects.toMatchObject({
+        type: 'FirebreakBadInput',
+        nonRetryable: true,
+        message: expect.stringMatching(/restore must be the value recorded before enable \(a string of at most 1024 characters\)/),
+      });
     }
     await expect(acts.lockdownEnable(input({}, 'drill', 'prod'))).rejects.toMatchObject({ type: 'FirebreakRefused', nonRetryable: true });
     await expect(acts.lockdownEnable(input({}, 'live', 'nowhere'))).rejects.toMatchObject({ type: 'FirebreakBadInput' });

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetworkActivities } from '../../activities/network/index.js';
+import { createActivities } from '../../activities/index.js';
 import { TargetClients } from '../../activities/index.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
@@ -19,7 +19,8 @@ import { redisClient, type TestRedis } from '../helpers/services.js';
 let r: TestRedis;
 let dir: string;
 let clients: TargetClients;
-let acts: ReturnType<typeof createNetworkActivities>;
+// Through createActivities: every argument is judged by the action's schema at the activity's entry, as in the worker.
+let acts: ReturnType<typeof createActivities>;
 
 /** Per target: its key space and deny file. */
 const T = {} as Record<'local' | 'bad' | 'plain' | 'bulk' | 'picky' | 'broken', { space: KeySpace; denyFile: string }>;
@@ -53,7 +54,7 @@ beforeAll(() => {
   );
   const config = loadConfig({ file, env: {} });
   clients = new TargetClients(config);
-  acts = createNetworkActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
+  acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
 });
 afterAll(async () => {
   await clients.close();
@@ -365,7 +366,7 @@ describe('refused input: a clear message and no effect anywhere', () => {
     const err = (await acts.networkBanIps(input({ addresses }, { target: 'bad' })).catch((e: unknown) => e)) as { message: string; details: unknown[] };
     expect(err.message).toMatch(/^network\.ban_ips refused, nothing was changed: 7 problems: addresses\[0\]: .*; addresses\[4\]: "x" is not an IP address \(unexpected characters\); and 2 more$/);
     expect(err.message).toContain('did you mean 10.0.0.0/8?');
-    expect(err.details[0]).toMatchObject({ count: 7, problems: expect.arrayContaining([expect.stringMatching(/^addresses\[6\]: "1\.1\.1\.1\/40"/)]) });
+    expect(err.details[0]).toMatchObject({ count: 7, problems: expect.arrayContaining([{ path: ['addresses', 6], message: expect.stringMatching(/^addresses\[6\]: "1\.1\.1\.1\/40"/) }]) });
     expect(await keysUnder(T.bad.space.keyPrefix)).toEqual([]);
   });
 

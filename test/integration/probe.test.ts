@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TargetClients } from '../../activities/deps.js';
-import { createProbeActivities } from '../../activities/deploy/probe.js';
+import { createActivities } from '../../activities/index.js';
 import { cookieProblems, debugSignature, parseSetCookie } from '../../activities/deploy/probe-checks.js';
 import { framingRow, parseCsp, parseHsts, scriptWeakness } from '../../activities/deploy/probe-headers.js';
 import type { ProbeResponse, ProbeRow } from '../../activities/deploy/probe-types.js';
@@ -25,7 +25,8 @@ let app: ProbeApp;
 let silent: net.Server;
 const held: net.Socket[] = [];
 let clients: TargetClients;
-let acts: ReturnType<typeof createProbeActivities>;
+// Through createActivities: every argument is judged by the action's schema at the activity's entry, as in the worker.
+let acts: ReturnType<typeof createActivities>;
 
 beforeAll(async () => {
   app = await startProbeApp();
@@ -52,7 +53,7 @@ beforeAll(async () => {
   );
   const config = loadConfig({ file, env: {} });
   clients = new TargetClients(config);
-  acts = createProbeActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
+  acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
 });
 afterAll(async () => {
   await clients?.close();

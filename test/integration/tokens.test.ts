@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenActivities, REVOKE_CHUNK } from '../../activities/tokens/index.js';
+import { createActivities } from '../../activities/index.js';
+import { REVOKE_CHUNK } from '../../activities/tokens/index.js';
 import { TargetClients } from '../../activities/deps.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
@@ -26,7 +27,8 @@ let bareDb: TestDatabase;
 let sql: pg.Client;
 let dir: string;
 let clients: TargetClients;
-let acts: ReturnType<typeof createTokenActivities>;
+// Through createActivities: every argument is judged by the action's schema at the activity's entry, as in the worker.
+let acts: ReturnType<typeof createActivities>;
 let space: KeySpace;
 
 const SCHEMA = `
@@ -71,7 +73,7 @@ beforeAll(async () => {
   );
   const config = loadConfig({ file, env: {} });
   clients = new TargetClients(config);
-  acts = createTokenActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
+  acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
   space = { keyPrefix: r.prefix, keyVersion: 1 };
 });
 

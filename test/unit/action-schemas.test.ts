@@ -230,6 +230,30 @@ describe('every activity’s entry', () => {
     expect(f.message).toMatch(/^network\.ban_ips refused, nothing was changed: 2 problems: addresses\[0\]: 10\.0\.0\.0\/8 is broader than \/16, the broadest IPv4 ban allowed on target "local" .*; addresses\[1\]: "203\.0\.113\.300" is not an IPv4 address/);
     expect((await failure(acts.networkBanIps({ ...input('network.ban_ips', { addresses: ['203.0.113.1'] }), target: 'nowhere' }))).message).toMatch(/^unknown target "nowhere"/);
   });
+
+  // The activities no longer re-check these by hand: the entry's schema is what refuses them.
+  it('refuses, for the activities that no longer check by hand, what their schema rejects', async () => {
+    const refusals: Array<[() => Promise<unknown>, string]> = [
+      [() => acts.secretsRotateDbPassword(input('secrets.rotate_db_password', { secret_name: '1X', role: 'a b', format: 'env' })),
+        'secrets.rotate_db_password refused, nothing was changed: 3 problems: secret_name must be a variable name (letters, digits and _, not starting with a digit, at most 128), got "1X"; role must be a plain role name (letters, digits, _ and $; at most 63), got "a b"; format must be one of password, url (got "env")'],
+      [() => acts.secretsRotateJwtKey(input('secrets.rotate_jwt_key', { secret_name: 'A-B' })),
+        'secrets.rotate_jwt_key refused, nothing was changed: 1 problem: secret_name must be a variable name (letters, digits and _, not starting with a digit, at most 128), got "A-B"'],
+      [() => acts.evidenceSnapshot(input('evidence.snapshot', { baseline: 'yes' })), 'evidence.snapshot refused, nothing was changed: 1 problem: baseline must be true or false, got "yes"'],
+      [() => acts.reportPostmortem(input('report.postmortem', { open_issue: 'yes' })), 'report.postmortem refused, nothing was changed: 1 problem: open_issue must be true or false, got "yes"'],
+      [() => acts.lockdownDisable(input('lockdown.disable', { restore: 12 })), 'lockdown.disable refused, nothing was changed: 1 problem: restore must be the value recorded before enable (a string of at most 1024 characters)'],
+      [() => acts.deployVerifyCommit(input('deploy.verify_commit', { sha: 'xyz', before: 'soon' })),
+        'deploy.verify_commit refused, nothing was changed: 2 problems: sha must be a commit sha (7 to 64 hex digits); before must be an ISO date or time, e.g. 2026-03-01T12:00:00Z'],
+      [() => acts.deployProbe(input('deploy.probe', { url: 'ftp://example.com/', routes: [] })),
+        'deploy.probe refused, nothing was changed: 2 problems: url must be http:// or https:// (got ftp:); routes must be a non-empty list of paths'],
+      [() => acts.networkUnbanIps(input('network.unban_ips', { addresses: ['1.2.3'], from_record: 'nope' })),
+        'network.unban_ips refused, nothing was changed: 2 problems: from_record must be "<incident>/<step>", got "nope"; addresses[0]: "1.2.3" is not an IPv4 address (needs 4 dot-separated parts, has 3)'],
+      [() => acts.tokensDisableUsers(input('tokens.disable_users', { user_ids: 'x' })), 'tokens.disable_users refused, nothing was changed: 1 problem: user_ids must be a list of strings'],
+    ];
+    for (const [call, message] of refusals) {
+      const f = await failure(call());
+      expect(f, message).toMatchObject({ type: FailureTypes.BadInput, nonRetryable: true, message });
+    }
+  });
 });
 
 describe('the workflow sandbox', () => {
