@@ -5,7 +5,7 @@ import { basename, extname, isAbsolute, join, relative, resolve } from 'node:pat
 import { parse as parseYaml } from 'yaml';
 import { RunbookError, UnknownRunbookError } from './errors.js';
 import type { RunbookSnapshot } from './types.js';
-import { validateRunbook } from './validate.js';
+import { sizeProblem, validateRunbook } from './validate.js';
 import type { ValidateOptions } from './validate.js';
 
 export { ParamError, RunbookError, UnknownRunbookError, formatProblem } from './errors.js';
@@ -53,6 +53,9 @@ export function loadRunbook(dir: string, name: string, options: ValidateOptions 
   if (!path) throw new UnknownRunbookError(name, known(), dir);
   const rel = relative(resolve(dir), path);
   const file = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : name;
+  // A 50 MB file is refused before it is read, not after the YAML parser has held it in memory.
+  const tooBig = sizeProblem(statSync(path).size, file);
+  if (tooBig) throw new RunbookError([tooBig]);
   return parseRunbook(readFileSync(path, 'utf8'), file, options);
 }
 

@@ -29,6 +29,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * @throws RunbookError with every problem found.
  */
 export function validateRunbook(content: string, file: string, options: ValidateOptions = {}): RunbookDoc {
+  const tooBig = sizeProblem(Buffer.byteLength(content, 'utf8'), file);
+  if (tooBig) throw new RunbookError([tooBig]);
   const lc = new LineCounter();
   const doc = parseDocument(content, { lineCounter: lc, prettyErrors: false });
   const at = (offset: number): { line: number; column: number } => {
@@ -45,6 +47,10 @@ export function validateRunbook(content: string, file: string, options: Validate
   } catch (e) {
     throw new RunbookError([{ file, path: '', line: 1, column: 1, message: `YAML error: ${(e as Error).message}` }]);
   }
+  const steps = stepCount(raw);
+  if (steps > MAX_RUNBOOK_STEPS) {
+    throw new RunbookError([{ file, path: 'phases', ...locate(doc, lc, ['phases']), message: `${steps} steps; a runbook has at most ${MAX_RUNBOOK_STEPS} (split it, or loop over a list argument inside one step)` }]);
+  }
   const problems: RawProblem[] = [];
   const result = validateValue(raw, file, problems, options.actions ?? ACTIONS);
   if (!result || problems.length > 0) {
@@ -53,6 +59,23 @@ export function validateRunbook(content: string, file: string, options: Validate
     throw new RunbookError(placed);
   }
   return result;
+}
+
+/** Largest runbook accepted: it is snapshotted into the workflow input (Temporal's payload limit is 2 MB). */
+export const MAX_RUNBOOK_BYTES = 256 * 1024;
+/** Most steps in one runbook: every step adds history events, a gate and status entries. */
+export const MAX_RUNBOOK_STEPS = 200;
+
+/** A runbook over the size limit, found before anything parses it. */
+export function sizeProblem(bytes: number, file: string): RunbookProblem | undefined {
+  if (bytes <= MAX_RUNBOOK_BYTES) return undefined;
+  return { file, path: '', line: 1, column: 1, message: `${bytes} bytes; a runbook has at most ${MAX_RUNBOOK_BYTES} (256 KiB)` };
+}
+
+function stepCount(raw: unknown): number {
+  const phases = (raw as { phases?: unknown } | null)?.phases;
+  if (!phases || typeof phases !== 'object') return 0;
+  return Object.values(phases).reduce<number>((n, list) => n + (Array.isArray(list) ? list.length : 0), 0);
 }
 
 /**
