@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type * as ConfigModule from '../lib/config.js';
 import type { Config } from '../lib/config.js';
+import { jsonSafe, terminalSafe } from '../lib/terminal-text.js';
 import type { Actor } from '../workflows/definitions.js';
 
 export interface GlobalOptions {
@@ -53,13 +54,13 @@ export class Ctx {
 
   /** Print a result: the JSON document with --json, else the human text. */
   out(json: unknown, human: string | (() => string)): void {
-    if (this.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-    else process.stdout.write(`${typeof human === 'function' ? human() : human}\n`);
+    if (this.json) process.stdout.write(`${jsonSafe(JSON.stringify(json, null, 2))}\n`);
+    else process.stdout.write(`${terminalSafe(typeof human === 'function' ? human() : human)}\n`);
   }
 
   /** Progress for humans; silent in --json mode so stdout stays one document. */
   progress(line: string): void {
-    if (!this.json) process.stderr.write(`${line}\n`);
+    if (!this.json) process.stderr.write(`${terminalSafe(line)}\n`);
   }
 
   async close(): Promise<void> {

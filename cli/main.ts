@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `firebreak` command. Exit codes: 0 ok, 1 operation failed, 2 usage or validation error. */
 import { Command, CommanderError } from 'commander';
+import { jsonSafe, terminalSafe } from '../lib/terminal-text.js';
 import { Ctx, prepareContext, type GlobalOptions } from './context.js';
 import { registerDev } from './commands/dev.js';
 import { registerWorker } from './commands/worker.js';
@@ -69,8 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const code = exitCodeOf(err);
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: code === 2 ? 'invalid' : 'failed', message: errorLine(err) } }, null, 2)}\n`);
-    else process.stderr.write(`firebreak: ${errorLine(err)}\n`);
+    if (json) process.stdout.write(`${jsonSafe(JSON.stringify({ ok: false, error: { code: code === 2 ? 'invalid' : 'failed', message: errorLine(err) } }, null, 2))}\n`);
+    else process.stderr.write(`firebreak: ${terminalSafe(errorLine(err))}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return code;
   } finally {

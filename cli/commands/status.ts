@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
+import { jsonSafe, terminalSafe } from '../../lib/terminal-text.js';
 import type { Runner } from '../context.js';
 import { renderStatus, statusJson } from '../render.js';
 
@@ -26,8 +27,8 @@ export function registerStatus(program: Command, run: Runner): void {
           intervalMs: 500,
           onChange: (s) => {
             // --json --watch streams one status document per change (NDJSON).
-            if (ctx.json) process.stdout.write(`${JSON.stringify(statusJson(s))}\n`);
-            else process.stdout.write(`${tty ? '\x1b[2J\x1b[H' : '\n'}${renderStatus(s, { timeline: n })}\n`);
+            if (ctx.json) process.stdout.write(`${jsonSafe(JSON.stringify(statusJson(s)))}\n`);
+            else process.stdout.write(`${tty ? '\x1b[2J\x1b[H' : '\n'}${terminalSafe(renderStatus(s, { timeline: n }))}\n`);
           },
         });
         if (!ctx.json) process.stdout.write(`\n${final.id} ${final.state}\n`);
