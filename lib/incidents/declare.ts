@@ -44,9 +44,11 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
   const capabilities = (['redis', 'postgres', 'github', 'nginx', 'secrets', 'app'] as const).filter((k) => target[k] !== undefined);
   const declaredBy = req.actor;
   const incidentId = newIncidentId();
+  const declaredAt = new Date().toISOString();
   const problems = declarationArgProblems(snapshot.doc, {
     params,
     incident: { id: incidentId, target: targetName, mode, severity, declaredBy: declaredBy.user, capabilities },
+    declaredAt,
   }, { targetName, ...target.network });
   if (problems.length) throw new InvalidArgumentsError(problems);
   return {
@@ -60,7 +62,7 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
       mode,
       target: targetName,
       declaredBy,
-      declaredAt: new Date().toISOString(),
+      declaredAt,
       summary: req.summary,
       dedupKey: req.dedupKey,
       approvers: { ...config.approvers.groups },

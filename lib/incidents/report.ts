@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { pastMoment } from './moments.js';
 import { generateDocuments, noticeFactsFromArgs, recordedNoticeArgs, type GeneratedDocument, type NoticeArgs, type NoticeFacts } from '../documents/index.js';
 import { incidentDir, safeIncidentId, writeDocuments, type WrittenDocuments } from '../documents/files.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
@@ -37,7 +38,7 @@ export function noticeArgsFromFlags(f: ReportFlags): NoticeArgs {
   const args: NoticeArgs = {};
   if (f.personalData) args.personal_data = true;
   if (f.highRisk) args.high_risk = true;
-  if (f.awareAt !== undefined) args.aware_at = f.awareAt;
+  if (f.awareAt !== undefined) args.aware_at = pastMoment('--aware-at', f.awareAt);
   if (f.dataCategory?.length) args.data_categories = f.dataCategory;
   const subjects = count('--subjects', f.subjects);
   if (subjects !== undefined) args.subjects_approx = subjects;

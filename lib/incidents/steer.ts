@@ -1,6 +1,7 @@
 /** Steering an incident: every human decision is a workflow update, validated inside the workflow. */
 import type { Client } from '@temporalio/client';
 import { OperationError } from '../errors.js';
+import { pastMoment } from './moments.js';
 import { gdprWorkflowId, incidentIdOf } from '../ids.js';
 import {
   abortUpdate,
@@ -66,6 +67,7 @@ export async function retryIncident(client: Client, id: string, actor: Actor): P
 }
 
 export async function markPersonalData(client: Client, id: string, actor: Actor, opts: { awareAt?: string; highRisk?: boolean } = {}): Promise<NonNullable<IncidentStatus['notice']>> {
+  if (opts.awareAt !== undefined) pastMoment('--aware-at', opts.awareAt);
   return updateIncident(client, id, (h) => h.executeUpdate(markPersonalDataUpdate, { args: [{ actor, ...opts }] }));
 }
 

@@ -16,6 +16,9 @@ export interface GdprClockStart {
   highRisk: boolean;
 }
 
+/** Clock skew tolerated between the awareness a person gives and the declaration. */
+const AWARE_AT_SKEW_MS = 5 * 60_000;
+
 /** An awareness time that is not a time: the incident cannot start its clock. */
 export class GdprTriggerError extends Error {
   override name = 'GdprTriggerError';
@@ -41,5 +44,9 @@ export function gdprClockStart(doc: RunbookDoc, ctx: Omit<RefContext, 'steps'>, 
     start = { awareAt: typeof params.aware_at === 'string' && params.aware_at ? params.aware_at : declaredAt, highRisk: params.high_risk === true };
   }
   if (Number.isNaN(Date.parse(start.awareAt))) throw new GdprTriggerError(`aware_at "${start.awareAt}" is not an ISO time`);
+  // Awareness cannot come after the declaration: a future one would move the 72-hour deadline at will.
+  if (Date.parse(start.awareAt) > Date.parse(declaredAt) + AWARE_AT_SKEW_MS) {
+    throw new GdprTriggerError(`aware_at ${start.awareAt} is after the incident was declared (${declaredAt}): give the moment the team became aware`);
+  }
   return start;
 }

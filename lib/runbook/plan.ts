@@ -30,7 +30,8 @@ export interface StepProblem {
  * already false is left out. A GDPR trigger that cannot start its clock is a problem too
  * (step `notice.gdpr`), so the incident is refused before anything acts.
  */
-export function planSteps(doc: RunbookDoc, ctx: Omit<RefContext, 'steps'>): { steps: PlannedStep[]; problems: StepProblem[] } {
+export function planSteps(doc: RunbookDoc, planCtx: Omit<RefContext, 'steps'> & { declaredAt?: string }): { steps: PlannedStep[]; problems: StepProblem[] } {
+  const { declaredAt, ...ctx } = planCtx;
   const full: RefContext = { ...ctx, steps: {} };
   const steps: PlannedStep[] = [];
   const problems: StepProblem[] = [];
@@ -55,8 +56,9 @@ export function planSteps(doc: RunbookDoc, ctx: Omit<RefContext, 'steps'>): { st
     }
   }
   try {
-    // The awareness time does not matter here, only whether the trigger evaluates.
-    gdprClockStart(doc, ctx, new Date(0).toISOString());
+    // Without the declaration time only whether the trigger evaluates is checked (the latest
+    // possible moment: no awareness is after it); with it, a future awareness is refused too.
+    gdprClockStart(doc, ctx, declaredAt ?? new Date(8.64e15).toISOString());
   } catch (err) {
     problems.push({ step: 'notice.gdpr', action: 'notice', message: (err as Error).message });
   }

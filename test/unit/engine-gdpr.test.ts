@@ -121,6 +121,8 @@ describe('marking personal data during the incident', () => {
       await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear');
       expect(await refusal(inc.markPersonalData('mallory'))).toBe('mallory is neither the declarer nor an approver, so cannot mark personal data on this incident');
       expect(await refusal(inc.markPersonalData('alice', { awareAt: 'yesterday' }))).toBe('"yesterday" is not an ISO time');
+      const future = new Date(Date.now() + 100 * 365 * 86_400_000).toISOString(); // far beyond any time the server skips to
+      expect(await refusal(inc.markPersonalData('alice', { awareAt: future }))).toMatch(new RegExp(`^awareness at ${future.replace(/[.]/g, '\\.')} is in the future \\(the workflow's time is `));
       const notice = (await inc.markPersonalData('alice', { awareAt: '2026-03-14T05:00:00Z', highRisk: true })) as { deadline: string; markedBy: string };
       expect(notice).toMatchObject({ deadline: '2026-03-17T05:00:00.000Z', markedBy: 'alice', highRisk: true });
       expect(await refusal(inc.markPersonalData(DECLARER))).toBe('personal data is already marked; the notice is due by 2026-03-17T05:00:00.000Z');

@@ -11,6 +11,7 @@ import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
 import { incidentDir, writeDocuments, writeTimeline } from '../../lib/documents/files.js';
 import { timelineMarkdown } from '../../lib/documents/index.js';
 import { UsageError } from '../../lib/errors.js';
+import { pastMoment } from '../../lib/incidents/moments.js';
 import {
   banLiftDedupKey,
   canonicalNetwork,
@@ -20,6 +21,7 @@ import {
   listBans,
   lockdownDedupKey,
   lockdownOn,
+  markPersonalData,
   mergedNoticeArgs,
   needsHumanOrEnded,
   noticeArgsFromFlags,
@@ -96,6 +98,17 @@ describe('intents refuse bad input before contacting Temporal', () => {
   it('report: an id that is not a safe folder name, a count that is not a number', async () => {
     await expect(regenerateReport(offline, { id: '../etc', flags: {} })).rejects.toThrow('incident id "../etc" is not a safe folder name');
     await expect(regenerateReport(offline, { id: 'INC-1', flags: { subjects: 'many' } })).rejects.toThrow('--subjects expects a whole number, got "many"');
+  });
+
+  it('an awareness time in the future or not a time is refused (report and personal-data), a past one passes', async () => {
+    const future = new Date(Date.now() + 86_400_000).toISOString();
+    await expect(regenerateReport(offline, { id: 'INC-1', flags: { awareAt: future } })).rejects.toThrow(`--aware-at ${future} is in the future`);
+    const noClient = {} as Client; // never reached: refused first
+    await expect(markPersonalData(noClient, 'INC-1', actor, { awareAt: future })).rejects.toThrow(`--aware-at ${future} is in the future`);
+    await expect(markPersonalData(noClient, 'INC-1', actor, { awareAt: 'soon' })).rejects.toThrow('--aware-at expects an ISO time, got "soon"');
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    expect(pastMoment('--aware-at', past)).toBe(past);
+    expect(pastMoment('--aware-at', new Date(Date.now() + 60_000).toISOString())).toBeTruthy(); // clock skew tolerated
   });
 });
 

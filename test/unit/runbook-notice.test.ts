@@ -93,6 +93,14 @@ describe('notice.gdpr in a runbook', () => {
     const d = parseRunbook(doc("notice:\n  gdpr: { personal_data: params.pii, aware_at: '{{ params.since }}' }"), 't.yaml').doc;
     expect(planSteps(d, { params: { pii: true, since: 'soon' }, incident: INCIDENT }).problems).toEqual([{ step: 'notice.gdpr', action: 'notice', message: 'aware_at "soon" is not an ISO time' }]);
     expect(planSteps(d, { params: { pii: false, since: 'soon' }, incident: INCIDENT }).problems).toEqual([]);
+    // An awareness after the declaration would move the deadline at will: refused when the declaration time is known.
+    const declaredAt = '2026-03-14T09:00:00.000Z';
+    const later = '2026-03-14T09:06:00.000Z';
+    expect(planSteps(d, { params: { pii: true, since: later }, incident: INCIDENT, declaredAt }).problems).toEqual([
+      { step: 'notice.gdpr', action: 'notice', message: `aware_at ${later} is after the incident was declared (${declaredAt}): give the moment the team became aware` },
+    ]);
+    expect(planSteps(d, { params: { pii: true, since: '2026-03-14T09:04:00.000Z' }, incident: INCIDENT, declaredAt }).problems).toEqual([]); // skew
+    expect(planSteps(d, { params: { pii: true, since: later }, incident: INCIDENT }).problems).toEqual([]); // no declaration time: not judged
   });
 });
 

@@ -46,7 +46,14 @@ export function validateMarkPersonalData(run: IncidentRun, req: PersonalDataInpu
   refuse(participantProblem(run.input, req.actor, 'mark personal data on'));
   if (run.status.notice) throw new Error(`personal data is already marked; the notice is due by ${run.status.notice.deadline}`);
   if (req.awareAt !== undefined && Number.isNaN(Date.parse(req.awareAt))) throw new Error(`"${req.awareAt}" is not an ISO time`);
+  // Awareness is a past moment: a future one would move the 72-hour deadline as far as anyone liked.
+  if (req.awareAt !== undefined && Date.parse(req.awareAt) > Date.now() + AWARE_AT_SKEW_MS) {
+    throw new Error(`awareness at ${req.awareAt} is in the future (the workflow's time is ${new Date(Date.now()).toISOString()}): give the moment the team became aware`);
+  }
 }
+
+/** Clock skew tolerated between a front door and the workflow for the awareness time. */
+const AWARE_AT_SKEW_MS = 5 * 60_000;
 
 export function markPersonalData(run: IncidentRun, req: PersonalDataInput): Promise<Notice> {
   return startGdprClock(run, req.awareAt ?? run.input.declaredAt, Boolean(req.highRisk), req.actor.user);

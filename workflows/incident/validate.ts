@@ -8,7 +8,9 @@ import type { IncidentRun } from './state.js';
 /** The rejected status, or undefined to go on. */
 export async function rejectInvalidArgs(run: IncidentRun): Promise<IncidentStatus | undefined> {
   const { input, status } = run;
-  const plan = planSteps(run.doc, { params: input.params, incident: run.refContext().incident });
+  // Histories from before this rule did not judge a future awareness: they replay as they ran.
+  const declaredAt = wf.patched('aware-at-not-future') ? input.declaredAt : undefined;
+  const plan = planSteps(run.doc, { params: input.params, incident: run.refContext().incident, declaredAt });
   const problems = [...plan.problems];
   try {
     problems.push(...(await engineChecks.validateIncidentArgs({ incidentId: input.incidentId, target: input.target, mode: input.mode, steps: plan.steps })).problems);
