@@ -28,6 +28,18 @@ const duration = z.unknown().transform((v, ctx) => {
   return ms;
 });
 
+/**
+ * Shortest timers a runbook may set: each firing writes history events (and an escalation a
+ * warning), so `escalate_after: 1ms` would flood the incident's history.
+ */
+export const MIN_TIMER_MS = { escalate_after: 60_000, timeout: 1_000, initial_interval: 100, maximum_interval: 100 } as const;
+
+/** A duration of at least `min` for the key `key` of MIN_TIMER_MS. */
+function atLeast(key: keyof typeof MIN_TIMER_MS) {
+  const min = MIN_TIMER_MS[key];
+  return duration.refine((ms) => ms >= min, { message: `${key} must be at least ${min % 60_000 === 0 ? `${min / 60_000}m` : min % 1_000 === 0 ? `${min / 1_000}s` : `${min}ms`} (each firing writes to the incident's history)` });
+}
+
 /** Does `v` have the param/argument type `type`? */
 export function matchesType(type: ParamType | 'object', v: unknown): boolean {
   switch (type) {
@@ -78,7 +90,7 @@ function approval(defaultEscalateMs: number) {
     .strictObject({
       count: z.number().int().min(1).default(1),
       group: z.string().min(1).default('responders'),
-      escalate_after: duration.default(defaultEscalateMs),
+      escalate_after: atLeast('escalate_after').default(defaultEscalateMs),
     })
     .transform((a): ApprovalSpec => ({ count: a.count, group: a.group, escalateAfterMs: a.escalate_after }));
 }
@@ -159,12 +171,12 @@ export const stepSchema = z
     retry: z
       .strictObject({
         maximum_attempts: z.number().int().min(1).optional(),
-        initial_interval: duration.optional(),
-        maximum_interval: duration.optional(),
+        initial_interval: atLeast('initial_interval').optional(),
+        maximum_interval: atLeast('maximum_interval').optional(),
         backoff_coefficient: z.number().min(1).optional(),
       })
       .optional(),
-    timeout: duration.optional(),
+    timeout: atLeast('timeout').optional(),
     continue_on_error: z.boolean().default(false),
   })
   .transform((s): StepSpec => {

@@ -362,6 +362,23 @@ resolve:
     expectProblem(err, 'resolve.approval.escalate_after', 15, /invalid duration 30/);
   });
 
+  it('timers shorter than the minimum each firing can afford', () => {
+    const err = loadError(`${head()}  containment:
+    - id: a
+      action: lockdown.status
+      timeout: 500ms
+      retry: { initial_interval: 10ms, maximum_interval: 50ms }
+      approval: { count: 1, escalate_after: 1ms }
+resolve:
+  approval: { escalate_after: 59s }
+`);
+    expectProblem(err, 'phases.containment[0].timeout', 12, /timeout must be at least 1s/);
+    expectProblem(err, 'phases.containment[0].retry.initial_interval', 13, /initial_interval must be at least 100ms/);
+    expectProblem(err, 'phases.containment[0].retry.maximum_interval', 13, /maximum_interval must be at least 100ms/);
+    expectProblem(err, 'phases.containment[0].approval.escalate_after', 14, /escalate_after must be at least 1m \(each firing writes to the incident's history\)/);
+    expectProblem(err, 'resolve.approval.escalate_after', 16, /escalate_after must be at least 1m/);
+  });
+
   it('bad when: syntax (with column), unknown refs, unordered steps, in over a non-list', () => {
     const err = loadError(`${head()}  containment:
     - id: a
