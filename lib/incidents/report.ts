@@ -81,6 +81,8 @@ export interface RegeneratedReport extends WrittenDocuments {
 
 export async function regenerateReport(door: FrontDoor, req: ReportRequest): Promise<RegeneratedReport> {
   safeIncidentId(req.id);
+  // `--out ''` would write into whatever folder the command ran in.
+  if (req.out !== undefined && !req.out.trim()) throw new UsageError('--out must name a folder (omit it for <dataDir>/evidence/<id>/)');
   const given = noticeArgsFromFlags(req.flags);
   const client = await door.client();
   const status = await getStatus(client, req.id);

@@ -98,6 +98,7 @@ describe('intents refuse bad input before contacting Temporal', () => {
   it('report: an id that is not a safe folder name, a count that is not a number', async () => {
     await expect(regenerateReport(offline, { id: '../etc', flags: {} })).rejects.toThrow('incident id "../etc" is not a safe folder name');
     await expect(regenerateReport(offline, { id: 'INC-1', flags: { subjects: 'many' } })).rejects.toThrow('--subjects expects a whole number, got "many"');
+    for (const out of ['', '  ']) await expect(regenerateReport(offline, { id: 'INC-1', out, flags: {} })).rejects.toThrow('--out must name a folder');
   });
 
   it('an awareness time in the future or not a time is refused (report and personal-data), a past one passes', async () => {
