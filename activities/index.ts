@@ -10,6 +10,8 @@ import { createNetworkActivities } from './network/index.js';
 import { createReportActivities } from './report/index.js';
 import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens/index.js';
+import { checkAuthorized } from './authorize.js';
+import { createPolicyActivities } from './policy.js';
 import { checkApproved, checkArgs, createValidateActivities } from './validate.js';
 import { ACTIONS, type ActionName, type ActionSpec, type ActivityName } from '../lib/actions.js';
 import type { ActionInput, ActionResult } from '../workflows/definitions.js';
@@ -19,6 +21,7 @@ type ActionFn = (input: ActionInput) => Promise<ActionResult>;
 export function createActivities(deps: ActivityDeps) {
   const activities = {
     ...createValidateActivities(deps),
+    ...createPolicyActivities(deps),
     ...createLockdownActivities(deps),
     ...createTokenActivities(deps),
     ...createNetworkActivities(deps),
@@ -28,14 +31,16 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
   };
-  // Every action judges its arguments with the action's schema, then refuses when what
-  // approvers approved is no longer what it would act with.
+  // Every action judges its arguments with the action's schema, re-checks the signed
+  // authorization it came with, then refuses when what approvers approved is no longer
+  // what it would act with.
   const table: Record<ActivityName, ActionFn> = activities;
   for (const [action, spec] of Object.entries<ActionSpec>(ACTIONS) as Array<[ActionName, ActionSpec]>) {
     if (spec.human) continue;
     const fn = table[spec.activity];
     table[spec.activity] = async (input: ActionInput) => {
       checkArgs(deps, action, input);
+      checkAuthorized(deps, action, input);
       checkApproved(deps, input);
       return fn(input);
     };

@@ -12,6 +12,7 @@ import { argProblems } from '../lib/args/checks.js';
 import { effectiveArgs } from '../lib/args/effective.js';
 import { argIssues, refusalMessage } from '../lib/args/schemas.js';
 import type { TargetConfig } from '../lib/config.js';
+import { gateHash } from '../lib/policy/decisions.js';
 import { argsHash } from '../lib/canonical.js';
 import type { PlannedStep, StepProblem } from '../lib/runbook/plan.js';
 import { FailureTypes, type ActionInput, type Mode } from '../workflows/definitions.js';
@@ -115,8 +116,9 @@ export function createValidateActivities(deps: ActivityDeps) {
 export function checkApproved(deps: ActivityDeps, input: ActionInput): void {
   if (!input.approvedHash) return;
   const now = effectiveArgs(input.action, input.args, deps.clients.target(input.target));
-  const hash = argsHash(input.action, now);
-  if (hash !== input.approvedHash) {
+  // Gates of incidents under the worker's policy bind the incident id too (lib/policy/decisions.ts).
+  const hash = gateHash(input.incidentId, input.action, now);
+  if (hash !== input.approvedHash && argsHash(input.action, now) !== input.approvedHash) {
     throw ApplicationFailure.create({
       type: FailureTypes.ApprovalStale,
       nonRetryable: true,

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type * as ConfigModule from '../lib/config.js';
 import type { Config } from '../lib/config.js';
 import { jsonSafe, terminalSafe } from '../lib/terminal-text.js';
-import type { Actor } from '../workflows/definitions.js';
+import type { Principal } from '../lib/incidents/types.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -28,6 +28,7 @@ export async function prepareContext(opts: { longRunning?: boolean } = {}): Prom
 export class Ctx {
   private configValue?: Readonly<Config>;
   private clientValue?: Promise<Client>;
+  private principalValue?: Promise<Principal>;
 
   constructor(readonly opts: GlobalOptions) {}
 
@@ -47,9 +48,24 @@ export class Ctx {
     return this.clientValue;
   }
 
-  /** The one identity this process acts as; there is no flag to claim another. */
-  actor(): Actor {
-    return { user: this.config.user, host: this.config.host, via: 'cli' };
+  /**
+   * The one identity this process acts as, with the signer of the user's key file
+   * (`firebreak keys init`). The name alone proves nothing: the workflow believes the
+   * signature, and refuses a decision whose key is not that responder's. Without a key file
+   * decisions go unsigned (accepted only on a target marked for local development).
+   */
+  actor(): Promise<Principal> {
+    this.principalValue ??= (async (): Promise<Principal> => {
+      const base: Principal = { user: this.config.user, host: this.config.host, via: 'cli' };
+      const [{ loadKeyPair, KeyFileError }, { keyPairSigner }] = await Promise.all([import('../lib/identity/keys.js'), import('../lib/identity/signer.js')]);
+      try {
+        return { ...base, signer: keyPairSigner(await loadKeyPair()) };
+      } catch (err) {
+        if (err instanceof KeyFileError && err.problem === 'missing') return base;
+        throw err;
+      }
+    })();
+    return this.principalValue;
   }
 
   /** Print a result: the JSON document with --json, else the human text. */

@@ -15,6 +15,7 @@ import { registerCodecServer } from './commands/codec-server.js';
 import { registerReport } from './commands/report.js';
 import { registerBans } from './commands/bans.js';
 import { registerTarget } from './commands/target.js';
+import { registerKeys } from './commands/keys.js';
 import { exitCodeOf, errorLine } from './errors.js';
 
 /** Commands that run until stopped (they keep zod's compiled validators). */
@@ -41,7 +42,7 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
       ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
       await fn(ctx, ...(args.slice(0, -1) as A));
     };
-  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerReport, registerCodecServer]) {
+  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer]) {
     register(program, run);
   }
   program.commands.forEach(function inherit(c: Command) {

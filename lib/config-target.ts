@@ -4,6 +4,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { targetPolicySchema } from './config-identity.js';
 import { tryParseNetwork } from './ip.js';
 
 /** A file the worker reads or writes: absolute, so it never depends on the folder a process was started in. */
@@ -42,6 +43,12 @@ export const targetSchema = z
     description: z.string().optional(),
     production: z.boolean().default(false).describe('Drills refuse production targets unless allowDrills is set'),
     allowDrills: z.boolean().optional(),
+    development: z
+      .boolean()
+      .default(false)
+      .describe('Local development only: decisions need no signature and any runbook file may be declared; its incidents are marked unauthenticated'),
+    drillTarget: z.boolean().default(false).describe('An isolated copy of the stack: drill robots may act on it in drill mode (never on a production target)'),
+    policy: targetPolicySchema,
     redis: z
       .object({
         url: z.string().url().pipe(urlWithoutPassword('redis.password')).default('redis://127.0.0.1:6379/0').describe('Redis the protected app reads (its Django cache)'),

@@ -4,7 +4,9 @@ import { resolve, dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { identitySchema, registryFromConfig } from './config-identity.js';
 import { ConfigError } from './errors.js';
+import type { Registry } from './identity/registry.js';
 import { notReserved, secretRef, TARGET_NAME, targetSchema, urlWithoutPassword, type SecretRef, type TargetConfig } from './config-target.js';
 
 export type { SecretRef, TargetConfig } from './config-target.js';
@@ -42,7 +44,7 @@ const configSchema = z
       })
       .strict()
       .default({ url: 'postgres://postgres@127.0.0.1:5432/firebreak' }),
-    defaultTarget: z.string().default('local'),
+    defaultTarget: z.string().optional().describe('the target used when none is given (default: the only target, or the one named local)'),
     targets: z
       .record(z.string(), targetSchema)
       .default({})
@@ -67,6 +69,7 @@ const configSchema = z
       .strict()
       .default({ groups: {} })
       .describe('Who may approve gates, by group'),
+    identity: identitySchema,
     runbooksDir: z.string().default('runbooks'),
     dataDir: z.string().default('.data').describe('Dev server database, evidence, reports'),
     encryption: z
@@ -87,8 +90,11 @@ const configSchema = z
   .strict();
 
 type Parsed = z.infer<typeof configSchema>;
-export interface Config extends Omit<Parsed, 'user'> {
+export interface Config extends Omit<Parsed, 'user' | 'defaultTarget'> {
   user: string;
+  defaultTarget: string;
+  /** The responders registry built from `identity` (keys parsed and checked). */
+  registry: Registry;
   host: string;
   /** Where the config came from, for messages. */
   source: string;
@@ -114,9 +120,11 @@ export function describeEnv(): Array<{ name: string; describe: string }> {
   ];
 }
 
+/** Exists only when the config names no targets: local development, unauthenticated. */
 const LOCAL_TARGET = {
   description: 'This machine: Redis and PostgreSQL on 127.0.0.1',
   production: false,
+  development: true,
   redis: { url: 'redis://127.0.0.1:6379/0', keyPrefix: '', keyVersion: 1 },
 };
 
@@ -180,9 +188,22 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   }
   const parsed = result.data;
   const targets = { ...parsed.targets };
-  if (!targets.local) targets.local = targetSchema.parse(LOCAL_TARGET);
+  if (!Object.keys(targets).length) targets.local = targetSchema.parse(LOCAL_TARGET);
   const problems: string[] = [];
-  if (!Object.hasOwn(targets, parsed.defaultTarget)) problems.push(`config: defaultTarget: no target named "${parsed.defaultTarget}" (${source})`);
+  const { registry, problems: identityProblems } = registryFromConfig(parsed.identity);
+  problems.push(...identityProblems.map((p) => `config: ${p} (${source})`));
+  for (const [name, t] of Object.entries(targets)) {
+    if (t.drillTarget && t.production) problems.push(`config: targets.${name}: a production target cannot be a drill target (${source})`);
+    if (t.development && t.production) problems.push(`config: targets.${name}: a production target cannot be marked for local development (${source})`);
+    t.policy.gates.forEach((g, i) => {
+      if (!Object.hasOwn(parsed.approvers.groups, g.group)) problems.push(`config: targets.${name}.policy.gates[${i}].group: no approver group "${g.group}" (approvers.groups) (${source})`);
+    });
+  }
+  const names = Object.keys(targets);
+  // Unnamed, the default is the only target, or the one called `local` (as before targets were signed).
+  const defaultTarget = parsed.defaultTarget ?? (names.length === 1 ? names[0] : names.includes('local') ? 'local' : undefined);
+  if (defaultTarget === undefined) problems.push(`config: defaultTarget: the config names ${names.length} targets (${names.join(', ')}); say which one is used when none is given (${source})`);
+  else if (!Object.hasOwn(targets, defaultTarget)) problems.push(`config: defaultTarget: no target named "${defaultTarget}" (${source})`);
   if (parsed.encryption && !parsed.encryption.keys.some((k) => k.id === parsed.encryption?.current)) {
     problems.push(`config: encryption.current: "${parsed.encryption.current}" is not one of encryption.keys (${source})`);
   }
@@ -192,6 +213,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const config: Config = {
     ...parsed,
     targets,
+    defaultTarget: defaultTarget ?? '',
+    registry,
     runbooksDir: abs(parsed.runbooksDir),
     dataDir: abs(parsed.dataDir),
     user: parsed.user ?? safeUserName(),

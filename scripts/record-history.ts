@@ -1,8 +1,9 @@
 /**
- * Re-record test/histories/token-leak.json: a live token-leak incident with
- * both approvals, a note and the all-clear, on a throwaway dev server and a
- * private Redis key prefix. Run after an intentional workflow change:
- *   npx tsx scripts/record-history.ts
+ * Record a history for the replay test: a live, signed token-leak incident with both
+ * approvals, a note and the all-clear, on a throwaway dev server and a private Redis key
+ * prefix, its people holding throwaway keys. Run after an intentional workflow change,
+ * naming a new file so the older recordings keep replaying:
+ *   npx tsx scripts/record-history.ts token-leak-signed.json
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,15 @@ import { addNote, approveGate, connectClient, declareIncident, handleFor, resolv
 import { createLogger } from '../lib/logger.js';
 import { findTemporalCli } from '../lib/temporal-bin.js';
 import { createWorker } from '../worker/create.js';
-import type { Actor } from '../workflows/definitions.js';
+import { ephemeralKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
+import { keyPairSigner } from '../lib/identity/signer.js';
+import type { Principal } from '../lib/incidents/types.js';
 
-const out = join(PROJECT_ROOT, 'test', 'histories', 'token-leak.json');
+const name = process.argv[2] ?? 'token-leak.json';
+if (!/^[\w.-]+\.json$/.test(name)) throw new Error(`usage: record-history.ts <name>.json (a file name in test/histories), not ${name}`);
+const out = join(PROJECT_ROOT, 'test', 'histories', name);
+const PEOPLE = ['recorder-oncall', 'recorder-alice', 'recorder-bob'];
+const keys = new Map(PEOPLE.map((p) => [p, ephemeralKeyPair()]));
 const prefix = `fb-record-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'firebreak-record-'));
 const configFile = join(dir, 'firebreak.yaml');
@@ -28,10 +35,13 @@ writeFileSync(
     `runbooksDir: ${join(PROJECT_ROOT, 'runbooks')}`,
     `dataDir: ${join(dir, 'data')}`,
     'approvers: { groups: { responders: [recorder-alice, recorder-bob] } }',
+    'identity:',
+    '  responders:',
+    ...PEOPLE.map((p) => `    - { name: ${p}, keys: ["${publicLine(keys.get(p) as KeyPair, p)}"] }`),
     `targets: { local: { redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ${prefix} } } }`,
   ].join('\n'),
 );
-const actor = (user: string): Actor => ({ user, host: 'recorder', via: 'api' });
+const actor = (user: string): Principal => ({ user, host: 'recorder', via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) });
 const server = await startDevServer({ uiPort: false, logLevel: 'error' });
 const base = loadConfig({ file: configFile, env: {} });
 const config = { ...base, temporal: { ...base.temporal, address: server.address } };

@@ -4,9 +4,13 @@
  * code and clients, so it stays free of I/O.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { SignedStatement } from '../lib/identity/verify.js';
+import type { Declarer } from '../lib/policy/types.js';
 import type { PhaseName, RunbookSnapshot, Severity, ParamValue } from '../lib/runbook/types.js';
 
 export const INCIDENT_WORKFLOW = 'IncidentWorkflow';
+/** The refusal of an update that came before the worker's policy: front doors try again shortly. */
+export const POLICY_LOADING = "the incident is still loading the worker's policy";
 export const MODES = ['live', 'dry-run', 'drill'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -30,8 +34,13 @@ export interface IncidentInput {
   dedupKey?: string;
   /** What the target has configured (`redis`, `postgres`, `github`, `nginx`, `secrets`, `app`), snapshotted. */
   capabilities?: string[];
-  /** Approver groups as configured when declared (snapshotted like the runbook). */
-  approvers: Record<string, string[]>;
+  /** The declaration statement, signed by the declarer (or a service): verified by the worker. */
+  declaration?: SignedStatement;
+  /**
+   * Approver groups as the client's config had them. Histories from before the worker's
+   * policy used them; incidents now take the worker's (lib/policy) and ignore these.
+   */
+  approvers?: Record<string, string[]>;
   /** The config file the approver groups came from (or `defaults`), for refusals that say where to configure them. */
   approversSource?: string;
 }
@@ -85,6 +94,11 @@ export interface Vote {
   by: string;
   host: string;
   at: string;
+  /** How the vote was signed (absent on unauthenticated incidents). */
+  keyId?: string;
+  via?: string;
+  /** The signed statement itself: the worker's activities re-check it before acting. */
+  signed?: SignedStatement;
 }
 
 export interface GateStatus {
@@ -108,6 +122,8 @@ export type IncidentState =
   | 'awaiting-resolve'
   | 'resolving'
   | 'aborting'
+  /** Aborted with approved containment in force: waits for the all-clear's approval to roll it back. */
+  | 'rolling-back'
   | 'aborted'
   /** Step arguments found invalid before anything ran (listed in `rejection`); nothing was done. */
   | 'rejected'
@@ -131,6 +147,8 @@ export interface IncidentStatus {
   phase: PhaseName | 'done';
   declaredBy: Actor;
   declaredAt: string;
+  /** Who the worker verified as the declarer; `authenticated: false` on a development target. */
+  identity?: { authenticated: boolean; declarer: Declarer };
   summary?: string;
   steps: StepStatus[];
   gates: GateStatus[];
@@ -150,19 +168,27 @@ export interface ApproveInput {
   gate: string;
   argsHash: string;
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
   comment?: string;
 }
 export interface AbortInput {
   reason: string;
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
 }
 export interface ResolveInput {
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
   comment?: string;
 }
 export interface NoteInput {
   text: string;
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
 }
 export interface ChecklistItem {
   name: string;
@@ -184,6 +210,8 @@ export interface ChecklistInput {
   step: string;
   item: string;
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
   /** Required for a waiver. */
   note?: string;
 }
@@ -192,10 +220,14 @@ export interface OverrideInput {
   step: string;
   reason: string;
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
 }
 
 export interface PersonalDataInput {
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
   /** ISO moment of awareness (default: when the incident was declared). */
   awareAt?: string;
   highRisk?: boolean;
@@ -203,6 +235,8 @@ export interface PersonalDataInput {
 
 export interface RetryInput {
   actor: Actor;
+  /** The decision's signed statement (lib/policy/decisions.ts says what it is bound to). */
+  signed?: SignedStatement;
 }
 
 export const statusQuery = defineQuery<IncidentStatus>('status');
@@ -242,6 +276,8 @@ export interface ActionInput {
   status?: IncidentStatus;
   /** The argsHash of the effective arguments approvers approved: the activity refuses if they differ now. */
   approvedHash?: string;
+  /** What the worker re-checks before acting (activities/authorize.ts): the declaration and the gate's votes. */
+  authz?: { declaration?: SignedStatement; votes?: SignedStatement[] };
 }
 
 export { SA } from '../lib/search-attributes.js';

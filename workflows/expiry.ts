@@ -20,6 +20,8 @@ export interface ExpiryInput {
   args: Record<string, unknown>;
   /** ISO time of the expiry. */
   at: string;
+  /** The incident's signed declaration, for the worker's re-check (activities/authorize.ts). */
+  authz?: ActionInput['authz'];
 }
 
 export async function ExpiryWorkflow(input: ExpiryInput): Promise<ActionResult> {
@@ -41,5 +43,6 @@ export async function ExpiryWorkflow(input: ExpiryInput): Promise<ActionResult> 
     mode: input.mode,
     args: input.args,
     requestedAt: new Date().toISOString(),
+    ...(input.authz && { authz: input.authz }),
   });
 }

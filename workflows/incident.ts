@@ -35,11 +35,15 @@ import { liftAfterAllClear } from './incident/resolve.js';
 import { override, retry, runPhase, validateOverride, validateRetry } from './incident/scheduler.js';
 import { IncidentRun } from './incident/state.js';
 import { finishAborted } from './incident/undo.js';
+import { adoptPolicy } from './incident/policy.js';
 import { rejectInvalidArgs } from './incident/validate.js';
 
 export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
   const run = new IncidentRun(input);
   const { status } = run;
+  // Before any handler is set: no update is judged without the worker's policy.
+  const underPolicy = wf.patched('worker-policy');
+  run.loadingPolicy = underPolicy;
 
   wf.setHandler(statusQuery, () => status);
   wf.setHandler(approveUpdate, (req) => approve(run, req), { validator: (req: ApproveInput) => validateApprove(run, req) });
@@ -58,6 +62,10 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
     return status;
   };
 
+  if (underPolicy) {
+    const refused = await adoptPolicy(run);
+    if (refused) return refused;
+  }
   if (wf.patched('validate-args')) {
     const rejected = await rejectInvalidArgs(run);
     if (rejected) return rejected;

@@ -4,7 +4,9 @@
  * clients import it without bundling the workflow.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { SignedStatement } from '../lib/identity/verify.js';
 import type { Actor } from './definitions.js';
+import type { TrustContext } from './incident/identity.js';
 
 export { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
 export { gdprWorkflowId } from '../lib/ids.js';
@@ -21,6 +23,9 @@ export interface GdprDeadlineInput {
   remindHoursBefore?: number[];
   declaredBy: Actor;
   approvers: Record<string, string[]>;
+  /** The incident's mode, and the worker's trust context for verifying signed decisions (absent: unauthenticated or an older clock). */
+  mode?: string;
+  trust?: TrustContext;
 }
 
 export interface NoticeReminder {
@@ -42,6 +47,7 @@ export interface NoticeStatus {
 
 export interface NoticeSentInput {
   actor: Actor;
+  signed?: SignedStatement;
   /** When it was sent, if not now (ISO). */
   at?: string;
   /** The authority's case number or similar. */

@@ -7,6 +7,7 @@
 import * as wf from '@temporalio/workflow';
 import { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
 import { participantProblem, refuse } from './incident/authz.js';
+import { takeSigned, verifySigned } from './incident/identity.js';
 import { DEFAULT_REMIND_HOURS_BEFORE, noticeSentUpdate, noticeStatusQuery, type GdprDeadlineInput, type NoticeSentInput, type NoticeStatus } from './notice-definitions.js';
 
 // Its API lives in ./notice-definitions.ts (clients import that); re-exported for existing importers.
@@ -23,19 +24,21 @@ export async function GdprDeadlineWorkflow(input: GdprDeadlineInput): Promise<No
     reminders: [],
     missed: false,
   };
+  const nonces = new Set<string>();
   wf.setHandler(noticeStatusQuery, () => state);
   wf.setHandler(
     noticeSentUpdate,
     (req: NoticeSentInput) => {
       state.sentAt = req.at ?? new Date().toISOString();
-      state.sentBy = req.actor.user;
+      state.sentBy = takeSigned(input.trust, nonces, req).actor.user;
       state.reference = req.reference;
       return state;
     },
     {
       validator: (req: NoticeSentInput) => {
         if (state.sentAt) throw new Error(`the notice was already recorded as sent by ${state.sentBy} at ${state.sentAt}`);
-        refuse(participantProblem(input, req.actor));
+        const { actor, via } = verifySigned({ incidentId: input.incidentId, mode: input.mode ?? 'live', trust: input.trust, nonces }, req, { kind: 'notice-sent', at: req.at, reference: req.reference });
+        if (via !== 'drill-robot') refuse(participantProblem(input, actor));
         if (req.at !== undefined && Number.isNaN(Date.parse(req.at))) throw new Error(`"${req.at}" is not an ISO time`);
       },
     },

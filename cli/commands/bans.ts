@@ -29,7 +29,7 @@ export function registerBans(program: Command, run: Runner): void {
     .action(
       run(async (ctx, o: { target?: string; timeout?: string }) => {
         const ms = timeoutMs(o.timeout, 30);
-        const r = await (await bans()).listBans(ctx, { target: o.target, actor: ctx.actor(), timeoutMs: ms });
+        const r = await (await bans()).listBans(ctx, { target: o.target, actor: await ctx.actor(), timeoutMs: ms });
         ctx.out({ ok: true, ...r }, () =>
           [
             `${r.total} active ${r.total === 1 ? 'ban' : 'bans'} on ${r.target} (registry ${r.registry}, as of ${r.at})`,
@@ -50,7 +50,7 @@ export function registerBans(program: Command, run: Runner): void {
         const { showBans, canonicalNetwork } = await bans();
         const network = canonicalNetwork(ip);
         const ms = timeoutMs(o.timeout, 30);
-        const { banned, ...r } = await showBans(ctx, { network, target: o.target, actor: ctx.actor(), timeoutMs: ms });
+        const { banned, ...r } = await showBans(ctx, { network, target: o.target, actor: await ctx.actor(), timeoutMs: ms });
         ctx.out({ ok: true, banned, ...r }, () =>
           r.bans.length ? [`${network} on ${r.target}: ${banned ? 'BANNED' : 'not banned itself'}`, ...r.bans.map(banLine)].join('\n') : `${network} on ${r.target}: not banned`,
         );
@@ -71,7 +71,7 @@ export function registerBans(program: Command, run: Runner): void {
         const ms = timeoutMs(o.timeout, 60);
         const lift = await liftBan(
           ctx,
-          { network, reason: o.reason, target: o.target, mode: o.mode, actor: ctx.actor(), timeoutMs: ms },
+          { network, reason: o.reason, target: o.target, mode: o.mode, actor: await ctx.actor(), timeoutMs: ms },
           { onDeclared: (d) => ctx.progress(d.existing ? `ban-lift incident ${d.id} for ${network} is already open` : `declared ${d.id}`), onChange: progressPrinter(ctx) },
         );
         const { declared: res, status: s, step, gate, ban, target } = lift;

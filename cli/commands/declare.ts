@@ -46,7 +46,7 @@ export function registerDeclare(program: Command, run: Runner): void {
           target: o.target,
           dedupKey: o.dedupKey,
           summary: o.summary,
-          actor: ctx.actor(),
+          actor: await ctx.actor(),
         });
         // Input is validated before Temporal is contacted: bad input exits 2 even when it is down.
         const client = await ctx.client();

@@ -18,7 +18,7 @@ export function registerLockdown(program: Command, run: Runner): void {
       run(async (ctx, o: { target?: string; reason: string; mode: string }) => {
         const { declared: res, status: s, step } = await (await lockdown()).lockdownOn(
           ctx,
-          { target: o.target, reason: o.reason, mode: o.mode, actor: ctx.actor() },
+          { target: o.target, reason: o.reason, mode: o.mode, actor: await ctx.actor() },
           { onDeclared: (d) => ctx.progress(d.existing ? `lockdown incident ${d.id} is already open` : `declared ${d.id}`), onChange: progressPrinter(ctx) },
         );
         ctx.out({ ok: true, id: res.id, existing: res.existing, status: statusJson(s) }, `${res.id}: ${step?.summary ?? s.state}\nlift it with: firebreak lockdown off${o.target ? ` --target ${o.target}` : ''} (by another responder) or firebreak abort ${res.id} --reason ...`);
@@ -30,7 +30,7 @@ export function registerLockdown(program: Command, run: Runner): void {
     .option('-t, --target <name>', 'target environment')
     .action(
       run(async (ctx, o: { target?: string }) => {
-        const { id, state, gate: g } = await (await lockdown()).lockdownOff(ctx, { target: o.target, actor: ctx.actor() });
+        const { id, state, gate: g } = await (await lockdown()).lockdownOff(ctx, { target: o.target, actor: await ctx.actor() });
         ctx.out({ ok: true, id, state, gate: g }, `${id}: all-clear ${g.approvals.length}/${g.required}; incident ${state}`);
       }),
     );

@@ -10,11 +10,11 @@ export function registerSteer(program: Command, run: Runner): void {
   program
     .command('approve <id> <gate>')
     .description('approve a gate as yourself (two-person rule: never the declarer)')
-    .option('--hash <prefix>', 'refuse unless the gate’s arguments hash starts with this (as shown by status)')
+    .option('--hash <prefix>', 'refuse unless the gate’s argument hash starts with these 12+ hex digits (as status shows them)')
     .option('--comment <text>', 'recorded with the vote')
     .action(
       run(async (ctx, id: string, gate: string, o: { hash?: string; comment?: string }) => {
-        const g = await (await incidents()).approveGate(await ctx.client(), id, gate, ctx.actor(), o.comment, o.hash);
+        const g = await (await incidents()).approveGate(await ctx.client(), id, gate, await ctx.actor(), o.comment, o.hash);
         ctx.out({ ok: true, gate: g }, `${gate}: ${g.approvals.length}/${g.required} approvals (${g.state})`);
       }),
     );
@@ -25,7 +25,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .action(
       run(async (ctx, id: string, o: { reason: string }) => {
         if (!o.reason.trim()) throw new UsageError('--reason must not be empty');
-        const state = await (await incidents()).abortIncident(await ctx.client(), id, o.reason, ctx.actor());
+        const state = await (await incidents()).abortIncident(await ctx.client(), id, o.reason, await ctx.actor());
         ctx.out({ ok: true, id, state }, `${id}: ${state}`);
       }),
     );
@@ -35,7 +35,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .option('--comment <text>', 'recorded with the all-clear')
     .action(
       run(async (ctx, id: string, o: { comment?: string }) => {
-        const g = await (await incidents()).resolveIncident(await ctx.client(), id, ctx.actor(), o.comment);
+        const g = await (await incidents()).resolveIncident(await ctx.client(), id, await ctx.actor(), o.comment);
         ctx.out({ ok: true, id, gate: g }, `${id}: all-clear ${g.approvals.length}/${g.required} (${g.state})`);
       }),
     );
@@ -44,7 +44,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .description('add a note to the incident timeline')
     .action(
       run(async (ctx, id: string, text: string[]) => {
-        const n = await (await incidents()).addNote(await ctx.client(), id, text.join(' '), ctx.actor());
+        const n = await (await incidents()).addNote(await ctx.client(), id, text.join(' '), await ctx.actor());
         ctx.out({ ok: true, id, timelineLength: n }, `${id}: note added`);
       }),
     );
@@ -54,7 +54,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .option('--note <text>', 'recorded with the confirmation (never the secret itself)')
     .action(
       run(async (ctx, id: string, step: string, item: string, o: { note?: string }) => {
-        const c = await (await incidents()).confirmItem(await ctx.client(), id, step, item, ctx.actor(), o.note);
+        const c = await (await incidents()).confirmItem(await ctx.client(), id, step, item, await ctx.actor(), o.note);
         const open = c.items.filter((i) => i.state === 'open').map((i) => i.name);
         ctx.out({ ok: true, id, checklist: c }, `${id}: ${item} confirmed; open: ${open.join(', ') || 'none'}`);
       }),
@@ -65,7 +65,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .requiredOption('-r, --reason <text>', 'why it need not be rotated')
     .action(
       run(async (ctx, id: string, step: string, item: string, o: { reason: string }) => {
-        const c = await (await incidents()).waiveItem(await ctx.client(), id, step, item, ctx.actor(), o.reason);
+        const c = await (await incidents()).waiveItem(await ctx.client(), id, step, item, await ctx.actor(), o.reason);
         ctx.out({ ok: true, id, checklist: c }, `${id}: ${item} waived`);
       }),
     );
@@ -75,7 +75,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .requiredOption('-r, --reason <text>', 'why it is safe to go on')
     .action(
       run(async (ctx, id: string, step: string, o: { reason: string }) => {
-        const st = await (await incidents()).overrideStep(await ctx.client(), id, step, ctx.actor(), o.reason);
+        const st = await (await incidents()).overrideStep(await ctx.client(), id, step, await ctx.actor(), o.reason);
         ctx.out({ ok: true, id, step: st }, `${id}: ${step} ${st.state}`);
       }),
     );
@@ -86,7 +86,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .option('--high-risk', 'high risk to data subjects (Art. 34 notice too)')
     .action(
       run(async (ctx, id: string, o: { awareAt?: string; highRisk?: boolean }) => {
-        const n = await (await incidents()).markPersonalData(await ctx.client(), id, ctx.actor(), { awareAt: o.awareAt, highRisk: o.highRisk });
+        const n = await (await incidents()).markPersonalData(await ctx.client(), id, await ctx.actor(), { awareAt: o.awareAt, highRisk: o.highRisk });
         ctx.out({ ok: true, id, notice: n }, `${id}: GDPR Art. 33 notice due by ${n.deadline}`);
       }),
     );
@@ -97,7 +97,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .option('--reference <text>', "the authority's case number")
     .action(
       run(async (ctx, id: string, o: { at?: string; reference?: string }) => {
-        const n = await (await incidents()).recordNoticeSent(await ctx.client(), id, ctx.actor(), { at: o.at, reference: o.reference });
+        const n = await (await incidents()).recordNoticeSent(await ctx.client(), id, await ctx.actor(), { at: o.at, reference: o.reference });
         ctx.out({ ok: true, id, notice: n }, `${id}: notice recorded as sent by ${n.sentBy} at ${n.sentAt}${n.missed ? ' (after the deadline)' : ''}`);
       }),
     );
@@ -106,7 +106,7 @@ export function registerSteer(program: Command, run: Runner): void {
     .description('retry the failed steps of a blocked incident')
     .action(
       run(async (ctx, id: string) => {
-        const steps = await (await incidents()).retryIncident(await ctx.client(), id, ctx.actor());
+        const steps = await (await incidents()).retryIncident(await ctx.client(), id, await ctx.actor());
         ctx.out({ ok: true, id, steps }, `${id}: retrying ${steps.join(', ')}`);
       }),
     );

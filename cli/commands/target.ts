@@ -26,7 +26,7 @@ export function registerTarget(program: Command, run: Runner): void {
       run(async (ctx, name: string, o: { timeout?: string }) => {
         const ms = timeoutMs(o.timeout, 30);
         const { checkTarget } = await import('../../lib/incidents/inspect.js');
-        const r = await checkTarget(ctx, { target: name, actor: ctx.actor(), timeoutMs: ms });
+        const r = await checkTarget(ctx, { target: name, actor: await ctx.actor(), timeoutMs: ms });
         ctx.out(r, () => renderTargetCheck(r));
         // The document is printed either way; the exit code says whether the target is ready.
         if (!r.ok) process.exitCode = 1;

@@ -74,6 +74,11 @@ export async function createKeyPair(configDir: string = defaultConfigDir(), opts
   return keyPairOf(path, privateKey);
 }
 
+/** A key pair held only in memory (tests, a demo's throwaway people): nothing is written. */
+export function ephemeralKeyPair(): KeyPair {
+  return keyPairOf('(memory)', generateKeyPairSync('ed25519').privateKey);
+}
+
 /** The key pair at `<configDir>/firebreak/ed25519.key`; refuses a file others can read. */
 export async function loadKeyPair(configDir: string = defaultConfigDir()): Promise<KeyPair> {
   const path = keyFilePath(configDir);

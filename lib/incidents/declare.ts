@@ -5,13 +5,16 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { argProblems, type ArgCheckContext } from '../args/checks.js';
 import { getTarget, type Config } from '../config.js';
 import { drillRefusal } from '../drills.js';
-import { InvalidArgumentsError, UsageError } from '../errors.js';
+import { InvalidArgumentsError, OperationError, UsageError } from '../errors.js';
 import { incidentIdOf, workflowIdFor } from '../ids.js';
 import { coerceParams, loadRunbook } from '../runbook/loader.js';
 import { planSteps } from '../runbook/plan.js';
 import { SEVERITIES, type Severity } from '../runbook/types.js';
 import { SA } from '../search-attributes.js';
 import { INCIDENT_WORKFLOW, MODES, type Mode } from '../../workflows/definitions.js';
+import type { IncidentStatus } from '../../workflows/definitions.js';
+import { getStatus } from './queries.js';
+import { actorOf, signDeclaration } from './sign.js';
 import type { DeclareRequest, DeclareResult, PreparedDeclaration } from './types.js';
 
 export function newIncidentId(now = new Date()): string {
@@ -23,6 +26,15 @@ export function newIncidentId(now = new Date()): string {
 
 /** Validate runbook, parameters, mode, severity and target. Throws usage errors (exit 2); no I/O beyond reading the runbook. */
 export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest): PreparedDeclaration {
+  const targetName = req.target ?? config.defaultTarget;
+  const target = getTarget(config, targetName);
+  // Only the worker's runbooks run where decisions are signed: a copy with the gates removed is not one.
+  if (!target.development && !/^[a-z0-9-]+$/.test(req.runbook)) {
+    throw new UsageError(`runbook "${req.runbook}" is a file: target ${targetName} runs only the worker's own runbooks, declared by name (see \`firebreak runbook list\`); files may be declared on a target marked \`development: true\``);
+  }
+  if (!target.development && !req.actor.signer) {
+    throw new UsageError(`target ${targetName} requires signed decisions and ${req.actor.user} has no signing key: run \`firebreak keys init\` and have the public line it prints added to the worker's identity.responders`);
+  }
   const snapshot = loadRunbook(config.runbooksDir, req.runbook);
   const doc = snapshot.doc;
   const params = coerceParams(doc, req.params ?? {});
@@ -30,8 +42,6 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
   if (!MODES.includes(mode)) throw new UsageError(`unknown mode "${req.mode}" (one of ${MODES.join(', ')})`);
   const severity = (req.severity ?? doc.severity) as Severity;
   if (!SEVERITIES.includes(severity)) throw new UsageError(`unknown severity "${req.severity}" (one of ${SEVERITIES.join(', ')})`);
-  const targetName = req.target ?? config.defaultTarget;
-  const target = getTarget(config, targetName);
   const drill = drillRefusal(target, targetName, mode);
   if (drill) throw new UsageError(drill);
   const sensitive = Object.entries(doc.params).filter(([name, p]) => p.sensitive && params[name] !== undefined && params[name] !== '');
@@ -42,7 +52,7 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
     throw new UsageError('dedup key: 1–200 characters of letters, digits and . _ : @ / -');
   }
   const capabilities = (['redis', 'postgres', 'github', 'nginx', 'secrets', 'app'] as const).filter((k) => target[k] !== undefined);
-  const declaredBy = req.actor;
+  const declaredBy = actorOf(req.actor);
   const incidentId = newIncidentId();
   const declaredAt = new Date().toISOString();
   const problems = declarationArgProblems(snapshot.doc, {
@@ -65,10 +75,10 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
       declaredAt,
       summary: req.summary,
       dedupKey: req.dedupKey,
-      approvers: { ...config.approvers.groups },
-      approversSource: config.source,
       capabilities,
     },
+    declarer: req.actor,
+    development: target.development,
   };
 }
 
@@ -89,12 +99,16 @@ export async function startDeclared(client: Client, prepared: PreparedDeclaratio
   const base = { runbook: doc.name, runbookSha256: input.runbook.sha256, mode: input.mode, target: input.target };
   if (prepared.dedupKey) {
     const open = await findOpenByDedupKey(client, prepared.dedupKey, prepared.taskQueue);
-    if (open) return { ...base, id: open.incidentId, workflowId: open.workflowId, existing: true };
+    if (open) {
+      await trustedOpenIncident(client, open, prepared);
+      return { ...base, id: open.incidentId, workflowId: open.workflowId, existing: true };
+    }
   }
+  const declaration = await signDeclaration(prepared.declarer, input);
   const handle = await client.workflow.start(INCIDENT_WORKFLOW, {
     workflowId: workflowIdFor(input.incidentId),
     taskQueue: prepared.taskQueue,
-    args: [input],
+    args: [{ ...input, ...(declaration && { declaration }) }],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     typedSearchAttributes: [
       { key: SA.incidentId, value: input.incidentId },
@@ -108,6 +122,34 @@ export async function startDeclared(client: Client, prepared: PreparedDeclaratio
     // No memo: `list` decodes memos, and an encrypted one would break listing for anyone without the key.
   });
   return { ...base, id: input.incidentId, workflowId: handle.workflowId, runId: handle.firstExecutionRunId, existing: false };
+}
+
+/**
+ * Joining the open incident of a dedup key is trusting it: anyone who can reach Temporal can
+ * start a workflow with that key (to squat `lockdown:prod` and make every `lockdown on` a
+ * no-op). It counts only once the worker verified its declaration; one it rejected, or one
+ * with no verified declarer on a signed target, is refused loudly.
+ */
+async function trustedOpenIncident(client: Client, open: { incidentId: string; workflowId: string }, prepared: PreparedDeclaration): Promise<void> {
+  const development = prepared.development;
+  const status = await waitForPolicy(client, open.incidentId);
+  const identity = status.identity;
+  const ok = identity && status.state !== 'rejected' && (development || identity.authenticated) && status.target === prepared.input.target && status.runbook.name === prepared.input.runbook.doc.name;
+  if (!ok) {
+    throw new OperationError(
+      `incident ${open.incidentId} holds dedup key ${prepared.dedupKey ?? ''} but the worker never verified its declaration (${status.state}${identity ? '' : ', no verified declarer'}): it may be forged. Terminate it (temporal workflow terminate --workflow-id ${open.workflowId}) and declare again`,
+    );
+  }
+}
+
+/** The status once the worker's policy is in (a just-started incident may not have it yet). */
+async function waitForPolicy(client: Client, id: string): Promise<IncidentStatus> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const status = await getStatus(client, id);
+    if (status.identity || status.state === 'rejected' || Date.now() > deadline) return status;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Validate everything up front, then start (or find) the incident. Bad input changes nothing. */

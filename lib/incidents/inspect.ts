@@ -5,9 +5,9 @@ import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { getTarget, type Config } from '../config.js';
 import { OperationError } from '../errors.js';
 import { inspectWorkflowId } from '../ids.js';
-import type { Actor } from '../../workflows/definitions.js';
 import { INSPECT_WORKFLOW, type InspectInput, type InspectResult } from '../../workflows/inspect.js';
-import type { BansResult, FrontDoor, TargetCheckResult } from './types.js';
+import { actorOf } from './sign.js';
+import type { BansResult, FrontDoor, Principal, TargetCheckResult } from './types.js';
 
 /** How long a look waits for the worker unless the front door says otherwise. */
 export const INSPECT_TIMEOUT_MS = 30_000;
@@ -45,7 +45,7 @@ export async function runInspect(client: Client, config: Readonly<Config>, input
 export interface LookRequest {
   /** Default: the config's default target. Unknown targets are refused before Temporal is contacted. */
   target?: string;
-  actor: Actor;
+  actor: Principal;
   timeoutMs?: number;
 }
 
@@ -53,7 +53,7 @@ export interface LookRequest {
 export async function inspectBans(door: FrontDoor, req: LookRequest & { network?: string }): Promise<BansResult> {
   const target = req.target ?? door.config.defaultTarget;
   getTarget(door.config, target);
-  const res = await runInspect(await door.client(), door.config, { kind: 'bans', target, requestedBy: req.actor, ...(req.network ? { network: req.network } : {}) }, req.timeoutMs);
+  const res = await runInspect(await door.client(), door.config, { kind: 'bans', target, requestedBy: actorOf(req.actor), ...(req.network ? { network: req.network } : {}) }, req.timeoutMs);
   if (res.kind !== 'bans') throw new OperationError('unexpected answer from the worker');
   return res.bans;
 }
@@ -61,7 +61,7 @@ export async function inspectBans(door: FrontDoor, req: LookRequest & { network?
 /** What the worker can reach and read on a target (`ok` false unless every check is ok or skipped). */
 export async function checkTarget(door: FrontDoor, req: LookRequest & { target: string }): Promise<TargetCheckResult> {
   getTarget(door.config, req.target);
-  const res = await runInspect(await door.client(), door.config, { kind: 'target-check', target: req.target, requestedBy: req.actor }, req.timeoutMs);
+  const res = await runInspect(await door.client(), door.config, { kind: 'target-check', target: req.target, requestedBy: actorOf(req.actor) }, req.timeoutMs);
   if (res.kind !== 'target-check') throw new OperationError('unexpected answer from the worker');
   return res.check;
 }

@@ -1,11 +1,11 @@
 /** The emergency kill-switch as intents: `on` declares (or joins) the target's lockdown incident, `off` gives its all-clear. */
 import { OperationError } from '../errors.js';
-import type { Actor, GateStatus, IncidentState, IncidentStatus } from '../../workflows/definitions.js';
+import type { GateStatus, IncidentState, IncidentStatus } from '../../workflows/definitions.js';
 import { findOpenByDedupKey, prepareDeclaration } from './declare.js';
 import { followIntent, intentDone } from './intent.js';
 import { isTerminal, waitFor } from './queries.js';
 import { resolveIncident } from './steer.js';
-import type { FollowOptions, FrontDoor, IntentOutcome } from './types.js';
+import type { FollowOptions, FrontDoor, IntentOutcome, Principal } from './types.js';
 
 const RUNBOOK = 'lockdown';
 const ACTION = 'lockdown.enable';
@@ -17,7 +17,7 @@ export interface LockdownOnRequest {
   target?: string;
   reason: string;
   mode?: string;
-  actor: Actor;
+  actor: Principal;
 }
 
 /** Declare (or join) the lockdown incident and wait until the flag is verified set; throws when it is not. */
@@ -44,7 +44,7 @@ export interface LockdownOffResult {
 }
 
 /** Give the all-clear on the target's open lockdown incident (two-person rule applies); throws when the flag stays set. */
-export async function lockdownOff(door: FrontDoor, req: { target?: string; actor: Actor }): Promise<LockdownOffResult> {
+export async function lockdownOff(door: FrontDoor, req: { target?: string; actor: Principal }): Promise<LockdownOffResult> {
   const client = await door.client();
   const target = req.target ?? door.config.defaultTarget;
   const open = await findOpenByDedupKey(client, lockdownDedupKey(target), door.config.temporal.taskQueue);

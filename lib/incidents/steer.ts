@@ -1,6 +1,6 @@
 /** Steering an incident: every human decision is a workflow update, validated inside the workflow. */
 import type { Client } from '@temporalio/client';
-import { OperationError } from '../errors.js';
+import { OperationError, UsageError } from '../errors.js';
 import { pastMoment } from './moments.js';
 import { gdprWorkflowId, incidentIdOf } from '../ids.js';
 import {
@@ -13,7 +13,6 @@ import {
   resolveUpdate,
   retryUpdate,
   waiveItemUpdate,
-  type Actor,
   type ChecklistStatus,
   type GateStatus,
   type IncidentState,
@@ -23,9 +22,17 @@ import {
 import { noticeSentUpdate, type NoticeStatus } from '../../workflows/notice-definitions.js';
 import { isNotFound, refusedUpdate, toWorkflowId, updateIncident } from './handles.js';
 import { getStatus } from './queries.js';
+import { signDecision } from './sign.js';
+import type { Principal } from './types.js';
 
-/** Approve a gate for exactly the arguments it shows now. */
-export async function approveGate(client: Client, id: string, gate: string, actor: Actor, comment?: string, expectedHash?: string): Promise<GateStatus> {
+/** The incident id of an id or workflow id. */
+const incidentOf = (id: string): string => incidentIdOf(toWorkflowId(id));
+
+/** Approve a gate for exactly the arguments it shows now. `expectedHash`: at least 12 hex digits of what the approver read. */
+export async function approveGate(client: Client, id: string, gate: string, actor: Principal, comment?: string, expectedHash?: string): Promise<GateStatus> {
+  if (expectedHash !== undefined && !/^[0-9a-f]{12,64}$/.test(expectedHash)) {
+    throw new UsageError(`--hash takes at least 12 hex digits of the gate's argument hash (as status shows it), not "${expectedHash}"`);
+  }
   const status = await getStatus(client, id);
   const open = status.gates.find((g) => g.id === gate && g.state === 'open');
   if (!open) {
@@ -35,47 +42,61 @@ export async function approveGate(client: Client, id: string, gate: string, acto
   if (expectedHash && !open.argsHash.startsWith(expectedHash)) {
     throw new OperationError(`gate "${gate}" has arguments ${open.argsHash.slice(0, 12)}…, not ${expectedHash}: read the status again`);
   }
-  return updateIncident(client, id, (h) => h.executeUpdate(approveUpdate, { args: [{ gate, argsHash: open.argsHash, actor, comment }] }));
+  const who = await signDecision(actor, status.id, { kind: 'approve', gate, argsHash: open.argsHash });
+  return updateIncident(client, id, (h) => h.executeUpdate(approveUpdate, { args: [{ gate, argsHash: open.argsHash, comment, ...who }] }));
 }
 
-export async function abortIncident(client: Client, id: string, reason: string, actor: Actor): Promise<IncidentState> {
-  return updateIncident(client, id, (h) => h.executeUpdate(abortUpdate, { args: [{ reason, actor }] }));
+export async function abortIncident(client: Client, id: string, reason: string, actor: Principal): Promise<IncidentState> {
+  const who = await signDecision(actor, incidentOf(id), { kind: 'abort', reason });
+  return updateIncident(client, id, (h) => h.executeUpdate(abortUpdate, { args: [{ reason, ...who }] }));
 }
 
-export async function resolveIncident(client: Client, id: string, actor: Actor, comment?: string): Promise<GateStatus> {
-  return updateIncident(client, id, (h) => h.executeUpdate(resolveUpdate, { args: [{ actor, comment }] }));
+/** The all-clear (or, for an aborted incident rolling back approved containment, its approval). */
+export async function resolveIncident(client: Client, id: string, actor: Principal, comment?: string): Promise<GateStatus> {
+  const status = await getStatus(client, id);
+  const open = status.gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');
+  const gate = open?.id ?? 'resolve';
+  const who = await signDecision(actor, status.id, { kind: 'resolve', gate, argsHash: open?.argsHash ?? '' });
+  return updateIncident(client, id, (h) => h.executeUpdate(resolveUpdate, { args: [{ comment, ...who }] }));
 }
 
-export async function addNote(client: Client, id: string, text: string, actor: Actor): Promise<number> {
-  return updateIncident(client, id, (h) => h.executeUpdate(noteUpdate, { args: [{ text, actor }] }));
+export async function addNote(client: Client, id: string, text: string, actor: Principal): Promise<number> {
+  const who = await signDecision(actor, incidentOf(id), { kind: 'note', text });
+  return updateIncident(client, id, (h) => h.executeUpdate(noteUpdate, { args: [{ text, ...who }] }));
 }
 
-export async function confirmItem(client: Client, id: string, step: string, item: string, actor: Actor, note?: string): Promise<ChecklistStatus> {
-  return updateIncident(client, id, (h) => h.executeUpdate(confirmItemUpdate, { args: [{ step, item, actor, note }] }));
+export async function confirmItem(client: Client, id: string, step: string, item: string, actor: Principal, note?: string): Promise<ChecklistStatus> {
+  const who = await signDecision(actor, incidentOf(id), { kind: 'confirm', step, item, note });
+  return updateIncident(client, id, (h) => h.executeUpdate(confirmItemUpdate, { args: [{ step, item, note, ...who }] }));
 }
 
-export async function waiveItem(client: Client, id: string, step: string, item: string, actor: Actor, reason: string): Promise<ChecklistStatus> {
-  return updateIncident(client, id, (h) => h.executeUpdate(waiveItemUpdate, { args: [{ step, item, actor, note: reason }] }));
+export async function waiveItem(client: Client, id: string, step: string, item: string, actor: Principal, reason: string): Promise<ChecklistStatus> {
+  const who = await signDecision(actor, incidentOf(id), { kind: 'waive', step, item, note: reason });
+  return updateIncident(client, id, (h) => h.executeUpdate(waiveItemUpdate, { args: [{ step, item, note: reason, ...who }] }));
 }
 
-export async function overrideStep(client: Client, id: string, step: string, actor: Actor, reason: string): Promise<StepStatus> {
-  return updateIncident(client, id, (h) => h.executeUpdate(overrideUpdate, { args: [{ step, reason, actor }] }));
+export async function overrideStep(client: Client, id: string, step: string, actor: Principal, reason: string): Promise<StepStatus> {
+  const who = await signDecision(actor, incidentOf(id), { kind: 'override', step, reason });
+  return updateIncident(client, id, (h) => h.executeUpdate(overrideUpdate, { args: [{ step, reason, ...who }] }));
 }
 
-export async function retryIncident(client: Client, id: string, actor: Actor): Promise<string[]> {
-  return updateIncident(client, id, (h) => h.executeUpdate(retryUpdate, { args: [{ actor }] }));
+export async function retryIncident(client: Client, id: string, actor: Principal): Promise<string[]> {
+  const who = await signDecision(actor, incidentOf(id), { kind: 'retry' });
+  return updateIncident(client, id, (h) => h.executeUpdate(retryUpdate, { args: [who] }));
 }
 
-export async function markPersonalData(client: Client, id: string, actor: Actor, opts: { awareAt?: string; highRisk?: boolean } = {}): Promise<NonNullable<IncidentStatus['notice']>> {
+export async function markPersonalData(client: Client, id: string, actor: Principal, opts: { awareAt?: string; highRisk?: boolean } = {}): Promise<NonNullable<IncidentStatus['notice']>> {
   if (opts.awareAt !== undefined) pastMoment('--aware-at', opts.awareAt);
-  return updateIncident(client, id, (h) => h.executeUpdate(markPersonalDataUpdate, { args: [{ actor, ...opts }] }));
+  const who = await signDecision(actor, incidentOf(id), { kind: 'personal-data', awareAt: opts.awareAt, highRisk: opts.highRisk });
+  return updateIncident(client, id, (h) => h.executeUpdate(markPersonalDataUpdate, { args: [{ ...opts, ...who }] }));
 }
 
 /** Record on the incident's GDPR clock that the Art. 33 notice went out (stops the reminders). */
-export async function recordNoticeSent(client: Client, id: string, actor: Actor, opts: { at?: string; reference?: string } = {}): Promise<NoticeStatus> {
-  const incidentId = incidentIdOf(toWorkflowId(id));
+export async function recordNoticeSent(client: Client, id: string, actor: Principal, opts: { at?: string; reference?: string } = {}): Promise<NoticeStatus> {
+  const incidentId = incidentOf(id);
+  const who = await signDecision(actor, incidentId, { kind: 'notice-sent', at: opts.at, reference: opts.reference });
   try {
-    return await client.workflow.getHandle(gdprWorkflowId(incidentId)).executeUpdate(noticeSentUpdate, { args: [{ actor, ...opts }] });
+    return await client.workflow.getHandle(gdprWorkflowId(incidentId)).executeUpdate(noticeSentUpdate, { args: [{ ...opts, ...who }] });
   } catch (err) {
     const refused = refusedUpdate(err);
     if (refused) throw refused;

@@ -5,6 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
+import type { Signer } from '../identity/signer.js';
 import type { Actor, IncidentInput, IncidentStatus, Mode, StepStatus } from '../../workflows/definitions.js';
 
 /**
@@ -16,6 +17,15 @@ export interface FrontDoor {
   client(): Promise<Client>;
 }
 
+/**
+ * Who is acting, as a front door knows them: the display identity (user, host, door) and,
+ * where they have one, the signer that makes their decisions' statements. The workflow
+ * believes the signature, never the name.
+ */
+export interface Principal extends Actor {
+  signer?: Signer;
+}
+
 export interface DeclareRequest {
   runbook: string;
   params?: Record<string, string | string[] | number | boolean>;
@@ -24,7 +34,7 @@ export interface DeclareRequest {
   target?: string;
   dedupKey?: string;
   summary?: string;
-  actor: Actor;
+  actor: Principal;
 }
 
 export interface DeclareResult {
@@ -44,6 +54,10 @@ export interface PreparedDeclaration {
   input: IncidentInput;
   dedupKey?: string;
   taskQueue: string;
+  /** Who declares: their signer makes the declaration statement when the incident starts. */
+  declarer: Principal;
+  /** The target is marked for local development (nothing is signed). */
+  development: boolean;
 }
 
 export interface IncidentSummary {

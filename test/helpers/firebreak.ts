@@ -13,7 +13,9 @@ import { connectClient } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { djangoKey, LOCKDOWN_KEY } from '../../lib/redis-keys.js';
 import { createWorker, type FirebreakWorker } from '../../worker/create.js';
-import type { Actor } from '../../workflows/definitions.js';
+import { createKeyPair, publicLine, type KeyPair } from '../../lib/identity/keys.js';
+import { keyPairSigner } from '../../lib/identity/signer.js';
+import type { Principal } from '../../lib/incidents/types.js';
 import { redisClient, uniquePrefix, type TestRedis } from './services.js';
 
 export interface Stack {
@@ -25,7 +27,14 @@ export interface Stack {
   worker?: FirebreakWorker;
   redis: TestRedis;
   flagKey: string;
-  actor(user: string): Actor;
+  /** A person with their registered key's signer (a name the registry lacks signs nothing). */
+  actor(user: string): Principal;
+  /** The XDG_CONFIG_HOME holding `user`'s key file, for CLI runs as that person. */
+  keyHome(user: string): string;
+  /** Each registered person's key pair. */
+  keys: ReadonlyMap<string, KeyPair>;
+  /** The environment of a CLI run as `user`: this stack's config, their key folder, no FIREBREAK_* from outside. */
+  cliEnv(user: string, extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Add a runbook to this stack's runbooks folder. */
   writeRunbook(name: string, yaml: string): void;
   stop(): Promise<void>;
@@ -40,10 +49,15 @@ export interface StackOptions {
   redisUrl?: string;
   /** Start an in-process worker (default true). */
   worker?: boolean;
+  /** Mark `targets.local` for local development: nothing signed, incidents unauthenticated. */
+  development?: boolean;
 }
 
 export const DECLARER = 'oncall-olga';
 export const APPROVERS = ['alice', 'bob', 'carol'];
+/** Registered responders in no approver group: they may not approve, but their signatures verify. */
+export const BYSTANDERS = ['mallory', 'dave'];
+export const PEOPLE = [DECLARER, ...APPROVERS, ...BYSTANDERS];
 
 export async function startStack(label: string, opts: StackOptions = {}): Promise<Stack> {
   const address = inject('temporalAddress');
@@ -52,6 +66,9 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
   const runbooksDir = join(dir, 'runbooks');
   cpSync(join(PROJECT_ROOT, 'runbooks'), runbooksDir, { recursive: true });
   const configFile = join(dir, 'firebreak.yaml');
+  const keyHome = (user: string) => join(dir, 'keys', user);
+  const keys = new Map<string, KeyPair>();
+  for (const user of PEOPLE) keys.set(user, await createKeyPair(keyHome(user)));
   writeFileSync(
     configFile,
     [
@@ -65,8 +82,13 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
       '  groups:',
       `    responders: [${APPROVERS.join(', ')}]`,
       '    dba: [carol]',
+      'identity:',
+      '  responders:',
+      ...PEOPLE.map((user) => `    - { name: ${user}, keys: ["${publicLine(keys.get(user) as KeyPair, user)}"] }`),
+      'defaultTarget: local',
       'targets:',
       '  local:',
+      ...(opts.development ? ['    development: true'] : []),
       `    redis: { url: "${opts.redisUrl ?? 'redis://127.0.0.1:6379/0'}", keyPrefix: "${redis.prefix}" }`,
       ...(opts.targetExtra ? [opts.targetExtra] : []),
       '  prod:',
@@ -90,7 +112,17 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
     worker,
     redis,
     flagKey: djangoKey({ keyPrefix: redis.prefix, keyVersion: 1 }, LOCKDOWN_KEY),
-    actor: (user) => ({ user, host: 'test-host', via: 'api' }),
+    actor(user) {
+      const key = keys.get(user);
+      return { user, host: 'test-host', via: 'api', ...(key && { signer: keyPairSigner(key) }) };
+    },
+    keyHome,
+    keys,
+    cliEnv(user, extra = {}) {
+      const env: NodeJS.ProcessEnv = {};
+      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIREBREAK_')) env[k] = v;
+      return { ...env, FIREBREAK_CONFIG: configFile, FIREBREAK_USER: user, XDG_CONFIG_HOME: keyHome(user), ...extra };
+    },
     writeRunbook(name, yaml) {
       writeFileSync(join(runbooksDir, `${name}.yaml`), yaml);
     },

@@ -34,11 +34,7 @@ interface CliResult {
 }
 
 /** The environment of a CLI call: this stack's config, acting as `user`, and no FIREBREAK_* from outside. */
-function cliEnv(user: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIREBREAK_')) env[k] = v;
-  return { ...env, FIREBREAK_CONFIG: stack.configFile, FIREBREAK_USER: user };
-}
+const cliEnv = (user: string): NodeJS.ProcessEnv => stack.cliEnv(user);
 
 /** Run `firebreak ...args` as `user`; resolves with exit code and output (never rejects on a non-zero exit). */
 function cli(args: string[], user: string = DECLARER, timeoutMs = 45_000): Promise<CliResult> {

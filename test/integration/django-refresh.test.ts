@@ -119,7 +119,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fbt-refresh-'));
   const file = join(dir, 'firebreak.yaml');
   const target = (prefix: string) => `{ redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${prefix}" }, tokens: { maxLifetimeSeconds: 86400 } }`;
-  writeFileSync(file, ['targets:', `  plain: ${target(`${r.prefix}-plain`)}`, `  blacklist: ${target(`${r.prefix}-bl`)}`, `  stock: ${target(`${r.prefix}-stock`)}`].join('\n'));
+  writeFileSync(file, ['defaultTarget: plain', 'targets:', `  plain: ${target(`${r.prefix}-plain`)}`, `  blacklist: ${target(`${r.prefix}-bl`)}`, `  stock: ${target(`${r.prefix}-stock`)}`].join('\n'));
   const config = loadConfig({ file, env: {} });
   clients = new TargetClients(config);
   acts = createTokenActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { argsHash } from '../../lib/canonical.js';
+import { gateHash } from '../../lib/policy/decisions.js';
 import { loadConfig } from '../../lib/config.js';
 import { abortIncident, approveGate, declareIncident, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
@@ -51,7 +51,7 @@ describe('effective arguments on gates', () => {
     const s = await until(id, (x) => x.state === 'awaiting-approval');
     const gate = s.gates.find((g) => g.id === 'read-only');
     expect(gate?.args).toEqual({ database: app.name, role: app.role, schemas: ['public'] });
-    expect(gate?.argsHash).toBe(argsHash('database.read_only', { database: app.name, role: app.role, schemas: ['public'] }));
+    expect(gate?.argsHash).toBe(gateHash(id, 'database.read_only', { database: app.name, role: app.role, schemas: ['public'] }));
     await abortIncident(stack.client, id, 'test done', stack.actor(DECLARER));
     await until(id, () => false);
   });

@@ -132,11 +132,11 @@ beforeAll(async () => {
     [
       `dataDir: ${join(dir, 'data')}`,
       'targets:',
-      `  local: { ${redis(r.prefix)}, ${postgres(app.name)} }`,
-      `  nodb: { ${redis(`${r.prefix}-nodb`)}, ${postgres(`fbt_no_such_db_${hex}`)} }`,
-      `  noredis: { ${redis(`${r.prefix}-noredis`, `redis://127.0.0.1:${await closedPort()}/0`)}, ${postgres(app.name)} }`,
-      `  redisonly: { ${redis(`${r.prefix}-redisonly`)} }`,
-      `  gh: { ${redis(`${r.prefix}-gh`)}, github: { repo: acme/web, branch: main, token: { env: ${TOKEN_ENV} }, baseUrl: "${front.url}" } }`,
+      `  local: { development: true, ${redis(r.prefix)}, ${postgres(app.name)} }`,
+      `  nodb: { development: true, ${redis(`${r.prefix}-nodb`)}, ${postgres(`fbt_no_such_db_${hex}`)} }`,
+      `  noredis: { development: true, ${redis(`${r.prefix}-noredis`, `redis://127.0.0.1:${await closedPort()}/0`)}, ${postgres(app.name)} }`,
+      `  redisonly: { development: true, ${redis(`${r.prefix}-redisonly`)} }`,
+      `  gh: { development: true, ${redis(`${r.prefix}-gh`)}, github: { repo: acme/web, branch: main, token: { env: ${TOKEN_ENV} }, baseUrl: "${front.url}" } }`,
     ].join('\n'),
   );
   config = loadConfig({ file, env: {} });

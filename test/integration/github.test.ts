@@ -71,10 +71,10 @@ beforeAll(async () => {
     file,
     [
       'targets:',
-      `  local: { ${redis}, ${github(', deployWorkflow: deploy.yml, requiredChecks: [test]')} }`,
-      `  nowf: { ${redis}, ${github('')} }`,
-      `  badtoken: { ${redis}, ${github(', deployWorkflow: deploy.yml', wrongFile)} }`,
-      `  nogh: { ${redis} }`,
+      `  local: { development: true, ${redis}, ${github(', deployWorkflow: deploy.yml, requiredChecks: [test]')} }`,
+      `  nowf: { development: true, ${redis}, ${github('')} }`,
+      `  badtoken: { development: true, ${redis}, ${github(', deployWorkflow: deploy.yml', wrongFile)} }`,
+      `  nogh: { development: true, ${redis} }`,
       `  prod: { production: true, ${redis}, ${github(', deployWorkflow: deploy.yml')} }`,
     ].join('\n'),
   );

@@ -147,7 +147,7 @@ describe('modes and steering', () => {
     await stack.redis.redis.del(stack.flagKey);
   });
 
-  it('abort undoes lockdown and restores the exact prior value', async () => {
+  it('abort of approved containment waits, rolling back, for the all-clear approval; then restores the exact prior value', async () => {
     await stack.redis.redis.set(stack.flagKey, '0');
     // An app process that reads the namespace (the middleware's heartbeat), so the summary names it.
     const seen = Math.floor(Date.now() / 1000);
@@ -162,7 +162,15 @@ describe('modes and steering', () => {
     await expect(abortIncident(stack.client, res.id, 'x', stack.actor('mallory'))).rejects.toThrow(/neither the declarer nor an approver/);
     const state = await abortIncident(stack.client, res.id, 'false positive: it was a test token', stack.actor(DECLARER));
     expect(state).toBe('aborting');
+    // Two people approved the lockdown: one person's abort does not lift it.
+    const waiting = await until(res.id, (x) => x.state === 'rolling-back');
+    expect(waiting.gates.find((g) => g.id === 'rollback')).toMatchObject({ state: 'open', required: 1, group: 'responders' });
+    expect(await stack.redis.redis.get(stack.flagKey)).toBe('1');
+    await expect(resolveIncident(stack.client, res.id, stack.actor(DECLARER))).rejects.toThrow(/two-person rule: oncall-olga declared this incident/);
+    expect(await stack.redis.redis.get(stack.flagKey)).toBe('1');
+    await resolveIncident(stack.client, res.id, stack.actor('carol'), 'agreed: false positive');
     const s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    expect(s.timeline.some((t) => t.step === 'rollback' && t.message === 'rollback approved by carol')).toBe(true);
     expect(s.state).toBe('aborted');
     expect(s.abortReason).toBe('false positive: it was a test token');
     expect(await stack.redis.redis.get(stack.flagKey)).toBe('0');

@@ -66,12 +66,12 @@ interface CliResult {
 }
 
 function cli(args: string[], user: string = DECLARER): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIREBREAK_') && k !== UNSET_ENV) env[k] = v;
+  const env = stack.cliEnv(user);
+  delete env[UNSET_ENV];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: stack.dir,
-      env: { ...env, FIREBREAK_CONFIG: stack.configFile, FIREBREAK_USER: user },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 60_000,
     });

@@ -23,9 +23,9 @@ beforeAll(() => {
     file,
     [
       'targets:',
-      `  local: { redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${r.prefix}" } }`,
+      `  local: { development: true, redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${r.prefix}" } }`,
       `  prod: { production: true, redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${r.prefix}" } }`,
-      '  down: { redis: { url: "redis://127.0.0.1:1/0" } }',
+      '  down: { development: true, redis: { url: "redis://127.0.0.1:1/0" } }',
     ].join('\n'),
   );
   const config = loadConfig({ file, env: {} });

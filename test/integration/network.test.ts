@@ -45,10 +45,10 @@ beforeAll(() => {
     file,
     [
       'targets:',
-      ...(['local', 'bad', 'bulk'] as const).map((n) => `  ${n}: { redis: { keyPrefix: "${T[n].space.keyPrefix}" }, ${network}, ${nginx(n)} }`),
-      `  plain: { redis: { keyPrefix: "${T.plain.space.keyPrefix}" }, ${network} }`,
-      `  picky: { redis: { keyPrefix: "${T.picky.space.keyPrefix}" }, ${network}, ${nginx('picky', picky)} }`,
-      `  broken: { redis: { keyPrefix: "${T.broken.space.keyPrefix}" }, ${network}, ${nginx('broken', '["false"]')} }`,
+      ...(['local', 'bad', 'bulk'] as const).map((n) => `  ${n}: { development: true, redis: { keyPrefix: "${T[n].space.keyPrefix}" }, ${network}, ${nginx(n)} }`),
+      `  plain: { development: true, redis: { keyPrefix: "${T.plain.space.keyPrefix}" }, ${network} }`,
+      `  picky: { development: true, redis: { keyPrefix: "${T.picky.space.keyPrefix}" }, ${network}, ${nginx('picky', picky)} }`,
+      `  broken: { development: true, redis: { keyPrefix: "${T.broken.space.keyPrefix}" }, ${network}, ${nginx('broken', '["false"]')} }`,
       `  prod: { production: true, redis: { keyPrefix: "${r.prefix}-prod" } }`,
     ].join('\n'),
   );

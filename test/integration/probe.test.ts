@@ -39,16 +39,16 @@ beforeAll(async () => {
     file,
     [
       'targets:',
-      `  local: { app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/", caFile: "${app.caFile}"`)} }`,
+      `  local: { development: true, app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/", caFile: "${app.caFile}"`)} }`,
       // The configured URL is plain HTTP: the probe follows its redirect to HTTPS for the header checks.
-      `  plain: { app: ${appSection(`url: "${app.httpOrigin}/", caFile: "${app.caFile}"`)} }`,
-      `  untrusted: { app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/"`)} }`,
-      `  nohttp: { app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "http://127.0.0.1:1/", caFile: "${app.caFile}"`)} }`,
-      `  down: { app: ${appSection('url: "https://127.0.0.1:1/"')} }`,
-      `  badca: { app: ${appSection(`url: "${app.httpsOrigin}/", caFile: "${file}"`)} }`,
-      `  silent: { app: ${appSection(`url: "https://127.0.0.1:${silentPort}/"`)} }`,
-      `  cors: { app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/", caFile: "${app.caFile}", corsAllowedOrigins: ["${FRONT_END}", "http://localhost:3000"]`)} }`,
-      '  noapp: {}',
+      `  plain: { development: true, app: ${appSection(`url: "${app.httpOrigin}/", caFile: "${app.caFile}"`)} }`,
+      `  untrusted: { development: true, app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/"`)} }`,
+      `  nohttp: { development: true, app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "http://127.0.0.1:1/", caFile: "${app.caFile}"`)} }`,
+      `  down: { development: true, app: ${appSection('url: "https://127.0.0.1:1/"')} }`,
+      `  badca: { development: true, app: ${appSection(`url: "${app.httpsOrigin}/", caFile: "${file}"`)} }`,
+      `  silent: { development: true, app: ${appSection(`url: "https://127.0.0.1:${silentPort}/"`)} }`,
+      `  cors: { development: true, app: ${appSection(`url: "${app.httpsOrigin}/", httpUrl: "${app.httpOrigin}/", caFile: "${app.caFile}", corsAllowedOrigins: ["${FRONT_END}", "http://localhost:3000"]`)} }`,
+      '  noapp: { development: true, }',
     ].join('\n'),
   );
   const config = loadConfig({ file, env: {} });

@@ -69,6 +69,7 @@ function configLines(opts: { encryption?: boolean; brokenSinks?: string[] } = {}
   return [
     `database: { url: "postgres://postgres@127.0.0.1:5432/${OWN_DB}" }`,
     ...(opts.encryption === false ? [] : ['encryption:', '  current: k2', '  keys:', `    - { id: k1, secret: { file: "${join(dir, 'k1.key')}" } }`, `    - { id: k2, secret: { file: "${join(dir, 'k2.key')}" } }`]),
+    'defaultTarget: scram',
     'targets:',
     '  scram:',
     `    redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${redis.prefix}-scram" }`,

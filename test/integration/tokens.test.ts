@@ -63,11 +63,11 @@ beforeAll(async () => {
     file,
     [
       'targets:',
-      `  local: { ${redis(r.prefix)}, ${postgres(db.name)}, tokens: { maxLifetimeSeconds: ${TTL} } }`,
-      `  schema: { ${redis(`${r.prefix}-schema`)}, ${postgres(db.name, ', userTable: accounts.users')} }`,
-      `  nosj: { ${redis(`${r.prefix}-nosj`)}, ${postgres(bareDb.name)} }`,
-      `  off: { ${redis(`${r.prefix}-off`)}, ${postgres(db.name, ', simplejwtBlacklist: false')} }`,
-      `  bare: { ${redis(`${r.prefix}-bare`)} }`,
+      `  local: { development: true, ${redis(r.prefix)}, ${postgres(db.name)}, tokens: { maxLifetimeSeconds: ${TTL} } }`,
+      `  schema: { development: true, ${redis(`${r.prefix}-schema`)}, ${postgres(db.name, ', userTable: accounts.users')} }`,
+      `  nosj: { development: true, ${redis(`${r.prefix}-nosj`)}, ${postgres(bareDb.name)} }`,
+      `  off: { development: true, ${redis(`${r.prefix}-off`)}, ${postgres(db.name, ', simplejwtBlacklist: false')} }`,
+      `  bare: { development: true, ${redis(`${r.prefix}-bare`)} }`,
       `  prod: { production: true, ${redis(`${r.prefix}-prod`)} }`,
     ].join('\n'),
   );

@@ -154,9 +154,7 @@ describe('declare --wait exit codes', () => {
   }
   const cli = (args: string[]): Promise<Run> =>
     new Promise((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = {};
-      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIREBREAK_')) env[k] = v;
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: stack.dir, env: { ...env, FIREBREAK_CONFIG: stack.configFile, FIREBREAK_USER: DECLARER }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: stack.dir, env: stack.cliEnv(DECLARER), stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

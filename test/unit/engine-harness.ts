@@ -11,6 +11,16 @@ import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temp
 import { temporal } from '@temporalio/proto';
 import { inject } from 'vitest';
 import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
+import { encodeBase64 } from '../../lib/identity/base64.js';
+import { ephemeralKeyPair, type KeyPair } from '../../lib/identity/keys.js';
+import type { Registry } from '../../lib/identity/registry.js';
+import { keyPairSigner } from '../../lib/identity/signer.js';
+import { verifyDecision } from '../../lib/identity/verify.js';
+import { signDecision, signDeclaration } from '../../lib/incidents/sign.js';
+import type { Principal } from '../../lib/incidents/types.js';
+import type { PolicyRequest } from '../../lib/policy/build.js';
+import { declarationHash, type DecisionInput } from '../../lib/policy/decisions.js';
+import type { PolicyVerdict } from '../../lib/policy/types.js';
 import { parseRunbook } from '../../lib/runbook/loader.js';
 import { coerceParams, type RawParamValue } from '../../lib/runbook/params.js';
 import { SEARCH_ATTRIBUTES } from '../../lib/search-attributes.js';
@@ -37,6 +47,25 @@ import {
 export const DECLARER = 'olga';
 export const APPROVERS = { responders: ['alice', 'bob', 'carol'], dba: ['dora'] };
 export const actor = (user: string): Actor => ({ user, host: 'test', via: 'api' });
+
+/** Everyone the tests name has a registered key (mallory too: registered, but in no group). */
+const PEOPLE = ['olga', 'alice', 'bob', 'carol', 'dora', 'mallory'];
+const KEYS = new Map<string, KeyPair>(PEOPLE.map((name) => [name, ephemeralKeyPair()]));
+export const REGISTRY: Registry = {
+  responders: PEOPLE.map((name) => {
+    const key = KEYS.get(name) as KeyPair;
+    return { name, keys: [{ id: key.keyId, publicKey: encodeBase64(key.publicKey) }] };
+  }),
+  services: [],
+};
+/** A person as a front door knows them: their name and their key's signer (a stranger gets a key nobody registered). */
+export function principal(user: string): Principal {
+  let key = KEYS.get(user);
+  if (!key) KEYS.set(user, (key = ephemeralKeyPair()));
+  // Signed at the test server's time, as a person's clock agrees with the worker's.
+  return { ...actor(user), signer: keyPairSigner(key, 'cli', async () => new Date(await theEnv().currentTimeMs())) };
+}
+const HARNESS_SKEW_MS = 5 * 60_000;
 
 /** What a stub does for one call: a result, or throw (an Error, or an ApplicationFailure for a typed failure). */
 export type Stub = (input: ActionInput, attempt: number) => ActionResult | Promise<ActionResult>;
@@ -96,6 +125,8 @@ export interface IncidentOptions {
   stubs?: Record<string, Stub>;
   approvers?: Record<string, string[]>;
   declaredAt?: string;
+  /** A target marked for local development: nothing signed, the incident marked unauthenticated. */
+  unauthenticated?: boolean;
 }
 
 export interface Incident {
@@ -142,17 +173,48 @@ export function incidentInput(opts: IncidentOptions, incidentId: string): Incide
     target: 'local',
     declaredBy: actor(DECLARER),
     declaredAt: opts.declaredAt ?? new Date().toISOString(),
-    approvers: opts.approvers ?? APPROVERS,
-    approversSource: '/etc/firebreak/test.yaml',
     capabilities: ['redis'],
   };
 }
 
-function stubActivities(calls: Call[], stubs: Record<string, Stub>): Record<string, (input: never) => Promise<unknown>> {
+/** The worker's policy activity, as a stub worker whose registry is REGISTRY: it verifies the declaration for real. */
+function policyStub(opts: IncidentOptions) {
+  return async (req: PolicyRequest): Promise<PolicyVerdict> => {
+    const base = {
+      target: req.facts.target,
+      production: false,
+      drillTarget: false,
+      registry: REGISTRY,
+      approvers: opts.approvers ?? APPROVERS,
+      approversSource: '/etc/firebreak/test.yaml',
+      gates: [],
+      personalVote: false,
+      skewMs: HARNESS_SKEW_MS,
+      runbook: req.clientRunbook,
+    };
+    if (opts.unauthenticated) return { ok: true, policy: { ...base, authenticated: false, declarer: { responder: req.claimedDeclarer, via: 'unauthenticated' } } };
+    const verdict = verifyDecision(req.declaration, {
+      registry: REGISTRY,
+      expect: { kind: 'declare', incidentId: req.facts.incidentId, argsHash: declarationHash(req.facts) },
+      now: new Date(await theEnv().currentTimeMs()).toISOString(),
+      skewMs: HARNESS_SKEW_MS,
+      seenNonces: new Set(),
+      mode: req.facts.mode,
+      drillTarget: false,
+    });
+    if (!verdict.ok) return { ok: false, problem: `declaration refused (${verdict.reason}): ${verdict.message}` };
+    return { ok: true, policy: { ...base, authenticated: true, declarer: { responder: verdict.responder, via: verdict.via, keyId: verdict.keyId }, declaration: req.declaration } };
+  };
+}
+
+function stubActivities(calls: Call[], opts: IncidentOptions): Record<string, (input: never) => Promise<unknown>> {
+  const stubs = opts.stubs ?? {};
   const attempts = new Map<string, number>();
   const out: Record<string, (input: never) => Promise<unknown>> = {
     validateIncidentArgs: async () => ({ problems: [] }),
     effectiveStepArgs: async (input: { args: Record<string, unknown> }) => input.args,
+    loadIncidentPolicy: policyStub(opts),
+    refreshRegistry: async () => ({ registry: REGISTRY }),
   };
   for (const [name, entry] of Object.entries(ACTIONS)) {
     const spec: ActionSpec = entry;
@@ -183,12 +245,16 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
     connection: e.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundle') },
-    activities: stubActivities(calls, opts.stubs ?? {}),
+    activities: stubActivities(calls, opts),
   });
   const id = `INC-T-${taskQueue}`;
   return worker.runUntil(async () => {
-    const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [incidentInput(opts, id)] });
+    const input = incidentInput(opts, id);
+    const declaration = opts.unauthenticated ? undefined : await signDeclaration(principal(DECLARER), input);
+    const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [{ ...input, ...(declaration && { declaration }) }] });
     const update = <R, A>(def: UpdateDefinition<R, [A]>, arg: A): Promise<R> => handle.executeUpdate(def, { args: [arg] });
+    /** The actor and, unless unauthenticated, the user's signed statement of the decision. */
+    const who = (user: string, d: DecisionInput) => (opts.unauthenticated ? Promise.resolve({ actor: actor(user) }) : signDecision(principal(user), id, d));
     const status = (): Promise<IncidentStatus> => handle.query(statusQuery);
     const incident: Incident = {
       handle,
@@ -206,17 +272,20 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
         }
       },
       async approve(gate, user, argsHash) {
-        const hash = argsHash ?? (await status()).gates.find((g) => g.id === gate && g.state === 'open')?.argsHash ?? 'none';
-        return update(approveUpdate, { gate, argsHash: hash, actor: actor(user) });
+        const hash = argsHash ?? (await status()).gates.find((g) => g.id === gate && g.state === 'open')?.argsHash ?? '0'.repeat(64);
+        return update(approveUpdate, { gate, argsHash: hash, ...(await who(user, { kind: 'approve', gate, argsHash: hash })) });
       },
-      resolve: (user) => update(resolveUpdate, { actor: actor(user) }),
-      abort: (user, reason = 'test abort') => update(abortUpdate, { actor: actor(user), reason }),
-      retry: (user) => update(retryUpdate, { actor: actor(user) }),
-      note: (user, text) => update(noteUpdate, { actor: actor(user), text }),
-      confirm: (step, item, user, note) => update(confirmItemUpdate, { step, item, actor: actor(user), note }),
-      waive: (step, item, user, reason) => update(waiveItemUpdate, { step, item, actor: actor(user), note: reason }),
-      override: (step, user, reason) => update(overrideUpdate, { step, actor: actor(user), reason }),
-      markPersonalData: (user, o = {}) => update(markPersonalDataUpdate, { actor: actor(user), ...o }),
+      async resolve(user) {
+        const open = (await status()).gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');
+        return update(resolveUpdate, await who(user, { kind: 'resolve', gate: open?.id ?? 'resolve', argsHash: open?.argsHash ?? '' }));
+      },
+      abort: async (user, reason = 'test abort') => update(abortUpdate, { reason, ...(await who(user, { kind: 'abort', reason })) }),
+      retry: async (user) => update(retryUpdate, await who(user, { kind: 'retry' })),
+      note: async (user, text) => update(noteUpdate, { text, ...(await who(user, { kind: 'note', text })) }),
+      confirm: async (step, item, user, note) => update(confirmItemUpdate, { step, item, note, ...(await who(user, { kind: 'confirm', step, item, note })) }),
+      waive: async (step, item, user, reason) => update(waiveItemUpdate, { step, item, note: reason, ...(await who(user, { kind: 'waive', step, item, note: reason })) }),
+      override: async (step, user, reason) => update(overrideUpdate, { step, reason, ...(await who(user, { kind: 'override', step, reason })) }),
+      markPersonalData: async (user, o = {}) => update(markPersonalDataUpdate, { ...o, ...(await who(user, { kind: 'personal-data', ...o })) }),
       result: () => handle.result(),
     };
     return fn(incident);

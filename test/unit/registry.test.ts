@@ -2,6 +2,7 @@
 import { expect, it } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
 import { createValidateActivities } from '../../activities/validate.js';
+import { createPolicyActivities } from '../../activities/policy.js';
 import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
@@ -10,12 +11,12 @@ const config = loadConfig({ env: {}, cwd: '/' });
 const deps = { config, logger: createLogger({ level: 'silent', pretty: false }), clients: new TargetClients(config) };
 const acts = createActivities(deps) as Record<string, unknown>;
 /** The engine's own activities (argument validation, effective arguments): run by the workflow, not by a runbook step. */
-const engine = Object.keys(createValidateActivities(deps));
+const engine = [...Object.keys(createValidateActivities(deps)), ...Object.keys(createPolicyActivities(deps))];
 const catalog = ACTIONS as Record<string, ActionSpec>;
 
 it('every catalog action has its activity, and no activity is unreachable', () => {
   const wanted = Object.values(catalog).filter((a) => !a.human).map((a) => a.activity).sort();
-  expect(engine.sort()).toEqual(['effectiveStepArgs', 'validateIncidentArgs']);
+  expect(engine.sort()).toEqual(['effectiveStepArgs', 'loadIncidentPolicy', 'refreshRegistry', 'validateIncidentArgs']);
   expect(Object.keys(acts).sort()).toEqual([...wanted, ...engine].sort());
   for (const name of wanted) expect(typeof acts[name]).toBe('function');
 });

@@ -19,6 +19,7 @@ function config() {
   writeFileSync(
     cfg,
     [
+      'defaultTarget: staging',
       'targets:',
       '  staging:',
       '    redis: { url: "redis://127.0.0.1:6379/0", password: { env: FBT_REFS_SET } }',

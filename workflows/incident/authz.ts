@@ -45,14 +45,26 @@ export function approverProblem(roster: Roster, actor: Actor, what: string): str
   return undefined;
 }
 
+/** How a vote was made, for the rules that depend on it (drill robots, a required personal vote). */
+export interface VoteMeta {
+  via?: string;
+  /** The target requires at least one personal-key vote per gate. */
+  personalVote?: boolean;
+}
+
 /** Why a vote on a gate is refused, or undefined when it is acceptable. `argsHash` binds the vote to the arguments shown. */
-export function voteProblem(roster: Roster, gate: GateStatus | undefined, gateId: string, actor: Actor, argsHash?: string): string | undefined {
+export function voteProblem(roster: Roster, gate: GateStatus | undefined, gateId: string, actor: Actor, argsHash?: string, meta: VoteMeta = {}): string | undefined {
   if (!gate) return `no gate "${gateId}" is open on this incident`;
   if (gate.state !== 'open') return `gate "${gateId}" is ${gate.state}, not open`;
   if (isDeclarer(roster, actor)) return `two-person rule: ${actor.user} declared this incident and cannot approve its gates`;
   const members = roster.approvers[gate.group] ?? [];
-  if (!members.includes(actor.user)) return `${actor.user} is not an approver in group "${gate.group}" (${whereToConfigure(roster, gate.group)})`;
+  // A drill robot stands in for any approver, and only ever in a drill on a drill target (the verifier's rule).
+  if (meta.via !== 'drill-robot' && !members.includes(actor.user)) return `${actor.user} is not an approver in group "${gate.group}" (${whereToConfigure(roster, gate.group)})`;
   if (gate.approvals.some((v) => v.by === actor.user)) return `${actor.user} has already approved gate "${gateId}"`;
+  const last = gate.approvals.length + 1 >= gate.required;
+  if (meta.personalVote && last && meta.via !== 'personal' && meta.via !== 'drill-robot' && !gate.approvals.some((v) => v.via === 'personal')) {
+    return `gate "${gateId}" needs at least one vote signed with a personal key (the target's policy), and ${actor.user}'s is ${meta.via ?? 'not'}: approve from the CLI with your own key`;
+  }
   if (argsHash !== undefined && argsHash !== gate.argsHash) {
     return `approval is for arguments ${argsHash.slice(0, 12)}…, but gate "${gateId}" now has ${gate.argsHash.slice(0, 12)}…: read the status again and approve what it shows`;
   }

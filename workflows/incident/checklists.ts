@@ -10,6 +10,7 @@ import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ChecklistInput, ChecklistItem, ChecklistStatus, StepStatus } from '../definitions.js';
 import { approverProblem, participantProblem, refuse } from './authz.js';
 import { awaitHumans } from './gates.js';
+import { checkDecision, takeDecision } from './identity.js';
 import type { IncidentRun } from './state.js';
 
 /** Run a human step; resolves true when every item is confirmed or waived, false when it cannot run or the incident aborts. */
@@ -80,25 +81,29 @@ function confirmedWord(run: IncidentRun, step: string): string {
 
 export function validateConfirm(run: IncidentRun, req: ChecklistInput): void {
   itemOf(run, req);
-  refuse(participantProblem(run.input, req.actor, 'confirm checklist items of'));
+  const { actor, via } = checkDecision(run, req, { kind: 'confirm', step: req.step, item: req.item, note: req.note });
+  if (via !== 'drill-robot') refuse(participantProblem(run.roster(), actor, 'confirm checklist items of'));
 }
 
 export function confirm(run: IncidentRun, req: ChecklistInput): ChecklistStatus {
   const { list, item } = itemOf(run, req);
-  Object.assign(item, { state: 'confirmed', by: req.actor.user, at: run.now(), note: req.note });
-  run.note({ kind: 'approval', by: req.actor.user, step: req.step, message: `${req.actor.user} confirmed ${req.item} ${confirmedWord(run, req.step)}${req.note ? `: ${req.note}` : ''}` });
+  const { actor } = takeDecision(run, req);
+  Object.assign(item, { state: 'confirmed', by: actor.user, at: run.now(), note: req.note });
+  run.note({ kind: 'approval', by: actor.user, step: req.step, message: `${actor.user} confirmed ${req.item} ${confirmedWord(run, req.step)}${req.note ? `: ${req.note}` : ''}` });
   return list;
 }
 
 export function validateWaive(run: IncidentRun, req: ChecklistInput): void {
   itemOf(run, req);
-  refuse(approverProblem(run.input, req.actor, 'waive checklist items'));
   if (!req.note?.trim()) throw new Error('a waiver needs a reason');
+  const { actor, via } = checkDecision(run, req, { kind: 'waive', step: req.step, item: req.item, note: req.note });
+  if (via !== 'drill-robot') refuse(approverProblem(run.roster(), actor, 'waive checklist items'));
 }
 
 export function waive(run: IncidentRun, req: ChecklistInput): ChecklistStatus {
   const { list, item } = itemOf(run, req);
-  Object.assign(item, { state: 'waived', by: req.actor.user, at: run.now(), note: req.note });
-  run.note({ kind: 'approval', by: req.actor.user, step: req.step, message: `${req.actor.user} WAIVED ${req.item}: ${req.note ?? ''}` });
+  const { actor } = takeDecision(run, req);
+  Object.assign(item, { state: 'waived', by: actor.user, at: run.now(), note: req.note });
+  run.note({ kind: 'approval', by: actor.user, step: req.step, message: `${actor.user} WAIVED ${req.item}: ${req.note ?? ''}` });
   return list;
 }

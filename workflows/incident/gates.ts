@@ -6,10 +6,24 @@
  */
 import * as wf from '@temporalio/workflow';
 import { argsHash } from '../../lib/canonical.js';
+import { gateHash } from '../../lib/policy/decisions.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
-import type { Actor, ApproveInput, GateStatus, ResolveInput } from '../definitions.js';
+import type { ApproveInput, GateStatus, ResolveInput } from '../definitions.js';
 import { refuse, voteProblem } from './authz.js';
+import { checkDecision, takeDecision, type Decider } from './identity.js';
+import { refreshRegistry } from './proxies.js';
 import type { IncidentRun, UndoEntry } from './state.js';
+
+/** The hash a gate's votes sign: under the worker's policy it binds the incident id too. */
+export function hashFor(run: IncidentRun, action: string, args: Record<string, unknown>): string {
+  return run.policy ? gateHash(run.input.incidentId, action, args) : argsHash(action, args);
+}
+
+/** Key revocations in the worker's policy take effect on open incidents: re-read at each gate. */
+async function rereadRegistry(run: IncidentRun): Promise<void> {
+  if (!run.policy?.authenticated) return;
+  run.registry = (await refreshRegistry()).registry;
+}
 
 /**
  * THE wait loop: until `decided()` or the incident aborts, calling `remind()` each
@@ -39,12 +53,13 @@ function awaitGate<T>(run: IncidentRun, gate: GateStatus, escalateAfterMs: numbe
  * A step's approval gate for `args` (what approvers see and approve): true to go on,
  * false when the incident aborted first. A retried step keeps the approval of identical arguments.
  */
-export function stepGate(run: IncidentRun, spec: StepSpec, args: Record<string, unknown>): Promise<boolean> {
+export async function stepGate(run: IncidentRun, spec: StepSpec, args: Record<string, unknown>): Promise<boolean> {
   const approval = spec.approval;
-  if (!approval) return Promise.resolve(true);
-  const hash = argsHash(spec.action, args);
+  if (!approval) return true;
+  const hash = hashFor(run, spec.action, args);
   const status = run.status;
-  if (status.gates.some((g) => g.id === spec.id && g.state === 'approved' && g.argsHash === hash)) return Promise.resolve(true);
+  if (status.gates.some((g) => g.id === spec.id && g.state === 'approved' && g.argsHash === hash)) return true;
+  await rereadRegistry(run);
   status.gates = status.gates.filter((g) => !(g.id === spec.id && g.state === 'open'));
   const gate: GateStatus = { id: spec.id, group: approval.group, required: approval.count, approvals: [], argsHash: hash, args, openedAt: run.now(), escalations: 0, state: 'open' };
   status.gates.push(gate);
@@ -65,6 +80,7 @@ export function stepGate(run: IncidentRun, spec: StepSpec, args: Record<string, 
 
 /** The all-clear gate over what would be lifted; resolves when decided or aborting (the caller tells which). */
 export async function allClearGate(run: IncidentRun, lift: UndoEntry[]): Promise<void> {
+  await rereadRegistry(run);
   const r = run.doc.resolve.approval;
   const gate: GateStatus = {
     id: 'resolve',
@@ -72,7 +88,7 @@ export async function allClearGate(run: IncidentRun, lift: UndoEntry[]): Promise
     required: r.count,
     approvals: [],
     args: { lift: lift.map((u) => ({ step: u.stepId, action: u.action })) },
-    argsHash: argsHash('resolve', { lift: lift.map((u) => u.stepId) }),
+    argsHash: hashFor(run, 'resolve', { lift: lift.map((u) => u.stepId) }),
     openedAt: run.now(),
     escalations: 0,
     state: 'open',
@@ -84,8 +100,38 @@ export async function allClearGate(run: IncidentRun, lift: UndoEntry[]): Promise
   await awaitGate(run, gate, r.escalateAfterMs, () => undefined);
 }
 
-function addVote(gate: GateStatus, actor: Actor, at: string): void {
-  gate.approvals.push({ by: actor.user, host: actor.host, at });
+/**
+ * Rolling back containment that people approved needs the all-clear's approval: an abort
+ * stops pending work, then the incident waits, open, until that approval comes. Unlike the
+ * other waits, abort cannot end this one: it is what abort is waiting for.
+ */
+export async function rollbackGate(run: IncidentRun, held: UndoEntry[]): Promise<void> {
+  await rereadRegistry(run);
+  const r = run.doc.resolve.approval;
+  const ids = held.map((u) => u.stepId);
+  const gate: GateStatus = {
+    id: 'rollback',
+    group: r.group,
+    required: r.count,
+    approvals: [],
+    args: { lift: held.map((u) => ({ step: u.stepId, action: u.action })) },
+    argsHash: hashFor(run, 'rollback', { lift: ids }),
+    openedAt: run.now(),
+    escalations: 0,
+    state: 'open',
+  };
+  run.status.gates = run.status.gates.filter((g) => g.id !== 'rollback');
+  run.status.gates.push(gate);
+  run.pin('rolling-back');
+  run.note({ kind: 'gate', step: 'rollback', message: `aborted with approved containment in force (${ids.join(', ')}): rolling it back needs ${r.count} approval(s) from ${r.group}, as the all-clear would (firebreak resolve)` });
+  while (gate.state === 'open') {
+    if (!(await wf.condition(() => gate.state !== 'open', r.escalateAfterMs))) escalate(run, gate);
+  }
+  run.note({ kind: 'gate', step: 'rollback', message: `rollback approved by ${gate.approvals.map((v) => v.by).join(', ')}` });
+}
+
+function addVote(gate: GateStatus, d: Decider, at: string): void {
+  gate.approvals.push({ by: d.actor.user, host: d.actor.host, at, ...(d.keyId && { keyId: d.keyId, via: d.via }), ...(d.signed && { signed: d.signed }) });
   if (gate.approvals.length >= gate.required) gate.state = 'approved';
 }
 
@@ -93,30 +139,50 @@ const openGateNamed = (run: IncidentRun, id: string): GateStatus | undefined => 
 
 // ---- the approve and resolve updates ---------------------------------------
 
+const signedBy = (d: Decider): string => (d.keyId ? ` (signed ${d.keyId}, ${d.via})` : '');
+
 export function validateApprove(run: IncidentRun, req: ApproveInput): void {
-  refuse(voteProblem(run.input, openGateNamed(run, req.gate), req.gate, req.actor, req.argsHash));
+  const gate = openGateNamed(run, req.gate);
+  // Cheap checks first: an unknown gate or a stale hash is refused without verifying a signature.
+  if (!gate) refuse(`no gate "${req.gate}" is open on this incident`);
+  if (typeof req.argsHash !== 'string' || req.argsHash !== gate?.argsHash) {
+    refuse(`approval is for arguments ${String(req.argsHash).slice(0, 12)}…, but gate "${req.gate}" now has ${gate?.argsHash.slice(0, 12)}…: read the status again and approve what it shows`);
+  }
+  const d = checkDecision(run, req, { kind: 'approve', gate: req.gate, argsHash: req.argsHash });
+  refuse(voteProblem(run.roster(), gate, req.gate, d.actor, req.argsHash, { via: d.via, personalVote: run.policy?.personalVote }));
 }
 
 export function approve(run: IncidentRun, req: ApproveInput): GateStatus {
   const gate = openGateNamed(run, req.gate) as GateStatus;
-  addVote(gate, req.actor, run.now());
-  run.note({ kind: 'approval', by: req.actor.user, step: req.gate, message: `${req.actor.user}@${req.actor.host} approved ${req.gate}${req.comment ? `: ${req.comment}` : ''}` });
+  const d = takeDecision(run, req);
+  addVote(gate, d, run.now());
+  run.note({ kind: 'approval', by: d.actor.user, step: req.gate, message: `${d.actor.user}@${d.actor.host} approved ${req.gate}${signedBy(d)}${req.comment ? `: ${req.comment}` : ''}` });
   run.refresh();
   return gate;
 }
 
+/** The gate `resolve` votes on: the all-clear, or the rollback of an aborted incident. */
+const resolveGateOf = (run: IncidentRun): 'resolve' | 'rollback' => (run.status.state === 'rolling-back' ? 'rollback' : 'resolve');
+
 export function validateResolve(run: IncidentRun, req: ResolveInput): void {
   const status = run.status;
-  if (status.state !== 'awaiting-resolve') {
+  if (status.state !== 'awaiting-resolve' && status.state !== 'rolling-back') {
     throw new Error(`resolve is accepted once phases I–III are done and containment is in force (now: phase ${status.phase}, state ${status.state}); use abort to roll back instead`);
   }
-  refuse(voteProblem(run.input, openGateNamed(run, 'resolve'), 'resolve', req.actor));
+  const id = resolveGateOf(run);
+  const gate = openGateNamed(run, id);
+  if (!gate) refuse(`no gate "${id}" is open on this incident`);
+  const d = checkDecision(run, req, { kind: 'resolve', gate: id, argsHash: gate?.argsHash ?? '' });
+  refuse(voteProblem(run.roster(), gate, id, d.actor, undefined, { via: d.via, personalVote: run.policy?.personalVote }));
 }
 
 export function resolve(run: IncidentRun, req: ResolveInput): GateStatus {
-  const gate = openGateNamed(run, 'resolve') as GateStatus;
-  addVote(gate, req.actor, run.now());
-  run.note({ kind: 'resolve', by: req.actor.user, message: `${req.actor.user} gave the all-clear${req.comment ? `: ${req.comment}` : ''}` });
+  const id = resolveGateOf(run);
+  const gate = openGateNamed(run, id) as GateStatus;
+  const d = takeDecision(run, req);
+  addVote(gate, d, run.now());
+  const what = id === 'rollback' ? 'approved the rollback' : 'gave the all-clear';
+  run.note({ kind: 'resolve', by: d.actor.user, message: `${d.actor.user} ${what}${signedBy(d)}${req.comment ? `: ${req.comment}` : ''}` });
   run.refresh();
   return gate;
 }

@@ -11,6 +11,7 @@ import { gdprWorkflowId } from '../../lib/ids.js';
 import type { IncidentStatus, PersonalDataInput } from '../definitions.js';
 import { GdprDeadlineWorkflow } from '../notice.js';
 import { participantProblem, refuse } from './authz.js';
+import { checkDecision, takeDecision, trustOf } from './identity.js';
 import type { IncidentRun } from './state.js';
 
 type Notice = NonNullable<IncidentStatus['notice']>;
@@ -26,7 +27,7 @@ export async function startGdprClock(run: IncidentRun, awareAt: string, highRisk
   }
   await wf.startChild(GdprDeadlineWorkflow, {
     workflowId,
-    args: [{ incidentId: input.incidentId, awareAt, highRisk, declaredBy: input.declaredBy, approvers: input.approvers }],
+    args: [{ incidentId: input.incidentId, awareAt, highRisk, declaredBy: run.status.declaredBy, approvers: run.roster().approvers, mode: input.mode, ...(trustOf(run) && { trust: trustOf(run) }) }],
     parentClosePolicy: 'ABANDON',
   });
   run.note({ kind: 'note', by, message: `personal data affected: GDPR Art. 33 notice due by ${deadline}${highRisk ? ' (high risk: Art. 34 notice to data subjects too)' : ''}; clock ${workflowId}` });
@@ -37,13 +38,14 @@ export async function startGdprClock(run: IncidentRun, awareAt: string, highRisk
 export async function startClockIfDeclared(run: IncidentRun): Promise<void> {
   const { incident } = run.refContext();
   const start = gdprClockStart(run.doc, { params: run.input.params, incident }, run.input.declaredAt);
-  if (start) await startGdprClock(run, start.awareAt, start.highRisk, run.input.declaredBy.user);
+  if (start) await startGdprClock(run, start.awareAt, start.highRisk, run.status.declaredBy.user);
 }
 
 // ---- the markPersonalData update --------------------------------------------
 
 export function validateMarkPersonalData(run: IncidentRun, req: PersonalDataInput): void {
-  refuse(participantProblem(run.input, req.actor, 'mark personal data on'));
+  const { actor, via } = checkDecision(run, req, { kind: 'personal-data', awareAt: req.awareAt, highRisk: req.highRisk });
+  if (via !== 'drill-robot') refuse(participantProblem(run.roster(), actor, 'mark personal data on'));
   if (run.status.notice) throw new Error(`personal data is already marked; the notice is due by ${run.status.notice.deadline}`);
   if (req.awareAt !== undefined && Number.isNaN(Date.parse(req.awareAt))) throw new Error(`"${req.awareAt}" is not an ISO time`);
   // Awareness is a past moment: a future one would move the 72-hour deadline as far as anyone liked.
@@ -56,5 +58,6 @@ export function validateMarkPersonalData(run: IncidentRun, req: PersonalDataInpu
 const AWARE_AT_SKEW_MS = 5 * 60_000;
 
 export function markPersonalData(run: IncidentRun, req: PersonalDataInput): Promise<Notice> {
-  return startGdprClock(run, req.awareAt ?? run.input.declaredAt, Boolean(req.highRisk), req.actor.user);
+  const { actor } = takeDecision(run, req);
+  return startGdprClock(run, req.awareAt ?? run.input.declaredAt, Boolean(req.highRisk), actor.user);
 }

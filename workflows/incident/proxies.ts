@@ -47,3 +47,15 @@ export function failureMessage(err: unknown): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * The worker's policy and its registry re-read at a gate: ordinary activities, recorded in
+ * history. Not local activities: with the policy as a local activity followed by
+ * `patched('validate-args')` in the same workflow task, replaying the history failed as
+ * nondeterministic (the patch marker was met while the workflow still awaited the local
+ * activity), and a later patch next to a gate's re-read would risk the same.
+ */
+export const { loadIncidentPolicy, refreshRegistry } = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5, initialInterval: 200, maximumInterval: 5_000, nonRetryableErrorTypes: NON_RETRYABLE },
+});

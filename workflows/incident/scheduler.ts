@@ -9,6 +9,7 @@ import { actionSpec } from '../../lib/actions.js';
 import { PHASE_TITLES, type PhaseName } from '../../lib/runbook/types.js';
 import type { IncidentState, OverrideInput, RetryInput, StepStatus } from '../definitions.js';
 import { approverProblem, participantProblem, refuse } from './authz.js';
+import { checkDecision, takeDecision } from './identity.js';
 import type { IncidentRun } from './state.js';
 import { runStep } from './steps.js';
 
@@ -101,12 +102,14 @@ export async function runPhase(run: IncidentRun, phase: PhaseName): Promise<bool
 
 export function validateRetry(run: IncidentRun, req: RetryInput): void {
   if (run.status.state !== 'blocked') throw new Error(`nothing to retry: the incident is ${run.status.state}`);
-  refuse(participantProblem(run.input, req.actor, 'retry steps of'));
+  const { actor, via } = checkDecision(run, req, { kind: 'retry' });
+  if (via !== 'drill-robot') refuse(participantProblem(run.roster(), actor, 'retry steps of'));
 }
 
 export function retry(run: IncidentRun, req: RetryInput): string[] {
+  const { actor } = takeDecision(run, req);
   run.retryRequested = true;
-  run.note({ kind: 'retry', by: req.actor.user, message: `${req.actor.user} asked to retry the failed steps` });
+  run.note({ kind: 'retry', by: actor.user, message: `${actor.user} asked to retry the failed steps` });
   return run.status.steps.filter((s) => s.state === 'failed' || s.state === 'cancelled').map((s) => s.id);
 }
 
@@ -115,16 +118,18 @@ export function validateOverride(run: IncidentRun, req: OverrideInput): void {
   if (!st) throw new Error(`no step "${req.step}"`);
   if (st.state !== 'failed') throw new Error(`step ${req.step} is ${st.state}; only a failed step can be overridden`);
   if (!actionSpec(st.action)?.overridable) throw new Error(`a failure of ${st.action} cannot be overridden (retry it or abort)`);
-  refuse(approverProblem(run.input, req.actor, 'override failed steps'));
-  if (!req.reason.trim()) throw new Error('an override needs a reason');
+  if (typeof req.reason !== 'string' || !req.reason.trim()) throw new Error('an override needs a reason');
+  const { actor, via } = checkDecision(run, req, { kind: 'override', step: req.step, reason: req.reason });
+  if (via !== 'drill-robot') refuse(approverProblem(run.roster(), actor, 'override failed steps'));
 }
 
 /** An approver goes on without a failed step (recorded); the blocked phase resumes. */
 export function override(run: IncidentRun, req: OverrideInput): StepStatus {
+  const { actor } = takeDecision(run, req);
   const st = run.step(req.step);
   st.state = 'overridden';
-  st.summary = `overridden by ${req.actor.user}: ${req.reason}`;
-  run.note({ kind: 'approval', by: req.actor.user, step: req.step, message: `${req.actor.user} OVERRODE the failure of ${req.step} (${st.error ?? ''}): ${req.reason}` });
+  st.summary = `overridden by ${actor.user}: ${req.reason}`;
+  run.note({ kind: 'approval', by: actor.user, step: req.step, message: `${actor.user} OVERRODE the failure of ${req.step} (${st.error ?? ''}): ${req.reason}` });
   run.retryRequested = true;
   return st;
 }

@@ -5,10 +5,15 @@
  * first argument; the abort and note updates live here because they only touch it.
  */
 import * as wf from '@temporalio/workflow';
+import type { Registry } from '../../lib/identity/registry.js';
+import type { SignedStatement } from '../../lib/identity/verify.js';
+import { applyFloors } from '../../lib/policy/floors.js';
+import type { IncidentPolicy } from '../../lib/policy/types.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
 import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
-import { participantProblem, refuse } from './authz.js';
+import { participantProblem, refuse, type Roster } from './authz.js';
+import { checkDecision, takeDecision, type Decider } from './identity.js';
 
 /** What undoes a step's effect, kept until it runs (abort, all-clear) or a later step lifts it. */
 export interface UndoEntry {
@@ -21,7 +26,7 @@ export interface UndoEntry {
 const CLOSED: readonly IncidentState[] = ['aborted', 'completed', 'rejected'];
 
 export class IncidentRun {
-  readonly doc: RunbookDoc;
+  doc: RunbookDoc;
   readonly specs = new Map<string, StepSpec>();
   readonly status: IncidentStatus;
   /** Step outputs, referenced as `steps.<id>.output`. */
@@ -34,17 +39,21 @@ export class IncidentRun {
   retryRequested = false;
   /** A state the main flow pins (blocked, awaiting-resolve…); otherwise derived from gates. */
   pinned: IncidentState | undefined;
+  /** The worker's policy (absent in histories from before it: those replay as they ran). */
+  policy: IncidentPolicy | undefined;
+  /** The registry decisions are verified against: the policy's, re-read at each gate. */
+  registry: Registry = { responders: [], services: [] };
+  /** True until the policy is in: updates are refused, never judged without it. */
+  loadingPolicy = false;
+  /** Nonces of the decisions taken: a statement counts once. */
+  readonly nonces = new Set<string>();
+  /** Who asked to abort (a drill robot on a drill target may roll back at once). */
+  abortedBy: Decider | undefined;
   private lastSearchState = '';
 
   constructor(readonly input: IncidentInput) {
     this.doc = input.runbook.doc;
-    const steps: StepStatus[] = [];
-    for (const phase of PHASES) {
-      for (const spec of this.doc.phases[phase]) {
-        this.specs.set(spec.id, spec);
-        steps.push({ id: spec.id, phase, action: spec.action, state: 'pending' });
-      }
-    }
+    const steps = this.loadSteps();
     this.status = {
       id: input.incidentId,
       runbook: { name: this.doc.name, title: this.doc.title, sha256: input.runbook.sha256, file: input.runbook.file },
@@ -62,6 +71,50 @@ export class IncidentRun {
       activeContainment: [],
       checklists: [],
     };
+  }
+
+  private loadSteps(): StepStatus[] {
+    const steps: StepStatus[] = [];
+    this.specs.clear();
+    for (const phase of PHASES) {
+      for (const spec of this.doc.phases[phase]) {
+        this.specs.set(spec.id, spec);
+        steps.push({ id: spec.id, phase, action: spec.action, state: 'pending' });
+      }
+    }
+    return steps;
+  }
+
+  /**
+   * Run under the worker's policy: its runbook (with the target's gate floors, and one more
+   * human at every gate of an incident a service declared), its approver groups and registry,
+   * and the declarer it verified.
+   */
+  adopt(policy: IncidentPolicy): void {
+    this.policy = policy;
+    this.registry = policy.registry;
+    this.doc = applyFloors(policy.runbook.doc, policy.gates, policy.declarer.via === 'service');
+    const status = this.status;
+    status.steps = this.loadSteps();
+    status.runbook = { name: this.doc.name, title: this.doc.title, sha256: policy.runbook.sha256, file: policy.runbook.file };
+    status.declaredBy = { ...this.input.declaredBy, user: policy.declarer.responder };
+    status.identity = { authenticated: policy.authenticated, declarer: policy.declarer };
+    if (policy.declaration) this.nonces.add(policy.declaration.statement.nonce);
+  }
+
+  /** The people of the incident: the worker's (policy) or, replaying an older history, its input's. */
+  roster(): Roster {
+    const p = this.policy;
+    if (p) return { declaredBy: this.status.declaredBy, approvers: p.approvers, approversSource: p.approversSource };
+    return { declaredBy: this.input.declaredBy, approvers: this.input.approvers ?? {}, approversSource: this.input.approversSource };
+  }
+
+  /** What a mutating activity re-checks on the worker: the declaration and, for a gate, its signed votes. */
+  authz(gateId?: string): { declaration?: SignedStatement; votes?: SignedStatement[] } | undefined {
+    if (!this.policy?.authenticated) return undefined;
+    const gate = gateId === undefined ? undefined : this.status.gates.find((g) => g.id === gateId && g.state === 'approved');
+    const votes = gate?.approvals.flatMap((v) => (v.signed ? [v.signed] : []));
+    return { declaration: this.policy.declaration, ...(votes && { votes }) };
   }
 
   /** Workflow time (deterministic), ISO. */
@@ -85,7 +138,7 @@ export class IncidentRun {
   refresh(): void {
     const status = this.status;
     const pinned = this.pinned;
-    if (pinned && CLOSED.includes(pinned)) status.state = pinned;
+    if (pinned && (CLOSED.includes(pinned) || pinned === 'rolling-back')) status.state = pinned;
     else if (this.aborting) status.state = 'aborting';
     else if (pinned) status.state = pinned;
     else status.state = status.gates.some((g) => g.state === 'open') ? 'awaiting-approval' : 'running';
@@ -110,7 +163,7 @@ export class IncidentRun {
     return {
       params: input.params,
       steps: this.outputs,
-      incident: { id: input.incidentId, target: input.target, mode: input.mode, severity: input.severity, declaredBy: input.declaredBy.user, capabilities: input.capabilities ?? [] },
+      incident: { id: input.incidentId, target: input.target, mode: input.mode, severity: input.severity, declaredBy: this.status.declaredBy.user, capabilities: input.capabilities ?? [] },
     };
   }
 
@@ -120,34 +173,42 @@ export class IncidentRun {
   }
 
   declaredNote(): void {
-    const { declaredBy, severity, mode, target } = this.input;
-    this.note({ kind: 'declared', by: declaredBy.user, message: `${declaredBy.user}@${declaredBy.host} declared a ${severity} ${this.doc.name} incident (${mode}, target ${target}) via ${declaredBy.via}` });
+    const { severity, mode, target } = this.input;
+    const declaredBy = this.status.declaredBy;
+    const identity = this.status.identity;
+    const how = !identity ? '' : identity.authenticated ? `, signed with ${identity.declarer.keyId ?? '?'} (${identity.declarer.via})` : ' — UNAUTHENTICATED: development target, nothing is signed';
+    this.note({ kind: 'declared', by: declaredBy.user, message: `${declaredBy.user}@${declaredBy.host} declared a ${severity} ${this.doc.name} incident (${mode}, target ${target}) via ${declaredBy.via}${how}` });
   }
 
   // ---- the abort and note updates -------------------------------------------
 
   validateAbort(req: AbortInput): void {
     if (this.aborting || CLOSED.includes(this.status.state)) throw new Error(`incident is already ${this.status.state}`);
-    refuse(participantProblem(this.input, req.actor, 'abort'));
-    if (!req.reason.trim()) throw new Error('abort needs a reason');
+    if (typeof req.reason !== 'string' || !req.reason.trim()) throw new Error('abort needs a reason');
+    const { actor, via } = checkDecision(this, req, { kind: 'abort', reason: req.reason });
+    if (via !== 'drill-robot') refuse(participantProblem(this.roster(), actor, 'abort'));
   }
 
   abort(req: AbortInput): IncidentState {
+    const decider = takeDecision(this, req);
+    this.abortedBy = decider;
     this.aborting = true;
     this.status.abortReason = req.reason;
-    this.note({ kind: 'abort', by: req.actor.user, message: `abort requested by ${req.actor.user}: ${req.reason}` });
+    this.note({ kind: 'abort', by: decider.actor.user, message: `abort requested by ${decider.actor.user}: ${req.reason}` });
     this.refresh();
     return this.status.state;
   }
 
   validateNote(req: NoteInput): void {
-    refuse(participantProblem(this.input, req.actor, 'add notes to'));
-    if (!req.text.trim()) throw new Error('a note needs text');
+    if (typeof req.text !== 'string' || !req.text.trim()) throw new Error('a note needs text');
     if (req.text.length > 4000) throw new Error('a note is limited to 4000 characters');
+    const { actor, via } = checkDecision(this, req, { kind: 'note', text: req.text });
+    if (via !== 'drill-robot') refuse(participantProblem(this.roster(), actor, 'add notes to'));
   }
 
   addNote(req: NoteInput): number {
-    this.note({ kind: 'note', by: req.actor.user, message: req.text });
+    const { actor } = takeDecision(this, req);
+    this.note({ kind: 'note', by: actor.user, message: req.text });
     return this.status.timeline.length;
   }
 }

@@ -8,7 +8,6 @@
  */
 import * as wf from '@temporalio/workflow';
 import { actionSpec, type ActionSpec } from '../../lib/actions.js';
-import { argsHash } from '../../lib/canonical.js';
 import { evalExpr, parseExpr } from '../../lib/runbook/expr.js';
 import { resolveRefs } from '../../lib/runbook/refs.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
@@ -16,7 +15,7 @@ import type { ActionResult } from '../definitions.js';
 import { ExpiryWorkflow, type ExpiryInput } from '../expiry.js';
 import { actionActivity, engineChecks, failureMessage } from './proxies.js';
 import { runChecklist } from './checklists.js';
-import { stepGate } from './gates.js';
+import { hashFor, stepGate } from './gates.js';
 import type { IncidentRun } from './state.js';
 import { recordUndo, settle } from './undo.js';
 
@@ -65,7 +64,7 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
       st.state = 'cancelled';
       return false;
     }
-    approvedHash = argsHash(spec.action, effective);
+    approvedHash = hashFor(run, spec.action, effective);
   } else if (!(await stepGate(run, spec, args))) {
     st.state = 'cancelled';
     return false;
@@ -85,6 +84,7 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
       requestedAt: st.startedAt,
       status: action.wantsStatus ? status : undefined,
       ...(approvedHash ? { approvedHash } : {}),
+      ...(run.policy?.authenticated && { authz: run.authz(spec.approval ? spec.id : undefined) }),
     });
     st.state = input.mode === 'dry-run' ? 'planned' : 'succeeded';
     st.summary = result.summary;
@@ -109,7 +109,8 @@ async function scheduleExpiry(run: IncidentRun, spec: StepSpec, action: ActionSp
   const at = result.output?.expiresAt;
   if (!action.onExpiry || typeof at !== 'string') return;
   const input = run.input;
-  const expiry: ExpiryInput = { incidentId: input.incidentId, stepId: spec.id, target: input.target, mode: input.mode, action: action.onExpiry, args: {}, at };
+  const authz = run.authz();
+  const expiry: ExpiryInput = { incidentId: input.incidentId, stepId: spec.id, target: input.target, mode: input.mode, action: action.onExpiry, args: {}, at, ...(authz && { authz }) };
   const child = await wf.startChild(ExpiryWorkflow, {
     workflowId: `${wf.workflowInfo().workflowId}-${spec.id}-expiry-${run.status.timeline.length}`,
     args: [expiry],

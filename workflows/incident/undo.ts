@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import { actionSpec, type ActionSpec, type ActivityActionSpec } from '../../lib/actions.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ActionResult } from '../definitions.js';
+import { rollbackGate } from './gates.js';
 import { actionActivity, failureMessage } from './proxies.js';
 import type { IncidentRun, UndoEntry } from './state.js';
 
@@ -41,6 +42,7 @@ export async function runUndo(run: IncidentRun, entries: UndoEntry[], why: strin
         mode: input.mode,
         args: entry.args,
         requestedAt: run.now(),
+        ...(run.policy?.authenticated && { authz: run.authz() }),
       });
       run.undoStack.splice(run.undoStack.indexOf(entry), 1);
       // The status says what the undo did; what the step had done stays in `effect` (and in the timeline).
@@ -57,9 +59,24 @@ export async function runUndo(run: IncidentRun, entries: UndoEntry[], why: strin
   run.syncContainment();
 }
 
-/** Abort = compensate: undo everything in force, cancel open gates, close the incident as aborted. */
+/**
+ * Abort = compensate: undo everything in force, cancel open gates, close the incident as
+ * aborted. Under the worker's policy, containment people approved is rolled back only with
+ * the all-clear's approval (an abort by one person is not a way around it); a drill robot
+ * on a drill target rolls back at once.
+ */
 export async function finishAborted(run: IncidentRun): Promise<void> {
   run.pinned = undefined;
+  if (run.policy && run.abortedBy?.via !== 'drill-robot') {
+    const approved = new Set(run.status.gates.filter((g) => g.state === 'approved' && g.approvals.length > 0).map((g) => g.id));
+    const held = run.undoStack.filter((u) => approved.has(u.stepId));
+    if (held.length) {
+      await runUndo(run, run.undoStack.filter((u) => !held.includes(u)), 'abort');
+      for (const g of run.status.gates) if (g.state === 'open') g.state = 'cancelled';
+      await rollbackGate(run, held);
+      run.pinned = undefined;
+    }
+  }
   await runUndo(run, run.undoStack, 'abort');
   await wf.condition(wf.allHandlersFinished);
   for (const g of run.status.gates) if (g.state === 'open') g.state = 'cancelled';

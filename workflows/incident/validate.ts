@@ -7,7 +7,7 @@ import type { IncidentRun } from './state.js';
 
 /** The rejected status, or undefined to go on. */
 export async function rejectInvalidArgs(run: IncidentRun): Promise<IncidentStatus | undefined> {
-  const { input, status } = run;
+  const { input } = run;
   // Histories from before this rule did not judge a future awareness: they replay as they ran.
   const declaredAt = wf.patched('aware-at-not-future') ? input.declaredAt : undefined;
   const plan = planSteps(run.doc, { params: input.params, incident: run.refContext().incident, declaredAt });
@@ -18,6 +18,12 @@ export async function rejectInvalidArgs(run: IncidentRun): Promise<IncidentStatu
     problems.push({ step: '-', action: '-', message: `the worker could not validate the arguments: ${failureMessage(err)}` });
   }
   if (!problems.length) return undefined;
+  return rejectWith(run, problems);
+}
+
+/** Close the incident as rejected: nothing ran, every problem is listed. */
+export async function rejectWith(run: IncidentRun, problems: Array<{ step: string; action: string; message: string }>): Promise<IncidentStatus> {
+  const status = run.status;
   status.rejection = problems;
   for (const p of problems) {
     const st = status.steps.find((s) => s.id === p.step);
