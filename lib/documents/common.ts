@@ -313,3 +313,11 @@ export function modeBanner(status: IncidentStatus, what: string): string[] {
 export function approx(n: number | undefined): string {
   return n === undefined ? TODO : `approximately ${String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',')}`;
 }
+
+/** Who vouches for the names in this report: the worker's verified signatures, or nobody (a development target). */
+export function identityCell(status: Pick<IncidentStatus, 'identity'>): string {
+  const id = status.identity;
+  if (!id) return 'not recorded (declared before signed decisions)';
+  if (!id.authenticated) return '**UNAUTHENTICATED** — a target marked for local development: names are as typed, nothing was signed';
+  return `signed decisions, verified by the worker (declaration: key ${code(id.declarer.keyId ?? '?')}, ${id.declarer.via}${id.declarer.service ? ` via ${cell(id.declarer.service)}` : ''})`;
+}

@@ -12,6 +12,7 @@ import {
   code,
   deadlineState,
   duration,
+  identityCell,
   inline,
   modeBanner,
   proofSummary,
@@ -128,6 +129,7 @@ export function postmortemMarkdown(status: IncidentStatus, facts: NoticeFacts): 
     `| Runbook | ${code(status.runbook.name)} — ${cell(status.runbook.title)} (${code(status.runbook.file)}) |`,
     `| Runbook SHA-256 | ${code(status.runbook.sha256)} |`,
     `| Declared | ${utc(status.declaredAt)} by ${cell(status.declaredBy.user)} (${cell(`${status.declaredBy.user}@${status.declaredBy.host}`)} via ${status.declaredBy.via}) |`,
+    `| Identity | ${identityCell(status)} |`,
   ];
   if (facts.personalData) out.push(`| Aware (GDPR 72 h clock) | ${utc(facts.awareAt)} |`);
   out.push(
@@ -279,3 +281,4 @@ export function postmortemMarkdown(status: IncidentStatus, facts: NoticeFacts): 
 
   return out.join('\n');
 }
+

@@ -1,5 +1,6 @@
 /** The incident's timeline as Markdown: header, every step per phase, every timeline entry. */
 import { PHASE_TITLES, PHASES } from '../runbook/types.js';
+import { identityCell } from './common.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
 
 export function timelineMarkdown(status: IncidentStatus): string {
@@ -9,6 +10,7 @@ export function timelineMarkdown(status: IncidentStatus): string {
     `- Runbook: \`${status.runbook.name}\` (sha256 \`${status.runbook.sha256.slice(0, 12)}\`)`,
     `- Severity: ${status.severity} · Mode: ${status.mode} · Target: ${status.target}`,
     `- Declared by ${status.declaredBy.user}@${status.declaredBy.host} via ${status.declaredBy.via} at ${status.declaredAt}`,
+    `- Identity: ${identityCell(status)}`,
     '',
     '## Steps',
     '',

@@ -33,6 +33,7 @@ import {
   recordedNoticeArgs,
   redact,
   rotatedSecrets,
+  timelineMarkdown,
   type NoticeFacts,
 } from '../../lib/documents/index.js';
 import { createLogger } from '../../lib/logger.js';
@@ -142,6 +143,13 @@ describe('golden documents', () => {
       if (tz === undefined) delete process.env.TZ;
       else process.env.TZ = tz;
     }
+  });
+
+  it('says whether the names in it were signed: an incident on a development target is marked unauthenticated', () => {
+    expect(postmortemMarkdown(fixture(), onTime)).toContain('| Identity | signed decisions, verified by the worker (declaration: key `ed25519:3f9a0c1d2e4b5a67`, personal) |');
+    const dev = { ...fixture(), identity: { authenticated: false, declarer: { responder: 'dave', via: 'unauthenticated' as const } } };
+    expect(postmortemMarkdown(dev, onTime)).toContain('| Identity | **UNAUTHENTICATED** — a target marked for local development: names are as typed, nothing was signed |');
+    expect(timelineMarkdown(dev)).toContain('- Identity: **UNAUTHENTICATED**');
   });
 
   it('the post-mortem has every required part', () => {
