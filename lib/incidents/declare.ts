@@ -132,7 +132,12 @@ export async function startDeclared(client: Client, prepared: PreparedDeclaratio
  */
 async function trustedOpenIncident(client: Client, open: { incidentId: string; workflowId: string }, prepared: PreparedDeclaration): Promise<void> {
   const development = prepared.development;
-  const status = await waitForPolicy(client, open.incidentId);
+  // A workflow of another type on our queue answers no status (a query would hang until it times out).
+  const type = (await client.workflow.getHandle(open.workflowId).describe()).type;
+  const status = type === INCIDENT_WORKFLOW ? await waitForPolicy(client, open.incidentId).catch(() => undefined) : undefined;
+  if (!status) {
+    throw new OperationError(`incident ${open.incidentId} holds dedup key ${prepared.dedupKey ?? ''} but the worker never verified its declaration (it answers no status): it may be forged. Terminate it (temporal workflow terminate --workflow-id ${open.workflowId}) and declare again`);
+  }
   const identity = status.identity;
   const ok = identity && status.state !== 'rejected' && (development || identity.authenticated) && status.target === prepared.input.target && status.runbook.name === prepared.input.runbook.doc.name;
   if (!ok) {

@@ -51,6 +51,10 @@ export interface StackOptions {
   worker?: boolean;
   /** Mark `targets.local` for local development: nothing signed, incidents unauthenticated. */
   development?: boolean;
+  /** Slack ids of registered people (`{ team, user }`), for Slack-attested votes. */
+  slack?: Record<string, { team: string; user: string }>;
+  /** YAML lines under `identity:` after the responders (e.g. `  services:` …), indented by the caller. */
+  identityExtra?: string[];
 }
 
 export const DECLARER = 'oncall-olga';
@@ -84,7 +88,11 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
       '    dba: [carol]',
       'identity:',
       '  responders:',
-      ...PEOPLE.map((user) => `    - { name: ${user}, keys: ["${publicLine(keys.get(user) as KeyPair, user)}"] }`),
+      ...PEOPLE.map((user) => {
+        const slack = opts.slack?.[user];
+        return `    - { name: ${user}, keys: ["${publicLine(keys.get(user) as KeyPair, user)}"]${slack ? `, slack: { team: ${slack.team}, user: ${slack.user} }` : ''} }`;
+      }),
+      ...(opts.identityExtra ?? []),
       'defaultTarget: local',
       'targets:',
       '  local:',
