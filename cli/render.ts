@@ -16,11 +16,18 @@ const MARK: Record<StepState, string> = {
   overridden: '!',
 };
 
+/** Whether the worker verified the declarer's signature, or the target runs unauthenticated. */
+function identityNote(s: IncidentStatus): string {
+  if (!s.identity) return '';
+  const d = s.identity.declarer;
+  return s.identity.authenticated ? ` · signed ${d.keyId ?? '?'} (${d.via})` : ' · UNAUTHENTICATED (development target: names are as typed)';
+}
+
 export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}): string {
   const lines = [
     `${s.id}  ${s.runbook.title}`,
     `  state ${s.state} · phase ${s.phase === 'done' ? 'done' : PHASE_TITLES[s.phase]} · ${s.severity} · ${s.mode} · target ${s.target}`,
-    `  declared by ${s.declaredBy.user}@${s.declaredBy.host} via ${s.declaredBy.via} at ${s.declaredAt}`,
+    `  declared by ${s.declaredBy.user}@${s.declaredBy.host} via ${s.declaredBy.via} at ${s.declaredAt}${identityNote(s)}`,
     `  runbook ${s.runbook.name} sha256 ${s.runbook.sha256.slice(0, 12)}`,
   ];
   if (s.abortReason) lines.push(`  abort reason: ${s.abortReason}`);
@@ -72,6 +79,7 @@ export function statusJson(s: IncidentStatus) {
     runbook: s.runbook,
     declaredBy: s.declaredBy,
     declaredAt: s.declaredAt,
+    identity: s.identity ?? null,
     steps: s.steps.map((x) => ({ id: x.id, phase: x.phase, action: x.action, state: x.state, startedAt: x.startedAt ?? null, endedAt: x.endedAt ?? null, summary: x.summary ?? null, ...(x.effect ? { effect: x.effect } : {}), error: x.error ?? null, proof: x.proof ?? null, plan: x.plan ?? null })),
     gates: s.gates.map((g) => ({ id: g.id, state: g.state, group: g.group, required: g.required, approvals: g.approvals, argsHash: g.argsHash, args: g.args, escalations: g.escalations })),
     activeContainment: s.activeContainment,

@@ -29,14 +29,20 @@ import { createLogger } from '../lib/logger.js';
 import { createWorker } from '../worker/create.js';
 import { startProbeApp } from '../test/helpers/probe-app.js';
 import type { Client } from '@temporalio/client';
-import type { Actor, IncidentStatus } from '../workflows/definitions.js';
+import { ephemeralKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
+import { keyPairSigner } from '../lib/identity/signer.js';
+import type { Principal } from '../lib/incidents/types.js';
+import type { IncidentStatus } from '../workflows/definitions.js';
 
 const KEY_PREFIX = 'firebreak-demo';
 /** The demo's dataDir: each incident's documents and evidence outlive the temp folder here (git-ignored). */
 const KEEP_DIR = join(PROJECT_ROOT, '.data', 'demo');
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (line = '') => process.stdout.write(`${line}\n`);
-const actor = (user: string): Actor => ({ user, host: 'demo', via: 'demo' });
+/** The demo's people, each with a throwaway key (registered in the demo config): every decision is signed. */
+const PEOPLE = ['demo-oncall', 'demo-alice', 'demo-bob'];
+const KEYS = new Map<string, KeyPair>(PEOPLE.map((p) => [p, ephemeralKeyPair()]));
+const actor = (user: string, keyOf: string = user): Principal => ({ user, host: 'demo', via: 'demo', signer: keyPairSigner(KEYS.get(keyOf) as KeyPair) });
 const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
 /** A path as typed from the project root, when it is inside it. */
 const shown = (p: string) => (relative(PROJECT_ROOT, p).startsWith('..') ? p : relative(PROJECT_ROOT, p));
@@ -117,6 +123,9 @@ async function main(): Promise<void> {
       'approvers:',
       '  groups:',
       '    responders: [demo-alice, demo-bob]',
+      'identity:',
+      '  responders:',
+      ...PEOPLE.map((p) => `    - { name: ${p}, keys: ["${publicLine(KEYS.get(p) as KeyPair, p)}"] }`),
       'targets:',
       '  local:',
       '    description: this machine (demo key prefix and database, so a real local app is untouched)',
@@ -219,6 +228,12 @@ async function tokenLeakDrill(client: Client, config: Readonly<Config>, redis: R
   await waitFor(client, declared.id, (x) => x.gates.some((g) => g.id === 'lockdown' && g.state === 'open') || TERMINAL.includes(x.state), { onChange: follow, intervalMs: 100 });
   say(`$ firebreak approve ${declared.id} lockdown      (as demo-oncall, the declarer)`);
   await approveGate(client, declared.id, 'lockdown', actor('demo-oncall')).then(
+    () => say('  unexpectedly accepted'),
+    (err: Error) => say(`  refused: ${err.message}`),
+  );
+  // The name is not the identity: the declarer's own key signs, and the worker knows whose key it is.
+  say(`$ FIREBREAK_USER=demo-alice firebreak approve ${declared.id} lockdown      (demo-oncall again, claiming to be demo-alice)`);
+  await approveGate(client, declared.id, 'lockdown', actor('demo-alice', 'demo-oncall')).then(
     () => say('  unexpectedly accepted'),
     (err: Error) => say(`  refused: ${err.message}`),
   );
