@@ -14,6 +14,7 @@ import type { TargetConfig } from '../lib/config.js';
 import type { ActionInput } from '../workflows/definitions.js';
 import type { ActivityDeps } from './deps.js';
 import { refused } from './support/failures.js';
+import { registryOf } from './support/registry.js';
 
 /** Lifting and expiry restore what a step changed: a revoked declarer key must not strand containment. */
 const RESTORING = /\.(undo|expiry)$/;
@@ -35,7 +36,7 @@ export function checkAuthorized(deps: ActivityDeps, action: ActionName, input: A
   const facts = { incidentId: input.incidentId, runbook: String(st.extra?.runbook), runbookSha256: String(st.extra?.runbookSha256), target: input.target, mode: input.mode };
   // The full facts are not here: the statement's own hash is taken as given, its extra fields are checked.
   const verdict = verifyDecision(declaration, {
-    registry: deps.config.registry,
+    registry: registryOf(deps),
     expect: { kind: 'declare', incidentId: input.incidentId, argsHash: st.argsHash },
     now,
     skewMs: Number.MAX_SAFE_INTEGER,
@@ -64,7 +65,7 @@ function checkVotes(deps: ActivityDeps, target: TargetConfig, input: ActionInput
   for (const vote of input.authz?.votes ?? []) {
     const at = (vote as SignedStatement | undefined)?.statement?.at;
     const verdict = verifyDecision(vote, {
-      registry: deps.config.registry,
+      registry: registryOf(deps),
       expect: { kind: 'approve', incidentId: input.incidentId, gate: input.stepId, argsHash: input.approvedHash },
       now: typeof at === 'string' && parseInstant(at) !== undefined ? new Date().toISOString() : '1970-01-01T00:00:00.000Z',
       skewMs: Number.MAX_SAFE_INTEGER,

@@ -4,7 +4,7 @@
  * lockdown flag in real Redis stays unset), and the positive paths with real signatures.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
@@ -302,5 +302,32 @@ describe('abort is not a way around the all-clear', () => {
     const s = await waitFor(stack.client, id, (x) => TERMINAL.includes(x.state));
     expect(s.state).toBe('aborted');
     expect(await flag()).toBeNull();
+  });
+});
+
+describe('keys change', () => {
+  it('a key revoked in the worker’s config takes effect on open incidents: the re-check refuses its vote, the next gate refuses it outright', async () => {
+    const before = await lockdownGate();
+    const original = readFileSync(stack.configFile, 'utf8');
+    const line = publicLine(stack.keys.get('alice') as KeyPair, 'alice');
+    const revokedAt = new Date(Date.now() - 1_000).toISOString();
+    writeFileSync(stack.configFile, original.replace(`keys: ["${line}"]`, `keys: [{ key: "${line}", revokedAt: "${revokedAt}" }]`));
+    try {
+      // The gate opened before the revocation judged with the registry it read then; the worker acting re-checks with today's.
+      await approveGate(stack.client, before.id, 'lockdown', stack.actor('alice'));
+      await approveGate(stack.client, before.id, 'lockdown', stack.actor('bob'));
+      const blocked = await waitFor(stack.client, before.id, (x) => x.steps.find((st) => st.id === 'lockdown')?.state === 'failed');
+      expect(blocked.steps.find((st) => st.id === 'lockdown')?.error).toMatch(/needs 2 signed approval\(s\).*has 1 \(not counted: alice: key-revoked\)/);
+      expect(await flag()).toBeNull();
+
+      const after = await lockdownGate();
+      const refused = await refusal(approveGate(stack.client, after.id, 'lockdown', stack.actor('alice')));
+      expect(refused).toMatch(/approve refused \(key-revoked\): key ed25519:[0-9a-f]{16} was revoked at /);
+      expect(await flag()).toBeNull();
+      await closeIncident(after.id);
+    } finally {
+      writeFileSync(stack.configFile, original);
+      await closeIncident(before.id);
+    }
   });
 });
