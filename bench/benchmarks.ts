@@ -1,4 +1,5 @@
 /** Every benchmark `npm run bench` knows, in the order they run. Add new ones here. */
+import { approve } from './approve.js';
 import { banBulk } from './ban-bulk.js';
 import { cliLatency } from './cli-latency.js';
 import { containment } from './containment.js';
@@ -6,4 +7,4 @@ import { declareToComplete } from './declare-to-complete.js';
 import { revokeBulk } from './revoke-bulk.js';
 import type { Benchmark } from './types.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency];
+export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency, approve];

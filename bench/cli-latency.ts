@@ -7,14 +7,14 @@
  * `runbook list`, `runbook validate` (no Temporal connection) and the official
  * `temporal workflow query` for the same workflow.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { abortIncident, declareIncident, getStatus, waitFor } from '../lib/incidents/index.js';
 import { findTemporalCli } from '../lib/temporal-bin.js';
 import { statusQuery } from '../workflows/definitions.js';
+import { FLOOR_SOURCE, timed } from './spawn.js';
 import { percentile } from './stats.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
 
@@ -33,38 +33,6 @@ phases:
       approval: { count: 2, group: responders }
 `;
 
-interface Timed {
-  ms: number;
-  stdout: string;
-}
-
-/** Spawn, wait for exit, time it; a non-zero exit is an error with its stderr. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Timed> {
-  return new Promise((resolveRun, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = performance.now() - t0;
-      if (code === 0) resolveRun({ ms, stdout });
-      else reject(new Error(`${[cmd, ...args].join(' ')} exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
-}
-
-/** The floor program: node + @temporalio/client + one query, nothing else. */
-const FLOOR_SOURCE = `
-import { Client, Connection } from '@temporalio/client';
-const [address, namespace, workflowId, query] = process.argv.slice(1);
-const connection = await Connection.connect({ address });
-const status = await new Client({ connection, namespace }).workflow.getHandle(workflowId).query(query);
-await connection.close();
-if (!status || typeof status.id !== 'string') process.exit(3);
-`;
 
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const { client, config } = ctx;
@@ -85,7 +53,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   // FIREBREAK_* of the shell must not point the commands elsewhere.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FIREBREAK_')));
   const temporal = findTemporalCli();
-  const declarer = { user: ctx.users.declarer, host: hostname(), via: 'api' as const };
+  const declarer = ctx.actor(ctx.users.declarer);
   const declared = await declareIncident(client, config, { runbook: RUNBOOK, mode: 'drill', target: ctx.target, summary: 'bench cli-latency', actor: declarer });
   await waitFor(client, declared.id, (s) => s.state === 'awaiting-approval', { timeoutMs: 30_000 });
 

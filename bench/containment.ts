@@ -20,7 +20,6 @@ import { createLogger } from '../lib/logger.js';
 import { contractKeys, djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
 import { startNginx, type Nginx } from '../test/helpers/nginx.js';
 import { createWorker } from '../worker/create.js';
-import type { Actor } from '../workflows/definitions.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
 
 const run$ = promisify(execFile);
@@ -163,7 +162,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const config: Readonly<Config> = loadConfig({ file: configFile, env: {} });
   const worker = await createWorker({ config, logger: createLogger({ level: 'error' }) });
   const running = worker.run();
-  const declarer: Actor = { user: ctx.users.declarer, host: 'bench', via: 'api' };
+  const declarer = ctx.actor(ctx.users.declarer);
   const samples: number[] = [];
   const floorSamples: number[] = [];
   const space = { keyPrefix, keyVersion: 1 };

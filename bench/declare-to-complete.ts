@@ -3,12 +3,11 @@
  * the incident reaching `completed`, for a lockdown-only incident in live mode
  * on the bench target. Floor: the same Redis work issued directly.
  */
-import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { declareIncident, getStatus } from '../lib/incidents/index.js';
 import { djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
-import { type Actor, type IncidentStatus } from '../workflows/definitions.js';
+import type { IncidentStatus } from '../workflows/definitions.js';
 import { percentile } from './stats.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
 
@@ -66,9 +65,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const target = config.targets[ctx.target];
   if (!target) throw new Error(`bench target "${ctx.target}" is not configured`);
   const flag = djangoKey(target.redis, LOCKDOWN_KEY);
-  const actor = (user: string): Actor => ({ user, host: hostname(), via: 'api' });
-  const declarer = actor(ctx.users.declarer);
-  const responder = actor(ctx.users.responders[0] ?? '');
+  const declarer = ctx.actor(ctx.users.declarer);
+  const responder = ctx.actor(ctx.users.responders[0] ?? '');
   if (!responder.user) throw new Error('declare-to-complete needs a responder in the bench config');
 
   const samples: number[] = [];

@@ -6,13 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../lib/config.js';
+import { createKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
+import { keyPairSigner } from '../lib/identity/signer.js';
 import { startDevServer, type DevServer } from '../lib/dev-server.js';
 import { connectClient } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
@@ -93,7 +95,7 @@ function commandFor(b: Benchmark, runs: number): string {
   return `npm run bench -- ${b.name}${runs === (b.defaultRuns ?? DEFAULT_RUNS) ? '' : ` --runs ${runs}`}`;
 }
 
-function writeConfig(dir: string, keyPrefix: string): string {
+function writeConfig(dir: string, keyPrefix: string, keys: ReadonlyMap<string, KeyPair>): string {
   const file = join(dir, 'firebreak.yaml');
   writeFileSync(
     file,
@@ -107,6 +109,9 @@ function writeConfig(dir: string, keyPrefix: string): string {
       'approvers:',
       '  groups:',
       `    responders: [${USERS.responders.join(', ')}]`,
+      'identity:',
+      '  responders:',
+      ...[...keys].map(([user, key]) => `    - { name: ${user}, keys: ["${publicLine(key, user)}"] }`),
       'targets:',
       `  ${TARGET}:`,
       '    description: this machine, bench key prefix (a real local app is untouched)',
@@ -117,6 +122,9 @@ function writeConfig(dir: string, keyPrefix: string): string {
   );
   return file;
 }
+
+/** The XDG_CONFIG_HOME of a bench person's key file. */
+const keyHome = (dir: string, user: string): string => join(dir, 'keys', user);
 
 /** Delete every key under `prefix:` (SCAN, never KEYS). Returns how many. */
 async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
@@ -231,7 +239,10 @@ async function main(): Promise<number> {
       for (const [file, yaml] of Object.entries(b.runbooks ?? {})) writeFileSync(join(dir, 'runbooks', file), yaml);
     }
     // `env: {}`: FIREBREAK_* variables of the shell must not point the bench elsewhere.
-    const base = loadConfig({ file: writeConfig(dir, keyPrefix), env: {} });
+    // Every bench person has a key file (the CLI benchmarks sign with it): decisions are signed, as in production.
+    const keys = new Map<string, KeyPair>();
+    for (const user of [USERS.declarer, ...USERS.responders]) keys.set(user, await createKeyPair(keyHome(dir, user)));
+    const base = loadConfig({ file: writeConfig(dir, keyPrefix, keys), env: {} });
 
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 3_000, connectionName: 'firebreak-bench', lazyConnect: true });
     redis.on('error', () => undefined); // surfaced by the commands that fail
@@ -258,6 +269,8 @@ async function main(): Promise<number> {
         target: TARGET,
         keyPrefix,
         users: USERS,
+        actor: (user) => ({ user, host: hostname(), via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) }),
+        keyHome: (user) => keyHome(dir, user),
         runs,
         warmup: WARMUP_RUNS,
         progress: (done) => err(`${b.name}: ${done}/${runs}`),

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Config } from '../lib/config.js';
+import type { Principal } from '../lib/incidents/types.js';
 
 export interface BenchContext {
   /** Config of the throwaway setup: temp runbooks and data dirs, the bench target. */
@@ -16,6 +17,10 @@ export interface BenchContext {
   keyPrefix: string;
   /** Identities: the declarer, and approvers in group `responders` (never the declarer). */
   users: { declarer: string; responders: string[] };
+  /** A bench person with their key's signer (every decision is signed, as on any real target). */
+  actor(user: string): Principal;
+  /** The XDG_CONFIG_HOME holding `user`'s key file, for CLI runs as that person. */
+  keyHome(user: string): string;
   /** Recorded runs wanted (after the warm-up). */
   runs: number;
   /** Unrecorded runs to do first. */
