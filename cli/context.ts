@@ -57,7 +57,13 @@ export class Ctx {
   actor(): Promise<Principal> {
     this.principalValue ??= (async (): Promise<Principal> => {
       const base: Principal = { user: this.config.user, host: this.config.host, via: 'cli' };
-      const [{ loadKeyPair, KeyFileError }, { keyPairSigner }] = await Promise.all([import('../lib/identity/keys.js'), import('../lib/identity/signer.js')]);
+      const signing = this.config.signing;
+      const { keyPairSigner, agentStatementSigner } = await import('../lib/identity/signer.js');
+      if (signing.with === 'ssh-agent') {
+        const { agentSigner } = await import('../lib/identity/ssh-agent.js');
+        return { ...base, signer: agentStatementSigner(await agentSigner({ keyId: signing.sshKeyId })) };
+      }
+      const { loadKeyPair, KeyFileError } = await import('../lib/identity/keys.js');
       try {
         return { ...base, signer: keyPairSigner(await loadKeyPair()) };
       } catch (err) {

@@ -17,7 +17,14 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 
 const configSchema = z
   .object({
-    user: z.string().min(1).optional().describe('Identity this process acts as (FIREBREAK_USER; default the OS user)'),
+    user: z.string().min(1).optional().describe('The responder this process claims to be (FIREBREAK_USER; default the OS user): its signing key proves it'),
+    signing: z
+      .object({
+        with: z.enum(['key-file', 'ssh-agent']).default('key-file').describe('key-file: $XDG_CONFIG_HOME/firebreak/ed25519.key; ssh-agent: an ed25519 key of the agent at SSH_AUTH_SOCK'),
+        sshKeyId: z.string().regex(/^ed25519:[0-9a-f]{16}$/, 'a key id as `keys show` prints it (ed25519:<16 hex>)').optional().describe('which agent key, when it holds several'),
+      })
+      .strict()
+      .default({ with: 'key-file' }),
     temporal: z
       .object({
         address: z.string().default('127.0.0.1:7233').describe('Temporal frontend host:port (FIREBREAK_TEMPORAL_ADDRESS)'),
@@ -101,7 +108,7 @@ export interface Config extends Omit<Parsed, 'user' | 'defaultTarget'> {
 }
 
 const ENV_OVERRIDES: Record<string, { path: string[]; describe: string }> = {
-  FIREBREAK_USER: { path: ['user'], describe: 'identity of this process' },
+  FIREBREAK_USER: { path: ['user'], describe: 'the responder this process claims to be (its key proves it)' },
   FIREBREAK_TEMPORAL_ADDRESS: { path: ['temporal', 'address'], describe: 'Temporal frontend host:port' },
   FIREBREAK_TEMPORAL_NAMESPACE: { path: ['temporal', 'namespace'], describe: 'Temporal namespace' },
   FIREBREAK_TASK_QUEUE: { path: ['temporal', 'taskQueue'], describe: 'task queue' },
@@ -110,6 +117,8 @@ const ENV_OVERRIDES: Record<string, { path: string[]; describe: string }> = {
   FIREBREAK_DATA_DIR: { path: ['dataDir'], describe: 'data folder' },
   FIREBREAK_LOG_LEVEL: { path: ['log', 'level'], describe: 'log level' },
   FIREBREAK_DEFAULT_TARGET: { path: ['defaultTarget'], describe: 'target used when none is given' },
+  FIREBREAK_SIGN_WITH: { path: ['signing', 'with'], describe: 'key-file or ssh-agent: what signs your decisions' },
+  FIREBREAK_SSH_KEY_ID: { path: ['signing', 'sshKeyId'], describe: 'the ssh-agent key to sign with (ed25519:<16 hex>)' },
 };
 
 /** The environment variables Firebreak reads, for `--help` and the README. */

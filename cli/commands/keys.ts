@@ -17,7 +17,7 @@ interface KeyView {
 const render = (k: KeyView): string =>
   [
     `${k.created ? 'created' : 'signing key'} ${k.keyId} for ${k.user}`,
-    `  private key: ${k.path} (mode 600; never share it)`,
+    `  private key: ${k.path}${k.path.startsWith('ssh-agent') ? '' : ' (mode 600; never share it)'}`,
     '',
     "add this line to the worker's firebreak.yaml, under identity.responders (name: " + k.user + ') keys:',
     `  ${k.publicLine}`,
@@ -40,13 +40,20 @@ export function registerKeys(program: Command, run: Runner): void {
     );
   cmd
     .command('show')
-    .description('print your key id and the public line for the registry (exit 1 without a key)')
+    .description('print the key id and public line of what signs your decisions (the key file, or the ssh-agent key with FIREBREAK_SIGN_WITH=ssh-agent); exit 1 without one')
     .action(
       run(async (ctx) => {
-        const { loadKeyPair, publicLine } = await import('../../lib/identity/keys.js');
-        const key = await loadKeyPair();
         const user = ctx.config.user;
-        const view: KeyView = { user, keyId: key.keyId, path: key.path, publicLine: publicLine(key, user) };
+        let view: KeyView;
+        if (ctx.config.signing.with === 'ssh-agent') {
+          const [{ agentSigner }, { publicLine }] = await Promise.all([import('../../lib/identity/ssh-agent.js'), import('../../lib/identity/registry.js')]);
+          const key = await agentSigner({ keyId: ctx.config.signing.sshKeyId });
+          view = { user, keyId: key.keyId, path: `ssh-agent (${process.env.SSH_AUTH_SOCK ?? ''})`, publicLine: publicLine(key.publicKey, user) };
+        } else {
+          const { loadKeyPair, publicLine } = await import('../../lib/identity/keys.js');
+          const key = await loadKeyPair();
+          view = { user, keyId: key.keyId, path: key.path, publicLine: publicLine(key, user) };
+        }
         ctx.out(view, () => render(view));
       }),
     );

@@ -53,6 +53,8 @@ export interface StackOptions {
   development?: boolean;
   /** Slack ids of registered people (`{ team, user }`), for Slack-attested votes. */
   slack?: Record<string, { team: string; user: string }>;
+  /** More public lines per person (e.g. an `ssh-ed25519 …` line of their ssh-agent key). */
+  extraKeys?: Record<string, string[]>;
   /** YAML lines under `identity:` after the responders (e.g. `  services:` …), indented by the caller. */
   identityExtra?: string[];
 }
@@ -90,7 +92,8 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
       '  responders:',
       ...PEOPLE.map((user) => {
         const slack = opts.slack?.[user];
-        return `    - { name: ${user}, keys: ["${publicLine(keys.get(user) as KeyPair, user)}"]${slack ? `, slack: { team: ${slack.team}, user: ${slack.user} }` : ''} }`;
+        const lines = [publicLine(keys.get(user) as KeyPair, user), ...(opts.extraKeys?.[user] ?? [])];
+        return `    - { name: ${user}, keys: [${lines.map((l) => JSON.stringify(l)).join(', ')}]${slack ? `, slack: { team: ${slack.team}, user: ${slack.user} }` : ''} }`;
       }),
       ...(opts.identityExtra ?? []),
       'defaultTarget: local',

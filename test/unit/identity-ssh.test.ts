@@ -1,6 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase64, encodeBase64 } from '../../lib/identity/base64.js';
@@ -9,37 +8,26 @@ import { agentKeys, agentSign, agentSigner, SshAgentError } from '../../lib/iden
 import { armorSshSig, dearmorSshSig, encodeSshSig, parseSshPublicKeyLine, parseSshSig, sshsigSignedData, verifySshSig } from '../../lib/identity/sshsig.js';
 import { statementBytes, type Statement } from '../../lib/identity/statement.js';
 import { verifyDecision, type SignedStatement, type VerifyContext } from '../../lib/identity/verify.js';
+import { startAgent, type TestAgent } from '../helpers/ssh-agent.js';
 import { HASH, INCIDENT, NOW, aliceApproves, keys, signWith } from '../fixtures/identity-people.js';
 
 let dir: string;
-let agent: ChildProcess;
+let agent: TestAgent;
 let socket: string;
 let alicePub: string;
 let otherPub: string;
 
-function keygen(name: string, type = 'ed25519'): string {
-  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `${name}@laptop`, '-f', join(dir, name)]);
-  return readFileSync(join(dir, `${name}.pub`), 'utf8');
-}
-
-const sshAdd = (name: string) => execFileSync('ssh-add', ['-q', join(dir, name)], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'pipe' });
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'firebreak-ssh-'));
-  socket = join(dir, 'agent.sock');
-  alicePub = keygen('alice');
-  otherPub = keygen('other');
-  keygen('ecdsa', 'ecdsa');
-  agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-  sshAdd('alice');
-  sshAdd('ecdsa');
+  agent = await startAgent();
+  ({ dir, socket } = agent);
+  alicePub = agent.keygen('alice');
+  otherPub = agent.keygen('other');
+  agent.keygen('ecdsa', 'ecdsa');
+  agent.add('alice');
+  agent.add('ecdsa');
 });
 
-afterAll(() => {
-  if (agent?.pid) process.kill(agent.pid, 'SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => agent?.stop());
 
 function aliceRegistry(): Registry {
   const line = parsePublicLine(`ssh-ed25519 ${alicePub.split(' ')[1]} alice`);
@@ -109,7 +97,7 @@ describe('ssh-agent client', () => {
   });
 
   it('with two ed25519 keys, signs only with the one chosen by key id', async () => {
-    sshAdd('other');
+    agent.add('other');
     try {
       await expect(agentSigner({ socket })).rejects.toThrow(/holds 2 ed25519 keys .*: choose one by key id/);
       const signer = await agentSigner({ socket, keyId: aliceKeyId() });
