@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ActionName } from '../lib/actions.js';
+import { actionSpec, type ActionName } from '../lib/actions.js';
 import { argProblems } from '../lib/args/checks.js';
 import { effectiveArgs } from '../lib/args/effective.js';
 import { argIssues, refusalMessage } from '../lib/args/schemas.js';
@@ -63,6 +63,11 @@ async function workerProblems(step: PlannedStep, target: TargetConfig, targetNam
     if (target[section] === undefined) out.push(`target "${targetName}" has no ${section} section in config`);
   }
   const args = step.args;
+  // The runbook loader refuses these already; a plan that carries one did not come from a loaded runbook.
+  const spec = actionSpec(step.action);
+  for (const name of [...Object.keys(args), ...step.deferred]) {
+    if (spec && Object.hasOwn(spec.args, name) && spec.args[name]?.internal) out.push(`${name} is set only by Firebreak itself (an undo's recorded state), never by a runbook`);
+  }
   if (step.action === 'deploy.redeploy' && target.github && !target.github.deployWorkflow) {
     out.push(`target "${targetName}": github.deployWorkflow is not set (the workflow file to dispatch, e.g. deploy.yml)`);
   }

@@ -414,7 +414,7 @@ describe('bulk', () => {
     expect(deny[99_999]).toBe('deny 100.65.134.159/32;');
     expect(ms).toBeLessThan(20_000);
 
-    const lifted = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { target: 'bulk', stepId: 'ban.undo' }));
+    const lifted = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { target: 'bulk', incidentId: req.incidentId, stepId: 'ban.undo' }));
     expect(lifted.output).toMatchObject({ unbanned: 100_000, requested: 100_000 });
     expect(await r.redis.zcard(registry('bulk'))).toBe(0);
     expect(denyLines('bulk')).toEqual([]);
