@@ -4,8 +4,6 @@
  * activity's entry, its arguments checked with the same schema; and, before a
  * gate opens, the effective arguments the approvers are shown.
  */
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { actionSpec, type ActionName } from '../lib/actions.js';
 import { argProblems } from '../lib/args/checks.js';
@@ -20,6 +18,8 @@ import type { ActivityDeps } from './deps.js';
 import { assertModeAllowed } from './support/mode.js';
 import { badInput } from './support/failures.js';
 import { checkBanInput } from './network/index.js';
+import { inputFileReadable } from './support/input-file.js';
+import { inputFileProblem } from '../lib/args/rules.js';
 
 export interface ValidateArgsInput {
   incidentId: string;
@@ -45,19 +45,8 @@ const NEEDS: Record<string, Array<keyof TargetConfig>> = {
   'deploy.redeploy': ['github'],
 };
 
-async function readableFile(path: string, what: string): Promise<string | undefined> {
-  try {
-    if (!(await stat(path)).isFile()) return `${what} ${path} is not a regular file`;
-    await access(path, constants.R_OK);
-    return undefined;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return code === 'ENOENT' ? `${what} ${path} does not exist on this worker` : `${what} ${path} cannot be read (${code})`;
-  }
-}
-
 /** What only this worker can judge: its target config and files. */
-async function workerProblems(step: PlannedStep, target: TargetConfig, targetName: string): Promise<string[]> {
+async function workerProblems(step: PlannedStep, target: TargetConfig, targetName: string, inputsDir: string): Promise<string[]> {
   const out: string[] = [];
   for (const section of NEEDS[step.action] ?? []) {
     if (target[section] === undefined) out.push(`target "${targetName}" has no ${section} section in config`);
@@ -74,9 +63,9 @@ async function workerProblems(step: PlannedStep, target: TargetConfig, targetNam
   if (step.action === 'deploy.probe' && args.url === undefined && !step.deferred.includes('url') && !target.app) {
     out.push(`no url argument and target "${targetName}" has no app.url in config`);
   }
-  if (step.action === 'network.ban_ips' && !step.deferred.length) out.push(...(await checkBanInput(target, targetName, args)).problems);
-  if (step.action === 'tokens.revoke' && typeof args.jtis_file === 'string' && args.jtis_file.startsWith('/')) {
-    const problem = await readableFile(args.jtis_file, 'jtis_file');
+  if (step.action === 'network.ban_ips' && !step.deferred.length) out.push(...(await checkBanInput(target, targetName, args, inputsDir)).problems);
+  if (step.action === 'tokens.revoke' && typeof args.jtis_file === 'string' && !inputFileProblem('jtis_file', args.jtis_file)) {
+    const problem = await inputFileReadable(inputsDir, 'jtis_file', args.jtis_file);
     if (problem) out.push(problem);
   }
   return out;
@@ -103,7 +92,7 @@ export function createValidateActivities(deps: ActivityDeps) {
       const banPolicy = banPolicyOf(target, input.target);
       for (const step of input.steps) {
         const found = new Set(argProblems(step.action, step.args, { banPolicy, deferred: step.deferred }));
-        for (const p of await workerProblems(step, target, input.target)) found.add(p);
+        for (const p of await workerProblems(step, target, input.target, deps.config.inputsDir)) found.add(p);
         for (const message of found) problems.push({ step: step.id, action: step.action, message });
       }
       if (problems.length) logger.warn({ incidentId: input.incidentId, problems: problems.length }, 'incident arguments rejected');

@@ -7,8 +7,8 @@
 import type { z } from 'zod';
 import { ACTIONS, type ActionName } from '../actions.js';
 import { noticeArgsProblems } from '../documents/notice-args.js';
-import { absolutePath, boundedString, idList, patterned, refined, ruled, wholeNumber, type FieldProblem } from './fields.js';
-import { addressFileArg, banTtl, entryIssues, inlineEntries, MAX_INLINE_BAN, MAX_INLINE_UNBAN, showValue, type BanPolicy } from './network.js';
+import { boundedString, inputFile, idList, patterned, refined, ruled, wholeNumber, type FieldProblem } from './fields.js';
+import { banTtl, entryIssues, inlineEntries, MAX_INLINE_BAN, MAX_INLINE_UNBAN, showValue, type BanPolicy } from './network.js';
 import { FOREIGN_ARGS, FROM_RECORD, FULL_SHA, INLINE_MAX, JTI, MAX_TIMEOUT_MINUTES, REVOKE_SCOPES, ROLE, SECRET_NAME, SHA_PREFIX, USER_ID, type RevokeScope } from './rules.js';
 
 export interface ArgCheckContext {
@@ -108,7 +108,7 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
   'tokens.revoke': {
     fields: {
       jtis: idList('jtis', JTI, JTI_TEXT, INLINE_MAX),
-      jtis_file: absolutePath('jtis_file'),
+      jtis_file: inputFile('jtis_file'),
       user_ids: userIds(false),
       reason: boundedString('reason', 500),
     },
@@ -119,11 +119,7 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
   'network.ban_ips': {
     fields: {
       addresses: inlineAddresses(MAX_INLINE_BAN, false),
-      addresses_file: ruled<string>((v) => {
-        const problems: string[] = [];
-        addressFileArg({ addresses_file: v }, problems);
-        return problems;
-      }),
+      addresses_file: inputFile('addresses_file'),
       ttl_seconds: ruled<number>((v) => {
         const problems: string[] = [];
         if (v !== undefined) banTtl({ ttl_seconds: v }, undefined, problems);
