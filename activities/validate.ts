@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { actionSpec, type ActionName } from '../lib/actions.js';
-import { argProblems } from '../lib/args/checks.js';
+import { argProblems, targetArgContext } from '../lib/args/checks.js';
 import { effectiveArgs } from '../lib/args/effective.js';
 import { argIssues, refusalMessage } from '../lib/args/schemas.js';
 import type { TargetConfig } from '../lib/config.js';
@@ -89,9 +89,9 @@ export function createValidateActivities(deps: ActivityDeps) {
         if (err instanceof ApplicationFailure) return { problems: [{ step: '-', action: '-', message: err.message }] };
         throw err;
       }
-      const banPolicy = banPolicyOf(target, input.target);
+      const context = targetArgContext(input.target, target);
       for (const step of input.steps) {
-        const found = new Set(argProblems(step.action, step.args, { banPolicy, deferred: step.deferred }));
+        const found = new Set(argProblems(step.action, step.args, { ...context, deferred: step.deferred }));
         for (const p of await workerProblems(step, target, input.target, deps.config.inputsDir)) found.add(p);
         for (const message of found) problems.push({ step: step.id, action: step.action, message });
       }
@@ -124,7 +124,8 @@ export function checkApproved(deps: ActivityDeps, input: ActionInput): void {
 
 /** Refuse arguments the action's schema rejects, before the activity touches anything: BadInput naming every problem and its path. */
 export function checkArgs(deps: ActivityDeps, action: ActionName, input: ActionInput): void {
-  const ctx = action === 'network.ban_ips' ? { banPolicy: banPolicyOf(deps.clients.target(input.target), input.target) } : {};
+  const target = deps.clients.target(input.target);
+  const ctx = action === 'network.ban_ips' ? { banPolicy: banPolicyOf(target, input.target) } : action === 'secrets.rotate_db_password' && target.postgres ? { appRole: target.postgres.appRole } : {};
   const issues = argIssues(action, input.args, ctx);
   if (issues.length) throw badInput(refusalMessage(action, issues), { problems: issues.slice(0, 100), count: issues.length });
 }

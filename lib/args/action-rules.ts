@@ -16,6 +16,8 @@ export interface ArgCheckContext {
   banPolicy?: BanPolicy & { banTtlSeconds?: number };
   /** Arguments built from step outputs: not known yet, so not checked. */
   deferred?: readonly string[];
+  /** The target's `postgres.appRole`: the only role whose password an action may rotate. */
+  appRole?: string;
 }
 
 /** A problem found across arguments; `involves` names every argument it judges (deferred ones drop it). */
@@ -74,6 +76,16 @@ function addressesAcross(ban: boolean, noneLeft: string, otherSource: string): C
     if (ctx.clean && !out.length && !entries.length && args[otherSource] === undefined) out.push({ path: ['addresses'], message: noneLeft, involves: [otherSource] });
     return out;
   };
+}
+
+/**
+ * `role` of secrets.rotate_db_password must be the target's app role: rotating the owner's or a
+ * superuser's password into the app's secret sinks would hand the app (and whoever reads the
+ * sinks) that role. Undefined when fine, or when the target is not known here.
+ */
+export function foreignRoleProblem(role: unknown, appRole: string | undefined): string | undefined {
+  if (role === undefined || appRole === undefined || role === appRole) return undefined;
+  return `role must be the target's app role "${appRole}" (postgres.appRole), got ${showValue(role)}: Firebreak rotates no other role's password`;
 }
 
 function probeUrl(v: unknown): string[] {
@@ -139,6 +151,10 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
     fields: {
       secret_name: patterned('secret_name', SECRET_NAME, SECRET_NAME_TEXT, { required: true }),
       role: patterned('role', ROLE, 'a plain role name (letters, digits, _ and $; at most 63)'),
+    },
+    across: (args, ctx) => {
+      const why = foreignRoleProblem(args.role, ctx.appRole);
+      return why ? [{ path: ['role'], message: why }] : [];
     },
   },
   'secrets.rotate_jwt_key': { fields: { secret_name: patterned('secret_name', SECRET_NAME, SECRET_NAME_TEXT) } },
