@@ -4,11 +4,9 @@
  * activity's entry, its arguments checked with the same schema; and, before a
  * gate opens, the effective arguments the approvers are shown.
  */
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ActionName } from '../lib/actions.js';
-import { argProblems } from '../lib/args/checks.js';
+import { actionSpec, type ActionName } from '../lib/actions.js';
+import { argProblems, targetArgContext } from '../lib/args/checks.js';
 import { effectiveArgs } from '../lib/args/effective.js';
 import { argIssues, refusalMessage } from '../lib/args/schemas.js';
 import type { TargetConfig } from '../lib/config.js';
@@ -20,6 +18,8 @@ import type { ActivityDeps } from './deps.js';
 import { assertModeAllowed } from './support/mode.js';
 import { badInput } from './support/failures.js';
 import { checkBanInput } from './network/index.js';
+import { inputFileReadable } from './support/input-file.js';
+import { inputFileProblem } from '../lib/args/rules.js';
 
 export interface ValidateArgsInput {
   incidentId: string;
@@ -45,33 +45,27 @@ const NEEDS: Record<string, Array<keyof TargetConfig>> = {
   'deploy.redeploy': ['github'],
 };
 
-async function readableFile(path: string, what: string): Promise<string | undefined> {
-  try {
-    if (!(await stat(path)).isFile()) return `${what} ${path} is not a regular file`;
-    await access(path, constants.R_OK);
-    return undefined;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return code === 'ENOENT' ? `${what} ${path} does not exist on this worker` : `${what} ${path} cannot be read (${code})`;
-  }
-}
-
 /** What only this worker can judge: its target config and files. */
-async function workerProblems(step: PlannedStep, target: TargetConfig, targetName: string): Promise<string[]> {
+async function workerProblems(step: PlannedStep, target: TargetConfig, targetName: string, inputsDir: string): Promise<string[]> {
   const out: string[] = [];
   for (const section of NEEDS[step.action] ?? []) {
     if (target[section] === undefined) out.push(`target "${targetName}" has no ${section} section in config`);
   }
   const args = step.args;
+  // The runbook loader refuses these already; a plan that carries one did not come from a loaded runbook.
+  const spec = actionSpec(step.action);
+  for (const name of [...Object.keys(args), ...step.deferred]) {
+    if (spec && Object.hasOwn(spec.args, name) && spec.args[name]?.internal) out.push(`${name} is set only by Firebreak itself (an undo's recorded state), never by a runbook`);
+  }
   if (step.action === 'deploy.redeploy' && target.github && !target.github.deployWorkflow) {
     out.push(`target "${targetName}": github.deployWorkflow is not set (the workflow file to dispatch, e.g. deploy.yml)`);
   }
   if (step.action === 'deploy.probe' && args.url === undefined && !step.deferred.includes('url') && !target.app) {
     out.push(`no url argument and target "${targetName}" has no app.url in config`);
   }
-  if (step.action === 'network.ban_ips' && !step.deferred.length) out.push(...(await checkBanInput(target, targetName, args)).problems);
-  if (step.action === 'tokens.revoke' && typeof args.jtis_file === 'string' && args.jtis_file.startsWith('/')) {
-    const problem = await readableFile(args.jtis_file, 'jtis_file');
+  if (step.action === 'network.ban_ips' && !step.deferred.length) out.push(...(await checkBanInput(target, targetName, args, inputsDir)).problems);
+  if (step.action === 'tokens.revoke' && typeof args.jtis_file === 'string' && !inputFileProblem('jtis_file', args.jtis_file)) {
+    const problem = await inputFileReadable(inputsDir, 'jtis_file', args.jtis_file);
     if (problem) out.push(problem);
   }
   return out;
@@ -95,10 +89,10 @@ export function createValidateActivities(deps: ActivityDeps) {
         if (err instanceof ApplicationFailure) return { problems: [{ step: '-', action: '-', message: err.message }] };
         throw err;
       }
-      const banPolicy = banPolicyOf(target, input.target);
+      const context = targetArgContext(input.target, target);
       for (const step of input.steps) {
-        const found = new Set(argProblems(step.action, step.args, { banPolicy, deferred: step.deferred }));
-        for (const p of await workerProblems(step, target, input.target)) found.add(p);
+        const found = new Set(argProblems(step.action, step.args, { ...context, deferred: step.deferred }));
+        for (const p of await workerProblems(step, target, input.target, deps.config.inputsDir)) found.add(p);
         for (const message of found) problems.push({ step: step.id, action: step.action, message });
       }
       if (problems.length) logger.warn({ incidentId: input.incidentId, problems: problems.length }, 'incident arguments rejected');
@@ -130,7 +124,8 @@ export function checkApproved(deps: ActivityDeps, input: ActionInput): void {
 
 /** Refuse arguments the action's schema rejects, before the activity touches anything: BadInput naming every problem and its path. */
 export function checkArgs(deps: ActivityDeps, action: ActionName, input: ActionInput): void {
-  const ctx = action === 'network.ban_ips' ? { banPolicy: banPolicyOf(deps.clients.target(input.target), input.target) } : {};
+  const target = deps.clients.target(input.target);
+  const ctx = action === 'network.ban_ips' ? { banPolicy: banPolicyOf(target, input.target) } : action === 'secrets.rotate_db_password' && target.postgres ? { appRole: target.postgres.appRole } : {};
   const issues = argIssues(action, input.args, ctx);
   if (issues.length) throw badInput(refusalMessage(action, issues), { problems: issues.slice(0, 100), count: issues.length });
 }

@@ -68,7 +68,8 @@ export const banBulk: Benchmark = {
     const base = ctx.config.targets[ctx.target];
     if (!base) throw new Error(`no target ${ctx.target} in the bench config`);
     const nginxConf = { denyFile: nginx.denyFile, testCommand: nginx.testCommand, reloadCommand: nginx.reloadCommand };
-    const config: Readonly<Config> = { ...ctx.config, targets: { ...ctx.config.targets, [ctx.target]: { ...base, nginx: nginxConf } } };
+    // The bench's folder is the inputs folder: file arguments are read only from there.
+    const config: Readonly<Config> = { ...ctx.config, inputsDir: dir, targets: { ...ctx.config.targets, [ctx.target]: { ...base, nginx: nginxConf } } };
     const clients = new TargetClients(config);
     const acts = createNetworkActivities({ config, logger: createLogger({ level: 'warn' }), clients });
     const redis = ctx.redis;

@@ -69,12 +69,14 @@ export const revokeBulk: Benchmark = {
     const base = ctx.config.targets[ctx.target];
     if (!base) throw new Error(`no target ${ctx.target} in the bench config`);
     const space: KeySpace = { keyPrefix: `${ctx.keyPrefix}:revoke-bulk`, keyVersion: base.redis.keyVersion };
-    const config: Readonly<Config> = { ...ctx.config, targets: { ...ctx.config.targets, [ctx.target]: { ...base, redis: { ...base.redis, ...space } } } };
+
     const url = new URL(base.redis.url);
     const host = url.hostname || '127.0.0.1';
     const port = Number(url.port || 6379);
     const redis = ctx.redis;
     const dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-revoke-'));
+    // The bench's folder is the inputs folder: file arguments are read only from there.
+    const config: Readonly<Config> = { ...ctx.config, inputsDir: dir, targets: { ...ctx.config.targets, [ctx.target]: { ...base, redis: { ...base.redis, ...space } } } };
     const clients = new TargetClients(config);
     const acts = createTokenActivities({ config, logger: createLogger({ level: 'warn' }), clients });
     const revoke = (input: ActionInput): Promise<ActionResult> => acts.tokensRevoke(input);

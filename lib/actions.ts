@@ -14,6 +14,8 @@ export interface ArgSpec {
   required?: boolean;
   enum?: string[];
   description: string;
+  /** Set only by the engine (an undo's arguments come from the result of the step it undoes): a runbook that sets it is refused when loaded. */
+  internal?: true;
 }
 
 type Activities = ReturnType<typeof createActivities>;
@@ -106,7 +108,7 @@ export const ACTIONS = {
     activity: 'lockdownDisable',
     description: 'Clear the emergency kill-switch, or restore the value recorded before enable.',
     args: {
-      restore: { type: 'string', description: 'Prior raw value to restore (internal: set by undo).' },
+      restore: { type: 'string', internal: true, description: 'Prior raw value to restore (internal: set by undo).' },
     },
     mutates: true,
     reversible: false,
@@ -168,7 +170,7 @@ export const ACTIONS = {
     description: 'Lift bans (the undo of network.ban_ips, and the ban-lift runbook).',
     args: {
       addresses: { type: 'string[]', required: true, description: 'Addresses or CIDRs' },
-      from_record: { type: 'string', description: 'Also lift what a ban step recorded, `<incident>/<step>` (internal: set by undo for large bans)' },
+      from_record: { type: 'string', internal: true, description: 'Also lift what a ban step recorded, `<incident>/<step>` (internal: set by undo for large bans)' },
       reason: { type: 'string', description: 'Why the bans are lifted (shown to approvers, kept in the record)' },
     },
     mutates: true,
@@ -199,7 +201,7 @@ export const ACTIONS = {
   'database.read_write': {
     activity: 'databaseReadWrite',
     description: 'Restore exactly the privileges and settings recorded by database.read_only.',
-    args: { restore: { type: 'object', description: 'Prior state (internal: set by undo)' } },
+    args: { restore: { type: 'object', internal: true, description: 'Prior state (internal: set by undo)' } },
     mutates: true,
     reversible: false,
     liftOnResolve: false,

@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { userInfo, hostname } from 'node:os';
-import { resolve, dirname, isAbsolute } from 'node:path';
+import { resolve, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -79,6 +79,7 @@ const configSchema = z
     identity: identitySchema,
     runbooksDir: z.string().default('runbooks'),
     dataDir: z.string().default('.data').describe('Dev server database, evidence, reports'),
+    inputsDir: z.string().min(1).optional().describe('The only folder file arguments (addresses_file, jtis_file) are read from (default <dataDir>/inputs)'),
     encryption: z
       .object({
         current: z.string().min(1).describe('Key id used to encrypt new payloads'),
@@ -97,8 +98,10 @@ const configSchema = z
   .strict();
 
 type Parsed = z.infer<typeof configSchema>;
-export interface Config extends Omit<Parsed, 'user' | 'defaultTarget'> {
+export interface Config extends Omit<Parsed, 'user' | 'defaultTarget' | 'inputsDir'> {
   user: string;
+  /** Absolute: the folder file arguments are read from, and nothing outside it. */
+  inputsDir: string;
   defaultTarget: string;
   /** The responders registry built from `identity` (keys parsed and checked). */
   registry: Registry;
@@ -115,6 +118,7 @@ const ENV_OVERRIDES: Record<string, { path: string[]; describe: string }> = {
   FIREBREAK_DATABASE_URL: { path: ['database', 'url'], describe: "Firebreak's own PostgreSQL" },
   FIREBREAK_RUNBOOKS_DIR: { path: ['runbooksDir'], describe: 'runbooks folder' },
   FIREBREAK_DATA_DIR: { path: ['dataDir'], describe: 'data folder' },
+  FIREBREAK_INPUTS_DIR: { path: ['inputsDir'], describe: 'folder file arguments are read from (default <dataDir>/inputs)' },
   FIREBREAK_LOG_LEVEL: { path: ['log', 'level'], describe: 'log level' },
   FIREBREAK_DEFAULT_TARGET: { path: ['defaultTarget'], describe: 'target used when none is given' },
   FIREBREAK_SIGN_WITH: { path: ['signing', 'with'], describe: 'key-file or ssh-agent: what signs your decisions' },
@@ -226,6 +230,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
     registry,
     runbooksDir: abs(parsed.runbooksDir),
     dataDir: abs(parsed.dataDir),
+    inputsDir: parsed.inputsDir === undefined ? join(abs(parsed.dataDir), 'inputs') : abs(parsed.inputsDir),
     user: parsed.user ?? safeUserName(),
     host: hostname(),
     source,

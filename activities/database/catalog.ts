@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { PgTarget } from '../support/pg.js';
 import { badInput, refused, verificationFailed } from '../support/failures.js';
-import type { Settings, TableRecord } from './record.js';
+import type { CatalogTable, Settings } from './record.js';
 import { COLUMN_PRIVILEGES, listSome, RELKINDS, WRITE_PRIVILEGES } from './sql.js';
 
 const SESSION_END_WAIT_MS = 5_000;
@@ -18,8 +18,8 @@ export interface RoleRow {
 }
 
 /** The app role's direct write grants (table and column level) on every relation of `schemas`, sorted. */
-export async function readGrants(c: pg.ClientBase, roleOid: number, schemas: string[]): Promise<TableRecord[]> {
-  const { rows } = await c.query<TableRecord>(
+export async function readGrants(c: pg.ClientBase, roleOid: number, schemas: string[]): Promise<CatalogTable[]> {
+  const { rows } = await c.query<CatalogTable>(
     `SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind,
        COALESCE((SELECT json_agg(json_build_object('privilege', p.privilege_type, 'grantable', p.grantable) ORDER BY p.privilege_type COLLATE "C")
                  FROM (SELECT a.privilege_type, bool_or(a.is_grantable) AS grantable

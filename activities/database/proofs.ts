@@ -3,7 +3,7 @@ import pg from 'pg';
 import { appRoleConnection, type PgTarget } from '../support/pg.js';
 import { errorLine, sqlState, targetUnavailable, verificationFailed, verificationFailedFinal } from '../support/failures.js';
 import { inSqlStateClass, SQLSTATE_CLASS } from '../support/sqlstate.js';
-import type { TableRecord } from './record.js';
+import type { CatalogTable } from './record.js';
 
 /** Run `fn` in a fresh session of the app role, checked to be that role on that database. */
 export async function asAppRole<T>(
@@ -57,6 +57,6 @@ export async function tryWrite(c: pg.Client, sql: string, forceReadWrite: boolea
 }
 
 /** The table a proof writes to: a plain or partitioned table. */
-export function probeTable(tables: TableRecord[]): TableRecord | undefined {
+export function probeTable<T extends CatalogTable>(tables: readonly T[]): T | undefined {
   return tables.find((t) => t.kind === 'r' || t.kind === 'p');
 }

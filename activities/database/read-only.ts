@@ -13,8 +13,8 @@ import { SQLSTATE } from '../support/sqlstate.js';
 import { withAdmin } from './admin.js';
 import { assertAdminCan, endSessions, readGrants, readSettings, validate, waitGone } from './catalog.js';
 import { asAppRole, probeTable, tryWrite } from './proofs.js';
-import { grantCount, isOn, parseRecord, type ReadOnlyRecord } from './record.js';
-import { compare, display, ident, inTransaction, LOCK_KEY, qualified } from './sql.js';
+import { grantCount, isOn, parseRecord, withoutGrantOption, type ReadOnlyRecord } from './record.js';
+import { compare, display, ident, inTransaction, listSome, LOCK_KEY, qualified } from './sql.js';
 import { ensureBookkeeping, loadRecord, markApplied, storeRecord } from './undo-schema.js';
 import { writePaths } from './write-paths.js';
 
@@ -60,12 +60,16 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         };
       }
 
+      // The undo gives back plain privileges: a grant option would let the app role pass its writes on.
+      let grantOptionsDropped: string[] = [];
       const acted = await inTransaction(c, async () => {
         await c.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK_KEY]);
         await ensureBookkeeping(c, role);
         let stored = await loadRecord(c, input);
         if (stored === undefined) {
           const now = await c.query<{ now: Date }>('SELECT now() AS now');
+          const plain = withoutGrantOption(await readGrants(c, role.oid, schemas));
+          grantOptionsDropped = plain.dropped;
           const fresh: ReadOnlyRecord = {
             version: 1,
             role: pgc.appRole,
@@ -73,7 +77,7 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
             schemas,
             recordedAt: (now.rows[0]?.now ?? new Date()).toISOString(),
             settings: await readSettings(c, role.oid),
-            tables: await readGrants(c, role.oid, schemas),
+            tables: plain.tables,
           };
           // Written before anything changes: a retry finds this and never records its own effect as "prior".
           await storeRecord(c, input, fresh);
@@ -113,7 +117,9 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
       });
 
       const changed = acted.revoked > 0 || acted.settingChanged || sessionsTerminated > 0;
-      const notes = after.notes.length ? ` Note: ${after.notes.join('; ')}.` : '';
+      const dropped = grantOptionsDropped.length ? [`the grant option on ${listSome(grantOptionsDropped)} is not recorded: the undo restores those privileges without it`] : [];
+      const allNotes = [...after.notes, ...dropped];
+      const notes = allNotes.length ? ` Note: ${allNotes.join('; ')}.` : '';
       deps.logger.info(
         { incidentId: input.incidentId, step: input.stepId, role: pgc.appRole, database: pgc.database, revoked: acted.revoked, sessionsTerminated, changed },
         'database read-only',
@@ -132,7 +138,7 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
           tables: acted.tables,
           revoked: acted.revoked,
           readOnlyDefault: proved.readOnlyDefault,
-          ...(after.notes.length ? { notes: after.notes } : {}),
+          ...(allNotes.length ? { notes: allNotes } : {}),
         },
         output: { role: pgc.appRole, database: pgc.database, schemas, tables: acted.tables, revoked: acted.revoked, sessionsTerminated },
         undo: { action: 'database.read_write', args: { restore: acted.record } },

@@ -7,14 +7,14 @@
 import pg from 'pg';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
-import { badInput, onTarget, verificationFailed } from '../support/failures.js';
+import { badInput, onTarget, refused, verificationFailed } from '../support/failures.js';
 import { postgresOf } from '../support/pg.js';
 import { withAdmin } from './admin.js';
 import { assertAdminCan, endSessions, readGrants, readSettings, validate } from './catalog.js';
 import { asAppRole, tryWrite } from './proofs.js';
 import { grantCount, grantKeys, isOn, parseRecord } from './record.js';
 import { COLUMN_PRIVILEGES, display, ident, inTransaction, listSome, LOCK_KEY, qualified } from './sql.js';
-import { markLifted, removeBookkeepingIfUnused } from './undo-schema.js';
+import { markLifted, recordStanding, removeBookkeepingIfUnused } from './undo-schema.js';
 
 /** Restore exactly the grants and the read-only default recorded by database.read_only, and prove the app can write. */
 export async function databaseReadWrite(deps: ActivityDeps, input: ActionInput): Promise<ActionResult> {
@@ -58,18 +58,12 @@ export async function databaseReadWrite(deps: ActivityDeps, input: ActionInput):
           // A table-level REVOKE also clears column grants; then grant exactly the record.
           if (extra) statements.push(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE ${q} FROM ${grantee}`);
           const keep = extra ? new Set<string>() : haveKeys;
-          const has = (k: string) => keep.has(k);
-          for (const grantable of [false, true]) {
-            const privs = want.privileges
-              .filter((p) => p.grantable === grantable && !has(`${name} ${p.privilege}${grantable ? ' WITH GRANT OPTION' : ''}`))
-              .map((p) => p.privilege);
-            if (privs.length) statements.push(`GRANT ${privs.join(', ')} ON TABLE ${q} TO ${grantee}${grantable ? ' WITH GRANT OPTION' : ''}`);
-            for (const priv of COLUMN_PRIVILEGES) {
-              const cols = want.columns
-                .filter((col) => col.privilege === priv && col.grantable === grantable && !has(`${name} ${priv} (${col.column})${grantable ? ' WITH GRANT OPTION' : ''}`))
-                .map((col) => ident(col.column));
-              if (cols.length) statements.push(`GRANT ${priv} (${cols.join(', ')}) ON TABLE ${q} TO ${grantee}${grantable ? ' WITH GRANT OPTION' : ''}`);
-            }
+          // Records hold plain privileges only (record.ts): nothing here is granted WITH GRANT OPTION.
+          const privs = want.privileges.filter((p) => !keep.has(`${name} ${p.privilege}`)).map((p) => p.privilege);
+          if (privs.length) statements.push(`GRANT ${privs.join(', ')} ON TABLE ${q} TO ${grantee}`);
+          for (const priv of COLUMN_PRIVILEGES) {
+            const cols = want.columns.filter((col) => col.privilege === priv && !keep.has(`${name} ${priv} (${col.column})`)).map((col) => ident(col.column));
+            if (cols.length) statements.push(`GRANT ${priv} (${cols.join(', ')}) ON TABLE ${q} TO ${grantee}`);
           }
         }
         const settings = await readSettings(c, role.oid);
@@ -82,8 +76,26 @@ export async function databaseReadWrite(deps: ActivityDeps, input: ActionInput):
         return { statements, missing, notRecorded: [...current.keys()].filter((k) => !recorded.has(k)) };
       };
 
-      if (input.mode === 'dry-run') {
+      /**
+       * Only a record database.read_only stored for this incident restores anything; one already
+       * lifted, or with no record table left, may only find nothing to do (a retried lift).
+       * Judged before any statement runs, so a forged record changes nothing.
+       */
+      const plannedFor = async () => {
+        const standing = await recordStanding(c, input.incidentId, record);
+        if (standing === 'unknown') {
+          throw refused(`${who}: the restore record is not one database.read_only stored for incident ${input.incidentId} on "${pgc.database}"; nothing was changed`);
+        }
         const plan = await diff();
+        if (standing !== 'held' && plan.statements.length) {
+          const why = standing === 'lifted' ? 'that containment was already lifted' : 'no incident holds read-only there (Firebreak\'s record table is gone)';
+          throw refused(`${who}: ${why}, so restoring the record again would change ${plan.statements.length} privilege statement(s) behind later containment; nothing was changed`);
+        }
+        return plan;
+      };
+
+      if (input.mode === 'dry-run') {
+        const plan = await plannedFor();
         return {
           summary: plan.statements.length ? `would restore the recorded privileges and settings of ${who}` : `${who} already has exactly the recorded privileges`,
           changed: false,
@@ -93,7 +105,7 @@ export async function databaseReadWrite(deps: ActivityDeps, input: ActionInput):
 
       const applied = await inTransaction(c, async () => {
         await c.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK_KEY]);
-        const plan = await diff();
+        const plan = await plannedFor();
         for (const sql of plan.statements) await c.query(sql);
         return plan;
       });

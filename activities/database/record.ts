@@ -16,6 +16,9 @@ const boolSetting = z
   .regex(/^(on|of|off|t|tr|tru|true|f|fa|fal|fals|false|y|ye|yes|n|no|1|0)$/i)
   .nullable();
 
+/** Firebreak restores plain privileges only: a grant option would let the app role hand its writes on, past any later containment. */
+const plainGrant = z.literal(false, { error: 'WITH GRANT OPTION is never restored' });
+
 const recordSchema = z
   .object({
     version: z.literal(1),
@@ -34,9 +37,9 @@ const recordSchema = z
             schema: configIdentifier,
             table: catalogName,
             kind: z.enum(RELKINDS),
-            privileges: z.array(z.object({ privilege: z.enum(WRITE_PRIVILEGES), grantable: z.boolean() }).strict()).max(4),
+            privileges: z.array(z.object({ privilege: z.enum(WRITE_PRIVILEGES), grantable: plainGrant }).strict()).max(4),
             columns: z
-              .array(z.object({ column: catalogName, privilege: z.enum(COLUMN_PRIVILEGES), grantable: z.boolean() }).strict())
+              .array(z.object({ column: catalogName, privilege: z.enum(COLUMN_PRIVILEGES), grantable: plainGrant }).strict())
               .max(2 * 1600),
           })
           .strict(),
@@ -62,9 +65,33 @@ export function parseRecord(raw: unknown, what: string): ReadOnlyRecord {
   throw badInput(`${what} is not a database.read_only record: ${issues.join('; ')}`);
 }
 
+/** A relation's write grants as the catalog has them, grant option included (a record never has one). */
+export interface CatalogTable {
+  schema: string;
+  table: string;
+  kind: TableRecord['kind'];
+  privileges: Array<{ privilege: TableRecord['privileges'][number]['privilege']; grantable: boolean }>;
+  columns: Array<{ column: string; privilege: TableRecord['columns'][number]['privilege']; grantable: boolean }>;
+}
+
+/** The catalog's grants as read_only records them: the same privileges without the grant option; `dropped` names those that had it. */
+export function withoutGrantOption(tables: readonly CatalogTable[]): { tables: TableRecord[]; dropped: string[] } {
+  const dropped: string[] = [];
+  const out = tables.map((t) => {
+    for (const p of t.privileges) if (p.grantable) dropped.push(`${display(t.schema, t.table)} ${p.privilege}`);
+    for (const c of t.columns) if (c.grantable) dropped.push(`${display(t.schema, t.table)} ${c.privilege} (${c.column})`);
+    return {
+      ...t,
+      privileges: t.privileges.map((p) => ({ privilege: p.privilege, grantable: false as const })),
+      columns: t.columns.map((c) => ({ column: c.column, privilege: c.privilege, grantable: false as const })),
+    };
+  });
+  return { tables: out, dropped };
+}
+
 export const isOn = (v: string | null): boolean => v !== null && /^(on|t|tr|tru|true|y|ye|yes|1)$/i.test(v);
 
-export function grantKeys(tables: TableRecord[]): Set<string> {
+export function grantKeys(tables: readonly CatalogTable[]): Set<string> {
   const keys = new Set<string>();
   for (const t of tables) {
     for (const p of t.privileges) keys.add(`${display(t.schema, t.table)} ${p.privilege}${p.grantable ? ' WITH GRANT OPTION' : ''}`);
@@ -73,4 +100,4 @@ export function grantKeys(tables: TableRecord[]): Set<string> {
   return keys;
 }
 
-export const grantCount = (tables: TableRecord[]): number => tables.reduce((n, t) => n + t.privileges.length + t.columns.length, 0);
+export const grantCount = (tables: readonly CatalogTable[]): number => tables.reduce((n, t) => n + t.privileges.length + t.columns.length, 0);

@@ -94,6 +94,22 @@ export async function markApplied(c: pg.ClientBase, input: ActionInput): Promise
 }
 
 /**
+ * Whether `record` is one database.read_only stored for this incident: `held` (not lifted yet),
+ * `lifted`, `unknown` (never stored: forged, or another incident's), or `absent` (no record
+ * table: every containment here was lifted, so a completed earlier attempt of this lift).
+ */
+export async function recordStanding(c: pg.ClientBase, incidentId: string, record: unknown): Promise<'held' | 'lifted' | 'unknown' | 'absent'> {
+  const book = await c.query<{ t: string | null }>("SELECT to_regclass('firebreak.firebreak_undo')::text AS t");
+  if (!book.rows[0]?.t) return 'absent';
+  const { rows } = await c.query<{ lifted: boolean }>(
+    'SELECT bool_and(lifted_at IS NOT NULL) AS lifted FROM firebreak.firebreak_undo WHERE incident_id = $1 AND record = $2::jsonb HAVING count(*) > 0',
+    [incidentId, JSON.stringify(record)],
+  );
+  const row = rows[0];
+  return row === undefined ? 'unknown' : row.lifted ? 'lifted' : 'held';
+}
+
+/**
  * When the containment holding `record` was first lifted (kept across retries); `absent` when
  * the bookkeeping table is gone, which means an earlier attempt of this lift completed and removed it.
  */

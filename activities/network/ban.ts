@@ -20,7 +20,7 @@ export function createBanActivities(deps: ActivityDeps) {
       const started = performance.now();
       const ctx = networkContext(deps, input);
       const args = input.args as ArgsOf<'network.ban_ips'>;
-      const { problems, ttl, parsed } = await checkBanInput(ctx.target, input.target, args);
+      const { problems, ttl, parsed } = await checkBanInput(ctx.target, input.target, args, deps.config.inputsDir);
       if (problems.length) throw refuse(action, problems);
       const { canonical, byCanonical } = parsed;
       const reason = args.reason?.slice(0, MAX_REASON) ?? '';

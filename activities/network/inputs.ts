@@ -1,9 +1,9 @@
 /** Arguments of the network family: addresses inline (the schema's) or in a file on this worker (judged here), before anything changes. */
-import { readFile, stat } from 'node:fs/promises';
 import type { TargetConfig } from '../../lib/config.js';
 import { addressFileArg, fileEntries, inlineEntries, MAX_INLINE_BAN, parseEntries, type AddressEntry, type ParsedNetworks } from '../../lib/args/network.js';
 import type { ArgsOf } from '../../lib/args/schemas.js';
 import { badInput } from '../support/failures.js';
+import { openInputFile } from '../support/input-file.js';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_FILE_ENTRIES = 1_000_000;
@@ -22,30 +22,31 @@ export function refuse(action: string, problems: string[]): ReturnType<typeof ba
  * inline list's shape is the schema's (checked at the activity's entry and in
  * the pre-flight); only the file's problems are added to `problems`.
  */
-async function collectEntries(args: ArgsOf<'network.ban_ips'>, problems: string[]): Promise<AddressEntry[]> {
+async function collectEntries(inputsDir: string, args: ArgsOf<'network.ban_ips'>, problems: string[]): Promise<AddressEntry[]> {
   const entries = inlineEntries(args, MAX_INLINE_BAN, []);
   const file = addressFileArg(args, problems);
   if (file === undefined) return entries;
-  const text = await readAddressFile(file, problems);
+  const text = await readAddressFile(inputsDir, file, problems);
   return text === undefined ? entries : [...entries, ...fileEntries(file, text, MAX_FILE_ENTRIES, problems)];
 }
 
-async function readAddressFile(file: string, problems: string[]): Promise<string | undefined> {
-  try {
-    const st = await stat(file);
-    if (!st.isFile()) {
-      problems.push(`addresses_file ${file} is not a regular file`);
-      return undefined;
-    }
-    if (st.size > MAX_FILE_BYTES) {
-      problems.push(`addresses_file ${file} is ${st.size} bytes, at most ${MAX_FILE_BYTES}`);
-      return undefined;
-    }
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    problems.push(code === 'ENOENT' ? `addresses_file ${file} does not exist on this worker` : `addresses_file ${file} cannot be read (${code})`);
+async function readAddressFile(inputsDir: string, file: string, problems: string[]): Promise<string | undefined> {
+  const opened = await openInputFile(inputsDir, 'addresses_file', file);
+  if ('problem' in opened) {
+    problems.push(opened.problem);
     return undefined;
+  }
+  try {
+    if (opened.size > MAX_FILE_BYTES) {
+      problems.push(`addresses_file ${file} is ${opened.size} bytes, at most ${MAX_FILE_BYTES}`);
+      return undefined;
+    }
+    return await opened.handle.readFile('utf8');
+  } catch (err) {
+    problems.push(`addresses_file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  } finally {
+    await opened.handle.close();
   }
 }
 
@@ -55,10 +56,10 @@ async function readAddressFile(file: string, problems: string[]): Promise<string
  * the action's schema cannot see (the lines of `addresses_file`, an empty
  * file). The schema judged the rest (ttl, reason, the inline list) beforehand.
  */
-export async function checkBanInput(target: TargetConfig, targetName: string, args: ArgsOf<'network.ban_ips'>): Promise<{ problems: string[]; ttl: number; parsed: ParsedNetworks }> {
+export async function checkBanInput(target: TargetConfig, targetName: string, args: ArgsOf<'network.ban_ips'>, inputsDir: string): Promise<{ problems: string[]; ttl: number; parsed: ParsedNetworks }> {
   const problems: string[] = [];
   const ttl = args.ttl_seconds ?? target.network.banTtlSeconds;
-  const entries = await collectEntries(args, problems);
+  const entries = await collectEntries(inputsDir, args, problems);
   const parsed = parseEntries(entries, problems, { policy: { targetName, ...target.network } });
   if (!problems.length && !parsed.canonical.length) problems.push('no addresses to ban (give addresses or addresses_file)');
   return { problems, ttl, parsed };

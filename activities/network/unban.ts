@@ -5,7 +5,7 @@ import type { ArgsOf } from '../../lib/args/schemas.js';
 import { formatNetwork, tryParseNetwork } from '../../lib/ip.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
-import { verificationFailed } from '../support/failures.js';
+import { badInput, verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { CHUNK, chunks, existingEnds, networkContext, onRedis, sortNetworks, WINDOW } from './registry.js';
@@ -23,6 +23,8 @@ export function createUnbanActivities(deps: ActivityDeps) {
       // Lifting is never dangerous: no minimum prefix or never-ban check, so a ban made under older settings can always be lifted.
       const listed = parseEntries(inlineEntries(args, MAX_INLINE_UNBAN, []), []);
       const from = args.from_record === undefined ? null : FROM_RECORD.exec(args.from_record);
+      // An undo lifts what its own incident banned; another incident's record is not this one's to lift.
+      if (from && from[1] !== input.incidentId) throw badInput(`${action} refused, nothing was changed: from_record names incident ${from[1]}, not this incident (${input.incidentId})`);
       const recordKey = from ? ctx.record(from[1] as string, from[2] as string) : undefined;
       const all = new Set(listed.canonical);
       if (recordKey) {

@@ -10,6 +10,9 @@ export interface RoleFacts {
   rolname: string;
   rolcanlogin: boolean;
   is_admin: boolean;
+  is_superuser: boolean;
+  /** Owns some database of the cluster (an owner can grant itself anything there). */
+  owns_database: boolean;
   /** Why the admin may not change this role's password, or null when it may. */
   cannot_alter: string | null;
 }
@@ -41,7 +44,8 @@ export async function withTargetAdmin<T>(input: ActionInput, pgc: PgTarget, fn: 
 export async function roleFacts(c: pg.ClientBase, role: string, targetName: string): Promise<RoleFacts> {
   // A failing ALTER ROLE after publishing would leave the sinks ahead of the database for good.
   const { rows } = await c.query<RoleFacts>(
-    `SELECT r.rolname, r.rolcanlogin, r.rolname = me.rolname AS is_admin,
+    `SELECT r.rolname, r.rolcanlogin, r.rolname = me.rolname AS is_admin, r.rolsuper AS is_superuser,
+       EXISTS (SELECT 1 FROM pg_database d WHERE d.datdba = r.oid) AS owns_database,
        CASE WHEN me.rolsuper THEN NULL
             WHEN NOT me.rolcreaterole THEN 'it has neither SUPERUSER nor CREATEROLE'
             WHEN r.rolsuper THEN 'the role is a superuser and the admin is not'
@@ -55,6 +59,10 @@ export async function roleFacts(c: pg.ClientBase, role: string, targetName: stri
   if (!facts) throw badInput(`role "${role}" does not exist on target "${targetName}"; nothing was changed`);
   if (facts.is_admin) throw badInput(`role "${role}" is the admin Firebreak connects as (postgres.adminUrl); rotate it outside Firebreak`);
   if (role.startsWith('pg_')) throw badInput(`role "${role}" is a reserved PostgreSQL role`);
+  // The app role as configured, yet a superuser or a database owner: its password is not the app's to hold.
+  if (facts.is_superuser || facts.owns_database) {
+    throw refused(`role "${role}" on target "${targetName}" is ${facts.is_superuser ? 'a superuser' : 'the owner of a database'}: Firebreak rotates only a plain app role's password into the app's secret sinks; nothing was changed`);
+  }
   if (facts.cannot_alter) throw refused(`the admin of target "${targetName}" cannot change the password of "${role}": ${facts.cannot_alter}; nothing was changed`);
   return facts;
 }

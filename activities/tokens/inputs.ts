@@ -1,10 +1,10 @@
 /** Arguments of the tokens family, read once the action's schema accepted them; what only the worker can judge (a jtis_file's lines) is judged here. */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { JTI } from '../../lib/args/rules.js';
 import type { ArgsOf } from '../../lib/args/schemas.js';
 import { badInput } from '../support/failures.js';
+import { openInputFile } from '../support/input-file.js';
 import { activityContext, lastHeartbeat } from '../support/context.js';
 
 /** Bounds the worker's memory (about 100 bytes per id). */
@@ -37,9 +37,11 @@ class InvalidCollector {
   }
 }
 
-async function readJtiFile(path: string, hash: Hash, onLine: (line: string, lineNo: number) => void, onChunk: () => void): Promise<void> {
+async function readJtiFile(inputsDir: string, path: string, hash: Hash, onLine: (line: string, lineNo: number) => void, onChunk: () => void): Promise<void> {
+  const opened = await openInputFile(inputsDir, 'jtis_file', path);
+  if ('problem' in opened) throw badInput(opened.problem);
   // latin1: one char per byte, so the hash sees the file's bytes and any non-ASCII byte fails validation.
-  const stream = createReadStream(path, { encoding: 'latin1', highWaterMark: 1 << 20 });
+  const stream = opened.handle.createReadStream({ encoding: 'latin1', highWaterMark: 1 << 20 });
   let carry = '';
   let lineNo = 0;
   try {
@@ -61,16 +63,19 @@ async function readJtiFile(path: string, hash: Hash, onLine: (line: string, line
     if (err instanceof ApplicationFailure) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw badInput(`jtis_file: cannot read ${path} on the worker: ${code}`);
+  } finally {
+    stream.destroy();
+    await opened.handle.close().catch(() => undefined);
   }
   if (carry !== '') onLine(carry, lineNo + 1);
 }
 
 /**
- * `jtis` and/or the lines of `jtis_file` on this worker, with the input's
+ * `jtis` and/or the lines of `jtis_file` in this worker's inputs folder, with the input's
  * fingerprint. The inline ids and the arguments' shape are the schema's; the
  * file's lines are only known here, so they are judged here.
  */
-export async function parseJtis(args: ArgsOf<'tokens.revoke'>): Promise<JtiList> {
+export async function parseJtis(args: ArgsOf<'tokens.revoke'>, inputsDir: string): Promise<JtiList> {
   const inline = args.jtis ?? [];
   const file = args.jtis_file;
   const hash = createHash('sha256');
@@ -82,7 +87,7 @@ export async function parseJtis(args: ArgsOf<'tokens.revoke'>): Promise<JtiList>
   }
   hash.update('\0');
   if (file !== undefined) {
-    await readJtiFile(file, hash, (raw, lineNo) => {
+    await readJtiFile(inputsDir, file, hash, (raw, lineNo) => {
       const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw; // CRLF
       if (!JTI.test(line)) {
         if (!BLANK.test(line)) invalid.add(`line ${lineNo}`);

@@ -129,7 +129,7 @@ export function createRevokeActivities(deps: ActivityDeps) {
     // djangoKey(revokedJti(id)) is this base + id: built once, not per id.
     const keyBase = djangoKey(space, contractKeys.revokedJti(''));
     if (djangoKey(space, contractKeys.revokedJti('x')) !== `${keyBase}x`) throw new Error('contractKeys.revokedJti is no longer a plain prefix; update tokens.revoke');
-    const list = await parseJtis(input.args as ArgsOf<'tokens.revoke'>);
+    const list = await parseJtis(input.args as ArgsOf<'tokens.revoke'>, deps.config.inputsDir);
     const { ids } = list;
     const match: SimplejwtMatch = { kind: 'jti', jtis: ids };
     const sj = await prepareSimplejwt(deps, target, input.target, match);

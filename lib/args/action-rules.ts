@@ -7,8 +7,8 @@
 import type { z } from 'zod';
 import { ACTIONS, type ActionName } from '../actions.js';
 import { noticeArgsProblems } from '../documents/notice-args.js';
-import { absolutePath, boundedString, idList, patterned, refined, ruled, wholeNumber, type FieldProblem } from './fields.js';
-import { addressFileArg, banTtl, entryIssues, inlineEntries, MAX_INLINE_BAN, MAX_INLINE_UNBAN, showValue, type BanPolicy } from './network.js';
+import { boundedString, inputFile, idList, patterned, refined, ruled, wholeNumber, type FieldProblem } from './fields.js';
+import { banTtl, entryIssues, inlineEntries, MAX_INLINE_BAN, MAX_INLINE_UNBAN, showValue, type BanPolicy } from './network.js';
 import { FOREIGN_ARGS, FROM_RECORD, FULL_SHA, INLINE_MAX, JTI, MAX_TIMEOUT_MINUTES, REVOKE_SCOPES, ROLE, SECRET_NAME, SHA_PREFIX, USER_ID, type RevokeScope } from './rules.js';
 
 export interface ArgCheckContext {
@@ -16,6 +16,8 @@ export interface ArgCheckContext {
   banPolicy?: BanPolicy & { banTtlSeconds?: number };
   /** Arguments built from step outputs: not known yet, so not checked. */
   deferred?: readonly string[];
+  /** The target's `postgres.appRole`: the only role whose password an action may rotate. */
+  appRole?: string;
 }
 
 /** A problem found across arguments; `involves` names every argument it judges (deferred ones drop it). */
@@ -76,6 +78,16 @@ function addressesAcross(ban: boolean, noneLeft: string, otherSource: string): C
   };
 }
 
+/**
+ * `role` of secrets.rotate_db_password must be the target's app role: rotating the owner's or a
+ * superuser's password into the app's secret sinks would hand the app (and whoever reads the
+ * sinks) that role. Undefined when fine, or when the target is not known here.
+ */
+export function foreignRoleProblem(role: unknown, appRole: string | undefined): string | undefined {
+  if (role === undefined || appRole === undefined || role === appRole) return undefined;
+  return `role must be the target's app role "${appRole}" (postgres.appRole), got ${showValue(role)}: Firebreak rotates no other role's password`;
+}
+
 function probeUrl(v: unknown): string[] {
   if (v === undefined) return [];
   if (typeof v !== 'string') return ['url must be a URL string'];
@@ -108,7 +120,7 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
   'tokens.revoke': {
     fields: {
       jtis: idList('jtis', JTI, JTI_TEXT, INLINE_MAX),
-      jtis_file: absolutePath('jtis_file'),
+      jtis_file: inputFile('jtis_file'),
       user_ids: userIds(false),
       reason: boundedString('reason', 500),
     },
@@ -119,11 +131,7 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
   'network.ban_ips': {
     fields: {
       addresses: inlineAddresses(MAX_INLINE_BAN, false),
-      addresses_file: ruled<string>((v) => {
-        const problems: string[] = [];
-        addressFileArg({ addresses_file: v }, problems);
-        return problems;
-      }),
+      addresses_file: inputFile('addresses_file'),
       ttl_seconds: ruled<number>((v) => {
         const problems: string[] = [];
         if (v !== undefined) banTtl({ ttl_seconds: v }, undefined, problems);
@@ -143,6 +151,10 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
     fields: {
       secret_name: patterned('secret_name', SECRET_NAME, SECRET_NAME_TEXT, { required: true }),
       role: patterned('role', ROLE, 'a plain role name (letters, digits, _ and $; at most 63)'),
+    },
+    across: (args, ctx) => {
+      const why = foreignRoleProblem(args.role, ctx.appRole);
+      return why ? [{ path: ['role'], message: why }] : [];
     },
   },
   'secrets.rotate_jwt_key': { fields: { secret_name: patterned('secret_name', SECRET_NAME, SECRET_NAME_TEXT) } },

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ArgSpec } from '../actions.js';
 import { describeType } from '../runbook/schema.js';
 import { showValue } from './network.js';
+import { inputFileProblem } from './rules.js';
 
 /** A problem with an argument value, reported at its path below the argument (empty: the argument itself). */
 export interface FieldProblem {
@@ -87,12 +88,11 @@ export function idList(name: string, pattern: RegExp, ruleText: string, max: num
   });
 }
 
-/** A file on the worker, named by an absolute path. */
-export function absolutePath(name: string, maxLength = 4096): z.ZodType<string> {
+/** A file in the worker's inputs folder (see inputFileProblem). */
+export function inputFile(name: string): z.ZodType<string> {
   return ruled<string>((v) => {
-    if (v === undefined) return [];
-    if (typeof v === 'string' && v.length > maxLength) return [`${name} must be a string of at most ${maxLength} characters`];
-    return typeof v === 'string' && v.startsWith('/') ? [] : [`${name} must be an absolute path on the worker, got ${showValue(v)}`];
+    const problem = inputFileProblem(name, v);
+    return problem ? [problem] : [];
   });
 }
 

@@ -5,6 +5,7 @@
  * activity runs them again with the lines of `addresses_file`.
  */
 import { formatNetwork, networksOverlap, tryParseNetwork, type IpNetwork } from '../ip.js';
+import { inputFileProblem } from './rules.js';
 
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
@@ -75,13 +76,12 @@ export function inlineEntries(args: Record<string, unknown>, maxInline: number, 
   return entries;
 }
 
-/** `addresses_file` when it is an absolute path (the file itself is on the worker). */
+/** `addresses_file` when its name is acceptable (the file itself is on the worker, in its inputs folder). */
 export function addressFileArg(args: Record<string, unknown>, problems: string[]): string | undefined {
   const file = args.addresses_file;
-  if (file === undefined) return undefined;
-  if (typeof file === 'string' && file.startsWith('/')) return file;
-  problems.push(`addresses_file must be an absolute path on the worker, got ${showValue(file)}`);
-  return undefined;
+  const problem = inputFileProblem('addresses_file', file);
+  if (problem) problems.push(problem);
+  return problem || typeof file !== 'string' ? undefined : file;
 }
 
 /** The lines of an address file as entries (comments after `#` and blank lines ignored). */
@@ -132,20 +132,23 @@ function protectedNetworks(policy: BanPolicy | undefined, problems: string[]): A
 function judgeEntries(entries: AddressEntry[], protect: Array<{ net: IpNetwork; label: string }>, policy: BanPolicy | undefined, onBad: (e: AddressEntry, why: string) => void): ParsedNetworks {
   const seen = new Map<string, IpNetwork>();
   for (const e of entries) {
+    // A file's lines are never quoted back: the file may not hold what its name says (a key file, say).
+    const fromFile = e.file !== undefined;
     const r = tryParseNetwork(e.text);
     if ('error' in r) {
-      onBad(e, r.error);
+      onBad(e, fromFile ? 'not an IP address or CIDR network (the line is not shown)' : r.error);
       continue;
     }
     const net = r.network;
     const canonical = formatNetwork(net);
+    const subject = fromFile ? `an IPv${net.version} /${net.prefix} network` : canonical;
     let why: string | undefined;
     const min = policy ? (net.version === 4 ? policy.minPrefixV4 : policy.minPrefixV6) : undefined;
     if (min !== undefined && net.prefix < min) {
-      why = `${canonical} is broader than /${min}, the broadest IPv${net.version} ban allowed on target "${policy?.targetName}" (network.minPrefixV${net.version})`;
+      why = `${subject} is broader than /${min}, the broadest IPv${net.version} ban allowed on target "${policy?.targetName}" (network.minPrefixV${net.version})`;
     } else {
       const hit = protect.find((p) => networksOverlap(p.net, net));
-      if (hit) why = `${canonical} overlaps ${hit.label}, which is never banned`;
+      if (hit) why = `${subject} overlaps ${hit.label}, which is never banned`;
     }
     if (why) onBad(e, why);
     else if (!seen.has(canonical)) seen.set(canonical, net);

@@ -18,3 +18,20 @@ export type RevokeScope = (typeof REVOKE_SCOPES)[number];
 export const FOREIGN_ARGS: Record<RevokeScope, string[]> = { jti: ['user_ids'], user: ['jtis', 'jtis_file'], all: ['jtis', 'jtis_file', 'user_ids'] };
 /** `network.unban_ips` `from_record`: `<incident>/<step>` of the ban whose record lists what to lift. */
 export const FROM_RECORD = /^([A-Za-z0-9._-]{1,120})\/([a-z][a-z0-9_-]{0,119})$/;
+
+/** Longest file argument accepted (a path, not the file). */
+export const MAX_INPUT_PATH = 4096;
+
+/**
+ * A file argument (`addresses_file`, `jtis_file`) names a file in the worker's inputs folder:
+ * relative to it, or absolute inside it. `..` is refused here already; the worker resolves
+ * symlinks too (activities/support/input-file.ts). The problem, or undefined when the name is fine.
+ */
+export function inputFileProblem(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') return `${name} must name a file in the worker's inputs folder`;
+  if (value.length > MAX_INPUT_PATH) return `${name} must be a path of at most ${MAX_INPUT_PATH} characters`;
+  if (value.includes('\0')) return `${name} must not contain a NUL character`;
+  if (value.split(/[\\/]/).includes('..')) return `${name} must name a file in the worker's inputs folder, without ".." (got a path that climbs out of it)`;
+  return undefined;
+}

@@ -56,9 +56,9 @@ function build(action: ActionName, ctx: ArgCheckContext): z.ZodType {
 
 const plain = new Map<ActionName, z.ZodType>();
 
-/** The schema of `action`'s arguments; the context adds the target's ban policy and leaves deferred arguments out. */
+/** The schema of `action`'s arguments; the context adds the target's ban policy and app role, and leaves deferred arguments out. */
 export function actionArgsSchema<A extends ActionName>(action: A, ctx: ArgCheckContext = {}): z.ZodType<ArgsOf<A>> {
-  const contextFree = !ctx.banPolicy && !ctx.deferred?.length;
+  const contextFree = !ctx.banPolicy && !ctx.deferred?.length && ctx.appRole === undefined;
   let schema = contextFree ? plain.get(action) : undefined;
   if (!schema) {
     schema = build(action, ctx);

@@ -36,11 +36,14 @@ function checkStep(entry: StepEntry, ctx: CheckContext): void {
     const path = [...entry.path, 'with', key];
     const refsOk = checkRefsIn(value, entry, path, ctx);
     if (!action) continue;
-    const arg = action.args[key];
+    const arg = Object.prototype.hasOwnProperty.call(action.args, key) ? action.args[key] : undefined;
     if (!arg) {
-      const accepted = Object.keys(action.args);
+      const accepted = Object.keys(action.args).filter((name) => !action.args[name]?.internal);
       const hint = accepted.length > 0 ? `accepts: ${accepted.join(', ')}` : 'takes no arguments';
       ctx.problems.push({ path, at: 'key', message: `unknown argument '${key}' for action ${spec.action} (${hint})` });
+    } else if (arg.internal) {
+      // An undo's prior state comes from the result of the step it undoes; one a runbook wrote could grant anything.
+      ctx.problems.push({ path, at: 'key', message: `argument '${key}' of ${spec.action} is set only by Firebreak itself (an undo's recorded state); a runbook or its params cannot set it` });
     } else if (refsOk) {
       checkArgValue(value, arg, path, ctx);
     }

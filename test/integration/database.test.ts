@@ -109,7 +109,10 @@ async function snapshot(role = app.role) {
   return { grants: await app.grants(role), settings: await app.settings(role), records };
 }
 
-const undoOf = (res: ActionResult): ActionInput => input({ args: res.undo?.args ?? {}, stepId: 'read-only.undo' });
+/** The undo as the engine runs it: in the incident of the step it undoes. */
+const undoOf = (res: ActionResult, incidentId: string): ActionInput => input({ args: res.undo?.args ?? {}, incidentId, stepId: 'read-only.undo' });
+/** The grants a lift gives back: the original ones, a grant option dropped (records hold plain privileges). */
+const plain = (lines: string[]): string[] => lines.map((l) => l.replace(' WITH GRANT OPTION', '')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
 describe('database.read_only / database.read_write (activities)', () => {
   let original: string[];
@@ -150,6 +153,7 @@ describe('database.read_only / database.read_write (activities)', () => {
     expect(first.proof?.sessionsTerminated).toBeGreaterThanOrEqual(1);
     expect(first.proof?.revoked).toBe(13);
     expect(first.summary).toMatch(/read-only for "Fbt_App\$[0-9a-f]+": revoked 13 write privilege\(s\) on 9 table\(s\) in Billing, public/);
+    expect(first.summary).toContain("the grant option on Billing.invoices INSERT is not recorded: the undo restores those privileges without it");
     expect(first.undo?.action).toBe('database.read_write');
 
     // The idle session opened before is gone.
@@ -190,8 +194,9 @@ describe('database.read_only / database.read_write (activities)', () => {
       'public.owned_table',
       'public.profiles',
     ]);
+    // The app role held INSERT WITH GRANT OPTION there: the record keeps the privilege, never the grant option.
     expect(record.tables.find((t) => t.table === 'invoices')?.privileges).toEqual([
-      { privilege: 'INSERT', grantable: true },
+      { privilege: 'INSERT', grantable: false },
       { privilege: 'UPDATE', grantable: false },
     ]);
     expect(record.tables.find((t) => t.table === 'profiles')).toMatchObject({ privileges: [], columns: [{ column: 'bio', privilege: 'UPDATE', grantable: false }] });
@@ -208,11 +213,13 @@ describe('database.read_only / database.read_write (activities)', () => {
   });
 
   it('read-write restores exactly the recorded grants and setting; the same write succeeds again', async () => {
-    const res = await acts.databaseReadWrite(undoOf(first));
+    const res = await acts.databaseReadWrite(undoOf(first, `INC-DB-${hex}-main`));
     expect(res.changed).toBe(true);
     expect(res.proof).toMatchObject({ matchesRecord: true, wrote: 'INSERT on Billing.events (rolled back)', readOnlyDefault: 'off' });
     expect(res.proof?.sessionsEnded).toBeGreaterThanOrEqual(1);
-    expect(await app.grants()).toEqual(original);
+    expect(await app.grants()).toEqual(plain(original));
+    expect(await app.grants()).not.toContain('Billing.invoices INSERT WITH GRANT OPTION by postgres');
+    expect(await app.grants()).toContain('Billing.invoices INSERT by postgres');
     expect(await app.settings()).toEqual([]);
     // A pooled session opened while read-only would keep the read-only default: it was ended so the app reconnects.
     await expect(openedDuringContainment.query('SELECT 1')).rejects.toThrow();
@@ -222,9 +229,9 @@ describe('database.read_only / database.read_write (activities)', () => {
     expect(await attempt(fresh, 'DELETE FROM public.orders')).toBe('42501'); // it never had DELETE there
     await fresh.end();
 
-    const again = await acts.databaseReadWrite(undoOf(first));
+    const again = await acts.databaseReadWrite(undoOf(first, `INC-DB-${hex}-main`));
     expect(again.changed).toBe(false);
-    expect(await app.grants()).toEqual(original);
+    expect(await app.grants()).toEqual(plain(original));
   });
 
   it('retry after a crash: the second attempt finds the first record, so the undo restores the ORIGINAL grants', async () => {
@@ -235,17 +242,18 @@ describe('database.read_only / database.read_write (activities)', () => {
     expect(attempt2.undo).toEqual(attempt1.undo);
     const restore = (attempt2.undo?.args as { restore: { tables: Array<{ privileges: unknown[] }> } }).restore;
     expect(restore.tables.some((t) => t.privileges.length > 0)).toBe(true);
-    await acts.databaseReadWrite(undoOf(attempt2));
-    expect(await app.grants()).toEqual(original);
+    await acts.databaseReadWrite(undoOf(attempt2, same.incidentId));
+    expect(await app.grants()).toEqual(plain(original));
   });
 
   it('restores a recorded read-only default exactly, and revokes privileges granted during the containment', async () => {
     await app.admin.query(`ALTER ROLE ${q(app.role)} IN DATABASE ${q(app.name)} SET default_transaction_read_only = true`);
-    const res = await acts.databaseReadOnly(input());
+    const ro = input();
+    const res = await acts.databaseReadOnly(ro);
     expect((res.undo?.args as { restore: { settings: unknown } }).restore.settings).toEqual({ roleInDatabase: 'true', role: null, database: null });
     await app.admin.query(`GRANT DELETE ON public.orders TO ${q(app.role)}`); // someone granted more meanwhile
-    await acts.databaseReadWrite(undoOf(res));
-    expect(await app.grants()).toEqual(original);
+    await acts.databaseReadWrite(undoOf(res, ro.incidentId));
+    expect(await app.grants()).toEqual(plain(original));
     expect(await app.settings()).toEqual([`${app.name} default_transaction_read_only=true`]);
     await app.admin.query(`ALTER ROLE ${q(app.role)} IN DATABASE ${q(app.name)} RESET default_transaction_read_only`);
   });
@@ -264,7 +272,7 @@ describe('database.read_only / database.read_write (activities)', () => {
     expect(liftA.proof).toMatchObject({ bookkeeping: 'removed' });
     expect(liftA.summary).toMatch(/no incident holds read-only here any more: removed schema firebreak$/);
     expect(await schemaExists()).toBe(false);
-    expect(await app.grants()).toEqual(original);
+    expect(await app.grants()).toEqual(plain(original));
     // A retried lift after the schema is gone still verifies and changes nothing.
     const again = await acts.databaseReadWrite(input({ args: a.undo?.args ?? {}, incidentId: `INC-DB-${hex}-held-a`, stepId: 'read-only.undo' }));
     expect(again).toMatchObject({ changed: false, proof: { bookkeeping: 'absent', sessionsEnded: 0 } });
@@ -408,7 +416,7 @@ describe('database.read_only in a real incident', () => {
     expect(s.state).toBe('completed');
     expect(s.steps.find((x) => x.id === 'read-only')?.state).toBe('undone');
     expect(s.timeline.some((t) => t.kind === 'undo' && t.message.includes('database.read_write'))).toBe(true);
-    expect(await app.grants()).toEqual(before);
+    expect(await app.grants()).toEqual(plain(before));
     // The last holder lifted read-only: nothing of Firebreak's stays behind in the app database.
     expect((await app.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'firebreak'")).rowCount).toBe(0);
     expect(s.steps.find((x) => x.id === 'read-only')?.summary).toMatch(/removed schema firebreak$/);

@@ -44,6 +44,7 @@ beforeAll(() => {
   writeFileSync(
     file,
     [
+      `inputsDir: ${JSON.stringify(dir)}`,
       'targets:',
       ...(['local', 'bad', 'bulk'] as const).map((n) => `  ${n}: { development: true, redis: { keyPrefix: "${T[n].space.keyPrefix}" }, ${network}, ${nginx(n)} }`),
       `  plain: { development: true, redis: { keyPrefix: "${T.plain.space.keyPrefix}" }, ${network} }`,
@@ -332,10 +333,11 @@ describe('refused input: a clear message and no effect anywhere', () => {
     ['not a list', { addresses: '203.0.113.1' }, /addresses must be a list of strings/],
     ['a number in the list', { addresses: [203] }, /addresses\[0\] is not a string/],
     ['too many inline', { addresses: Array.from({ length: 10_001 }, (_, i) => `203.0.${i >> 8}.${i & 255}`) }, /addresses has 10001 entries, at most 10000 inline: use addresses_file/],
-    ['relative file path', { addresses_file: 'bans.txt' }, /addresses_file must be an absolute path on the worker, got "bans\.txt"/],
-    ['missing file', { addresses_file: '/nonexistent/firebreak/bans.txt' }, /addresses_file \/nonexistent\/firebreak\/bans\.txt does not exist on this worker/],
-    ['a directory as file', { addresses_file: '/tmp' }, /addresses_file \/tmp is not a regular file/],
-    ['a bad line in the file', { addresses_file: 'BAD_FILE' }, /bad-line\.txt:5: "1\.2\.3" is not an IPv4 address/],
+    ['a relative name that is not in the inputs folder', { addresses_file: 'bans.txt' }, /addresses_file bans\.txt does not exist in the worker's inputs folder/],
+    ['a path climbing out of the inputs folder', { addresses_file: '../bans.txt' }, /addresses_file must name a file in the worker's inputs folder, without "\.\."/],
+    ['a file outside the inputs folder', { addresses_file: '/nonexistent/firebreak/bans.txt' }, /addresses_file \/nonexistent\/firebreak\/bans\.txt is outside the worker's inputs folder/],
+    ['a directory as file', { addresses_file: 'nginx' }, /addresses_file nginx is not a regular file/],
+    ['a bad line in the file (its number, never its text)', { addresses_file: 'BAD_FILE' }, /bad-line\.txt:5: not an IP address or CIDR network \(the line is not shown\)$/],
     ['ttl 0', { addresses: ['203.0.113.1'], ttl_seconds: 0 }, /ttl_seconds must be a whole number of seconds from 60 to 2592000 \(30 days\), got 0$/],
     ['ttl 59', { addresses: ['203.0.113.1'], ttl_seconds: 59 }, /ttl_seconds must be .* got 59$/],
     ['ttl 10 years', { addresses: ['203.0.113.1'], ttl_seconds: 10 * 365 * 86400 }, /ttl_seconds must be .* got 315360000$/],
@@ -414,7 +416,7 @@ describe('bulk', () => {
     expect(deny[99_999]).toBe('deny 100.65.134.159/32;');
     expect(ms).toBeLessThan(20_000);
 
-    const lifted = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { target: 'bulk', stepId: 'ban.undo' }));
+    const lifted = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { target: 'bulk', incidentId: req.incidentId, stepId: 'ban.undo' }));
     expect(lifted.output).toMatchObject({ unbanned: 100_000, requested: 100_000 });
     expect(await r.redis.zcard(registry('bulk'))).toBe(0);
     expect(denyLines('bulk')).toEqual([]);

@@ -258,12 +258,35 @@ describe('secrets.rotate_db_password', () => {
     expect(await pendingRows(req.stepId)).toEqual([]);
   });
 
-  it('an unknown role is bad input and nothing is recorded', async () => {
-    const req = input('scram', { secret_name: 'DATABASE_PASSWORD', role: `fbt_nobody_${hex}` });
+  it.each([
+    ['the superuser', () => 'postgres'],
+    ['a superuser role', () => SUPER_ROLE],
+    ['an unknown role', () => `fbt_nobody_${hex}`],
+  ])('a role other than the app role (%s) is refused by the activity itself, nothing recorded or published, its password unchanged', async (_label, role) => {
+    const file = readFileSync(envFile('scram.env'), 'utf8');
+    const before = await verifierOf(scram.admin, role());
+    const req = input('scram', { secret_name: 'DATABASE_PASSWORD', role: role() });
     const f = await failure(() => activities().secretsRotateDbPassword(req));
-    expect(f.type).toBe(FailureTypes.BadInput);
+    // Called without createActivities' entry check: the activity's own check refuses it.
+    expect(f.type).toBe(FailureTypes.Refused);
     expect(f.nonRetryable).toBe(true);
-    expect(f.message).toMatch(/role "fbt_nobody_[0-9a-f]+" does not exist on target "scram"/);
+    expect(f.message).toBe(`secrets.rotate_db_password refused, nothing was changed: role must be the target's app role "${SCRAM_ROLE}" (postgres.appRole), got "${role()}": Firebreak rotates no other role's password`);
+    expect(readFileSync(envFile('scram.env'), 'utf8')).toBe(file);
+    expect(await verifierOf(scram.admin, role())).toBe(before);
+    expect(await pendingRows(req.stepId)).toEqual([]);
+  });
+
+  it('an app role configured as a superuser is refused before anything is published', async () => {
+    const lines = configLines().map((l) => l.replace(`appRole: "${SCRAM_ROLE}"`, `appRole: "${SUPER_ROLE}"`));
+    const cfg = writeConfig('super-app.yaml', lines);
+    const file = readFileSync(envFile('scram.env'), 'utf8');
+    const before = await verifierOf(scram.admin, SUPER_ROLE);
+    const req = input('scram', { secret_name: 'DATABASE_PASSWORD' });
+    const f = await failure(() => activities(cfg).secretsRotateDbPassword(req));
+    expect(f.type).toBe(FailureTypes.Refused);
+    expect(f.message).toBe(`role "${SUPER_ROLE}" on target "scram" is a superuser: Firebreak rotates only a plain app role's password into the app's secret sinks; nothing was changed`);
+    expect(readFileSync(envFile('scram.env'), 'utf8')).toBe(file);
+    expect(await verifierOf(scram.admin, SUPER_ROLE)).toBe(before);
     expect(await pendingRows(req.stepId)).toEqual([]);
   });
 
@@ -317,12 +340,12 @@ describe('an admin that is not a superuser', () => {
     expect(result.proof).toMatchObject({ verifier: 'unavailable: the admin may not read pg_authid', login: 'new password accepted; old password refused (28P01)' });
   });
 
-  it('refuses, before publishing anything, a role the admin may not alter', async () => {
+  it('refuses, before publishing anything, a superuser in place of the app role', async () => {
     const file = readFileSync(envFile('limited.env'), 'utf8');
     const req = input('limited', { secret_name: 'APP2_PASSWORD', role: SUPER_ROLE });
     const f = await failure(() => activities().secretsRotateDbPassword(req));
     expect(f.type).toBe(FailureTypes.Refused);
-    expect(f.message).toBe(`the admin of target "limited" cannot change the password of "${SUPER_ROLE}": the role is a superuser and the admin is not; nothing was changed`);
+    expect(f.message).toMatch(new RegExp(`role must be the target's app role "${LIMITED_ROLE}" \\(postgres\\.appRole\\), got "${SUPER_ROLE.replace(/\$/g, '\\$')}"`));
     expect(readFileSync(envFile('limited.env'), 'utf8')).toBe(file);
     expect(await pendingRows(req.stepId)).toEqual([]);
     expect(await tryLogin(scramConn(), SUPER_ROLE, OLD_PASSWORD)).toBe('ok');

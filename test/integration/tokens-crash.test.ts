@@ -4,7 +4,7 @@
  * every id ends up revoked and that the retry resumed where the first attempt
  * stopped instead of starting again from zero.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REVOKE_CHUNK } from '../../activities/tokens/index.js';
@@ -26,7 +26,8 @@ const jtiOf = (i: number) => `crash-${i.toString(16).padStart(8, '0')}-5f0c2e8b9
 beforeAll(async () => {
   redisServer = await startRedisServer();
   stack = await startStack('tokens-crash', { worker: false, redisUrl: redisServer.url });
-  file = join(stack.dir, 'jtis.txt');
+  mkdirSync(stack.config.inputsDir, { recursive: true });
+  file = join(stack.config.inputsDir, 'jtis.txt');
   writeFileSync(file, `${Array.from({ length: TOTAL }, (_, i) => jtiOf(i)).join('\n')}\n`);
   stack.writeRunbook(
     'crash-revoke',

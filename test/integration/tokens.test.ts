@@ -62,6 +62,7 @@ beforeAll(async () => {
   writeFileSync(
     file,
     [
+      `inputsDir: ${JSON.stringify(dir)}`,
       'targets:',
       `  local: { development: true, ${redis(r.prefix)}, ${postgres(db.name)}, tokens: { maxLifetimeSeconds: ${TTL} } }`,
       `  schema: { development: true, ${redis(`${r.prefix}-schema`)}, ${postgres(db.name, ', userTable: accounts.users')} }`,
@@ -220,9 +221,10 @@ describe('tokens.revoke scope jti', () => {
       [{ scope: 'jti', jtis: [...good, 'tab\there'] }, /invalid/],
       [{ scope: 'jti', jtis: [...good, 12] }, /invalid/],
       [{ scope: 'jti', jtis: 'not-a-list' }, /list of strings/],
-      [{ scope: 'jti', jtis_file: 'relative/jtis.txt' }, /absolute path/],
-      [{ scope: 'jti', jtis_file: missing }, /cannot read .*ENOENT/],
-      [{ scope: 'jti', jtis_file: dir }, /cannot read .*EISDIR/],
+      [{ scope: 'jti', jtis_file: '../jtis.txt' }, /without "\.\."/],
+      [{ scope: 'jti', jtis_file: '/etc/hostname' }, /jtis_file \/etc\/hostname is outside the worker's inputs folder/],
+      [{ scope: 'jti', jtis_file: missing }, /does not exist in the worker's inputs folder/],
+      [{ scope: 'jti', jtis_file: dir }, /is not a regular file/],
       [{ scope: 'jti', jtis: good, jtis_file: badFile }, /2 invalid entries .* at line 4, line 8/],
       [{ scope: 'jti' }, /needs jtis or jtis_file/],
       [{ scope: 'everything', jtis: good }, /scope must be one of jti, user, all/],

@@ -5,7 +5,7 @@
  * `declare --wait` says so in its exit code.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
@@ -115,7 +115,7 @@ describe('worker', () => {
     expect(s.state).toBe('rejected');
     expect(s.phase).toBe('done');
     expect(s.rejection).toEqual([
-      { step: 'bulk', action: 'network.ban_ips', message: 'addresses_file /nonexistent/firebreak-bans.txt does not exist on this worker' },
+      { step: 'bulk', action: 'network.ban_ips', message: `addresses_file /nonexistent/firebreak-bans.txt is outside the worker's inputs folder (${stack.config.inputsDir}); only files there are read` },
       { step: 'ro', action: 'database.read_only', message: 'target "local" has no postgres section in config' },
     ]);
     expect(s.steps.every((x) => x.state === 'pending')).toBe(true);
@@ -137,9 +137,10 @@ describe('worker', () => {
   });
 
   it('a valid bulk file passes and the incident runs', async () => {
-    const file = join(stack.dir, 'bans.txt');
-    writeFileSync(file, '# attackers\n198.51.100.7\n');
-    const { id } = await declare({ file }, { mode: 'dry-run' });
+    // File arguments are read from the worker's inputs folder (default <dataDir>/inputs), by name.
+    mkdirSync(stack.config.inputsDir, { recursive: true });
+    writeFileSync(join(stack.config.inputsDir, 'bans.txt'), '# attackers\n198.51.100.7\n');
+    const { id } = await declare({ file: 'bans.txt' }, { mode: 'dry-run' });
     const s = await settled(id);
     expect(s.rejection).toBeUndefined();
     expect(s.steps.find((x) => x.id === 'bulk')?.state).toBe('planned');

@@ -94,7 +94,9 @@ describe('the actions’ rules, in the activities’ words', () => {
       [{ scope: 'jti', jtis: ['a', 12] }, /invalid/],
       [{ scope: 'jti', jtis: 'not-a-list' }, /list of strings/],
       [{ scope: 'jti', jtis: Array.from({ length: 10_001 }, (_, i) => `j${i}`) }, /at most 10000 inline/],
-      [{ scope: 'jti', jtis_file: 'relative/jtis.txt' }, /^jtis_file must be an absolute path on the worker, got "relative\/jtis\.txt"$/],
+      [{ scope: 'jti', jtis_file: 'inputs/../../etc/passwd' }, /^jtis_file must name a file in the worker's inputs folder, without "\.\." \(got a path that climbs out of it\)$/],
+      [{ scope: 'jti', jtis_file: 'a\0b' }, /^jtis_file must not contain a NUL character$/],
+      [{ scope: 'jti', jtis_file: '' }, /^jtis_file must name a file in the worker's inputs folder$/],
       [{ scope: 'jti' }, /needs jtis or jtis_file/],
       [{ scope: 'everything', jtis: ['a'] }, /scope must be one of jti, user, all/],
       [{ jtis: ['a'] }, /scope must be one of/],
@@ -121,7 +123,10 @@ describe('the actions’ rules, in the activities’ words', () => {
   it('network', () => {
     const ban = (args: Record<string, unknown>) => problems('network.ban_ips', args);
     expect(ban({ addresses: '203.0.113.1' })).toEqual(['addresses must be a list of strings']);
-    expect(ban({ addresses_file: 'bans.txt' })).toEqual(['addresses_file must be an absolute path on the worker, got "bans.txt"']);
+    // A name in the inputs folder (relative, or absolute inside it) is the worker's to resolve; `..` never is.
+    expect(ban({ addresses_file: 'bans.txt' })).toEqual([]);
+    expect(ban({ addresses_file: '/srv/firebreak/inputs/bans.txt' })).toEqual([]);
+    expect(ban({ addresses_file: '../../etc/shadow' })).toEqual(['addresses_file must name a file in the worker\'s inputs folder, without ".." (got a path that climbs out of it)']);
     expect(ban({ addresses: ['203.0.113.1'], ttl_seconds: 59 })[0]).toMatch(/^ttl_seconds must be a whole number of seconds from 60 to 2592000 \(30 days\), got 59$/);
     expect(ban({ addresses: ['203.0.113.1'], ttl_seconds: '3600' })[0]).toMatch(/got "3600"$/);
     expect(ban({ addresses: ['203.0.113.1'], reason: 42 })[0]).toMatch(/reason must be a string/);
