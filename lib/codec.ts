@@ -56,8 +56,8 @@ export interface RefusalOptions {
    * can be rejected (an update) or ended cleanly (a start; see lib/refuse-plaintext.ts).
    */
   refuse?: boolean;
-  /** Told of each refusal: why (`plaintext` or the decryption problem) and whose payload it was. */
-  onRefused?: (reason: string, context?: SerializationContext) => void;
+  /** Told of each refusal: why (`plaintext` or the decryption problem), whose payload it was, and the payload. */
+  onRefused?: (reason: string, context: SerializationContext | undefined, payload: Payload) => void;
 }
 
 /**
@@ -111,17 +111,17 @@ export class AesGcmCodec implements PayloadCodec {
     return payloads.map((payload) => {
       if (!this.refuses) return this.#decodeOne(payload) ?? payload;
       try {
-        return this.#decodeOne(payload) ?? this.#refused('plaintext', context);
+        return this.#decodeOne(payload) ?? this.#refused('plaintext', context, payload);
       } catch (err) {
         if (!(err instanceof PayloadDecryptionError)) throw err;
-        return this.#refused(err.message, context);
+        return this.#refused(err.message, context, payload);
       }
     });
   }
 
   /** The marker in place of a refused payload: its bytes are dropped, they are untrusted. */
-  #refused(reason: string, context?: SerializationContext): Payload {
-    this.#refusal.onRefused?.(reason, context);
+  #refused(reason: string, context: SerializationContext | undefined, payload: Payload): Payload {
+    this.#refusal.onRefused?.(reason, context, payload);
     return { metadata: { encoding: utf8.encode(ENCODING_REFUSED), [METADATA_REFUSED_REASON]: utf8.encode(reason) }, data: new Uint8Array(0) };
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
 import { refusePlaintextPath, workflowsPath } from './paths.js';
+import { logRefusal } from './refusal-log.js';
 import { installRuntime } from './runtime.js';
 
 export interface FirebreakWorker {
@@ -39,10 +40,7 @@ export async function createWorker(opts: {
       ? { workflowBundle: { codePath: opts.bundlePath } }
       : { workflowsPath: workflowsPath(), interceptors: { workflowModules: [refusePlaintextPath()] } }),
     activities,
-    dataConverter: dataConverter(config, {
-      // Logged here, not in the workflow: a refused update leaves no history.
-      onRefused: (reason, context) => logger.warn({ reason, workflowId: context?.workflowId, context: context?.type }, 'refused a payload that is not encrypted with this deployment key'),
-    }),
+    dataConverter: dataConverter(config, { onRefused: logRefusal(logger) }),
     shutdownGraceTime: '10s',
     // Bulk steps report progress; let `status`/describe show it within seconds.
     maxHeartbeatThrottleInterval: '2s',

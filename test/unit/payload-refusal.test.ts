@@ -7,6 +7,7 @@ import { ApplicationFailure, type Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { AesGcmCodec } from '../../lib/codec.js';
 import { ENCODING_REFUSED, PLAINTEXT_REFUSED, failureConverter, payloadConverter, refusedReason } from '../../lib/data-converters.cjs';
+import { claimedUser } from '../../worker/refusal-log.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -18,13 +19,20 @@ const plain = (value: unknown): Payload => ({ metadata: { encoding: enc.encode('
 
 describe('a refusing codec', () => {
   it('turns a plaintext payload into a marker without its bytes, and says so', async () => {
-    const told: Array<[string, string | undefined]> = [];
-    const codec = new AesGcmCodec(ring('a', KEY_A), { refuse: true, onRefused: (reason, ctx) => told.push([reason, ctx?.type === 'workflow' ? ctx.workflowId : undefined]) });
-    const [marker] = await codec.decode([plain({ actor: 'carol' })], { type: 'workflow', namespace: 'default', workflowId: 'firebreak-INC-x' });
+    const told: Array<[string, string | undefined, string | undefined]> = [];
+    const codec = new AesGcmCodec(ring('a', KEY_A), {
+      refuse: true,
+      onRefused: (reason, ctx, payload) => told.push([reason, ctx?.type === 'workflow' ? ctx.workflowId : undefined, claimedUser(payload)]),
+    });
+    const [marker] = await codec.decode([plain({ gate: 'lockdown', actor: { user: 'carol' } })], { type: 'workflow', namespace: 'default', workflowId: 'firebreak-INC-x' });
     expect(dec.decode(marker!.metadata!.encoding)).toBe(ENCODING_REFUSED);
     expect(marker!.data?.length ?? 0).toBe(0);
     expect(refusedReason(marker)).toBe('plaintext');
-    expect(told).toEqual([['plaintext', 'firebreak-INC-x']]);
+    // The worker logs who the sender claimed to be (quoted, bounded), never the rest.
+    expect(told).toEqual([['plaintext', 'firebreak-INC-x', '"carol"']]);
+    expect(claimedUser(plain({ actor: { user: 'x'.repeat(500) } }))).toBe(JSON.stringify('x'.repeat(64)));
+    expect(claimedUser({ metadata: { encoding: enc.encode('binary/plain') }, data: enc.encode('{"actor":{"user":"a"}}') })).toBeUndefined();
+    expect(claimedUser(plain('not an object'))).toBeUndefined();
   });
 
   it('turns a payload it cannot decrypt into a marker naming the key id, instead of throwing', async () => {
