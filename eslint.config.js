@@ -22,6 +22,7 @@ const SANDBOX_FILES = [
   'lib/runbook/plan.ts',
   'lib/runbook/gdpr.ts',
   'lib/identity/{statement,ed25519,registry,verify,sshsig,base64,time}.ts',
+  'lib/refuse-plaintext.ts',
 ];
 
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
@@ -47,6 +48,11 @@ export default defineConfig(
     files: ['**/*.{js,mjs,cjs}'],
     ...js.configs.recommended,
     languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: NODE_GLOBALS },
+  },
+  // CommonJS (lib/data-converters.cjs, which the SDK require()s by path).
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...NODE_GLOBALS, require: 'readonly', module: 'writable', exports: 'writable' } },
   },
 
   // TypeScript: type-aware through the project service (reuses tsconfig.json).

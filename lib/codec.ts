@@ -2,10 +2,11 @@
  * AES-256-GCM payload codec: Temporal only ever stores ciphertext for workflow inputs,
  * results, signals and memos; workers, clients and the codec server hold the keys.
  */
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 // @temporalio/proto is CommonJS without named ESM exports: take its module.exports.
 import proto from '@temporalio/proto';
 import type { Config } from './config.js';
+import { ENCODING_REFUSED, METADATA_REFUSED_REASON } from './data-converters.cjs';
 import { OperationError } from './errors.js';
 import { IV_BYTES, Keyring, SealOpenError, TAG_BYTES, keyringFromConfig, open } from './seal.js';
 
@@ -45,6 +46,20 @@ export interface AesGcmCodecOptions {
   currentKeyId: string;
 }
 
+/** What a refusing codec does with a payload it cannot accept. */
+export interface RefusalOptions {
+  /**
+   * Decode a payload that is not encrypted, or does not decrypt, into a refusal marker
+   * (`binary/firebreak-refused`) instead of passing it through or throwing. A codec that
+   * throws fails the workflow task, retried for ever: any keyless client could freeze an
+   * incident. The marker reaches the payload converter, which refuses it where the request
+   * can be rejected (an update) or ended cleanly (a start; see lib/refuse-plaintext.ts).
+   */
+  refuse?: boolean;
+  /** Told of each refusal: why (`plaintext` or the decryption problem), whose payload it was, and the payload. */
+  onRefused?: (reason: string, context: SerializationContext | undefined, payload: Payload) => void;
+}
+
 /**
  * Encrypts each payload whole (metadata included, so the original `encoding` is hidden too)
  * with AES-256-GCM under the current key; decrypts with whichever key the payload names,
@@ -54,10 +69,17 @@ export class AesGcmCodec implements PayloadCodec {
   /** Id of the key used for new payloads. */
   readonly currentKeyId: string;
   readonly #ring: Keyring;
+  readonly #refusal: RefusalOptions;
 
-  constructor(opts: AesGcmCodecOptions | Keyring) {
+  constructor(opts: AesGcmCodecOptions | Keyring, refusal: RefusalOptions = {}) {
     this.#ring = opts instanceof Keyring ? opts : new Keyring(opts.keys, opts.currentKeyId);
     this.currentKeyId = this.#ring.currentId;
+    this.#refusal = refusal;
+  }
+
+  /** Whether this codec turns what it cannot accept into refusal markers. */
+  get refuses(): boolean {
+    return this.#refusal.refuse === true;
   }
 
   /** Ids of every key this codec can decrypt with. */
@@ -81,14 +103,32 @@ export class AesGcmCodec implements PayloadCodec {
     });
   }
 
-  /** Decrypt payloads this codec encrypted; pass every other payload through unchanged. */
-  async decode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((payload) => this.#decodeOne(payload));
+  /**
+   * Decrypt payloads this codec encrypted. Any other payload passes through unchanged, and one
+   * that does not decrypt throws — unless this codec refuses: then both become refusal markers.
+   */
+  async decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      if (!this.refuses) return this.#decodeOne(payload) ?? payload;
+      try {
+        return this.#decodeOne(payload) ?? this.#refused('plaintext', context, payload);
+      } catch (err) {
+        if (!(err instanceof PayloadDecryptionError)) throw err;
+        return this.#refused(err.message, context, payload);
+      }
+    });
   }
 
-  #decodeOne(payload: Payload): Payload {
+  /** The marker in place of a refused payload: its bytes are dropped, they are untrusted. */
+  #refused(reason: string, context: SerializationContext | undefined, payload: Payload): Payload {
+    this.#refusal.onRefused?.(reason, context, payload);
+    return { metadata: { encoding: utf8.encode(ENCODING_REFUSED), [METADATA_REFUSED_REASON]: utf8.encode(reason) }, data: new Uint8Array(0) };
+  }
+
+  /** The decrypted payload, or undefined when it is not encrypted (by this codec's scheme). */
+  #decodeOne(payload: Payload): Payload | undefined {
     const metadata = payload.metadata ?? {};
-    if (text(metadata.encoding) !== ENCODING_ENCRYPTED) return payload;
+    if (text(metadata.encoding) !== ENCODING_ENCRYPTED) return undefined;
 
     const rawKeyId = metadata[METADATA_KEY_ID];
     if (!rawKeyId || rawKeyId.length === 0) {
@@ -152,7 +192,7 @@ function showId(id: string): string {
 }
 
 /** Build the codec from `config.encryption`, reading every key; undefined when encryption is not configured. */
-export function codecFromConfig(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): AesGcmCodec | undefined {
+export function codecFromConfig(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env, refusal: RefusalOptions = {}): AesGcmCodec | undefined {
   const ring = keyringFromConfig(config, env);
-  return ring && new AesGcmCodec(ring);
+  return ring && new AesGcmCodec(ring, refusal);
 }

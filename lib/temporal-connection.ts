@@ -1,8 +1,9 @@
 /** Connection options for Temporal Cloud, a self-hosted cluster or the dev server, from config. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { codecFromConfig } from './codec.js';
+import { codecFromConfig, type RefusalOptions } from './codec.js';
 import { readSecret, type Config } from './config.js';
 
 /** Options both `Connection.connect` (client) and `NativeConnection.connect` (worker) accept. */
@@ -27,8 +28,23 @@ export function connectionOptions(config: Readonly<Config>): TemporalConnectionO
   return opts;
 }
 
-/** The payload codec (encryption) every client and worker uses when a key is configured. */
-export function dataConverter(config: Readonly<Config>): DataConverter {
-  const codec = codecFromConfig(config);
-  return codec ? { payloadCodecs: [codec] } : {};
+/**
+ * lib/data-converters.cjs, from the sources or from the compiled CLI in .build/ (both one
+ * level below the repository), or from dist/lib/.
+ */
+export function convertersPath(): string {
+  const candidates = ['../lib/data-converters.cjs', '../../lib/data-converters.cjs'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
+}
+
+/**
+ * The one data converter of the worker and every client: the payload converter that refuses
+ * refusal markers, the failure converter that encodes messages and stack traces, and — when a
+ * key is configured — the payload codec, which then refuses whatever is not encrypted with
+ * this deployment's keys. The workflow bundle (worker/bundle.ts) is built with the same paths.
+ */
+export function dataConverter(config: Readonly<Config>, refusal: Omit<RefusalOptions, 'refuse'> = {}): DataConverter {
+  const path = convertersPath();
+  const codec = codecFromConfig(config, process.env, { ...refusal, refuse: true });
+  return { payloadConverterPath: path, failureConverterPath: path, ...(codec && { payloadCodecs: [codec] }) };
 }

@@ -5,7 +5,8 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
-import { workflowsPath } from './paths.js';
+import { refusePlaintextPath, workflowsPath } from './paths.js';
+import { logRefusal } from './refusal-log.js';
 import { installRuntime } from './runtime.js';
 
 export interface FirebreakWorker {
@@ -34,9 +35,12 @@ export async function createWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(opts.bundlePath ? { workflowBundle: { codePath: opts.bundlePath } } : { workflowsPath: workflowsPath() }),
+    // A pre-built bundle already carries the interceptors (worker/bundle.ts).
+    ...(opts.bundlePath
+      ? { workflowBundle: { codePath: opts.bundlePath } }
+      : { workflowsPath: workflowsPath(), interceptors: { workflowModules: [refusePlaintextPath()] } }),
     activities,
-    dataConverter: dataConverter(config),
+    dataConverter: dataConverter(config, { onRefused: logRefusal(logger) }),
     shutdownGraceTime: '10s',
     // Bulk steps report progress; let `status`/describe show it within seconds.
     maxHeartbeatThrottleInterval: '2s',
