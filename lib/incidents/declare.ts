@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import { argProblems, type ArgCheckContext } from '../args/checks.js';
+import { argProblems, targetArgContext, type ArgCheckContext } from '../args/checks.js';
 import { getTarget, type Config } from '../config.js';
 import { drillRefusal } from '../drills.js';
 import { InvalidArgumentsError, OperationError, UsageError } from '../errors.js';
@@ -59,7 +59,7 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
     params,
     incident: { id: incidentId, target: targetName, mode, severity, declaredBy: declaredBy.user, capabilities },
     declaredAt,
-  }, { targetName, ...target.network });
+  }, targetArgContext(targetName, target));
   if (problems.length) throw new InvalidArgumentsError(problems);
   return {
     dedupKey: req.dedupKey,
@@ -83,11 +83,11 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
 }
 
 /** Each step's arguments known at declaration (params, incident fields), checked by the action's own rules. */
-function declarationArgProblems(doc: PreparedDeclaration['input']['runbook']['doc'], ctx: Parameters<typeof planSteps>[1], banPolicy: ArgCheckContext['banPolicy']): string[] {
+function declarationArgProblems(doc: PreparedDeclaration['input']['runbook']['doc'], ctx: Parameters<typeof planSteps>[1], checks: ArgCheckContext): string[] {
   const plan = planSteps(doc, ctx);
   const out = plan.problems.map((p) => `step ${p.step} (${p.action}): ${p.message}`);
   for (const step of plan.steps) {
-    for (const message of argProblems(step.action, step.args, { banPolicy, deferred: step.deferred })) out.push(`step ${step.id} (${step.action}): ${message}`);
+    for (const message of argProblems(step.action, step.args, { ...checks, deferred: step.deferred })) out.push(`step ${step.id} (${step.action}): ${message}`);
   }
   return out;
 }
