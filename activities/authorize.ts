@@ -16,6 +16,16 @@ import type { ActivityDeps } from './deps.js';
 import { refused } from './support/failures.js';
 import { registryOf } from './support/registry.js';
 
+/** Every mutating step re-checks the same declaration: its signature is verified once per worker (bounded). */
+const verified = new Map<string, boolean>();
+const signatureCache = {
+  get: (key: string) => verified.get(key),
+  set: (key: string, good: boolean) => {
+    if (verified.size >= 2_000) verified.clear();
+    verified.set(key, good);
+  },
+};
+
 /** Lifting and expiry restore what a step changed: a revoked declarer key must not strand containment. */
 const RESTORING = /\.(undo|expiry)$/;
 
@@ -43,6 +53,7 @@ export function checkAuthorized(deps: ActivityDeps, action: ActionName, input: A
     seenNonces: new Set(),
     mode: input.mode,
     drillTarget: target.drillTarget && !target.production,
+    signatureCache,
   });
   if (!verdict.ok) throw no(`declaration refused (${verdict.reason}): ${verdict.message}`);
   if (st.extra?.target !== input.target || st.extra?.mode !== input.mode) throw no(`the declaration is for target ${String(st.extra?.target)} in ${String(st.extra?.mode)} mode, not ${input.target} in ${input.mode}`);
@@ -72,6 +83,7 @@ function checkVotes(deps: ActivityDeps, target: TargetConfig, input: ActionInput
       seenNonces: new Set(),
       mode: input.mode,
       drillTarget: target.drillTarget && !target.production,
+      signatureCache,
     });
     if (!verdict.ok) problems.push(`${verdict.claimed?.responder ?? '?'}: ${verdict.reason}`);
     else if (verdict.responder === declarer) problems.push(`${verdict.responder}: declared the incident`);

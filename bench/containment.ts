@@ -152,6 +152,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       `runbooksDir: ${JSON.stringify(join(dir, 'runbooks'))}`,
       `dataDir: ${JSON.stringify(join(dir, 'data'))}`,
       `temporal: { address: "${ctx.config.temporal.address}", taskQueue: firebreak-bench-containment }`,
+      ...ctx.identityYaml,
       'targets:',
       '  local:',
       `    redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ${keyPrefix} }`,

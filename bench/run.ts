@@ -109,9 +109,7 @@ function writeConfig(dir: string, keyPrefix: string, keys: ReadonlyMap<string, K
       'approvers:',
       '  groups:',
       `    responders: [${USERS.responders.join(', ')}]`,
-      'identity:',
-      '  responders:',
-      ...[...keys].map(([user, key]) => `    - { name: ${user}, keys: ["${publicLine(key, user)}"] }`),
+      ...identityYaml(keys),
       'targets:',
       `  ${TARGET}:`,
       '    description: this machine, bench key prefix (a real local app is untouched)',
@@ -122,6 +120,9 @@ function writeConfig(dir: string, keyPrefix: string, keys: ReadonlyMap<string, K
   );
   return file;
 }
+
+/** The registry of the bench people, as config lines (benchmarks with a config of their own reuse them). */
+const identityYaml = (keys: ReadonlyMap<string, KeyPair>): string[] => ['identity:', '  responders:', ...[...keys].map(([user, key]) => `    - { name: ${user}, keys: ["${publicLine(key, user)}"] }`)];
 
 /** The XDG_CONFIG_HOME of a bench person's key file. */
 const keyHome = (dir: string, user: string): string => join(dir, 'keys', user);
@@ -271,6 +272,7 @@ async function main(): Promise<number> {
         users: USERS,
         actor: (user) => ({ user, host: hostname(), via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) }),
         keyHome: (user) => keyHome(dir, user),
+        identityYaml: identityYaml(keys),
         runs,
         warmup: WARMUP_RUNS,
         progress: (done) => err(`${b.name}: ${done}/${runs}`),

@@ -21,6 +21,8 @@ export interface BenchContext {
   actor(user: string): Principal;
   /** The XDG_CONFIG_HOME holding `user`'s key file, for CLI runs as that person. */
   keyHome(user: string): string;
+  /** The `identity:` section registering the bench people, for a benchmark that writes a config of its own. */
+  identityYaml: string[];
   /** Recorded runs wanted (after the warm-up). */
   runs: number;
   /** Unrecorded runs to do first. */

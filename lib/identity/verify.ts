@@ -4,7 +4,7 @@
  * (the time is passed in), so the workflow's update validators and the worker's mutating
  * activities apply the same rules.
  */
-import { decodeBase64 } from './base64.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
 import { verifyEd25519 } from './ed25519.js';
 import { verifySshSig } from './sshsig.js';
 import { decodePublicKey, findKey, findResponder, keyIdOf, keyValidityAt, type Registry, type ServiceKind } from './registry.js';
@@ -53,6 +53,16 @@ export interface VerifyContext {
   mode: string;
   /** The worker's policy marks the target as a drill target. */
   drillTarget: boolean;
+  /**
+   * Signature checks already done, by format, key, signature and the exact signed bytes (a
+   * worker's activities re-check the same declaration many times). Never in workflow code.
+   */
+  signatureCache?: SignatureCache;
+}
+
+export interface SignatureCache {
+  get(key: string): boolean | undefined;
+  set(key: string, good: boolean): unknown;
 }
 
 /**
@@ -122,7 +132,12 @@ export function verifyDecision(signed: unknown, ctx: VerifyContext): Verdict {
   const signature = typeof raw === 'string' && raw.length <= 1024 ? decodeBase64(raw, 'url') : undefined;
   if (!signature) return no('bad-signature', typeof raw === 'string' ? 'signature is not base64url (at most 1024 characters)' : 'no signature');
   const message = statementBytes(st);
-  const good = format === 'sshsig' ? verifySshSig(signature, message, publicKey) : verifyEd25519(signature, message, publicKey);
+  const cacheKey = ctx.signatureCache && `${format === 'sshsig' ? 'sshsig' : 'ed25519'}\0${found.key.publicKey}\0${raw as string}\0${encodeBase64(message)}`;
+  let good = cacheKey === undefined ? undefined : ctx.signatureCache?.get(cacheKey);
+  if (good === undefined) {
+    good = format === 'sshsig' ? verifySshSig(signature, message, publicKey) : verifyEd25519(signature, message, publicKey);
+    if (cacheKey !== undefined) ctx.signatureCache?.set(cacheKey, good);
+  }
   if (!good) return no('bad-signature', `${format === 'sshsig' ? 'SSH signature (namespace firebreak)' : 'signature'} does not verify with key ${st.keyId}`);
 
   const atMs = parseInstant(st.at) as number; // parseStatement checked it

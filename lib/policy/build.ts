@@ -3,6 +3,8 @@
  * config and runbooks folder (never from what the client sent), and the verdict on the
  * signed declaration. Node side: the policy activity and the activities' re-checks use it.
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config, TargetConfig } from '../config.js';
 import { verifyDecision, type SignedStatement, type Verdict } from '../identity/verify.js';
 import { loadRunbook } from '../runbook/loader.js';
@@ -17,10 +19,27 @@ export interface PolicyRequest {
   /** Who the client says declared (trusted only on a development target). */
   claimedDeclarer: string;
   declaration?: SignedStatement;
+  /** Also check every step's known arguments on the worker (what validateIncidentArgs does), for this incident. */
+  preflight?: { capabilities: string[]; declaredAt: string };
 }
 
 export function targetOf(config: Readonly<Config>, name: string): TargetConfig | undefined {
   return Object.hasOwn(config.targets, name) ? config.targets[name] : undefined;
+}
+
+/** Parsed runbooks by folder and name, kept while the file's size and mtime stay: every mutating activity asks. */
+const parsed = new Map<string, { stamp: string; runbook: RunbookSnapshot }>();
+
+function stampOf(dir: string, name: string): string | undefined {
+  for (const ext of ['.yaml', '.yml']) {
+    try {
+      const st = statSync(join(dir, name + ext));
+      return `${ext}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // try the next extension
+    }
+  }
+  return undefined;
 }
 
 /** The worker's own copy of a runbook by name, or why there is none that matches `sha256`. */
@@ -28,7 +47,14 @@ export function trustedRunbook(config: Readonly<Config>, name: string, sha256: s
   let mine: RunbookSnapshot;
   try {
     if (!/^[a-z0-9-]+$/.test(name)) throw new Error('not a runbook name');
-    mine = loadRunbook(config.runbooksDir, name);
+    const key = `${config.runbooksDir}\0${name}`;
+    const stamp = stampOf(config.runbooksDir, name);
+    const cached = parsed.get(key);
+    if (stamp !== undefined && cached?.stamp === stamp) mine = cached.runbook;
+    else {
+      mine = loadRunbook(config.runbooksDir, name);
+      if (stamp !== undefined) parsed.set(key, { stamp, runbook: mine });
+    }
   } catch {
     return { ok: false, problem: `runbook "${name}" is not one of the worker's runbooks (${config.runbooksDir}): declare a runbook by name from the worker's folder` };
   }

@@ -6,6 +6,7 @@
  */
 import type { Registry } from '../identity/registry.js';
 import type { SignedStatement, Via } from '../identity/verify.js';
+import type { StepProblem } from '../runbook/plan.js';
 import type { RunbookSnapshot } from '../runbook/types.js';
 
 export interface GateFloor {
@@ -40,7 +41,8 @@ export interface IncidentPolicy {
   declaration?: SignedStatement;
 }
 
-export type PolicyVerdict = { ok: true; policy: IncidentPolicy } | { ok: false; problem: string };
+/** With the policy, the worker's pre-flight of every step's known arguments (asked for with `preflight`): one round trip, not two. */
+export type PolicyVerdict = { ok: true; policy: IncidentPolicy; preflight?: StepProblem[] } | { ok: false; problem: string };
 
 /** The registry as re-read at a gate (key revocations take effect on open incidents). */
 export interface RegistryRefresh {

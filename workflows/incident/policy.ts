@@ -3,7 +3,7 @@
  * activity (so it is in the history). The worker builds it from its own config and runbooks
  * and verifies the signed declaration; a refusal rejects the incident with nothing done.
  */
-import type { IncidentPolicy } from '../../lib/policy/types.js';
+import type { IncidentPolicy, PolicyVerdict } from '../../lib/policy/types.js';
 import type { IncidentStatus } from '../definitions.js';
 import { failureMessage, loadIncidentPolicy } from './proxies.js';
 import type { IncidentRun } from './state.js';
@@ -13,8 +13,9 @@ import { rejectWith } from './validate.js';
 export async function adoptPolicy(run: IncidentRun): Promise<IncidentStatus | undefined> {
   const { input } = run;
   let policy: IncidentPolicy;
+  let verdict: PolicyVerdict;
   try {
-    const verdict = await loadIncidentPolicy({
+    verdict = await loadIncidentPolicy({
       facts: {
         incidentId: input.incidentId,
         runbook: input.runbook.doc.name,
@@ -29,6 +30,8 @@ export async function adoptPolicy(run: IncidentRun): Promise<IncidentStatus | un
       clientRunbook: input.runbook,
       claimedDeclarer: input.declaredBy.user,
       declaration: input.declaration,
+      // The worker's argument pre-flight in the same round trip (containment waits for both).
+      preflight: { capabilities: input.capabilities ?? [], declaredAt: input.declaredAt },
     });
     if (!verdict.ok) return rejectWith(run, [{ step: '-', action: 'declare', message: verdict.problem }]);
     policy = verdict.policy;
@@ -36,6 +39,7 @@ export async function adoptPolicy(run: IncidentRun): Promise<IncidentStatus | un
     return rejectWith(run, [{ step: '-', action: 'declare', message: `the worker could not load its policy: ${failureMessage(err)}` }]);
   }
   run.adopt(policy);
+  run.preflight = verdict.preflight;
   run.loadingPolicy = false;
   return undefined;
 }

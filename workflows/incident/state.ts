@@ -9,6 +9,7 @@ import type { Registry } from '../../lib/identity/registry.js';
 import type { SignedStatement } from '../../lib/identity/verify.js';
 import { applyFloors } from '../../lib/policy/floors.js';
 import type { IncidentPolicy } from '../../lib/policy/types.js';
+import type { StepProblem } from '../../lib/runbook/plan.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
 import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
@@ -45,6 +46,8 @@ export class IncidentRun {
   registry: Registry = { responders: [], services: [] };
   /** True until the policy is in: updates are refused, never judged without it. */
   loadingPolicy = false;
+  /** The worker's argument pre-flight, when it came with the policy (else validateIncidentArgs runs). */
+  preflight: StepProblem[] | undefined;
   /** Nonces of the decisions taken: a statement counts once. */
   readonly nonces = new Set<string>();
   /** Who asked to abort (a drill robot on a drill target may roll back at once). */

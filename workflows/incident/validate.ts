@@ -13,7 +13,7 @@ export async function rejectInvalidArgs(run: IncidentRun): Promise<IncidentStatu
   const plan = planSteps(run.doc, { params: input.params, incident: run.refContext().incident, declaredAt });
   const problems = [...plan.problems];
   try {
-    problems.push(...(await engineChecks.validateIncidentArgs({ incidentId: input.incidentId, target: input.target, mode: input.mode, steps: plan.steps })).problems);
+    problems.push(...(run.preflight ?? (await engineChecks.validateIncidentArgs({ incidentId: input.incidentId, target: input.target, mode: input.mode, steps: plan.steps })).problems));
   } catch (err) {
     problems.push({ step: '-', action: '-', message: `the worker could not validate the arguments: ${failureMessage(err)}` });
   }
