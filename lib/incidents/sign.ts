@@ -5,7 +5,7 @@
  * every other by the workflow, which is the only judge.
  */
 import type { SignedStatement } from '../identity/verify.js';
-import { decisionExpectation, declarationExtra, declarationHash, type DecisionInput, type DeclarationFacts } from '../policy/decisions.js';
+import { decisionExpectation, declarationExtra, declarationFactsOf, declarationHash, type DecisionInput } from '../policy/decisions.js';
 import type { Actor, IncidentInput } from '../../workflows/definitions.js';
 import type { Principal } from './types.js';
 
@@ -27,20 +27,6 @@ export async function signDecision(p: Principal, incidentId: string, d: Decision
 
 export function actorOf(p: Principal): Actor {
   return { user: p.user, host: p.host, via: p.via };
-}
-
-export function declarationFactsOf(input: IncidentInput): DeclarationFacts {
-  return {
-    incidentId: input.incidentId,
-    runbook: input.runbook.doc.name,
-    runbookSha256: input.runbook.sha256,
-    params: input.params,
-    severity: input.severity,
-    mode: input.mode,
-    target: input.target,
-    summary: input.summary,
-    dedupKey: input.dedupKey,
-  };
 }
 
 /** The declaration statement for a prepared incident. */

@@ -8,6 +8,18 @@ import type { StatementKind } from '../identity/statement.js';
 import type { Expectation } from '../identity/verify.js';
 import type { ParamValue, Severity } from '../runbook/types.js';
 
+/** The parts of an incident's input a declaration covers (IncidentInput has them). */
+export interface DeclarationInput {
+  incidentId: string;
+  runbook: { doc: { name: string }; sha256: string };
+  params: Record<string, ParamValue>;
+  severity: Severity;
+  mode: string;
+  target: string;
+  summary?: string;
+  dedupKey?: string;
+}
+
 /** Everything a declaration decides; its hash is the declaration statement's `argsHash`. */
 export interface DeclarationFacts {
   incidentId: string;
@@ -19,6 +31,21 @@ export interface DeclarationFacts {
   target: string;
   summary?: string;
   dedupKey?: string;
+}
+
+/** The facts of an incident's input, as its declaration signs them. */
+export function declarationFactsOf(input: DeclarationInput): DeclarationFacts {
+  return {
+    incidentId: input.incidentId,
+    runbook: input.runbook.doc.name,
+    runbookSha256: input.runbook.sha256,
+    params: input.params,
+    severity: input.severity,
+    mode: input.mode,
+    target: input.target,
+    summary: input.summary,
+    dedupKey: input.dedupKey,
+  };
 }
 
 export function declarationHash(f: DeclarationFacts): string {

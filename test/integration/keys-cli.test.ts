@@ -1,15 +1,13 @@
 /** Signing keys at the CLI: `keys init|show`, and a responder who keeps their key in ssh-agent (SSHSIG), verified by the workflow. */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/config.js';
 import { parsePublicLine } from '../../lib/identity/registry.js';
 import { declareIncident, getStatus, waitFor } from '../../lib/incidents/index.js';
+import { runCli } from '../helpers/cli.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { startAgent, type TestAgent } from '../helpers/ssh-agent.js';
 
-const BIN = join(PROJECT_ROOT, 'bin/firebreak.js');
 let agent: TestAgent;
 let stack: Stack;
 let agentLine: string;
@@ -25,17 +23,7 @@ afterAll(async () => {
   agent?.stop();
 });
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: stack.dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 45_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { cwd: stack.dir, env });
 
 it('FIREBREAK_SIGN_WITH=ssh-agent: bob approves with his agent key; as carol the same key is refused', async () => {
   const { id } = await declareIncident(stack.client, stack.config, { runbook: 'token-leak', params: { lockdown: true }, actor: stack.actor(DECLARER) });

@@ -3,7 +3,6 @@
  * the adversarial review, now refused with a clear reason and no effect on the target (the
  * lockdown flag in real Redis stays unset), and the positive paths with real signatures.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -20,9 +19,9 @@ import { signDeclaration } from '../../lib/incidents/sign.js';
 import { gateHash } from '../../lib/policy/decisions.js';
 import { loadRunbook } from '../../lib/runbook/loader.js';
 import { abortUpdate, approveUpdate, INCIDENT_WORKFLOW, resolveUpdate, type IncidentInput, type IncidentStatus } from '../../workflows/definitions.js';
+import { runCli } from '../helpers/cli.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
-const BIN = join(PROJECT_ROOT, 'bin/firebreak.js');
 const SLACK = { alice: { team: 'T0FIRE', user: 'U0ALICE' } };
 const slackKey = ephemeralKeyPair();
 const intakeKey = ephemeralKeyPair();
@@ -78,17 +77,7 @@ async function closeIncident(id: string): Promise<void> {
   await handleFor(stack.client, id).terminate('test done').catch(() => undefined);
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: stack.dir, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 45_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { cwd: stack.dir, env });
 
 describe('names are not identities', () => {
   it('FIREBREAK_USER=bob with alice’s key is refused; so is the declarer as herself; two real responders open the gate', async () => {

@@ -3,6 +3,7 @@
  * activity (so it is in the history). The worker builds it from its own config and runbooks
  * and verifies the signed declaration; a refusal rejects the incident with nothing done.
  */
+import { declarationFactsOf } from '../../lib/policy/decisions.js';
 import type { IncidentPolicy, PolicyVerdict } from '../../lib/policy/types.js';
 import type { IncidentStatus } from '../definitions.js';
 import { failureMessage, loadIncidentPolicy } from './proxies.js';
@@ -16,17 +17,7 @@ export async function adoptPolicy(run: IncidentRun): Promise<IncidentStatus | un
   let verdict: PolicyVerdict;
   try {
     verdict = await loadIncidentPolicy({
-      facts: {
-        incidentId: input.incidentId,
-        runbook: input.runbook.doc.name,
-        runbookSha256: input.runbook.sha256,
-        params: input.params,
-        severity: input.severity,
-        mode: input.mode,
-        target: input.target,
-        summary: input.summary,
-        dedupKey: input.dedupKey,
-      },
+      facts: declarationFactsOf(input),
       clientRunbook: input.runbook,
       claimedDeclarer: input.declaredBy.user,
       declaration: input.declaration,
