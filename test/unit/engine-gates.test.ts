@@ -203,3 +203,55 @@ describe('the all-clear', () => {
     });
   });
 });
+
+describe('drill robots', () => {
+  it('on a drill target in a drill: a robot declares, robots approve, and a robot’s abort rolls back at once', async () => {
+    await withIncident({ runbook: GATED, mode: 'drill', drillTarget: true, declarer: 'robot-1' }, async (inc) => {
+      let s = await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      expect(s.identity?.declarer).toMatchObject({ responder: 'robot-1', via: 'drill-robot' });
+      expect(await refusal(inc.approve('lockdown', 'robot-1'))).toMatch(/two-person rule: robot-1 declared this incident/);
+      await inc.approve('lockdown', 'robot-2');
+      await inc.approve('lockdown', 'alice');
+      s = await inc.until((x) => x.state === 'awaiting-resolve', 'containment');
+      expect(s.gates.find((g) => g.id === 'lockdown')?.approvals.map((v) => [v.by, v.via])).toEqual([
+        ['robot-2', 'drill-robot'],
+        ['alice', 'personal'],
+      ]);
+      await inc.abort('robot-2', 'drill over');
+      s = await inc.result();
+      expect(s.state).toBe('aborted');
+      expect(s.gates.some((g) => g.id === 'rollback')).toBe(false);
+      expect(inc.calls.map((c) => c.step)).toContain('lockdown.undo');
+    });
+  });
+
+  it('anywhere else a robot is refused: live mode on a drill target, or a drill on another target', async () => {
+    await withIncident({ runbook: GATED, mode: 'live', drillTarget: true }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      expect(await refusal(inc.approve('lockdown', 'robot-2'))).toMatch(/drill-robot-outside-drill/);
+    });
+    await withIncident({ runbook: GATED, mode: 'drill', declarer: 'robot-1' }, async (inc) => {
+      const s = await inc.result();
+      expect(s.state).toBe('rejected');
+      expect(s.rejection?.[0]?.message).toMatch(/drill-robot-outside-drill/);
+      expect(inc.calls).toEqual([]);
+    });
+  });
+
+  it('an abort by a person after people approved containment waits, rolling back, for the all-clear’s approval', async () => {
+    await withIncident({ runbook: GATED }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      await inc.approve('lockdown', 'alice');
+      await inc.approve('lockdown', 'bob');
+      await inc.until((x) => x.state === 'awaiting-resolve', 'containment');
+      await inc.abort(DECLARER, 'one person');
+      let s = await inc.until((x) => x.state === 'rolling-back', 'rolling back');
+      expect(inc.calls.map((c) => c.step)).not.toContain('lockdown.undo');
+      expect(await refusal(inc.resolve(DECLARER))).toMatch(/two-person rule/);
+      await inc.resolve('carol');
+      s = await inc.result();
+      expect(s.state).toBe('aborted');
+      expect(inc.calls.map((c) => c.step)).toContain('lockdown.undo');
+    });
+  });
+});

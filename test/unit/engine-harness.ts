@@ -14,6 +14,7 @@ import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
 import { encodeBase64 } from '../../lib/identity/base64.js';
 import { ephemeralKeyPair, type KeyPair } from '../../lib/identity/keys.js';
 import type { Registry } from '../../lib/identity/registry.js';
+import type { StatementKind } from '../../lib/identity/statement.js';
 import { keyPairSigner } from '../../lib/identity/signer.js';
 import { verifyDecision } from '../../lib/identity/verify.js';
 import { signDecision, signDeclaration } from '../../lib/incidents/sign.js';
@@ -50,20 +51,25 @@ export const actor = (user: string): Actor => ({ user, host: 'test', via: 'api' 
 
 /** Everyone the tests name has a registered key (mallory too: registered, but in no group). */
 const PEOPLE = ['olga', 'alice', 'bob', 'carol', 'dora', 'mallory'];
-const KEYS = new Map<string, KeyPair>(PEOPLE.map((name) => [name, ephemeralKeyPair()]));
+/** Drill robots: valid only in drill mode on a drill target. */
+export const ROBOTS = ['robot-1', 'robot-2'];
+const KEYS = new Map<string, KeyPair>([...PEOPLE, ...ROBOTS].map((name) => [name, ephemeralKeyPair()]));
 export const REGISTRY: Registry = {
   responders: PEOPLE.map((name) => {
     const key = KEYS.get(name) as KeyPair;
     return { name, keys: [{ id: key.keyId, publicKey: encodeBase64(key.publicKey) }] };
   }),
-  services: [],
+  services: ROBOTS.map((name) => {
+    const key = KEYS.get(name) as KeyPair;
+    return { name, kind: 'drill-robot' as const, keys: [{ id: key.keyId, publicKey: encodeBase64(key.publicKey) }], may: ['declare', 'approve', 'resolve', 'abort'] as StatementKind[] };
+  }),
 };
 /** A person as a front door knows them: their name and their key's signer (a stranger gets a key nobody registered). */
 export function principal(user: string): Principal {
   let key = KEYS.get(user);
   if (!key) KEYS.set(user, (key = ephemeralKeyPair()));
   // Signed at the test server's time, as a person's clock agrees with the worker's.
-  return { ...actor(user), signer: keyPairSigner(key, 'cli', async () => new Date(await theEnv().currentTimeMs())) };
+  return { ...actor(user), signer: keyPairSigner(key, ROBOTS.includes(user) ? 'drill' : 'cli', async () => new Date(await theEnv().currentTimeMs())) };
 }
 const HARNESS_SKEW_MS = 5 * 60_000;
 
@@ -127,6 +133,10 @@ export interface IncidentOptions {
   declaredAt?: string;
   /** A target marked for local development: nothing signed, the incident marked unauthenticated. */
   unauthenticated?: boolean;
+  /** The worker's policy marks the target as a drill target. */
+  drillTarget?: boolean;
+  /** Who declares (default DECLARER). */
+  declarer?: string;
 }
 
 export interface Incident {
@@ -183,7 +193,7 @@ function policyStub(opts: IncidentOptions) {
     const base = {
       target: req.facts.target,
       production: false,
-      drillTarget: false,
+      drillTarget: Boolean(opts.drillTarget),
       registry: REGISTRY,
       approvers: opts.approvers ?? APPROVERS,
       approversSource: '/etc/firebreak/test.yaml',
@@ -200,7 +210,7 @@ function policyStub(opts: IncidentOptions) {
       skewMs: HARNESS_SKEW_MS,
       seenNonces: new Set(),
       mode: req.facts.mode,
-      drillTarget: false,
+      drillTarget: Boolean(opts.drillTarget),
     });
     if (!verdict.ok) return { ok: false, problem: `declaration refused (${verdict.reason}): ${verdict.message}` };
     return { ok: true, policy: { ...base, authenticated: true, declarer: { responder: verdict.responder, via: verdict.via, keyId: verdict.keyId }, declaration: req.declaration } };
@@ -250,7 +260,7 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
   const id = `INC-T-${taskQueue}`;
   return worker.runUntil(async () => {
     const input = incidentInput(opts, id);
-    const declaration = opts.unauthenticated ? undefined : await signDeclaration(principal(DECLARER), input);
+    const declaration = opts.unauthenticated ? undefined : await signDeclaration(principal(opts.declarer ?? DECLARER), input);
     const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [{ ...input, ...(declaration && { declaration }) }] });
     const update = <R, A>(def: UpdateDefinition<R, [A]>, arg: A): Promise<R> => handle.executeUpdate(def, { args: [arg] });
     /** The actor and, unless unauthenticated, the user's signed statement of the decision. */
