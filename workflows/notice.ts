@@ -6,6 +6,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import { GDPR_DEADLINE_HOURS } from '../lib/gdpr.js';
+import { textProblem } from '../lib/limits.js';
 import { participantProblem, refuse } from './incident/authz.js';
 import { takeSigned, verifySigned } from './incident/identity.js';
 import { DEFAULT_REMIND_HOURS_BEFORE, noticeSentUpdate, noticeStatusQuery, type GdprDeadlineInput, type NoticeSentInput, type NoticeStatus } from './notice-definitions.js';
@@ -37,6 +38,7 @@ export async function GdprDeadlineWorkflow(input: GdprDeadlineInput): Promise<No
     {
       validator: (req: NoticeSentInput) => {
         if (state.sentAt) throw new Error(`the notice was already recorded as sent by ${state.sentBy} at ${state.sentAt}`);
+        refuse(textProblem('reference', req.reference, 'a notice reference'));
         const { actor, via } = verifySigned({ incidentId: input.incidentId, mode: input.mode ?? 'live', trust: input.trust, nonces }, req, { kind: 'notice-sent', at: req.at, reference: req.reference });
         if (via !== 'drill-robot') refuse(participantProblem(input, actor));
         if (req.at !== undefined && Number.isNaN(Date.parse(req.at))) throw new Error(`"${req.at}" is not an ISO time`);

@@ -7,6 +7,7 @@ import { getTarget, type Config } from '../config.js';
 import { drillRefusal } from '../drills.js';
 import { InvalidArgumentsError, OperationError, UsageError } from '../errors.js';
 import { incidentIdOf, workflowIdFor } from '../ids.js';
+import { textProblem } from '../limits.js';
 import { coerceParams, loadRunbook } from '../runbook/loader.js';
 import { planSteps } from '../runbook/plan.js';
 import { SEVERITIES, type Severity } from '../runbook/types.js';
@@ -48,6 +49,8 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
   if (sensitive.length && !config.encryption) {
     throw new UsageError(`parameter ${sensitive.map(([n]) => n).join(', ')} is sensitive and would be stored in plain text: configure encryption first (README: Payload encryption)`);
   }
+  const long = textProblem('summary', req.summary, '--summary');
+  if (long) throw new UsageError(long);
   if (req.dedupKey !== undefined && !/^[\w.:@/-]{1,200}$/.test(req.dedupKey)) {
     throw new UsageError('dedup key: 1–200 characters of letters, digits and . _ : @ / -');
   }

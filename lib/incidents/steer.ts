@@ -1,6 +1,7 @@
 /** Steering an incident: every human decision is a workflow update, validated inside the workflow. */
 import type { Client } from '@temporalio/client';
 import { OperationError, UsageError } from '../errors.js';
+import { textProblem, type TextKind } from '../limits.js';
 import { pastMoment } from './moments.js';
 import { gdprWorkflowId, incidentIdOf } from '../ids.js';
 import {
@@ -25,11 +26,18 @@ import { getStatus } from './queries.js';
 import { signDecision } from './sign.js';
 import type { Principal } from './types.js';
 
+/** A text over its limit is a usage error here, before anything is signed or sent (the workflow refuses it too). */
+function limited(kind: TextKind, value: string | undefined, flag: string): void {
+  const problem = textProblem(kind, value, flag);
+  if (problem) throw new UsageError(problem);
+}
+
 /** The incident id of an id or workflow id. */
 const incidentOf = (id: string): string => incidentIdOf(toWorkflowId(id));
 
 /** Approve a gate for exactly the arguments it shows now. `expectedHash`: at least 12 hex digits of what the approver read. */
 export async function approveGate(client: Client, id: string, gate: string, actor: Principal, comment?: string, expectedHash?: string): Promise<GateStatus> {
+  limited('comment', comment, '--comment');
   if (expectedHash !== undefined && !/^[0-9a-f]{12,64}$/.test(expectedHash)) {
     throw new UsageError(`--hash takes at least 12 hex digits of the gate's argument hash (as status shows it), not "${expectedHash}"`);
   }
@@ -47,12 +55,14 @@ export async function approveGate(client: Client, id: string, gate: string, acto
 }
 
 export async function abortIncident(client: Client, id: string, reason: string, actor: Principal): Promise<IncidentState> {
+  limited('reason', reason, '--reason');
   const who = await signDecision(actor, incidentOf(id), { kind: 'abort', reason });
   return updateIncident(client, id, (h) => h.executeUpdate(abortUpdate, { args: [{ reason, ...who }] }));
 }
 
 /** The all-clear (or, for an aborted incident rolling back approved containment, its approval). */
 export async function resolveIncident(client: Client, id: string, actor: Principal, comment?: string): Promise<GateStatus> {
+  limited('comment', comment, '--comment');
   const status = await getStatus(client, id);
   const open = status.gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');
   const gate = open?.id ?? 'resolve';
@@ -61,21 +71,25 @@ export async function resolveIncident(client: Client, id: string, actor: Princip
 }
 
 export async function addNote(client: Client, id: string, text: string, actor: Principal): Promise<number> {
+  limited('note', text, 'a note');
   const who = await signDecision(actor, incidentOf(id), { kind: 'note', text });
   return updateIncident(client, id, (h) => h.executeUpdate(noteUpdate, { args: [{ text, ...who }] }));
 }
 
 export async function confirmItem(client: Client, id: string, step: string, item: string, actor: Principal, note?: string): Promise<ChecklistStatus> {
+  limited('comment', note, '--note');
   const who = await signDecision(actor, incidentOf(id), { kind: 'confirm', step, item, note });
   return updateIncident(client, id, (h) => h.executeUpdate(confirmItemUpdate, { args: [{ step, item, note, ...who }] }));
 }
 
 export async function waiveItem(client: Client, id: string, step: string, item: string, actor: Principal, reason: string): Promise<ChecklistStatus> {
+  limited('reason', reason, '--reason');
   const who = await signDecision(actor, incidentOf(id), { kind: 'waive', step, item, note: reason });
   return updateIncident(client, id, (h) => h.executeUpdate(waiveItemUpdate, { args: [{ step, item, note: reason, ...who }] }));
 }
 
 export async function overrideStep(client: Client, id: string, step: string, actor: Principal, reason: string): Promise<StepStatus> {
+  limited('reason', reason, '--reason');
   const who = await signDecision(actor, incidentOf(id), { kind: 'override', step, reason });
   return updateIncident(client, id, (h) => h.executeUpdate(overrideUpdate, { args: [{ step, reason, ...who }] }));
 }
@@ -93,6 +107,7 @@ export async function markPersonalData(client: Client, id: string, actor: Princi
 
 /** Record on the incident's GDPR clock that the Art. 33 notice went out (stops the reminders). */
 export async function recordNoticeSent(client: Client, id: string, actor: Principal, opts: { at?: string; reference?: string } = {}): Promise<NoticeStatus> {
+  limited('reference', opts.reference, '--reference');
   const incidentId = incidentOf(id);
   const who = await signDecision(actor, incidentId, { kind: 'notice-sent', at: opts.at, reference: opts.reference });
   try {

@@ -180,6 +180,12 @@ describe('usage errors exit 2 with one line and no stack trace', () => {
     expect(e.code).toBe('invalid');
   });
 
+  it('texts over their limit (issue 11 §1) exit 2 before anything is sent', async () => {
+    expectOneLineError(await cli(['abort', 'INC-20990101-nosuch', '--reason', 'r'.repeat(1001)]), 2, /--reason is limited to 1000 characters \(got 1001\)/);
+    expectOneLineError(await cli(['approve', 'INC-20990101-nosuch', 'lockdown', '--comment', 'c'.repeat(1001)]), 2, /--comment is limited to 1000 characters/);
+    expectOneLineError(await cli(['declare', 'token-leak', '--summary', 's'.repeat(1001)]), 2, /--summary is limited to 1000 characters/);
+  });
+
   it('declare: unknown mode (--json)', async () => {
     expectJsonError(await cli(['declare', 'token-leak', '--mode', 'yolo', '--json']), 2, /unknown mode "yolo" \(one of live, dry-run, drill\)/);
   });

@@ -3,6 +3,7 @@
  * escalation timers, abort while a gate is open.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEXT_LIMITS } from '../../lib/limits.js';
 import { DECLARER, MINUTE, refusal, runbook, startEngine, stopEngine, withIncident } from './engine-harness.js';
 
 beforeAll(startEngine, 120_000);
@@ -252,6 +253,25 @@ describe('drill robots', () => {
       s = await inc.result();
       expect(s.state).toBe('aborted');
       expect(inc.calls.map((c) => c.step)).toContain('lockdown.undo');
+    });
+  });
+});
+
+describe('what people type is bounded (issue 11 §1)', () => {
+  it('an over-long comment or abort reason is refused and changes nothing; at the limit it is taken', async () => {
+    await withIncident({ runbook: GATED }, async (inc) => {
+      await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      const big = 'x'.repeat(TEXT_LIMITS.comment + 1);
+      expect(await refusal(inc.approve('lockdown', 'alice', undefined, big))).toBe(`a comment is limited to ${TEXT_LIMITS.comment} characters (got ${big.length})`);
+      expect(await refusal(inc.abort(DECLARER, 'r'.repeat(1.5 * 1024 * 1024)))).toMatch(/^an abort reason is limited to 1000 characters/);
+      let s = await inc.status();
+      expect(s.gates[0]?.approvals).toEqual([]);
+      expect(s.state).toBe('awaiting-approval');
+      await inc.approve('lockdown', 'alice', undefined, 'c'.repeat(TEXT_LIMITS.comment));
+      await inc.abort(DECLARER, 'r'.repeat(TEXT_LIMITS.reason));
+      s = await inc.result();
+      expect(s.state).toBe('aborted');
+      expect(s.abortReason).toHaveLength(TEXT_LIMITS.reason);
     });
   });
 });

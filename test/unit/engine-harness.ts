@@ -148,7 +148,7 @@ export interface Incident {
   status(): Promise<IncidentStatus>;
   /** Poll the status (real time) until `done` holds; time does not move meanwhile. */
   until(done: (s: IncidentStatus) => boolean, what?: string): Promise<IncidentStatus>;
-  approve(gate: string, user: string, argsHash?: string): Promise<unknown>;
+  approve(gate: string, user: string, argsHash?: string, comment?: string): Promise<unknown>;
   resolve(user: string): Promise<unknown>;
   abort(user: string, reason?: string): Promise<unknown>;
   retry(user: string): Promise<string[]>;
@@ -281,9 +281,9 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
           await new Promise((r) => setTimeout(r, 50));
         }
       },
-      async approve(gate, user, argsHash) {
+      async approve(gate, user, argsHash, comment) {
         const hash = argsHash ?? (await status()).gates.find((g) => g.id === gate && g.state === 'open')?.argsHash ?? '0'.repeat(64);
-        return update(approveUpdate, { gate, argsHash: hash, ...(await who(user, { kind: 'approve', gate, argsHash: hash })) });
+        return update(approveUpdate, { gate, argsHash: hash, ...(comment !== undefined && { comment }), ...(await who(user, { kind: 'approve', gate, argsHash: hash })) });
       },
       async resolve(user) {
         const open = (await status()).gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');

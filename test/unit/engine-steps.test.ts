@@ -124,7 +124,7 @@ describe('notes', () => {
       await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear');
       expect(await refusal(inc.note('mallory', 'hi'))).toBe('mallory is neither the declarer nor an approver, so cannot add notes to this incident');
       expect(await refusal(inc.note(DECLARER, '   '))).toBe('a note needs text');
-      expect(await refusal(inc.note(DECLARER, 'x'.repeat(4001)))).toBe('a note is limited to 4000 characters');
+      expect(await refusal(inc.note(DECLARER, 'x'.repeat(4001)))).toBe('a note is limited to 4000 characters (got 4001)');
       const n = await inc.note('alice', 'attacker gone');
       const s = await inc.status();
       expect(n).toBe(s.timeline.length);

@@ -8,6 +8,7 @@ import * as wf from '@temporalio/workflow';
 import { actionSpec, type ChecklistSpec } from '../../lib/actions.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ChecklistInput, ChecklistItem, ChecklistStatus, StepStatus } from '../definitions.js';
+import { textProblem } from '../../lib/limits.js';
 import { approverProblem, participantProblem, refuse } from './authz.js';
 import { awaitHumans } from './gates.js';
 import { checkDecision, takeDecision } from './identity.js';
@@ -81,6 +82,7 @@ function confirmedWord(run: IncidentRun, step: string): string {
 
 export function validateConfirm(run: IncidentRun, req: ChecklistInput): void {
   itemOf(run, req);
+  refuse(textProblem('comment', req.note, 'a confirmation note'));
   const { actor, via } = checkDecision(run, req, { kind: 'confirm', step: req.step, item: req.item, note: req.note });
   if (via !== 'drill-robot') refuse(participantProblem(run.roster(), actor, 'confirm checklist items of'));
 }
@@ -96,6 +98,7 @@ export function confirm(run: IncidentRun, req: ChecklistInput): ChecklistStatus 
 export function validateWaive(run: IncidentRun, req: ChecklistInput): void {
   itemOf(run, req);
   if (!req.note?.trim()) throw new Error('a waiver needs a reason');
+  refuse(textProblem('reason', req.note, 'a waiver reason'));
   const { actor, via } = checkDecision(run, req, { kind: 'waive', step: req.step, item: req.item, note: req.note });
   if (via !== 'drill-robot') refuse(approverProblem(run.roster(), actor, 'waive checklist items'));
 }

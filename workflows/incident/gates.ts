@@ -9,6 +9,7 @@ import { argsHash } from '../../lib/canonical.js';
 import { gateHash } from '../../lib/policy/decisions.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ApproveInput, GateStatus, ResolveInput } from '../definitions.js';
+import { textProblem } from '../../lib/limits.js';
 import { refuse, voteProblem } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
 import { refreshRegistry } from './proxies.js';
@@ -142,6 +143,7 @@ const openGateNamed = (run: IncidentRun, id: string): GateStatus | undefined => 
 const signedBy = (d: Decider): string => (d.keyId ? ` (signed ${d.keyId}, ${d.via})` : '');
 
 export function validateApprove(run: IncidentRun, req: ApproveInput): void {
+  refuse(textProblem('comment', req.comment, 'a comment'));
   const gate = openGateNamed(run, req.gate);
   // Cheap checks first: an unknown gate or a stale hash is refused without verifying a signature.
   if (!gate) refuse(`no gate "${req.gate}" is open on this incident`);
@@ -165,6 +167,7 @@ export function approve(run: IncidentRun, req: ApproveInput): GateStatus {
 const resolveGateOf = (run: IncidentRun): 'resolve' | 'rollback' => (run.status.state === 'rolling-back' ? 'rollback' : 'resolve');
 
 export function validateResolve(run: IncidentRun, req: ResolveInput): void {
+  refuse(textProblem('comment', req.comment, 'a comment'));
   const status = run.status;
   if (status.state !== 'awaiting-resolve' && status.state !== 'rolling-back') {
     throw new Error(`resolve is accepted once phases I–III are done and containment is in force (now: phase ${status.phase}, state ${status.state}); use abort to roll back instead`);

@@ -8,6 +8,7 @@ import * as wf from '@temporalio/workflow';
 import { actionSpec } from '../../lib/actions.js';
 import { PHASE_TITLES, type PhaseName } from '../../lib/runbook/types.js';
 import type { IncidentState, OverrideInput, RetryInput, StepStatus } from '../definitions.js';
+import { textProblem } from '../../lib/limits.js';
 import { approverProblem, participantProblem, refuse } from './authz.js';
 import { checkDecision, takeDecision } from './identity.js';
 import type { IncidentRun } from './state.js';
@@ -119,6 +120,7 @@ export function validateOverride(run: IncidentRun, req: OverrideInput): void {
   if (st.state !== 'failed') throw new Error(`step ${req.step} is ${st.state}; only a failed step can be overridden`);
   if (!actionSpec(st.action)?.overridable) throw new Error(`a failure of ${st.action} cannot be overridden (retry it or abort)`);
   if (typeof req.reason !== 'string' || !req.reason.trim()) throw new Error('an override needs a reason');
+  refuse(textProblem('reason', req.reason, 'an override reason'));
   const { actor, via } = checkDecision(run, req, { kind: 'override', step: req.step, reason: req.reason });
   if (via !== 'drill-robot') refuse(approverProblem(run.roster(), actor, 'override failed steps'));
 }

@@ -13,6 +13,7 @@ import type { StepProblem } from '../../lib/runbook/plan.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
 import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
+import { textProblem } from '../../lib/limits.js';
 import { participantProblem, refuse, type Roster } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
 
@@ -188,6 +189,7 @@ export class IncidentRun {
   validateAbort(req: AbortInput): void {
     if (this.aborting || CLOSED.includes(this.status.state)) throw new Error(`incident is already ${this.status.state}`);
     if (typeof req.reason !== 'string' || !req.reason.trim()) throw new Error('abort needs a reason');
+    refuse(textProblem('reason', req.reason, 'an abort reason'));
     const { actor, via } = checkDecision(this, req, { kind: 'abort', reason: req.reason });
     if (via !== 'drill-robot') refuse(participantProblem(this.roster(), actor, 'abort'));
   }
@@ -204,7 +206,7 @@ export class IncidentRun {
 
   validateNote(req: NoteInput): void {
     if (typeof req.text !== 'string' || !req.text.trim()) throw new Error('a note needs text');
-    if (req.text.length > 4000) throw new Error('a note is limited to 4000 characters');
+    refuse(textProblem('note', req.text, 'a note'));
     const { actor, via } = checkDecision(this, req, { kind: 'note', text: req.text });
     if (via !== 'drill-robot') refuse(participantProblem(this.roster(), actor, 'add notes to'));
   }
