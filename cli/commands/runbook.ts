@@ -50,12 +50,15 @@ export function registerRunbook(program: Command, run: Runner): void {
     .description('validate runbooks (all when none named); exit 2 on any error')
     .action(
       run(async (ctx, names: string[]) => {
-        const { loadRunbook, RunbookError } = await loader();
+        const [{ loadRunbook, RunbookError }, { approvalProblems }] = await Promise.all([loader(), import('../../lib/runbook/approvals.js')]);
         const dir = ctx.config.runbooksDir;
         const targets = names.length ? names : readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
         const results = targets.map((n) => {
           try {
             const s = loadRunbook(dir, n);
+            // Gates no one could pass under this config's approver groups.
+            const gates = approvalProblems(s.doc, ctx.config.approvers.groups, ctx.config.source);
+            if (gates.length) return { name: n, valid: false, sha256: s.sha256, problems: gates.map((message) => ({ message })), message: gates.join('\n') };
             return { name: n, valid: true, sha256: s.sha256, problems: [] as unknown[] };
           } catch (err) {
             if (err instanceof RunbookError) return { name: n, valid: false, problems: err.problems, message: err.message };

@@ -8,6 +8,7 @@ import { drillRefusal } from '../drills.js';
 import { InvalidArgumentsError, OperationError, UsageError } from '../errors.js';
 import { incidentIdOf, workflowIdFor } from '../ids.js';
 import { textProblem } from '../limits.js';
+import { approvalProblems } from '../runbook/approvals.js';
 import { coerceParams, loadRunbook } from '../runbook/loader.js';
 import { planSteps } from '../runbook/plan.js';
 import { SEVERITIES, type Severity } from '../runbook/types.js';
@@ -38,6 +39,8 @@ export function prepareDeclaration(config: Readonly<Config>, req: DeclareRequest
   }
   const snapshot = loadRunbook(config.runbooksDir, req.runbook);
   const doc = snapshot.doc;
+  const gates = approvalProblems(doc, config.approvers.groups, config.source);
+  if (gates.length) throw new InvalidArgumentsError(gates);
   const params = coerceParams(doc, req.params ?? {});
   const mode = (req.mode ?? 'live') as Mode;
   if (!MODES.includes(mode)) throw new UsageError(`unknown mode "${req.mode}" (one of ${MODES.join(', ')})`);

@@ -7,7 +7,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, TargetConfig } from '../config.js';
 import { verifyDecision, type SignedStatement, type Verdict } from '../identity/verify.js';
+import { approvalProblems } from '../runbook/approvals.js';
 import { loadRunbook } from '../runbook/loader.js';
+import { applyFloors } from './floors.js';
 import type { RunbookSnapshot } from '../runbook/types.js';
 import { declarationExtra, declarationHash, type DeclarationFacts } from './decisions.js';
 import type { IncidentPolicy, PolicyVerdict } from './types.js';
@@ -101,12 +103,17 @@ export function buildPolicy(config: Readonly<Config>, req: PolicyRequest, now: s
     personalVote: target.policy.personalVote,
     skewMs: config.identity.skewSeconds * 1000,
   };
+  const runbookDoc = authenticated ? undefined : req.clientRunbook.doc;
+  const gateProblems = (doc: RunbookSnapshot['doc']) => approvalProblems(applyFloors(doc, base.gates, false), config.approvers.groups, config.source);
+  if (runbookDoc && gateProblems(runbookDoc).length) return { ok: false, problem: gateProblems(runbookDoc).join('; ') };
   if (!authenticated) {
     const policy: IncidentPolicy = { ...base, runbook: req.clientRunbook, declarer: { responder: req.claimedDeclarer, via: 'unauthenticated' } };
     return { ok: true, policy };
   }
   const runbook = trustedRunbook(config, facts.runbook, facts.runbookSha256);
   if (!runbook.ok) return { ok: false, problem: runbook.problem };
+  const unpassable = gateProblems(runbook.runbook.doc);
+  if (unpassable.length) return { ok: false, problem: unpassable.join('; ') };
   if (!req.declaration) return { ok: false, problem: `target "${facts.target}" requires a signed declaration: create a key with \`firebreak keys init\` and have its public line added to the worker's identity.responders` };
   const verdict = verifyDeclaration(config, target, facts, req.declaration, now);
   if (!verdict.ok) return { ok: false, problem: `declaration refused (${verdict.reason}): ${verdict.message}` };
