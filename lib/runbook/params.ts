@@ -16,7 +16,12 @@ function coerce(spec: ParamSpec, v: RawParamValue): Coerced {
     case 'string':
       return typeof v === 'string' ? { value: v } : bad('a string');
     case 'string[]':
-      if (typeof v === 'string') return { value: v.split(',').map((s) => s.trim()).filter((s) => s !== '') };
+      if (typeof v === 'string') {
+        const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        // Only blanks (a lone tab, ", ,") is a mistake, not "none": an empty list would silently skip the step.
+        if (v !== '' && !items.length) return { error: `the list is only blanks and commas (got ${show(v)}); leave the parameter out for none` };
+        return { value: items };
+      }
       return Array.isArray(v) && v.every((s) => typeof s === 'string') ? { value: [...v] } : bad('a list of strings');
     case 'integer': {
       const n = typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : v;

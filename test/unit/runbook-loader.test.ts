@@ -574,3 +574,11 @@ params:
     }
   });
 });
+
+it('a list param of only blanks (a lone tab) is refused, not taken as an empty list that skips the step (issue 11 §4)', () => {
+  const doc = parseRunbook(['name: t', 'title: T', 'severity: low', 'params:', '  jtis: { type: "string[]" }', 'phases:', '  containment:', '    - id: r', '      action: lockdown.status'].join('\n'), 't.yaml').doc;
+  expect(() => coerceParams(doc, { jtis: '\t' })).toThrow(/param 'jtis' \(string\[\]\): the list is only blanks and commas \(got "\\t"\)/);
+  expect(() => coerceParams(doc, { jtis: ' , ' })).toThrow(/only blanks and commas/);
+  expect(coerceParams(doc, { jtis: '' })).toEqual({ jtis: [] });
+  expect(coerceParams(doc, { jtis: 'a, b,' })).toEqual({ jtis: ['a', 'b'] });
+});
