@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEXT_LIMITS } from '../../lib/limits.js';
+import { gateHash } from '../../lib/policy/decisions.js';
+import { fingerprint } from '../../lib/runbook/sensitive.js';
 import { DECLARER, MINUTE, refusal, runbook, startEngine, stopEngine, withIncident } from './engine-harness.js';
 
 beforeAll(startEngine, 120_000);
@@ -272,6 +274,23 @@ describe('what people type is bounded (issue 11 §1)', () => {
       s = await inc.result();
       expect(s.state).toBe('aborted');
       expect(s.abortReason).toHaveLength(TEXT_LIMITS.reason);
+    });
+  });
+});
+
+describe('sensitive parameters (issue 11 §3)', () => {
+  it('a gate shows a sensitive value as a fingerprint; approvers sign the real arguments and the step acts with them', async () => {
+    const SECRET = 'tok_live_hunter2';
+    const rb = runbook(['containment:', '  - id: lockdown', '    action: lockdown.enable', '    with: { reason: "leaked {{ params.token }}" }', '    approval: { count: 1, group: responders }'], ['params:', '  token: { type: string, sensitive: true }']);
+    await withIncident({ runbook: rb, params: { token: SECRET } }, async (inc) => {
+      const s = await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
+      const gate = s.gates[0];
+      expect(gate?.args).toEqual({ reason: fingerprint(`leaked ${SECRET}`) });
+      expect(JSON.stringify(s)).not.toContain(SECRET);
+      expect(gate?.argsHash).toBe(gateHash(inc.id, 'lockdown.enable', { reason: `leaked ${SECRET}` }));
+      await inc.approve('lockdown', 'alice');
+      await inc.until((x) => x.steps.find((st) => st.id === 'lockdown')?.state === 'succeeded', 'the step');
+      expect(inc.calls.find((c) => c.step === 'lockdown')?.args).toEqual({ reason: `leaked ${SECRET}` });
     });
   });
 });
