@@ -34,6 +34,10 @@ export function verificationFailed(message: string): ApplicationFailure {
 export function targetUnavailable(system: string, err: unknown): ApplicationFailure {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code) return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} unavailable: ${code}`, nonRetryable: false });
+  // ioredis's own words for "the connection is down" name its internals, not the cause.
+  if (err instanceof Error && err.name === 'MaxRetriesPerRequestError') {
+    return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} unreachable: the connection is down (will retry)`, nonRetryable: false });
+  }
   const reason = err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : 'unknown error';
   return ApplicationFailure.create({ type: FailureTypes.TargetUnavailable, message: `${system} error: ${reason}`, nonRetryable: false });
 }
