@@ -4,18 +4,16 @@
  * files (state rejected, every problem listed, nothing done), and
  * `declare --wait` says so in its exit code.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/config.js';
 import { InvalidArgumentsError } from '../../lib/errors.js';
 import { approveGate, declareIncident, getStatus, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
+import { runCli } from '../helpers/cli.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
 let stack: Stack;
-const BIN = join(PROJECT_ROOT, 'bin/firebreak.js');
 
 const RUNBOOK = [
   'name: bad-input',
@@ -148,21 +146,7 @@ describe('worker', () => {
 });
 
 describe('declare --wait exit codes', () => {
-  interface Run {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }
-  const cli = (args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: stack.dir, env: stack.cliEnv(DECLARER), stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (args: string[]) => runCli(args, { cwd: stack.dir, env: stack.cliEnv(DECLARER), timeoutMs: 60_000 });
 
   it('front-door rejection: exit 2, every problem on stderr, nothing started', async () => {
     const key = `cli-fd-${Date.now()}`;
