@@ -61,7 +61,9 @@ export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}
   if (s.activeContainment.length) lines.push('', `Containment in force: ${s.activeContainment.join(', ')}`);
   const n = opts.timeline ?? 8;
   if (n > 0 && s.timeline.length) {
-    lines.push('', `Timeline (last ${Math.min(n, s.timeline.length)} of ${s.timeline.length})`);
+    const total = s.timelineTotal ?? s.timeline.length;
+    const more = n > s.timeline.length && total > s.timeline.length ? `; status carries the newest ${s.timeline.length}, the post-mortem's timeline all of them` : '';
+    lines.push('', `Timeline (last ${Math.min(n, s.timeline.length)} of ${total}${more})`);
     for (const t of s.timeline.slice(-n)) lines.push(`  ${t.at.slice(11, 23)}  ${t.message}`);
   }
   return lines.join('\n');
@@ -86,6 +88,7 @@ export function statusJson(s: IncidentStatus) {
     checklists: s.checklists ?? [],
     notice: s.notice ?? null,
     timeline: s.timeline,
+    timelineTotal: s.timelineTotal ?? s.timeline.length,
     abortReason: s.abortReason ?? null,
     rejection: s.rejection ?? null,
   };

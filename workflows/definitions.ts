@@ -152,7 +152,10 @@ export interface IncidentStatus {
   summary?: string;
   steps: StepStatus[];
   gates: GateStatus[];
+  /** The timeline; the status query carries its newest entries (lib/limits.ts RECENT_TIMELINE), documents all of it. */
   timeline: TimelineEntry[];
+  /** How many entries the whole timeline has (set by the status query). */
+  timelineTotal?: number;
   /** Containment still in force (undo pending on resolve). */
   activeContainment: string[];
   /** Human checklists (secrets.manual): items to confirm or waive. */

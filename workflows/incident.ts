@@ -45,7 +45,7 @@ export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const underPolicy = wf.patched('worker-policy');
   run.loadingPolicy = underPolicy;
 
-  wf.setHandler(statusQuery, () => status);
+  wf.setHandler(statusQuery, () => run.view());
   wf.setHandler(approveUpdate, (req) => approve(run, req), { validator: (req: ApproveInput) => validateApprove(run, req) });
   wf.setHandler(resolveUpdate, (req) => resolve(run, req), { validator: (req: ResolveInput) => validateResolve(run, req) });
   wf.setHandler(abortUpdate, (req) => run.abort(req), { validator: (req: AbortInput) => run.validateAbort(req) });

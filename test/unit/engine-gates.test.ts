@@ -23,7 +23,7 @@ const GATED = runbook([
 ]);
 
 describe('step gates', () => {
-  it('wait for distinct approvers of the group, never the declarer, bound to the arguments; escalate on each timer', async () => {
+  it('wait for distinct approvers of the group, never the declarer, bound to the arguments; escalate on each timer, backing off', async () => {
     await withIncident({ runbook: GATED }, async (inc) => {
       let s = await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
       const gate = s.gates[0]!;
@@ -44,6 +44,9 @@ describe('step gates', () => {
 
       await inc.approve('lockdown', 'alice');
       expect(await refusal(inc.approve('lockdown', 'alice'))).toBe('alice has already approved gate "lockdown"');
+      // Escalations back off: the second comes twice the interval after the first.
+      await inc.env.sleep(15 * MINUTE);
+      expect((await inc.status()).gates[0]?.escalations).toBe(1);
       await inc.env.sleep(15 * MINUTE + 1_000);
       s = await inc.status();
       expect(s.gates[0]?.escalations).toBe(2);

@@ -10,7 +10,7 @@ import { gateHash } from '../../lib/policy/decisions.js';
 import { maskSensitive, sensitiveValues } from '../../lib/runbook/sensitive.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ApproveInput, GateStatus, ResolveInput } from '../definitions.js';
-import { textProblem } from '../../lib/limits.js';
+import { HISTORY_GUARD_EVENTS, reminderIntervalMs, textProblem } from '../../lib/limits.js';
 import { refuse, voteProblem } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
 import { refreshRegistry } from './proxies.js';
@@ -33,10 +33,25 @@ async function rereadRegistry(run: IncidentRun): Promise<void> {
  * rely on that: concurrent steps must issue their commands in the same order on replay).
  */
 export async function awaitHumans<T>(run: IncidentRun, decided: () => boolean, everyMs: number, remind: () => void, after: () => T): Promise<T> {
-  while (!decided() && !run.aborting) {
-    if (!(await wf.condition(() => decided() || run.aborting, everyMs))) remind();
-  }
+  await remindUntil(run, () => decided() || run.aborting, everyMs, remind);
   return after();
+}
+
+/**
+ * Wait until `done()`, calling `remind()` each time the wait passes. Reminders back off
+ * (lib/limits.ts) and stop near the history limit: one participant's patience must not be
+ * able to end the incident's history.
+ */
+async function remindUntil(run: IncidentRun, done: () => boolean, everyMs: number, remind: () => void): Promise<void> {
+  const bounded = wf.patched('bounded-reminders');
+  for (let n = 0; !done(); n++) {
+    if (bounded && run.historyFull()) {
+      run.note({ kind: 'escalation', message: `escalations and reminders stopped: the incident's history is near Temporal's limit (${HISTORY_GUARD_EVENTS} events); it still waits for the decision` });
+      await wf.condition(done);
+      return;
+    }
+    if (!(await wf.condition(done, bounded ? reminderIntervalMs(everyMs, n) : everyMs))) remind();
+  }
 }
 
 function escalate(run: IncidentRun, gate: GateStatus): void {
@@ -128,9 +143,7 @@ export async function rollbackGate(run: IncidentRun, held: UndoEntry[]): Promise
   run.status.gates.push(gate);
   run.pin('rolling-back');
   run.note({ kind: 'gate', step: 'rollback', message: `aborted with approved containment in force (${ids.join(', ')}): rolling it back needs ${r.count} approval(s) from ${r.group}, as the all-clear would (firebreak resolve)` });
-  while (gate.state === 'open') {
-    if (!(await wf.condition(() => gate.state !== 'open', r.escalateAfterMs))) escalate(run, gate);
-  }
+  await remindUntil(run, () => gate.state !== 'open', r.escalateAfterMs, () => escalate(run, gate));
   run.note({ kind: 'gate', step: 'rollback', message: `rollback approved by ${gate.approvals.map((v) => v.by).join(', ')}` });
 }
 

@@ -8,7 +8,7 @@ import * as wf from '@temporalio/workflow';
 import { actionSpec } from '../../lib/actions.js';
 import { PHASE_TITLES, type PhaseName } from '../../lib/runbook/types.js';
 import type { IncidentState, OverrideInput, RetryInput, StepStatus } from '../definitions.js';
-import { textProblem } from '../../lib/limits.js';
+import { HISTORY_GUARD_EVENTS, RETRY_LIMIT, textProblem } from '../../lib/limits.js';
 import { approverProblem, participantProblem, refuse } from './authz.js';
 import { checkDecision, takeDecision } from './identity.js';
 import type { IncidentRun } from './state.js';
@@ -103,12 +103,15 @@ export async function runPhase(run: IncidentRun, phase: PhaseName): Promise<bool
 
 export function validateRetry(run: IncidentRun, req: RetryInput): void {
   if (run.status.state !== 'blocked') throw new Error(`nothing to retry: the incident is ${run.status.state}`);
+  if (run.retries >= RETRY_LIMIT) refuse(`this incident has been retried ${run.retries} times, the most it takes (${RETRY_LIMIT}): override the failed step or abort`);
+  if (run.historyFull()) refuse(`this incident's history is near Temporal's limit (${HISTORY_GUARD_EVENTS} events): retries are no longer taken; override the failed step or abort`);
   const { actor, via } = checkDecision(run, req, { kind: 'retry' });
   if (via !== 'drill-robot') refuse(participantProblem(run.roster(), actor, 'retry steps of'));
 }
 
 export function retry(run: IncidentRun, req: RetryInput): string[] {
   const { actor } = takeDecision(run, req);
+  run.retries += 1;
   run.retryRequested = true;
   run.note({ kind: 'retry', by: actor.user, message: `${actor.user} asked to retry the failed steps` });
   return run.status.steps.filter((s) => s.state === 'failed' || s.state === 'cancelled').map((s) => s.id);

@@ -13,7 +13,7 @@ import type { StepProblem } from '../../lib/runbook/plan.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
 import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
-import { textProblem } from '../../lib/limits.js';
+import { HISTORY_GUARD_EVENTS, jsonUtf8Bytes, noteBudgetProblem, RECENT_TIMELINE, textProblem, type NoteTally } from '../../lib/limits.js';
 import { participantProblem, refuse, type Roster } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
 
@@ -39,6 +39,8 @@ export class IncidentRun {
   aborting = false;
   /** Set by retry and override; a blocked wait ends on it. */
   retryRequested = false;
+  /** Retries taken (lib/limits.ts RETRY_LIMIT). */
+  retries = 0;
   /** A state the main flow pins (blocked, awaiting-resolve…); otherwise derived from gates. */
   pinned: IncidentState | undefined;
   /** The worker's policy (absent in histories from before it: those replay as they ran). */
@@ -54,6 +56,9 @@ export class IncidentRun {
   /** Who asked to abort (a drill robot on a drill target may roll back at once). */
   abortedBy: Decider | undefined;
   private lastSearchState = '';
+  /** Notes added, per person and in all: each has a budget (lib/limits.ts). */
+  private readonly noteTally = new Map<string, NoteTally>();
+  private readonly allNotes: NoteTally = { count: 0, bytes: 0 };
 
   constructor(readonly input: IncidentInput) {
     this.doc = input.runbook.doc;
@@ -119,6 +124,18 @@ export class IncidentRun {
     const gate = gateId === undefined ? undefined : this.status.gates.find((g) => g.id === gateId && g.state === 'approved');
     const votes = gate?.approvals.flatMap((v) => (v.signed ? [v.signed] : []));
     return { declaration: this.policy.declaration, ...(votes && { votes }) };
+  }
+
+  /** What the status query answers: everything but the timeline, of which the newest entries (and how many there are). */
+  view(): IncidentStatus {
+    const { timeline } = this.status;
+    if (timeline.length <= RECENT_TIMELINE) return { ...this.status, timelineTotal: timeline.length };
+    return { ...this.status, timeline: timeline.slice(-RECENT_TIMELINE), timelineTotal: timeline.length };
+  }
+
+  /** Near Temporal's history limit: escalations, reminders, notes and retries stop; decisions still count. */
+  historyFull(): boolean {
+    return wf.workflowInfo().historyLength >= HISTORY_GUARD_EVENTS;
   }
 
   /** Workflow time (deterministic), ISO. */
@@ -207,13 +224,24 @@ export class IncidentRun {
   validateNote(req: NoteInput): void {
     if (typeof req.text !== 'string' || !req.text.trim()) throw new Error('a note needs text');
     refuse(textProblem('note', req.text, 'a note'));
+    if (this.historyFull()) refuse(`this incident's history is near Temporal's limit (${HISTORY_GUARD_EVENTS} events): notes are no longer taken; decisions still are`);
     const { actor, via } = checkDecision(this, req, { kind: 'note', text: req.text });
     if (via !== 'drill-robot') refuse(participantProblem(this.roster(), actor, 'add notes to'));
+    refuse(noteBudgetProblem(this.tallyOf(actor.user), this.allNotes, jsonUtf8Bytes(req.text)));
   }
 
   addNote(req: NoteInput): number {
     const { actor } = takeDecision(this, req);
+    const bytes = jsonUtf8Bytes(req.text);
+    const mine = this.tallyOf(actor.user);
+    this.noteTally.set(actor.user, { count: mine.count + 1, bytes: mine.bytes + bytes });
+    this.allNotes.count += 1;
+    this.allNotes.bytes += bytes;
     this.note({ kind: 'note', by: actor.user, message: req.text });
     return this.status.timeline.length;
+  }
+
+  private tallyOf(user: string): NoteTally {
+    return this.noteTally.get(user) ?? { count: 0, bytes: 0 };
   }
 }
