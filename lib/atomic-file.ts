@@ -1,6 +1,6 @@
 /** The one atomic file writer: readers never see half a file, and a crash never loses a written one. */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -68,4 +68,14 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
+}
+
+/**
+ * A folder of Firebreak's own files (evidence, documents): created 0750, and an existing one
+ * that others could read or list is tightened to that. What an incident wrote is nobody else's.
+ */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o750 });
+  const st = await stat(dir);
+  if ((st.mode & 0o007) !== 0) await chmod(dir, st.mode & 0o770);
 }

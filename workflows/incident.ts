@@ -40,6 +40,11 @@ import { rejectInvalidArgs } from './incident/validate.js';
 
 export async function IncidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
   const run = new IncidentRun(input);
+  // The result is read outside the encrypted payloads too (clients, the UI): sensitive values as fingerprints.
+  return run.shown(await walk(run));
+}
+
+async function walk(run: IncidentRun): Promise<IncidentStatus> {
   const { status } = run;
   // Before any handler is set: no update is judged without the worker's policy.
   const underPolicy = wf.patched('worker-policy');

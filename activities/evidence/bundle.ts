@@ -3,9 +3,8 @@
  * folder, its SHA-256 for the history, and the one-line summary. The target's
  * configured secrets are scrubbed from every string before it is written.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/atomic-file.js';
+import { ensurePrivateDir, writeFileAtomic } from '../../lib/atomic-file.js';
 import { canonicalJson, sha256Hex } from '../../lib/canonical.js';
 import { readSecret, type SecretRef, type TargetConfig } from '../../lib/config.js';
 import { redactValues } from '../../lib/redact.js';
@@ -60,7 +59,7 @@ export async function writeBundle(dir: string, input: ActionInput, bundle: objec
   const stamp = input.requestedAt.replace(/:/g, '');
   const safeStep = input.stepId.replace(/[^A-Za-z0-9._-]/g, '_');
   const file = join(dir, `evidence-${stamp}-${safeStep}.json`);
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(dir);
   await writeFileAtomic(file, text);
   return { file, sha256 };
 }

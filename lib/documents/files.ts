@@ -1,7 +1,6 @@
 /** Where an incident's documents live, and writing them there: each file atomically and durably. */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-file.js';
+import { ensurePrivateDir, writeFileAtomic } from '../atomic-file.js';
 import { sha256Hex } from '../canonical.js';
 import { UsageError } from '../errors.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
@@ -28,7 +27,7 @@ export interface WrittenDocuments {
 
 /** Write the documents into `dir` (created when missing), each atomically. */
 export async function writeDocuments(dir: string, docs: GeneratedDocument[]): Promise<WrittenDocuments> {
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(dir);
   const files: Record<string, string> = {};
   const sha256: Record<string, string> = {};
   for (const doc of docs) {
@@ -49,7 +48,7 @@ export interface WrittenTimeline {
 
 /** `timeline.json` (the status as it is) and `timeline.md` into `dir` (created when missing). */
 export async function writeTimeline(dir: string, status: IncidentStatus): Promise<WrittenTimeline> {
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(dir);
   const md = timelineMarkdown(status);
   const paths = { json: join(dir, 'timeline.json'), markdown: join(dir, 'timeline.md') };
   await writeFileAtomic(paths.json, JSON.stringify(status, null, 2));

@@ -1,7 +1,7 @@
 /**
  * Sensitive parameter values (`sensitive: true`) shown as fingerprints wherever Firebreak
- * displays arguments outside the encrypted payloads it acts with (a gate's `args` in
- * `status`, the evidence folder's timeline.json). The hash approvers sign covers the real
+ * displays incident data outside the encrypted payloads it acts with (the status answer and
+ * the workflow's result: gate arguments, step summaries, the timeline; the documents). The hash approvers sign covers the real
  * values; only the display changes. Pure: the workflow applies it.
  */
 import { sha256Hex } from '../canonical.js';
@@ -21,11 +21,13 @@ export function sensitiveValues(doc: RunbookDoc, params: Record<string, ParamVal
   return out;
 }
 
-/** `value` with every string that is, or contains, a sensitive value replaced by its fingerprint. */
+/** `value` with every occurrence of a sensitive value, in every string, replaced by the value's fingerprint. */
 export function maskSensitive<T>(value: T, secrets: readonly string[]): T {
   if (!secrets.length) return value;
+  // Longest first: a value that contains another is replaced whole.
+  const ordered = [...new Set(secrets)].sort((a, b) => b.length - a.length);
   const mask = (v: unknown): unknown => {
-    if (typeof v === 'string') return secrets.some((s) => v.includes(s)) ? fingerprint(v) : v;
+    if (typeof v === 'string') return ordered.reduce((text, s) => (text.includes(s) ? text.split(s).join(fingerprint(s)) : text), v);
     if (Array.isArray(v)) return v.map(mask);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mask(x)]));
     return v;

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { removeStaleTemps, writeFileAtomic } from '../../lib/atomic-file.js';
+import { ensurePrivateDir, removeStaleTemps, writeFileAtomic } from '../../lib/atomic-file.js';
+import { writeDocuments } from '../../lib/documents/files.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'fbt-atomic-'));
 
@@ -47,5 +48,21 @@ describe('writeFileAtomic', () => {
     expect(existsSync(live)).toBe(true);
     expect(existsSync(other)).toBe(true);
     expect(await removeStaleTemps(file)).toEqual([]);
+  });
+});
+
+describe('ensurePrivateDir', () => {
+  it('creates the folders 0750 and tightens an existing world-readable one; documents are 0640', async () => {
+    const root = dir();
+    const made = join(root, 'evidence', 'INC-1');
+    await ensurePrivateDir(made);
+    expect(statSync(made).mode & 0o777).toBe(0o750);
+    expect(statSync(join(root, 'evidence')).mode & 0o007).toBe(0);
+    chmodSync(made, 0o755);
+    await ensurePrivateDir(made);
+    expect(statSync(made).mode & 0o777).toBe(0o750);
+    const { files } = await writeDocuments(join(root, 'evidence', 'INC-2'), [{ name: 'postmortem', file: 'postmortem.md', content: '# x\n' } as never]);
+    expect(statSync(join(root, 'evidence', 'INC-2')).mode & 0o777).toBe(0o750);
+    expect(statSync(files.postmortem as string).mode & 0o777).toBe(0o640);
   });
 });

@@ -288,12 +288,40 @@ describe('sensitive parameters (issue 11 §3)', () => {
     await withIncident({ runbook: rb, params: { token: SECRET } }, async (inc) => {
       const s = await inc.until((x) => x.state === 'awaiting-approval', 'the gate');
       const gate = s.gates[0];
-      expect(gate?.args).toEqual({ reason: fingerprint(`leaked ${SECRET}`) });
+      expect(gate?.args).toEqual({ reason: `leaked ${fingerprint(SECRET)}` });
       expect(JSON.stringify(s)).not.toContain(SECRET);
       expect(gate?.argsHash).toBe(gateHash(inc.id, 'lockdown.enable', { reason: `leaked ${SECRET}` }));
       await inc.approve('lockdown', 'alice');
       await inc.until((x) => x.steps.find((st) => st.id === 'lockdown')?.state === 'succeeded', 'the step');
       expect(inc.calls.find((c) => c.step === 'lockdown')?.args).toEqual({ reason: `leaked ${SECRET}` });
+    });
+  });
+
+  it('a step summary, a timeline message or a document never shows one: status, the result and report inputs carry its fingerprint', async () => {
+    const SECRET = 'user-4242@example.com';
+    const rb = runbook(
+      ['containment:', '  - id: lock', '    action: lockdown.enable', '    with: { reason: "account {{ params.who }}" }', 'postmortem:', '  - id: timeline', '    action: report.timeline'],
+      ['params:', '  who: { type: string, sensitive: true }'],
+    );
+    let reportInput = '';
+    const stubs = {
+      lockdownEnable: (i: { args: Record<string, unknown> }) => ({ summary: `lockdown ON for ${String(i.args.reason)}`, changed: true, output: { echoed: i.args.reason }, undo: { action: 'lockdown.disable', args: {} } }),
+      reportTimeline: (i: { status?: unknown }) => {
+        reportInput = JSON.stringify(i.status);
+        return { summary: 'timeline written', changed: true };
+      },
+    };
+    await withIncident({ runbook: rb, params: { who: SECRET }, stubs: stubs }, async (inc) => {
+      const s = await inc.until((x) => x.state === 'awaiting-resolve', 'containment in force');
+      expect(s.steps.find((x) => x.id === 'lock')?.summary).toBe(`lockdown ON for account ${fingerprint(SECRET)}`);
+      expect(s.timeline.map((t) => t.message)).toContain(`lock succeeded: lockdown ON for account ${fingerprint(SECRET)}`);
+      expect(JSON.stringify(s)).not.toContain(SECRET);
+      await inc.resolve('alice');
+      const done = await inc.result();
+      expect(done.state).toBe('completed');
+      expect(JSON.stringify(done)).not.toContain(SECRET);
+      expect(reportInput).toContain(fingerprint(SECRET));
+      expect(reportInput).not.toContain(SECRET);
     });
   });
 });

@@ -7,7 +7,6 @@
 import * as wf from '@temporalio/workflow';
 import { argsHash } from '../../lib/canonical.js';
 import { gateHash } from '../../lib/policy/decisions.js';
-import { maskSensitive, sensitiveValues } from '../../lib/runbook/sensitive.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ApproveInput, GateStatus, ResolveInput } from '../definitions.js';
 import { HISTORY_GUARD_EVENTS, reminderIntervalMs, textProblem } from '../../lib/limits.js';
@@ -79,7 +78,7 @@ export async function stepGate(run: IncidentRun, spec: StepSpec, args: Record<st
   await rereadRegistry(run);
   status.gates = status.gates.filter((g) => !(g.id === spec.id && g.state === 'open'));
   // Shown without sensitive values (the hash covers the real ones).
-  const shown = maskSensitive(args, sensitiveValues(run.doc, run.input.params));
+  const shown = run.shown(args);
   const gate: GateStatus = { id: spec.id, group: approval.group, required: approval.count, approvals: [], argsHash: hash, args: shown, openedAt: run.now(), escalations: 0, state: 'open' };
   status.gates.push(gate);
   run.step(spec.id).state = 'awaiting-approval';

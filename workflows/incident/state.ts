@@ -10,6 +10,7 @@ import type { SignedStatement } from '../../lib/identity/verify.js';
 import { applyFloors } from '../../lib/policy/floors.js';
 import type { IncidentPolicy } from '../../lib/policy/types.js';
 import type { StepProblem } from '../../lib/runbook/plan.js';
+import { maskSensitive, sensitiveValues } from '../../lib/runbook/sensitive.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
 import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
@@ -129,8 +130,13 @@ export class IncidentRun {
   /** What the status query answers: everything but the timeline, of which the newest entries (and how many there are). */
   view(): IncidentStatus {
     const { timeline } = this.status;
-    if (timeline.length <= RECENT_TIMELINE) return { ...this.status, timelineTotal: timeline.length };
-    return { ...this.status, timeline: timeline.slice(-RECENT_TIMELINE), timelineTotal: timeline.length };
+    const recent = timeline.length <= RECENT_TIMELINE ? timeline : timeline.slice(-RECENT_TIMELINE);
+    return this.shown({ ...this.status, timeline: recent, timelineTotal: timeline.length });
+  }
+
+  /** `value` as shown outside the encrypted payloads Firebreak acts with: sensitive parameter values as fingerprints. */
+  shown<T>(value: T): T {
+    return maskSensitive(value, sensitiveValues(this.doc, this.input.params));
   }
 
   /** Near Temporal's history limit: escalations, reminders, notes and retries stop; decisions still count. */

@@ -82,7 +82,8 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
       mode: input.mode,
       args,
       requestedAt: st.startedAt,
-      status: action.wantsStatus ? status : undefined,
+      // Documents get the whole timeline, sensitive values as fingerprints.
+      status: action.wantsStatus ? run.shown(status) : undefined,
       ...(approvedHash ? { approvedHash } : {}),
       ...(run.policy?.authenticated && { authz: run.authz(spec.approval ? spec.id : undefined) }),
     });
