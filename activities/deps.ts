@@ -5,6 +5,7 @@ import type { Config, TargetConfig } from '../lib/config.js';
 import { getTarget, readSecret } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { badInput } from './support/failures.js';
+import { noteDown, noteEndpoint, noteUp } from './support/outages.js';
 import { adminConnection } from './support/pg.js';
 
 export interface ActivityDeps {
@@ -41,7 +42,12 @@ export class TargetClients {
         enableOfflineQueue: true,
         connectionName: 'firebreak-worker',
       });
-      client.on('error', () => undefined); // surfaced per command; avoid unhandled 'error' events
+      // Errors are surfaced per command; the event only marks the connection down (no unhandled 'error').
+      client.on('error', () => noteDown('redis', name));
+      // When the connection went down, for "unreachable since …" and the outage wait (support/failures.ts).
+      noteEndpoint('redis', name, new URL(t.redis.url).host);
+      client.on('close', () => noteDown('redis', name));
+      client.on('ready', () => noteUp('redis', name));
       this.redisByTarget.set(name, client);
     }
     return client;

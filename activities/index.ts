@@ -11,6 +11,7 @@ import { createReportActivities } from './report/index.js';
 import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens/index.js';
 import { checkAuthorized } from './authorize.js';
+import { inTargetScope } from './support/outages.js';
 import { createPolicyActivities } from './policy.js';
 import { checkApproved, checkArgs, createValidateActivities } from './validate.js';
 import { ACTIONS, type ActionName, type ActionSpec, type ActivityName } from '../lib/actions.js';
@@ -42,7 +43,7 @@ export function createActivities(deps: ActivityDeps) {
       checkArgs(deps, action, input);
       checkAuthorized(deps, action, input);
       checkApproved(deps, input);
-      return fn(input);
+      return inTargetScope(input.target, () => fn(input));
     };
   }
   return activities;
