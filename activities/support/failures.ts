@@ -59,6 +59,8 @@ function connectionDown(err: unknown): boolean {
 
 /** Most of one attempt an outage wait may use: the rest of the attempt stays for the work itself. */
 const OUTAGE_MARGIN_MS = 3_000;
+/** Longer steps (a bulk revocation's 15 minutes) still fail an attempt after a minute down, so the retries show. */
+const OUTAGE_MAX_WAIT_MS = 60_000;
 const OUTAGE_POLL_MS = [250, 500, 1_000, 2_000] as const;
 
 /**
@@ -75,7 +77,7 @@ function outageDeadline(): number | undefined {
   }
   const timeout = info.startToCloseTimeoutMs;
   if (!timeout) return undefined;
-  return info.currentAttemptScheduledTimestampMs + timeout - OUTAGE_MARGIN_MS;
+  return Math.min(info.currentAttemptScheduledTimestampMs + timeout - OUTAGE_MARGIN_MS, Date.now() + OUTAGE_MAX_WAIT_MS);
 }
 
 /**
