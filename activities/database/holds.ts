@@ -22,11 +22,6 @@ import { assertOutOfReach, ensureBookkeeping, recordStanding, storeRecord } from
 
 type Step = Pick<ActionInput, 'incidentId' | 'stepId'>;
 
-async function exists(c: pg.ClientBase, table: string): Promise<boolean> {
-  const { rows } = await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
-  return Boolean(rows[0]?.t);
-}
-
 /**
  * The holds tables (created once, like firebreak_undo), and the records stored before they
  * existed taken over: an unlifted record of an incident is its hold (a worker of the previous
@@ -34,48 +29,66 @@ async function exists(c: pg.ClientBase, table: string): Promise<boolean> {
  * of them — a later record of the old version saw the grants already revoked.
  */
 export async function ensureHolds(c: pg.ClientBase, role: RoleRow): Promise<void> {
-  await c.query(
-    `CREATE TABLE IF NOT EXISTS firebreak.read_only_holds (
-       role text NOT NULL,
-       incident_id text NOT NULL,
-       step_id text NOT NULL,
-       since timestamptz NOT NULL DEFAULT clock_timestamp(),
-       PRIMARY KEY (role, incident_id, step_id)
-     )`,
+  const found = await c.query<{ holds: boolean; prior: boolean }>(
+    "SELECT to_regclass('firebreak.read_only_holds') IS NOT NULL AS holds, to_regclass('firebreak.read_only_prior') IS NOT NULL AS prior",
   );
+  if (!found.rows[0]?.holds) {
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS firebreak.read_only_holds (
+         role text NOT NULL,
+         incident_id text NOT NULL,
+         step_id text NOT NULL,
+         since timestamptz NOT NULL DEFAULT clock_timestamp(),
+         PRIMARY KEY (role, incident_id, step_id)
+       )`,
+    );
+  }
+  if (!found.rows[0]?.prior) {
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS firebreak.read_only_prior (
+         role text PRIMARY KEY,
+         record jsonb NOT NULL,
+         incident_id text NOT NULL,
+         step_id text NOT NULL,
+         taken_at timestamptz NOT NULL DEFAULT clock_timestamp()
+       )`,
+    );
+  }
+  await assertOutOfReach(c, role, ['firebreak.read_only_holds', 'firebreak.read_only_prior']);
+  // One statement (its parts do not see each other's rows, so each reads firebreak_undo itself).
   await c.query(
-    `CREATE TABLE IF NOT EXISTS firebreak.read_only_prior (
-       role text PRIMARY KEY,
-       record jsonb NOT NULL,
-       incident_id text NOT NULL,
-       step_id text NOT NULL,
-       taken_at timestamptz NOT NULL DEFAULT clock_timestamp()
-     )`,
-  );
-  await assertOutOfReach(c, role, 'firebreak.read_only_holds');
-  await assertOutOfReach(c, role, 'firebreak.read_only_prior');
-  await c.query(
-    `INSERT INTO firebreak.read_only_holds (role, incident_id, step_id, since)
-     SELECT u.record->>'role', u.incident_id, u.step_id, COALESCE(u.applied_at, u.created_at)
-     FROM firebreak.firebreak_undo u
-     WHERE u.lifted_at IS NULL AND jsonb_typeof(u.record->'role') = 'string'
-     ON CONFLICT DO NOTHING`,
-  );
-  await c.query(
-    `INSERT INTO firebreak.read_only_prior (role, record, incident_id, step_id, taken_at)
+    `WITH held AS (
+       INSERT INTO firebreak.read_only_holds (role, incident_id, step_id, since)
+       SELECT u.record->>'role', u.incident_id, u.step_id, COALESCE(u.applied_at, u.created_at)
+       FROM firebreak.firebreak_undo u
+       WHERE u.lifted_at IS NULL AND jsonb_typeof(u.record->'role') = 'string'
+       ON CONFLICT DO NOTHING
+       RETURNING 1
+     )
+     INSERT INTO firebreak.read_only_prior (role, record, incident_id, step_id, taken_at)
      SELECT DISTINCT ON (u.record->>'role') u.record->>'role', u.record, u.incident_id, u.step_id, u.created_at
      FROM firebreak.firebreak_undo u
-     WHERE EXISTS (SELECT 1 FROM firebreak.read_only_holds h WHERE h.role = u.record->>'role')
+     WHERE (EXISTS (SELECT 1 FROM firebreak.read_only_holds h WHERE h.role = u.record->>'role')
+            OR EXISTS (SELECT 1 FROM firebreak.firebreak_undo o WHERE o.lifted_at IS NULL AND o.record->>'role' = u.record->>'role'))
        AND NOT EXISTS (SELECT 1 FROM firebreak.read_only_prior p WHERE p.role = u.record->>'role')
      ORDER BY u.record->>'role', u.created_at, u.incident_id COLLATE "C", u.step_id COLLATE "C"
      ON CONFLICT DO NOTHING`,
   );
 }
 
+/** Which of Firebreak's tables exist here: `ensured` after ensureHolds (all of them), else looked up. */
+async function tablesHere(c: pg.ClientBase, known?: 'ensured'): Promise<{ undo: boolean; holds: boolean; prior: boolean }> {
+  if (known) return { undo: true, holds: true, prior: true };
+  const { rows } = await c.query<{ undo: boolean; holds: boolean; prior: boolean }>(
+    `SELECT to_regclass('firebreak.firebreak_undo') IS NOT NULL AS undo, to_regclass('firebreak.read_only_holds') IS NOT NULL AS holds,
+            to_regclass('firebreak.read_only_prior') IS NOT NULL AS prior`,
+  );
+  return rows[0] ?? { undo: false, holds: false, prior: false };
+}
+
 /** Who holds read-only for `role` here (oldest first); reads only, and counts records of the previous version too. */
-export async function currentHolders(c: pg.ClientBase, role: string): Promise<Holder[]> {
-  const undo = await exists(c, 'firebreak.firebreak_undo');
-  const holds = await exists(c, 'firebreak.read_only_holds');
+export async function currentHolders(c: pg.ClientBase, role: string, known?: 'ensured'): Promise<Holder[]> {
+  const { undo, holds } = await tablesHere(c, known);
   const parts: string[] = [];
   if (holds) parts.push('SELECT incident_id, step_id, since FROM firebreak.read_only_holds WHERE role = $1');
   if (undo) {
@@ -94,12 +107,13 @@ export async function currentHolders(c: pg.ClientBase, role: string): Promise<Ho
 }
 
 /** What was there before the first holder of `role` took it (reads only); undefined when nothing is recorded. */
-export async function priorOf(c: pg.ClientBase, role: string): Promise<ReadOnlyRecord | undefined> {
+export async function priorOf(c: pg.ClientBase, role: string, known?: 'ensured'): Promise<ReadOnlyRecord | undefined> {
+  const tables = await tablesHere(c, known);
   let raw: unknown;
-  if (await exists(c, 'firebreak.read_only_prior')) {
+  if (tables.prior) {
     raw = (await c.query<{ record: unknown }>('SELECT record FROM firebreak.read_only_prior WHERE role = $1', [role])).rows[0]?.record;
   }
-  if (raw === undefined && (await exists(c, 'firebreak.firebreak_undo'))) {
+  if (raw === undefined && tables.undo) {
     // Before the holds tables: the earliest record (ensureHolds takes it over the same way).
     const { rows } = await c.query<{ record: unknown }>(
       `SELECT record FROM firebreak.firebreak_undo WHERE record->>'role' = $1 ORDER BY created_at, incident_id COLLATE "C", step_id COLLATE "C" LIMIT 1`,
@@ -169,7 +183,7 @@ export async function takeHold(c: pg.ClientBase, role: RoleRow, pgc: PgTarget, s
       // Released earlier and asked again: a new hold with a fresh record.
       if (mine) await c.query('DELETE FROM firebreak.firebreak_undo WHERE incident_id = $1 AND step_id = $2', [step.incidentId, step.stepId]);
       const held = (await c.query('SELECT 1 FROM firebreak.read_only_holds WHERE role = $1 LIMIT 1', [pgc.appRole])).rowCount ?? 0;
-      let prior = held ? await priorOf(c, pgc.appRole) : undefined;
+      let prior = held ? await priorOf(c, pgc.appRole, 'ensured') : undefined;
       if (!prior) {
         first = true;
         const now = await c.query<{ now: Date }>('SELECT now() AS now');
@@ -185,8 +199,10 @@ export async function takeHold(c: pg.ClientBase, role: RoleRow, pgc: PgTarget, s
           tables: plain.tables,
         };
         // The previous holding's prior (kept for its retried release) gives way to this one.
-        await c.query('DELETE FROM firebreak.read_only_prior WHERE role = $1', [pgc.appRole]);
-        await c.query('INSERT INTO firebreak.read_only_prior (role, record, incident_id, step_id) VALUES ($1, $2::jsonb, $3, $4)', [
+        await c.query(
+          `INSERT INTO firebreak.read_only_prior (role, record, incident_id, step_id) VALUES ($1, $2::jsonb, $3, $4)
+           ON CONFLICT (role) DO UPDATE SET record = EXCLUDED.record, incident_id = EXCLUDED.incident_id, step_id = EXCLUDED.step_id, taken_at = clock_timestamp()`,
+          [
           pgc.appRole,
           JSON.stringify(prior),
           step.incidentId,
@@ -215,7 +231,7 @@ export async function takeHold(c: pg.ClientBase, role: RoleRow, pgc: PgTarget, s
     if (settingChanged) {
       await c.query(`ALTER ROLE ${ident(pgc.appRole)} IN DATABASE ${ident(pgc.database)} SET default_transaction_read_only = on`);
     }
-    const others = otherHolders(await currentHolders(c, pgc.appRole), step.incidentId);
+    const others = otherHolders(await currentHolders(c, pgc.appRole, 'ensured'), step.incidentId);
     return { record, first, revoked: before - grantCount(left), settingChanged, tables: left.length, others, grantOptionsDropped };
   });
 }
@@ -264,9 +280,10 @@ export async function releaseHold(c: pg.ClientBase, role: RoleRow, pgc: PgTarget
         [step.incidentId, JSON.stringify(record), takenBy],
       )
     ).rows[0]?.step_id;
-    const remaining = (await currentHolders(c, pgc.appRole)).filter((h) => !(h.incidentId === step.incidentId && h.stepId === mine));
+    const known = opts.dryRun ? undefined : 'ensured';
+    const remaining = (await currentHolders(c, pgc.appRole, known)).filter((h) => !(h.incidentId === step.incidentId && h.stepId === mine));
     const stillHeldBy = [...new Set(remaining.map((h) => h.incidentId))].sort(compare);
-    const prior = await priorOf(c, pgc.appRole);
+    const prior = await priorOf(c, pgc.appRole, known);
     let releasedAt: Date | undefined;
     if (mine && !opts.dryRun) {
       await c.query('DELETE FROM firebreak.read_only_holds WHERE role = $1 AND incident_id = $2 AND step_id = $3', [pgc.appRole, step.incidentId, mine]);
@@ -304,10 +321,11 @@ export async function listReadOnlyHolds(clients: TargetClients, targetName: stri
   const c = await clients.pg(targetName).connect();
   try {
     const roles = new Set<string>();
-    if (await exists(c, 'firebreak.read_only_holds')) {
+    const tables = await tablesHere(c);
+    if (tables.holds) {
       for (const r of (await c.query<{ role: string }>('SELECT DISTINCT role FROM firebreak.read_only_holds')).rows) roles.add(r.role);
     }
-    if (await exists(c, 'firebreak.firebreak_undo')) {
+    if (tables.undo) {
       const { rows } = await c.query<{ role: string }>("SELECT DISTINCT record->>'role' AS role FROM firebreak.firebreak_undo WHERE lifted_at IS NULL AND jsonb_typeof(record->'role') = 'string'");
       for (const r of rows) roles.add(r.role);
     }

@@ -12,37 +12,41 @@ import { inTransaction, LOCK_KEY } from './sql.js';
 
 /** Firebreak's own record table in the app database; the app role must not be able to touch it. */
 export async function ensureBookkeeping(c: pg.ClientBase, role: RoleRow): Promise<void> {
-  await c.query('CREATE SCHEMA IF NOT EXISTS firebreak');
-  await c.query(
-    `CREATE TABLE IF NOT EXISTS firebreak.firebreak_undo (
-       incident_id text NOT NULL,
-       step_id text NOT NULL,
-       record jsonb NOT NULL,
-       created_at timestamptz NOT NULL DEFAULT now(),
-       applied_at timestamptz,
-       lifted_at timestamptz,
-       PRIMARY KEY (incident_id, step_id)
-     )`,
+  const found = await c.query<{ cols: number | null }>(
+    `SELECT CASE WHEN t.oid IS NOT NULL THEN (SELECT count(*)::int FROM pg_attribute WHERE attrelid = t.oid AND attname IN ('applied_at', 'lifted_at') AND NOT attisdropped) END AS cols
+     FROM (SELECT to_regclass('firebreak.firebreak_undo')::oid AS oid) t`,
   );
-  const cols = await c.query<{ attname: string }>(
-    `SELECT attname FROM pg_attribute WHERE attrelid = 'firebreak.firebreak_undo'::regclass AND attname IN ('applied_at', 'lifted_at') AND NOT attisdropped`,
-  );
-  if (cols.rowCount !== 2) {
+  const cols = found.rows[0]?.cols ?? null;
+  if (cols === null) {
+    await c.query('CREATE SCHEMA IF NOT EXISTS firebreak');
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS firebreak.firebreak_undo (
+         incident_id text NOT NULL,
+         step_id text NOT NULL,
+         record jsonb NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         applied_at timestamptz,
+         lifted_at timestamptz,
+         PRIMARY KEY (incident_id, step_id)
+       )`,
+    );
+  } else if (cols !== 2) {
     await c.query('ALTER TABLE firebreak.firebreak_undo ADD COLUMN IF NOT EXISTS applied_at timestamptz, ADD COLUMN IF NOT EXISTS lifted_at timestamptz');
   }
-  await assertOutOfReach(c, role, 'firebreak.firebreak_undo');
+  await assertOutOfReach(c, role, ['firebreak.firebreak_undo']);
 }
 
-/** Firebreak's tables in the app database must be out of the app role's reach (not its, nor its schema, nor writable by it). */
-export async function assertOutOfReach(c: pg.ClientBase, role: RoleRow, table: string): Promise<void> {
-  const { rows } = await c.query<{ exposed: boolean }>(
-    `SELECT pg_has_role($1::oid, n.nspowner, 'MEMBER') OR has_schema_privilege($1::oid, n.oid, 'CREATE')
+/** Firebreak's tables in the app database must be out of the app role's reach (not its, nor their schema's, nor writable by it). */
+export async function assertOutOfReach(c: pg.ClientBase, role: RoleRow, tables: string[]): Promise<void> {
+  const { rows } = await c.query<{ name: string; exposed: boolean }>(
+    `SELECT t.name, pg_has_role($1::oid, n.nspowner, 'MEMBER') OR has_schema_privilege($1::oid, n.oid, 'CREATE')
             OR pg_has_role($1::oid, c.relowner, 'MEMBER') OR has_table_privilege($1::oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS exposed
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $2::regclass`,
-    [role.oid, table],
+     FROM unnest($2::text[]) t(name) JOIN pg_class c ON c.oid = t.name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [role.oid, tables],
   );
-  if (rows[0]?.exposed !== false) {
-    throw refused(`Firebreak's record table ${table} is writable by "${role.rolname}" (it or its schema is owned by or granted to it): fix its ownership before relying on it`);
+  const exposed = tables.filter((t) => rows.find((r) => r.name === t)?.exposed !== false);
+  if (exposed.length) {
+    throw refused(`Firebreak's record table ${exposed.join(', ')} is writable by "${role.rolname}" (it or its schema is owned by or granted to it): fix its ownership before relying on it`);
   }
 }
 
