@@ -12,9 +12,9 @@ import { postgresOf } from '../support/pg.js';
 import { SQLSTATE } from '../support/sqlstate.js';
 import { withAdmin } from './admin.js';
 import { assertAdminCan, endSessions, readGrants, readSettings, validate, waitGone } from './catalog.js';
-import { alsoHeldBy } from '../../lib/holds.js';
+import { alsoHeldBy, otherHolders } from '../../lib/holds.js';
 import { appLogins } from './app-login.js';
-import { heldSince, takeHold } from './holds.js';
+import { currentHolders, heldSince, takeHold } from './holds.js';
 import { asAppRole, loginNotes, probeTable, tryAsAppRole, tryWrite } from './proofs.js';
 import { grantCount, isOn } from './record.js';
 import { compare, display, ident, listSome, qualified } from './sql.js';
@@ -51,7 +51,9 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         const probe = probeTable(grants);
         const n = grantCount(grants);
         return {
-          summary: n || !isOn(settings.roleInDatabase) ? `would make "${pgc.database}" read-only for ${who}` : `"${pgc.database}" is already read-only for ${who}`,
+          summary:
+            (n || !isOn(settings.roleInDatabase) ? `would make "${pgc.database}" read-only for ${who}` : `"${pgc.database}" is already read-only for ${who}`) +
+            alsoHeldBy(otherHolders(await currentHolders(c, pgc.appRole), input.incidentId)),
           changed: false,
           plan: [
             ...schemas.map((s) => `REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA ${ident(s)} FROM ${ident(pgc.appRole)}`),

@@ -159,6 +159,7 @@ describe('read-only held by several incidents (activities)', () => {
     const a = await acts.databaseReadOnly(take(A));
     const b = await acts.databaseReadOnly(take(B));
     const during = await state();
+    expect((await acts.databaseReadOnly({ ...take(incident('dry-c')), mode: 'dry-run' })).summary).toMatch(/is already read-only for .* \(also held by INC-H-\w+-dry-a, INC-H-\w+-dry-b\)$/);
     const dry = await acts.databaseReadWrite({ ...release(a, A), mode: 'dry-run' });
     expect(dry).toMatchObject({ changed: false, plan: ['nothing to change'], output: { lifted: false, stillHeldBy: [B] } });
     expect(dry.summary).toMatch(/^would release .*: still held by INC-H-\w+-dry-b, so its grants stay revoked$/);
