@@ -350,101 +350,136 @@ function withRetries(seq: Event[], index: number): Event[] {
   return out;
 }
 
-describe('every order of takes and releases (the hold transactions on the real database)', () => {
-  const run = async (n: number, target: 'billing' | 'pre') => {
-    const pgc = config.targets[target]?.postgres as PgTarget;
-    const schemas = [...pgc.schemas];
-    const c = await clients.pg(target).connect();
-    try {
-      const role = await validate(c, pgc, schemas);
-      const initial = await state(pgc.appRole);
-      const pre = target === 'pre';
-      /** One catalog read per step: is read-only in force (no write privilege in the schemas, the default on), who holds it, is the schema there. */
-      const effect = async () => {
-        const { rows } = await c.query<{ writes: number; ro: string | null; schema: boolean }>(
-          `SELECT (SELECT count(*)::int FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace CROSS JOIN LATERAL aclexplode(r.relacl) a
-                   WHERE n.nspname = ANY($2::text[]) AND a.grantee = $1::oid AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'))
-                + (SELECT count(*)::int FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace JOIN pg_attribute at ON at.attrelid = r.oid
-                   CROSS JOIN LATERAL aclexplode(at.attacl) a WHERE n.nspname = ANY($2::text[]) AND a.grantee = $1::oid) AS writes,
-                  (SELECT cfg FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) cfg
-                   WHERE s.setrole = $1::oid AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
-                     AND cfg LIKE 'default_transaction_read_only=%') AS ro,
-                  EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'firebreak') AS schema`,
-          [role.oid, schemas],
-        );
-        const r = rows[0] as { writes: number; ro: string | null; schema: boolean };
-        return { on: r.writes === 0 && r.ro === 'default_transaction_read_only=on', schema: r.schema };
-      };
-      expect((await effect()).on).toBe(pre);
-      const orders = interleavings(n).map(withRetries);
-      let steps = 0;
-      for (const [k, order] of orders.entries()) {
-        const ids = Array.from({ length: n }, (_, i) => `INC-X-${hex}-${n}-${k}-${i}`);
-        const records = new Map<number, ReadOnlyRecord>();
-        const episodeOf = new Map<number, number>();
-        const holding = new Set<number>();
-        let episode = 0;
-        for (const e of order) {
-          const id = ids[e.who] as string;
-          const ctx = `${target}, order ${k} ${order.map((x) => `${x.kind[0]}${x.who}${x.retry ? '*' : ''}`).join(' ')}, at ${e.kind} ${e.who}${e.retry ? ' (retry)' : ''}`;
-          if (e.kind === 'take') {
-            if (!holding.size) episode += 1;
-            const t = await takeHold(c, role, pgc, schemas, { incidentId: id, stepId: 'read-only' });
-            expect(t.others, ctx).toEqual([...holding].map((i) => ids[i]).sort());
-            holding.add(e.who);
-            records.set(e.who, t.record);
-            episodeOf.set(e.who, episode);
-          } else {
-            const record = records.get(e.who) as ReadOnlyRecord;
-            const stale = e.retry && holding.size > 0 && episodeOf.get(e.who) !== episode;
-            const attempt = () => releaseHold(c, role, pgc, record, { incidentId: id, stepId: 'read-only.undo' });
-            if (stale) {
-              // Its records went with the holding it was part of; a newer holding's table does not know it: refused, nothing changed.
-              const before = await state(pgc.appRole);
-              await expect(attempt(), ctx).rejects.toMatchObject({ type: 'FirebreakRefused' });
-              expect(await state(pgc.appRole), ctx).toEqual(before);
-            } else {
-              const r = await attempt();
-              const wasHeld = holding.delete(e.who);
-              expect(wasHeld, ctx).toBe(!e.retry);
-              expect({ released: r.released, lifted: r.lifted, stillHeldBy: r.stillHeldBy }, ctx).toEqual({
-                released: !e.retry,
-                lifted: holding.size === 0,
-                stillHeldBy: [...holding].map((i) => ids[i]).sort(),
-              });
-              await removeBookkeepingIfUnused(c);
-            }
-          }
-          steps += 1;
-          const now = await effect();
-          expect(now.on, ctx).toBe(holding.size > 0 || pre);
-          if (holding.size) {
-            expect((await currentHolders(c, pgc.appRole)).map((h) => h.incidentId).sort(), ctx).toEqual([...holding].map((i) => ids[i]).sort());
-          } else {
-            // Nobody holds it: exactly what was there before, and no Firebreak record left (the schema is gone).
-            expect(now.schema, ctx).toBe(false);
-            if (e.kind === 'release' && !e.retry) expect(plain(await state(pgc.appRole)), ctx).toEqual(plain(initial));
-          }
+/** An app database of its own for a share of the orders: orders of one database run one after the other (each ends where it began). */
+interface Bench {
+  app: AppDatabase;
+  clients: TargetClients;
+  config: Readonly<Config>;
+}
+
+async function bench(label: string): Promise<Bench> {
+  const db = await createAppDatabase(label);
+  const pre = await db.createRole(`fbt_pre_${randomBytes(3).toString('hex')}`);
+  await db.admin.query(
+    `GRANT USAGE ON SCHEMA "Billing" TO ${q(pre)}; GRANT SELECT ON ALL TABLES IN SCHEMA "Billing" TO ${q(pre)};
+     ALTER ROLE ${q(pre)} IN DATABASE ${q(db.name)} SET default_transaction_read_only = on`,
+  );
+  const file = join(dir, `${label}.yaml`);
+  const target = (role: string) => `{ redis: { keyPrefix: "fbt-holds-${hex}" }, postgres: { database: ${db.name}, appRole: "${role}", schemas: [Billing] } }`;
+  writeFileSync(file, ['defaultTarget: billing', 'targets:', `  billing: ${target(db.role)}`, `  pre: ${target(pre)}`].join('\n'));
+  const cfg = loadConfig({ file, env: {} });
+  return { app: db, clients: new TargetClients(cfg), config: cfg };
+}
+
+interface Work {
+  n: number;
+  target: 'billing' | 'pre';
+  k: number;
+  order: Event[];
+}
+
+/** One order on one bench, the invariant checked after every step; returns the number of steps. */
+async function runOrder(b: Bench, w: Work): Promise<number> {
+  const pgc = b.config.targets[w.target]?.postgres as PgTarget;
+  const schemas = [...pgc.schemas];
+  const pre = w.target === 'pre';
+  const c = await b.clients.pg(w.target).connect();
+  try {
+    const role = await validate(c, pgc, schemas);
+    /** One catalog read per step: is read-only in force (no write privilege in the schemas, the default on), and is Firebreak's schema there. */
+    const effect = async () => {
+      const { rows } = await c.query<{ writes: number; ro: string | null; schema: boolean }>(
+        `SELECT (SELECT count(*)::int FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace CROSS JOIN LATERAL aclexplode(r.relacl) a
+                 WHERE n.nspname = ANY($2::text[]) AND a.grantee = $1::oid AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'))
+              + (SELECT count(*)::int FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace JOIN pg_attribute at ON at.attrelid = r.oid
+                 CROSS JOIN LATERAL aclexplode(at.attacl) a WHERE n.nspname = ANY($2::text[]) AND a.grantee = $1::oid) AS writes,
+                (SELECT cfg FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) cfg
+                 WHERE s.setrole = $1::oid AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND cfg LIKE 'default_transaction_read_only=%') AS ro,
+                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'firebreak') AS schema`,
+        [role.oid, schemas],
+      );
+      const r = rows[0] as { writes: number; ro: string | null; schema: boolean };
+      return { on: r.writes === 0 && r.ro === 'default_transaction_read_only=on', schema: r.schema };
+    };
+    const initial = plain({ grants: await b.app.grants(pgc.appRole), settings: await b.app.settings(pgc.appRole) });
+    expect((await effect()).on).toBe(pre);
+    const ids = Array.from({ length: w.n }, (_, i) => `INC-X-${hex}-${w.n}-${w.k}-${i}`);
+    const records = new Map<number, ReadOnlyRecord>();
+    const episodeOf = new Map<number, number>();
+    const holding = new Set<number>();
+    const held = () => [...holding].map((i) => ids[i] as string).sort();
+    let episode = 0;
+    let steps = 0;
+    for (const e of w.order) {
+      const id = ids[e.who] as string;
+      const ctx = `${w.target}, order ${w.k} ${w.order.map((x) => `${x.kind[0]}${x.who}${x.retry ? '*' : ''}`).join(' ')}, at ${e.kind} ${e.who}${e.retry ? ' (retry)' : ''}`;
+      if (e.kind === 'take') {
+        if (!holding.size) episode += 1;
+        const t = await takeHold(c, role, pgc, schemas, { incidentId: id, stepId: 'read-only' });
+        expect(t.others, ctx).toEqual(held());
+        holding.add(e.who);
+        records.set(e.who, t.record);
+        episodeOf.set(e.who, episode);
+      } else {
+        const record = records.get(e.who) as ReadOnlyRecord;
+        const attempt = () => releaseHold(c, role, pgc, record, { incidentId: id, stepId: 'read-only.undo' });
+        if (e.retry && holding.size > 0 && episodeOf.get(e.who) !== episode) {
+          // Its records went with the holding it was part of; a newer holding's table does not know it: refused, nothing changed.
+          await expect(attempt(), ctx).rejects.toMatchObject({ type: 'FirebreakRefused' });
+        } else {
+          const r = await attempt();
+          expect(holding.delete(e.who), ctx).toBe(!e.retry);
+          expect({ released: r.released, lifted: r.lifted, stillHeldBy: r.stillHeldBy }, ctx).toEqual({ released: !e.retry, lifted: holding.size === 0, stillHeldBy: held() });
+          await removeBookkeepingIfUnused(c);
         }
       }
-      expect(plain(await state(pgc.appRole))).toEqual(plain(initial));
-      expect(await schemaExists()).toBe(false);
-      return { orders: orders.length, steps };
-    } finally {
-      c.release();
+      steps += 1;
+      const now = await effect();
+      expect(now.on, ctx).toBe(holding.size > 0 || pre);
+      if (holding.size) {
+        expect((await currentHolders(c, pgc.appRole)).map((h) => h.incidentId).sort(), ctx).toEqual(held());
+      } else {
+        // Nobody holds it: no Firebreak record left (the schema is gone), and after a lift exactly what was there before.
+        expect(now.schema, ctx).toBe(false);
+        if (e.kind === 'release' && !e.retry) expect(plain({ grants: await b.app.grants(pgc.appRole), settings: await b.app.settings(pgc.appRole) }), ctx).toEqual(initial);
+      }
     }
-  };
+    expect(plain({ grants: await b.app.grants(pgc.appRole), settings: await b.app.settings(pgc.appRole) })).toEqual(initial);
+    return steps;
+  } finally {
+    c.release();
+  }
+}
 
-  it.each([
-    [2, 'billing'],
-    [2, 'pre'],
-    [3, 'billing'],
-    [3, 'pre'],
-  ] as const)('%i incidents, %s: effect ⇔ a holder (or it was there before); the end state is the initial one, no records left', async (n, target) => {
+describe('every order of takes and releases (the hold transactions on the real database)', () => {
+  const BENCHES = 4;
+  let benches: Bench[] = [];
+  beforeAll(async () => {
+    benches = await Promise.all(Array.from({ length: BENCHES }, (_, i) => bench(`holds-orders-${i}`)));
+  });
+  afterAll(async () => {
+    await Promise.allSettled(benches.map(async (b) => {
+      await b.clients.close();
+      await b.app.cleanup();
+    }));
+  });
+
+  it.each([2, 3])('%i incidents, with and without read-only before: effect ⇔ a holder (or it was there before); each order ends in the initial state, no records left', async (n) => {
     const started = Date.now();
-    const { orders, steps } = await run(n, target);
-    expect(orders).toBe(n === 2 ? 6 : 90);
-    expect(steps).toBe(orders * n * 3);
-    console.log(`holds: ${n} incidents (${target}): ${orders} orders, ${steps} steps in ${Date.now() - started} ms`);
+    const work: Work[] = (['billing', 'pre'] as const).flatMap((target) => interleavings(n).map((order, k) => ({ n, target, k, order: withRetries(order, k) })));
+    expect(work.length).toBe(2 * (n === 2 ? 6 : 90));
+    const perBench = benches.map((_, i) => work.filter((_, j) => j % benches.length === i));
+    const steps = await Promise.all(
+      perBench.map(async (items, i) => {
+        let total = 0;
+        for (const w of items) total += await runOrder(benches[i] as Bench, w);
+        return total;
+      }),
+    );
+    const total = steps.reduce((a, b) => a + b, 0);
+    expect(total).toBe(work.length * n * 3);
+    for (const b of benches) expect(await b.app.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'firebreak'")).toMatchObject({ rowCount: 0 });
+    console.log(`holds: ${n} incidents: ${work.length} orders, ${total} steps on ${benches.length} databases in ${Date.now() - started} ms`);
   });
 });
