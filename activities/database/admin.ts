@@ -14,6 +14,9 @@ export async function withAdmin<T>(clients: TargetClients, targetName: string, p
     if (sqlState(err) === SQLSTATE.invalidCatalogName) throw badInput(`database "${pgc.database}" does not exist (target "${targetName}")`);
     throw targetUnavailable('postgres', err);
   }
+  // A session ended under us (terminated, network) fails the query in progress; the pool has no listener while it is checked out.
+  const onError = () => undefined;
+  c.on('error', onError);
   let failed = false;
   try {
     return await fn(c);
@@ -24,6 +27,7 @@ export async function withAdmin<T>(clients: TargetClients, targetName: string, p
     if (code === SQLSTATE.insufficientPrivilege || code === SQLSTATE.dependentObjectsStillExist) throw refused(`postgres refused the admin (${code}): ${errorLine(err)}`);
     throw err;
   } finally {
+    c.removeListener('error', onError);
     c.release(failed);
   }
 }

@@ -1,9 +1,9 @@
 /**
  * database.read_only: revoke the app role's write privileges, set the read-only default for
  * its new sessions, end its open sessions, then prove it by writing as the app role and
- * being refused with 42501. The prior grants and setting are recorded (undo-schema.ts)
- * before anything changes, so a retried step never records its own effect as the state
- * to restore.
+ * being refused with 42501. Several incidents may hold it (holds.ts): each hold is recorded
+ * in the transaction of the REVOKE, and the prior grants and setting only by the first, so a
+ * retried or later step never records the effect as the state to restore.
  */
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
@@ -12,10 +12,13 @@ import { postgresOf } from '../support/pg.js';
 import { SQLSTATE } from '../support/sqlstate.js';
 import { withAdmin } from './admin.js';
 import { assertAdminCan, endSessions, readGrants, readSettings, validate, waitGone } from './catalog.js';
-import { asAppRole, probeTable, tryWrite } from './proofs.js';
-import { grantCount, isOn, parseRecord, withoutGrantOption, type ReadOnlyRecord } from './record.js';
-import { compare, display, ident, inTransaction, listSome, LOCK_KEY, qualified } from './sql.js';
-import { ensureBookkeeping, loadRecord, markApplied, storeRecord } from './undo-schema.js';
+import { alsoHeldBy, otherHolders } from '../../lib/holds.js';
+import { appLogins } from './app-login.js';
+import { currentHolders, heldSince, takeHold } from './holds.js';
+import { asAppRole, loginNotes, probeTable, tryAsAppRole, tryWrite } from './proofs.js';
+import { grantCount, isOn } from './record.js';
+import { compare, display, ident, listSome, qualified } from './sql.js';
+import { markApplied } from './undo-schema.js';
 import { writePaths } from './write-paths.js';
 
 /** Revoke the app role's writes, default its sessions to read-only, end its open sessions, prove a write is refused. */
@@ -34,7 +37,8 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         );
       }
       // Prove up front that the app role can log in, so the proof cannot fail for that after acting.
-      const preflightPid = await asAppRole(pgc, 'before acting', async (_app, _ro, pid) => pid);
+      const logins = await appLogins(deps, input.target, pgc, c);
+      const preflightPid = await asAppRole(pgc, 'before acting', async (_app, _ro, pid) => pid, logins);
       await waitGone(c, preflightPid);
 
       if (input.mode === 'dry-run') {
@@ -47,7 +51,9 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         const probe = probeTable(grants);
         const n = grantCount(grants);
         return {
-          summary: n || !isOn(settings.roleInDatabase) ? `would make "${pgc.database}" read-only for ${who}` : `"${pgc.database}" is already read-only for ${who}`,
+          summary:
+            (n || !isOn(settings.roleInDatabase) ? `would make "${pgc.database}" read-only for ${who}` : `"${pgc.database}" is already read-only for ${who}`) +
+            alsoHeldBy(otherHolders(await currentHolders(c, pgc.appRole), input.incidentId)),
           changed: false,
           plan: [
             ...schemas.map((s) => `REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA ${ident(s)} FROM ${ident(pgc.appRole)}`),
@@ -60,52 +66,19 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         };
       }
 
-      // The undo gives back plain privileges: a grant option would let the app role pass its writes on.
-      let grantOptionsDropped: string[] = [];
-      const acted = await inTransaction(c, async () => {
-        await c.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK_KEY]);
-        await ensureBookkeeping(c, role);
-        let stored = await loadRecord(c, input);
-        if (stored === undefined) {
-          const now = await c.query<{ now: Date }>('SELECT now() AS now');
-          const plain = withoutGrantOption(await readGrants(c, role.oid, schemas));
-          grantOptionsDropped = plain.dropped;
-          const fresh: ReadOnlyRecord = {
-            version: 1,
-            role: pgc.appRole,
-            database: pgc.database,
-            schemas,
-            recordedAt: (now.rows[0]?.now ?? new Date()).toISOString(),
-            settings: await readSettings(c, role.oid),
-            tables: plain.tables,
-          };
-          // Written before anything changes: a retry finds this and never records its own effect as "prior".
-          await storeRecord(c, input, fresh);
-          stored = await loadRecord(c, input);
-        }
-        const record = parseRecord(stored, `the stored record for ${input.incidentId}/${input.stepId}`);
-        const held = grantCount(await readGrants(c, role.oid, schemas));
-        for (const s of schemas) {
-          await c.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA ${ident(s)} FROM ${ident(pgc.appRole)}`);
-        }
-        const left = await readGrants(c, role.oid, schemas);
-        const settings = await readSettings(c, role.oid);
-        const settingChanged = !isOn(settings.roleInDatabase);
-        if (settingChanged) {
-          await c.query(`ALTER ROLE ${ident(pgc.appRole)} IN DATABASE ${ident(pgc.database)} SET default_transaction_read_only = on`);
-        }
-        return { record, revoked: held - grantCount(left), settingChanged, tables: left.length };
-      });
+      // One transaction: this incident's hold, the prior state (first holder) and the REVOKE (holds.ts).
+      const acted = await takeHold(c, role, pgc, schemas, input);
 
-      // Sessions that started before the containment was in force end; later ones are already constrained.
+      // Sessions that started before read-only was in force end; later ones are already constrained.
       const appliedAt = await markApplied(c, input);
-      const sessionsTerminated = await endSessions(c, role, { before: appliedAt ?? new Date(), exclude: preflightPid });
+      const since = acted.first || acted.settingChanged ? appliedAt : ((await heldSince(c, pgc.appRole)) ?? appliedAt);
+      const sessionsTerminated = await endSessions(c, role, { before: since ?? new Date(), exclude: preflightPid });
 
       const after = await writePaths(c, role, schemas, 'after');
       if (after.problems.length) throw verificationFailed(`"${pgc.database}" is not read-only for ${who}: ${after.problems.join('; ')}`);
 
       const probe = probeTable(acted.record.tables);
-      const proved = await asAppRole(pgc, 'after acting', async (app, readOnlyDefault) => {
+      const proof = await tryAsAppRole(pgc, logins.candidates, async (app, readOnlyDefault) => {
         if (!isOn(readOnlyDefault)) throw verificationFailed(`a new session of ${who} has default_transaction_read_only = ${readOnlyDefault}, expected on`);
         if (!probe) return { readOnlyDefault, deniedWrite: null };
         const target = display(probe.schema, probe.table);
@@ -115,13 +88,21 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         if (res.code !== SQLSTATE.insufficientPrivilege) throw verificationFailed(`a write as ${who} on ${target} failed with ${res.code} (${res.message ?? ''}), expected 42501 insufficient_privilege`);
         return { readOnlyDefault, deniedWrite: `42501 on ${target}` };
       });
+      if (!proof.ok) {
+        // The catalog says what is in force; only the login could not confirm it.
+        throw verificationFailed(
+          `"${pgc.database}" is read-only for ${who} (catalog read-back: no write privilege left in ${schemas.join(', ')}; held by ${[input.incidentId, ...acted.others].join(', ')}), ` +
+            `but the app-role login proof failed: ${proof.reason}${loginNotes(logins)}; check postgres.appUrl / appPassword for the target`,
+        );
+      }
+      const proved = proof.value;
 
       const changed = acted.revoked > 0 || acted.settingChanged || sessionsTerminated > 0;
-      const dropped = grantOptionsDropped.length ? [`the grant option on ${listSome(grantOptionsDropped)} is not recorded: the undo restores those privileges without it`] : [];
+      const dropped = acted.grantOptionsDropped.length ? [`the grant option on ${listSome(acted.grantOptionsDropped)} is not recorded: the undo restores those privileges without it`] : [];
       const allNotes = [...after.notes, ...dropped];
       const notes = allNotes.length ? ` Note: ${allNotes.join('; ')}.` : '';
       deps.logger.info(
-        { incidentId: input.incidentId, step: input.stepId, role: pgc.appRole, database: pgc.database, revoked: acted.revoked, sessionsTerminated, changed },
+        { incidentId: input.incidentId, step: input.stepId, role: pgc.appRole, database: pgc.database, revoked: acted.revoked, sessionsTerminated, changed, alsoHeldBy: acted.others },
         'database read-only',
       );
       return {
@@ -130,7 +111,8 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
             ? `"${pgc.database}" read-only for ${who}: revoked ${acted.revoked} write privilege(s) on ${acted.tables} table(s) in ${schemas.join(', ')}, default_transaction_read_only = on, ended ${sessionsTerminated} session(s)`
             : `"${pgc.database}" was already read-only for ${who}`) +
           (proved.deniedWrite ? `; a write as ${who} is refused (${proved.deniedWrite})` : '; no table to prove it on') +
-          `.${notes}`,
+          `.${notes}` +
+          alsoHeldBy(acted.others),
         changed,
         proof: {
           deniedWrite: proved.deniedWrite,
@@ -140,7 +122,7 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
           readOnlyDefault: proved.readOnlyDefault,
           ...(allNotes.length ? { notes: allNotes } : {}),
         },
-        output: { role: pgc.appRole, database: pgc.database, schemas, tables: acted.tables, revoked: acted.revoked, sessionsTerminated },
+        output: { role: pgc.appRole, database: pgc.database, schemas, tables: acted.tables, revoked: acted.revoked, sessionsTerminated, alsoHeldBy: acted.others },
         undo: { action: 'database.read_write', args: { restore: acted.record } },
       };
     }),

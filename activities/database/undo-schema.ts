@@ -1,6 +1,7 @@
 /**
  * The firebreak undo schema: Firebreak's record table in the app database
- * (`firebreak.firebreak_undo`), kept only while some incident holds read-only there.
+ * (`firebreak.firebreak_undo`, one record per read_only step) and, beside it, the holds
+ * (holds.ts); kept only while some incident holds read-only there.
  */
 import type pg from 'pg';
 import type { ActionInput } from '../../workflows/definitions.js';
@@ -11,39 +12,48 @@ import { inTransaction, LOCK_KEY } from './sql.js';
 
 /** Firebreak's own record table in the app database; the app role must not be able to touch it. */
 export async function ensureBookkeeping(c: pg.ClientBase, role: RoleRow): Promise<void> {
-  await c.query('CREATE SCHEMA IF NOT EXISTS firebreak');
-  await c.query(
-    `CREATE TABLE IF NOT EXISTS firebreak.firebreak_undo (
-       incident_id text NOT NULL,
-       step_id text NOT NULL,
-       record jsonb NOT NULL,
-       created_at timestamptz NOT NULL DEFAULT now(),
-       applied_at timestamptz,
-       lifted_at timestamptz,
-       PRIMARY KEY (incident_id, step_id)
-     )`,
+  const found = await c.query<{ cols: number | null }>(
+    `SELECT CASE WHEN t.oid IS NOT NULL THEN (SELECT count(*)::int FROM pg_attribute WHERE attrelid = t.oid AND attname IN ('applied_at', 'lifted_at') AND NOT attisdropped) END AS cols
+     FROM (SELECT to_regclass('firebreak.firebreak_undo')::oid AS oid) t`,
   );
-  const cols = await c.query<{ attname: string }>(
-    `SELECT attname FROM pg_attribute WHERE attrelid = 'firebreak.firebreak_undo'::regclass AND attname IN ('applied_at', 'lifted_at') AND NOT attisdropped`,
-  );
-  if (cols.rowCount !== 2) {
+  const cols = found.rows[0]?.cols ?? null;
+  if (cols === null) {
+    await c.query('CREATE SCHEMA IF NOT EXISTS firebreak');
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS firebreak.firebreak_undo (
+         incident_id text NOT NULL,
+         step_id text NOT NULL,
+         record jsonb NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         applied_at timestamptz,
+         lifted_at timestamptz,
+         PRIMARY KEY (incident_id, step_id)
+       )`,
+    );
+  } else if (cols !== 2) {
     await c.query('ALTER TABLE firebreak.firebreak_undo ADD COLUMN IF NOT EXISTS applied_at timestamptz, ADD COLUMN IF NOT EXISTS lifted_at timestamptz');
   }
-  const { rows } = await c.query<{ exposed: boolean }>(
-    `SELECT pg_has_role($1::oid, n.nspowner, 'MEMBER') OR has_schema_privilege($1::oid, n.oid, 'CREATE')
+  await assertOutOfReach(c, role, ['firebreak.firebreak_undo']);
+}
+
+/** Firebreak's tables in the app database must be out of the app role's reach (not its, nor their schema's, nor writable by it). */
+export async function assertOutOfReach(c: pg.ClientBase, role: RoleRow, tables: string[]): Promise<void> {
+  const { rows } = await c.query<{ name: string; exposed: boolean }>(
+    `SELECT t.name, pg_has_role($1::oid, n.nspowner, 'MEMBER') OR has_schema_privilege($1::oid, n.oid, 'CREATE')
             OR pg_has_role($1::oid, c.relowner, 'MEMBER') OR has_table_privilege($1::oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS exposed
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'firebreak.firebreak_undo'::regclass`,
-    [role.oid],
+     FROM unnest($2::text[]) t(name) JOIN pg_class c ON c.oid = t.name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [role.oid, tables],
   );
-  if (rows[0]?.exposed !== false) {
-    throw refused(`Firebreak's record table firebreak.firebreak_undo is writable by "${role.rolname}" (it or its schema is owned by or granted to it): fix its ownership before relying on it`);
+  const exposed = tables.filter((t) => rows.find((r) => r.name === t)?.exposed !== false);
+  if (exposed.length) {
+    throw refused(`Firebreak's record table ${exposed.join(', ')} is writable by "${role.rolname}" (it or its schema is owned by or granted to it): fix its ownership before relying on it`);
   }
 }
 
 /**
  * Firebreak's records in the app database are needed only while some incident holds
  * read-only there (a retried read_only must find its own record, a lift its lifted_at).
- * Once every record is lifted, the table and then the schema go, under the same lock as
+ * Once every record is lifted and no hold is left, the tables and then the schema go, under the same lock as
  * read_only, so a concurrent read_only never writes into a table being dropped. The schema
  * is dropped without CASCADE: anything else someone put in it stays, and so does the schema.
  */
@@ -54,6 +64,12 @@ export async function removeBookkeepingIfUnused(c: pg.ClientBase): Promise<'remo
     if (!book.rows[0]?.t) return 'absent';
     const held = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM firebreak.firebreak_undo WHERE lifted_at IS NULL');
     if ((held.rows[0]?.n ?? 0) > 0) return 'kept';
+    const holds = await c.query<{ t: string | null }>("SELECT to_regclass('firebreak.read_only_holds')::text AS t");
+    if (holds.rows[0]?.t) {
+      const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM firebreak.read_only_holds');
+      if ((n.rows[0]?.n ?? 0) > 0) return 'kept';
+    }
+    await c.query('DROP TABLE IF EXISTS firebreak.read_only_holds, firebreak.read_only_prior');
     await c.query('DROP TABLE firebreak.firebreak_undo');
     // RESTRICT fails when the schema holds anything else; that is not our business, so keep it.
     await c.query('SAVEPOINT fb_schema');
@@ -67,7 +83,7 @@ export async function removeBookkeepingIfUnused(c: pg.ClientBase): Promise<'remo
   });
 }
 
-export async function loadRecord(c: pg.ClientBase, input: ActionInput): Promise<unknown> {
+export async function loadRecord(c: pg.ClientBase, input: Pick<ActionInput, 'incidentId' | 'stepId'>): Promise<unknown> {
   const { rows } = await c.query<{ record: unknown }>('SELECT record FROM firebreak.firebreak_undo WHERE incident_id = $1 AND step_id = $2', [
     input.incidentId,
     input.stepId,
@@ -76,7 +92,7 @@ export async function loadRecord(c: pg.ClientBase, input: ActionInput): Promise<
 }
 
 /** Record the prior state once; a retry keeps the first attempt's record. */
-export async function storeRecord(c: pg.ClientBase, input: ActionInput, record: unknown): Promise<void> {
+export async function storeRecord(c: pg.ClientBase, input: Pick<ActionInput, 'incidentId' | 'stepId'>, record: unknown): Promise<void> {
   await c.query('INSERT INTO firebreak.firebreak_undo (incident_id, step_id, record) VALUES ($1, $2, $3::jsonb) ON CONFLICT (incident_id, step_id) DO NOTHING', [
     input.incidentId,
     input.stepId,
@@ -85,7 +101,7 @@ export async function storeRecord(c: pg.ClientBase, input: ActionInput, record: 
 }
 
 /** When the containment of this step was first in force (kept across retries). */
-export async function markApplied(c: pg.ClientBase, input: ActionInput): Promise<Date | undefined> {
+export async function markApplied(c: pg.ClientBase, input: Pick<ActionInput, 'incidentId' | 'stepId'>): Promise<Date | undefined> {
   const { rows } = await c.query<{ applied_at: Date }>(
     'UPDATE firebreak.firebreak_undo SET applied_at = COALESCE(applied_at, clock_timestamp()) WHERE incident_id = $1 AND step_id = $2 RETURNING applied_at',
     [input.incidentId, input.stepId],
@@ -107,18 +123,4 @@ export async function recordStanding(c: pg.ClientBase, incidentId: string, recor
   );
   const row = rows[0];
   return row === undefined ? 'unknown' : row.lifted ? 'lifted' : 'held';
-}
-
-/**
- * When the containment holding `record` was first lifted (kept across retries); `absent` when
- * the bookkeeping table is gone, which means an earlier attempt of this lift completed and removed it.
- */
-export async function markLifted(c: pg.ClientBase, record: unknown): Promise<{ liftedAt: Date | undefined } | 'absent'> {
-  const book = await c.query<{ t: string | null }>("SELECT to_regclass('firebreak.firebreak_undo')::text AS t");
-  if (!book.rows[0]?.t) return 'absent';
-  const { rows } = await c.query<{ lifted_at: Date }>(
-    'UPDATE firebreak.firebreak_undo SET lifted_at = COALESCE(lifted_at, clock_timestamp()) WHERE record = $1::jsonb RETURNING lifted_at',
-    [JSON.stringify(record)],
-  );
-  return { liftedAt: rows[0]?.lifted_at };
 }

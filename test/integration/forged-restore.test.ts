@@ -148,18 +148,26 @@ describe('database.read_write refuses a forged restore record, changing nothing'
     await acts.databaseReadWrite(input(later, { restore: restoreOf(await acts.databaseReadOnly(input(later))) }, 'read-only.undo'));
   });
 
-  it('a lifted record kept beside another holder cannot be replayed to undo that holder', async () => {
+  it('a lifted record kept beside another holder cannot be replayed to undo that holder: the replay releases nothing', async () => {
     const first = `INC-FR-${hex}-x`;
     const second = `INC-FR-${hex}-z`;
     const x = await acts.databaseReadOnly(input(first));
     await acts.databaseReadOnly(input(second));
-    // Lifted out of order (x before z): x's record stays, marked lifted, because z still holds read-only.
-    await acts.databaseReadWrite(input(first, { restore: restoreOf(x) }, 'read-only.undo'));
-    await acts.databaseReadOnly(input(second)); // z's retried step puts its containment back in force
+    // Released out of order (x before z): z still holds read-only, so nothing is restored and x's record stays, marked lifted.
+    const release = await acts.databaseReadWrite(input(first, { restore: restoreOf(x) }, 'read-only.undo'));
+    expect(release).toMatchObject({ changed: false, output: { lifted: false, stillHeldBy: [second] } });
+    await acts.databaseReadOnly(input(second)); // z's retried step
     const contained = await privileges();
     expect(Object.entries(contained.effective).filter(([, ok]) => ok)).toEqual([]);
-    const replay = await acts.databaseReadWrite(input(first, { restore: restoreOf(x) }, 'read-only.undo')).catch((e: unknown) => e);
-    expect(replay).toMatchObject({ type: 'FirebreakRefused', nonRetryable: true, message: expect.stringMatching(/that containment was already lifted, so restoring the record again would change \d+ privilege statement/) });
+    const replay = await acts.databaseReadWrite(input(first, { restore: restoreOf(x) }, 'read-only.undo'));
+    expect(replay).toMatchObject({ changed: false, output: { lifted: false, stillHeldBy: [second] } });
+    expect(replay.summary).toMatch(/was already released by an earlier attempt: still held by INC-FR-\w+-z/);
     expect(await privileges()).toEqual(contained);
+    // Forged on top of the lifted record: still refused before anything runs.
+    const forged = await acts.databaseReadWrite(input(first, { restore: { ...restoreOf(x), recordedAt: new Date(0).toISOString() } }, 'read-only.undo')).catch((e: unknown) => e);
+    expect(forged).toMatchObject({ type: 'FirebreakRefused', nonRetryable: true, message: expect.stringMatching(/not one database\.read_only stored for incident/) });
+    expect(await privileges()).toEqual(contained);
+    const z = await acts.databaseReadOnly(input(second));
+    expect((await acts.databaseReadWrite(input(second, { restore: restoreOf(z) }, 'read-only.undo'))).output).toEqual({ lifted: true, stillHeldBy: [] });
   });
 });
