@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
 import { listLockdownHolds } from '../../activities/lockdown.js';
@@ -14,8 +15,8 @@ import { createLogger } from '../../lib/logger.js';
 import { djangoKey, LOCKDOWN_KEY, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import { parseRunbook, RunbookError } from '../../lib/runbook/loader.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
-import { redisClient, type TestRedis } from '../helpers/services.js';
-import { interleavings, retriedVariants, type Event } from '../helpers/hold-orders.js';
+import { uniquePrefix, type TestRedis } from '../helpers/services.js';
+import { interleavings, retriedOrders, type Event } from '../helpers/hold-orders.js';
 
 const LANES = 16;
 
@@ -28,13 +29,44 @@ let flag: string;
 let holdsKey: string;
 let priorKey: string;
 
+/**
+ * A Redis database of its own: every lockdown.enable SCANs the whole database for reader
+ * heartbeats, and database 0 holds the other tests' keys (100,000s of jtis), which would
+ * make thousands of enables measure those tests instead of the holds.
+ */
+const REDIS_DB_URL = 'redis://127.0.0.1:6379/11';
+
+function ownDatabase(label: string): TestRedis {
+  const redis = new Redis(REDIS_DB_URL, { maxRetriesPerRequest: 2 });
+  const prefix = uniquePrefix(label);
+  return {
+    redis,
+    prefix,
+    async clear() {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    },
+    async cleanup() {
+      try {
+        await this.clear();
+      } finally {
+        await redis.quit().catch(() => redis.disconnect());
+      }
+    },
+  };
+}
+
 beforeAll(() => {
-  r = redisClient('lockdown-holds');
+  r = ownDatabase('lockdown-holds');
   dir = mkdtempSync(join(tmpdir(), 'fbt-lockdown-holds-'));
   const file = join(dir, 'firebreak.yaml');
   // One namespace per lane: the exhaustive orders run side by side, each on its own flag.
-  const lanes = Array.from({ length: LANES }, (_, i) => `  lane${i}: { development: true, redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${r.prefix}-lane${i}" } }`);
-  writeFileSync(file, ['targets:', `  local: { development: true, redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: "${r.prefix}" } }`, ...lanes].join('\n'));
+  const lanes = Array.from({ length: LANES }, (_, i) => `  lane${i}: { development: true, redis: { url: "${REDIS_DB_URL}", keyPrefix: "${r.prefix}-lane${i}" } }`);
+  writeFileSync(file, ['targets:', `  local: { development: true, redis: { url: "${REDIS_DB_URL}", keyPrefix: "${r.prefix}" } }`, ...lanes].join('\n'));
   const config = loadConfig({ file, env: {} });
   clients = new TargetClients(config);
   acts = createActivities({ config, logger: createLogger({ level: 'silent', pretty: false }), clients });
@@ -60,7 +92,14 @@ const release = (incidentId: string, taken: ActionResult): Promise<ActionResult>
 
 /** Every key left under the test's prefix. */
 async function keysLeft(): Promise<string[]> {
-  return (await r.redis.keys(`${r.prefix}*`)).sort();
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await r.redis.scan(cursor, 'MATCH', `${r.prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  return keys.sort();
 }
 
 async function state(): Promise<{ flag: string | null; holders: string[]; prior: boolean }> {
@@ -200,11 +239,11 @@ describe('every order of take, release and retried release', () => {
     console.log(`lockdown holds, 2 incidents: ${2 * (plain.length + retried.length)} orders, ${calls} activity calls in ${Math.round(performance.now() - started)} ms`);
   });
 
-  it('3 incidents: all 90 orders, and the 342 with each release retried 0…5 events later, flag unset or already 1', async () => {
+  it('3 incidents: all 90 orders, and the 90 again with each release retried 0…5 events later, flag unset or already 1', async () => {
     const started = performance.now();
     const plain = interleavings(3, false);
-    const retried = retriedVariants(plain);
-    expect([plain.length, retried.length]).toEqual([90, 342]);
+    const retried = retriedOrders(plain);
+    expect([plain.length, retried.length]).toEqual([90, 90]);
     const calls = await runAll([...plain, ...retried], INITIAL);
     console.log(`lockdown holds, 3 incidents: ${2 * (plain.length + retried.length)} orders, ${calls} activity calls in ${Math.round(performance.now() - started)} ms`);
   }, 60_000);
