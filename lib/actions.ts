@@ -106,9 +106,10 @@ export const ACTIONS = {
   },
   'lockdown.disable': {
     activity: 'lockdownDisable',
-    description: 'Clear the emergency kill-switch, or restore the value recorded before enable.',
+    description: 'Release the emergency kill-switch: it is cleared (or the value before the first holder restored) when no other incident holds it.',
     args: {
-      restore: { type: 'string', internal: true, description: 'Prior raw value to restore (internal: set by undo).' },
+      restore: { type: 'string', internal: true, description: 'Prior raw value to restore (internal: set by undo of an enable from before holds).' },
+      hold: { type: 'boolean', internal: true, description: "Release this incident's hold: the flag is lifted only when no other incident holds it (internal: set by undo)." },
     },
     mutates: true,
     reversible: false,
@@ -133,7 +134,7 @@ export const ACTIONS = {
   },
   'tokens.disable_users': {
     activity: 'tokensDisableUsers',
-    description: "Set users inactive in the app's user table (Django auth_user.is_active); undo restores each user's previous value.",
+    description: "Set users inactive in the app's user table (Django auth_user.is_active), held per incident; the last holder's undo restores each user's previous value.",
     args: { user_ids: { type: 'string[]', required: true, description: 'User ids' } },
     mutates: true,
     reversible: true,
@@ -142,8 +143,11 @@ export const ACTIONS = {
   },
   'tokens.enable_users': {
     activity: 'tokensEnableUsers',
-    description: 'Set users active again (the undo of tokens.disable_users).',
-    args: { user_ids: { type: 'string[]', required: true, description: 'User ids' } },
+    description: 'Set users active again (the undo of tokens.disable_users): a user another incident still holds stays inactive until it releases it.',
+    args: {
+      user_ids: { type: 'string[]', required: true, description: 'User ids' },
+      hold: { type: 'boolean', internal: true, description: "Release this incident's holds: only users no other incident holds and that were active before the first hold are re-enabled (internal: set by undo)." },
+    },
     mutates: true,
     reversible: false,
     liftOnResolve: false,

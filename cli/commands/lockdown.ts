@@ -30,8 +30,8 @@ export function registerLockdown(program: Command, run: Runner): void {
     .option('-t, --target <name>', 'target environment')
     .action(
       run(async (ctx, o: { target?: string }) => {
-        const { id, state, gate: g } = await (await lockdown()).lockdownOff(ctx, { target: o.target, actor: await ctx.actor() });
-        ctx.out({ ok: true, id, state, gate: g }, `${id}: all-clear ${g.approvals.length}/${g.required}; incident ${state}`);
+        const { id, state, gate: g, lift } = await (await lockdown()).lockdownOff(ctx, { target: o.target, actor: await ctx.actor() });
+        ctx.out({ ok: true, id, state, gate: g, ...(lift !== undefined && { lift }) }, `${id}: all-clear ${g.approvals.length}/${g.required}; incident ${state}${lift !== undefined ? `; ${lift}` : ''}`);
       }),
     );
 }

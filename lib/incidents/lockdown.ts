@@ -41,9 +41,15 @@ export interface LockdownOffResult {
   state: IncidentState;
   gate: GateStatus;
   status: IncidentStatus;
+  /**
+   * What releasing this incident's hold did, once the all-clear ran it: `lockdown off (…)`, or
+   * `lockdown stays ON: still held by …` when other incidents still hold it (a success: the
+   * flag is lifted by the last holder's release).
+   */
+  lift?: string;
 }
 
-/** Give the all-clear on the target's open lockdown incident (two-person rule applies); throws when the flag stays set. */
+/** Give the all-clear on the target's open lockdown incident (two-person rule applies); throws when its release failed. */
 export async function lockdownOff(door: FrontDoor, req: { target?: string; actor: Principal }): Promise<LockdownOffResult> {
   const client = await door.client();
   const target = req.target ?? door.config.defaultTarget;
@@ -56,5 +62,5 @@ export async function lockdownOff(door: FrontDoor, req: { target?: string; actor
   const status = await waitFor(client, id, (x) => isTerminal(x) || x.state === 'blocked' || (gate.state !== 'approved' && x.state === 'awaiting-resolve'), { timeoutMs: 60_000 });
   const step = status.steps.find((x) => x.action === ACTION);
   if (gate.state === 'approved' && step?.state === 'succeeded') throw new OperationError(`lockdown not lifted: incident ${id} is ${status.state} with the flag still set (see firebreak status ${id}; then firebreak retry ${id})`);
-  return { id, state: status.state, gate, status };
+  return { id, state: status.state, gate, status, ...(step?.state === 'undone' && step.summary !== undefined ? { lift: step.summary } : {}) };
 }

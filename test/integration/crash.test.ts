@@ -70,8 +70,10 @@ it('a worker killed mid-step is replaced and the lockdown is applied exactly onc
     .map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
   expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
 
-  // One undo record, holding the pre-incident value, never our own '1'.
-  const record = JSON.parse((await redis.get(ownKey({ keyPrefix: stack.redis.prefix, keyVersion: 1 }, 'undo', id, 'lockdown'))) ?? 'null') as { prior: string | null };
+  // One hold, and one prior record holding the pre-incident value, never our own '1'.
+  const space = { keyPrefix: stack.redis.prefix, keyVersion: 1 };
+  expect(await redis.hkeys(ownKey(space, 'hold', 'lockdown'))).toEqual([id]);
+  const record = JSON.parse((await redis.get(ownKey(space, 'hold', 'lockdown', 'prior'))) ?? 'null') as { prior: string | null };
   expect(record.prior).toBe('0');
   const step = (await getStatus(stack.client, id)).steps.find((x) => x.id === 'lockdown');
   // No app reads the private Redis: the summary warns about it.
@@ -81,4 +83,5 @@ it('a worker killed mid-step is replaced and the lockdown is applied exactly onc
   const done = await waitFor(stack.client, id, (x) => TERMINAL.includes(x.state), { timeoutMs: 30_000, intervalMs: 100 });
   expect(done.state).toBe('completed');
   expect(await redis.get(flagKey)).toBe('0');
+  expect(await redis.exists(ownKey(space, 'hold', 'lockdown'), ownKey(space, 'hold', 'lockdown', 'prior'))).toBe(0);
 }, 180_000);

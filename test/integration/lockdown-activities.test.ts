@@ -52,36 +52,43 @@ const input = (args: Record<string, unknown> = {}, mode: Mode = 'live', target =
 describe('lockdown.enable / lockdown.disable', () => {
   it('writes the integer 1 under the Django cache key and proves it by reading it back', async () => {
     expect(flag).toBe(`${r.prefix}:1:EMERGENCY_LOCKDOWN`);
-    const res = await acts.lockdownEnable(input({ reason: 'test' }));
+    const on = input({ reason: 'test' });
+    const res = await acts.lockdownEnable(on);
     expect(await r.redis.get(flag)).toBe('1');
-    expect(res).toMatchObject({ changed: true, proof: { key: flag, readBack: '1' }, undo: { action: 'lockdown.disable', args: {} } });
-    await acts.lockdownDisable(input(res.undo?.args));
+    expect(res).toMatchObject({ changed: true, proof: { key: flag, readBack: '1' }, undo: { action: 'lockdown.disable', args: { hold: true } } });
+    await acts.lockdownDisable({ ...on, args: res.undo?.args ?? {} });
     expect(await r.redis.get(flag)).toBeNull();
   });
 
-  it('is idempotent: a retry of the same step keeps the first attempt’s prior value', async () => {
+  it('is idempotent: a retry of the same step keeps the first attempt’s prior value, recorded without the reason', async () => {
     await r.redis.set(flag, '0');
     const same = input({ reason: 'retry' });
     const first = await acts.lockdownEnable(same);
     const second = await acts.lockdownEnable(same);
     expect(second.undo).toEqual(first.undo);
-    expect(second.undo).toEqual({ action: 'lockdown.disable', args: { restore: '0' } });
+    expect(second.undo).toEqual({ action: 'lockdown.disable', args: { hold: true } });
     expect(second.changed).toBe(true);
-    const record = JSON.parse((await r.redis.get(ownKey({ keyPrefix: r.prefix, keyVersion: 1 }, 'undo', same.incidentId, 'lockdown'))) ?? '{}') as { prior: string; reason: string };
-    expect(record).toMatchObject({ prior: '0', reason: 'retry' });
-    expect(await r.redis.ttl(ownKey({ keyPrefix: r.prefix, keyVersion: 1 }, 'undo', same.incidentId, 'lockdown'))).toBeGreaterThan(29 * 24 * 3600);
-    await acts.lockdownDisable(input(second.undo?.args));
+    const space = { keyPrefix: r.prefix, keyVersion: 1 };
+    const record = JSON.parse((await r.redis.get(ownKey(space, 'hold', 'lockdown', 'prior'))) ?? '{}') as Record<string, unknown>;
+    expect(record).toEqual({ prior: '0', by: same.incidentId, since: expect.any(String) });
+    expect(await r.redis.hkeys(ownKey(space, 'hold', 'lockdown'))).toEqual([same.incidentId]);
+    // Held until released: no expiry that would forget the prior value while the flag is still on.
+    expect(await r.redis.ttl(ownKey(space, 'hold', 'lockdown', 'prior'))).toBe(-1);
+    expect(await r.redis.exists(ownKey(space, 'undo', same.incidentId, 'lockdown'))).toBe(0);
+    await acts.lockdownDisable({ ...same, stepId: 'lockdown.undo', args: second.undo?.args ?? {} });
     expect(await r.redis.get(flag)).toBe('0');
+    expect(await r.redis.exists(ownKey(space, 'hold', 'lockdown'), ownKey(space, 'hold', 'lockdown', 'prior'))).toBe(0);
     await r.redis.del(flag);
   });
 
   it('an already-set flag is reported unchanged and its undo leaves it set', async () => {
     await r.redis.set(flag, '1');
-    const res = await acts.lockdownEnable(input());
+    const on = input();
+    const res = await acts.lockdownEnable(on);
     expect(res.changed).toBe(false);
     // No app process writes a reader heartbeat in this test: the summary says so, loudly.
     expect(res.summary).toBe(`lockdown was already ON (${flag} = 1); WARNING: no app process has read ${r.prefix}:1 in the last 60 s — is KEY_PREFIX/VERSION right?`);
-    await acts.lockdownDisable(input(res.undo?.args));
+    await acts.lockdownDisable({ ...on, args: res.undo?.args ?? {} });
     expect(await r.redis.get(flag)).toBe('1');
     await r.redis.del(flag);
   });
@@ -100,9 +107,11 @@ describe('lockdown.enable / lockdown.disable', () => {
 
   it('the undo restores a non-integer prior value byte for byte', async () => {
     await r.redis.set(flag, 'legacy-true');
-    const res = await acts.lockdownEnable(input());
-    expect(res.undo).toEqual({ action: 'lockdown.disable', args: { restore: 'legacy-true' } });
-    await acts.lockdownDisable(input(res.undo?.args));
+    const on = input();
+    const res = await acts.lockdownEnable(on);
+    expect(res.output).toMatchObject({ prior: 'legacy-true' });
+    const off = await acts.lockdownDisable({ ...on, args: res.undo?.args ?? {} });
+    expect(off).toMatchObject({ summary: `lockdown restored to ${flag} = legacy-true`, output: { lifted: true, stillHeldBy: [] } });
     expect(await r.redis.get(flag)).toBe('legacy-true');
     await r.redis.del(flag);
   });
@@ -114,13 +123,14 @@ describe('lockdown.enable / lockdown.disable', () => {
   });
 
   it('lockdown.status reads the flag without changing it', async () => {
-    expect((await acts.lockdownStatus(input())).output).toEqual({ locked: false, raw: null });
+    expect((await acts.lockdownStatus(input())).output).toEqual({ locked: false, raw: null, heldBy: [] });
     await r.redis.set(flag, '1');
-    expect((await acts.lockdownStatus(input())).output).toEqual({ locked: true, raw: '1' });
+    expect((await acts.lockdownStatus(input())).output).toEqual({ locked: true, raw: '1', heldBy: [] });
     await r.redis.del(flag);
   });
 
   it('refuses bad input and drills on production with typed, non-retryable failures', async () => {
+    await expect(acts.lockdownDisable(input({ hold: 'yes' }))).rejects.toMatchObject({ type: 'FirebreakBadInput', nonRetryable: true });
     for (const restore of [12, true, 'x'.repeat(1025)]) {
       await expect(acts.lockdownDisable(input({ restore }))).rejects.toMatchObject({
         type: 'FirebreakBadInput',

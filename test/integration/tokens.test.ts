@@ -19,7 +19,6 @@ import type { ActionInput, ActionResult, Mode } from '../../workflows/definition
 import { createTestDatabase, redisClient, type TestDatabase, type TestRedis } from '../helpers/services.js';
 
 const TTL = 7_200;
-const UNDO_TTL = 30 * 24 * 3600;
 
 let r: TestRedis;
 let db: TestDatabase;
@@ -404,33 +403,43 @@ describe('tokens.disable_users / tokens.enable_users', () => {
   };
   const disable = (user_ids: unknown, opts: { mode?: Mode; target?: string; incidentId?: string } = {}) => acts.tokensDisableUsers({ ...input({ user_ids }, { ...opts, action: 'tokens.disable_users' }), stepId: 'disable' });
   const enable = (user_ids: unknown, opts: { mode?: Mode; target?: string } = {}) => acts.tokensEnableUsers({ ...input({ user_ids }, { ...opts, action: 'tokens.enable_users' }), stepId: 'enable' });
+  /** The undo the workflow runs for a disable: the same incident, its recorded arguments. */
+  const undo = (done: ActionResult, incidentId: string, target = 'local') =>
+    acts.tokensEnableUsers({ ...input(done.undo?.args ?? {}, { target, incidentId, action: 'tokens.enable_users' }), stepId: 'disable.undo' });
+  const holdRows = async (incidentId: string): Promise<Array<{ user_id: string; was_active: boolean }>> =>
+    (await sql.query<{ user_id: string; was_active: boolean }>("SELECT user_id, was_active FROM firebreak.firebreak_user_holds WHERE incident_id = $1 ORDER BY user_id", [incidentId])).rows;
 
   it('disables, proves it, and the undo re-enables only those that were active', async () => {
     const [a, b, c] = (await users([['dis-a', true], ['dis-b', true], ['dis-c', false]])) as [string, string, string];
-    const res = await disable([a, b, c]);
+    const incidentId = `INC-T-dis-${++n}`;
+    const res = await disable([a, b, c], { incidentId });
     expect(await activeOf([a, b, c])).toEqual([false, false, false]);
-    expect(res).toMatchObject({ changed: true, proof: { table: 'auth_user', inactive: 3 }, undo: { action: 'tokens.enable_users', args: { user_ids: [a, b] } } });
+    expect(res).toMatchObject({ changed: true, proof: { table: 'auth_user', inactive: 3, held: 3 }, output: { wasActive: [a, b] }, undo: { action: 'tokens.enable_users', args: { user_ids: [a, b, c], hold: true } } });
     expect(res.summary).toBe('disabled 3 users in auth_user (2 were active, 1 already inactive and left so by the undo)');
-    const undo = await enable(res.undo?.args.user_ids);
-    expect(undo).toMatchObject({ changed: true, output: { enabled: 2 } });
+    const off = await undo(res, incidentId);
+    expect(off).toMatchObject({ changed: true, output: { enabled: 2, lifted: true, stillHeldBy: [] } });
+    expect(off.summary).toBe('released 3 users in auth_user: 2 enabled (2 were inactive); 1 left inactive as before the first hold');
     expect(await activeOf([a, b, c])).toEqual([true, true, false]);
   });
 
-  it('a retry after the commit keeps the exact undo recorded before the update', async () => {
+  it('a retry after the commit keeps the holds recorded with the update', async () => {
     const [a, b] = (await users([['retry-a', true], ['retry-b', false]])) as [string, string];
     const incidentId = `INC-T-retry-${++n}`;
     const first = await disable([a, b], { incidentId });
     const second = await disable([a, b], { incidentId });
     expect(second.undo).toEqual(first.undo);
-    expect(second.undo).toEqual({ action: 'tokens.enable_users', args: { user_ids: [a] } });
+    expect(second.output).toMatchObject({ wasActive: [a] });
     expect(second.changed).toBe(true);
-    const key = ownKey(space, 'undo', incidentId, 'disable');
-    expect(JSON.parse((await r.redis.get(key)) ?? '{}')).toMatchObject({ wasActive: [a], wasInactive: [b] });
-    expect(await r.redis.ttl(key)).toBeGreaterThan(UNDO_TTL - 5);
-    // Only inactive users: nothing to undo.
-    const none = await disable([b]);
-    expect(none.changed).toBe(false);
-    expect(none.undo).toBeUndefined();
+    expect(await holdRows(incidentId)).toEqual([a, b].sort().map((id) => ({ user_id: id, was_active: id === a })));
+    // Nothing in the app's Redis any more: the holds are in the app database, with the update.
+    expect(await r.redis.exists(ownKey(space, 'undo', incidentId, 'disable'))).toBe(0);
+    // Only inactive users: nothing changes, but the hold is taken (and released by the undo).
+    const noneId = `INC-T-none-${++n}`;
+    const none = await disable([b], { incidentId: noneId });
+    expect(none).toMatchObject({ changed: false, undo: { args: { user_ids: [b], hold: true } } });
+    expect(await undo(none, noneId)).toMatchObject({ changed: false, output: { enabled: 0, lifted: false, stillHeldBy: [incidentId] } });
+    expect(await undo(first, incidentId)).toMatchObject({ changed: true, output: { enabled: 1, lifted: true } });
+    expect(await activeOf([a, b])).toEqual([true, false]);
   });
 
   it('an unknown user changes nothing and is named', async () => {
@@ -457,10 +466,11 @@ describe('tokens.disable_users / tokens.enable_users', () => {
 
   it('works on a schema-qualified user table', async () => {
     const [a] = (await users([['schema-a', true]], 'accounts.users')) as [string];
-    const res = await disable([a], { target: 'schema' });
-    expect(res).toMatchObject({ proof: { table: 'accounts.users' }, undo: { args: { user_ids: [a] } } });
+    const incidentId = `INC-T-schema-${++n}`;
+    const res = await disable([a], { target: 'schema', incidentId });
+    expect(res).toMatchObject({ proof: { table: 'accounts.users' }, undo: { args: { user_ids: [a], hold: true } } });
     expect(await activeOf([a], 'accounts.users')).toEqual([false]);
-    await enable([a], { target: 'schema' });
+    await undo(res, incidentId, 'schema');
     expect(await activeOf([a], 'accounts.users')).toEqual([true]);
   });
 
