@@ -27,6 +27,21 @@ export interface HoldView {
   holders: Holder[];
 }
 
+/** A holder as judged: `live` (its incident keeps it in force), `expiring` (a completed incident's ban, until its end), or `orphaned`. */
+export interface JudgedHolder extends Holder {
+  standing: 'live' | 'expiring' | 'orphaned';
+  /** Why, in words (the incident's state, or what is wrong). */
+  why: string;
+}
+
+export interface JudgedHold {
+  kind: HoldKind;
+  subject: string;
+  holders: JudgedHolder[];
+  /** Every holder is orphaned: nothing will ever lift it. */
+  orphaned: boolean;
+}
+
 /** What a release found: whether the effect was lifted, and who still holds it. */
 export interface ReleaseOutcome {
   lifted: boolean;

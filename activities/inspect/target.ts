@@ -13,6 +13,7 @@ import { errorLine } from '../support/failures.js';
 import { githubClients } from '../github-client.js';
 import { appRoleConnection } from '../support/pg.js';
 import { runCommand } from '../support/command.js';
+import { collectHolds } from './holds.js';
 import { otherReaderNamespaces, readersOf } from './readers.js';
 import type { CheckRow, CheckState, TargetCheckResult } from '../../lib/incidents/types.js';
 
@@ -129,9 +130,13 @@ export function createTargetInspection(deps: ActivityDeps) {
         });
       }
 
+      // Who holds the containment in force; the front door judges the holders (lib/incidents/holds.ts).
+      const { holds, problems } = await within(CHECK_TIMEOUT_MS, 'containment holds', collectHolds(deps, input.target)).catch((err: unknown) => ({ holds: [], problems: [errorLine(err)] }));
+      if (problems.length) rows.push({ check: 'containment holds', state: 'fail', detail: `could not read ${problems.join('; ')}` });
+
       const ok = rows.every((r) => r.state === 'ok' || r.state === 'skip');
       deps.logger.info({ target: input.target, ok, failed: rows.filter((r) => r.state === 'fail').map((r) => r.check) }, 'target checked');
-      return { target: input.target, worker: deps.config.host, at: new Date().toISOString(), ok, checks: rows, ...(readers ? { readers } : {}) };
+      return { target: input.target, worker: deps.config.host, at: new Date().toISOString(), ok, checks: rows, holds, ...(readers ? { readers } : {}) };
     },
   };
 }

@@ -12,6 +12,12 @@ export function renderTargetCheck(r: TargetCheckResult): string {
   const warn = r.checks.filter((c) => c.state === 'warn');
   const fail = r.checks.filter((c) => c.state === 'fail');
   if (warn.some((c) => c.check === 'namespace readers')) lines.push('', `!!! ${warn.find((c) => c.check === 'namespace readers')?.detail ?? ''}`);
+  if (r.judgedHolds?.length) {
+    lines.push('', 'Containment in force (kind, what, held by)');
+    for (const h of r.judgedHolds) {
+      for (const x of h.holders) lines.push(`  ${x.standing === 'orphaned' ? 'ORPHANED' : x.standing.padEnd(8)}  ${h.kind.padEnd(12)}  ${h.subject}  ${x.incidentId} (${x.stepId}, since ${x.since}): ${x.why}`);
+    }
+  }
   lines.push(r.ok ? 'all checks ok' : `${fail.length} failed, ${warn.length} ${warn.length === 1 ? 'warning' : 'warnings'}`);
   return lines.join('\n');
 }

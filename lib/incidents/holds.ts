@@ -4,24 +4,9 @@
  * Firebreak, so `firebreak target check` lists it as orphaned.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Holder, HoldView } from '../holds.js';
+import type { Holder, HoldView, JudgedHold, JudgedHolder } from '../holds.js';
 import { workflowIdFor } from '../ids.js';
 import { statusQuery, type IncidentStatus } from '../../workflows/definitions.js';
-
-/** A holder as judged: `live` (its incident keeps it in force), `expiring` (a completed incident's ban, until its end), or `orphaned`. */
-export interface JudgedHolder extends Holder {
-  standing: 'live' | 'expiring' | 'orphaned';
-  /** Why, in words (the incident's state, or what is wrong). */
-  why: string;
-}
-
-export interface JudgedHold {
-  kind: HoldView['kind'];
-  subject: string;
-  holders: JudgedHolder[];
-  /** Every holder is orphaned: nothing will ever lift it. */
-  orphaned: boolean;
-}
 
 type Look = { found: false } | { found: true; status: string; incident?: IncidentStatus };
 

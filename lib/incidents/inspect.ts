@@ -7,7 +7,8 @@ import { OperationError } from '../errors.js';
 import { inspectWorkflowId } from '../ids.js';
 import { INSPECT_WORKFLOW, type InspectInput, type InspectResult } from '../../workflows/inspect.js';
 import { actorOf } from './sign.js';
-import type { BansResult, FrontDoor, Principal, TargetCheckResult } from './types.js';
+import { judgeHolds } from './holds.js';
+import type { BansResult, CheckRow, FrontDoor, Principal, TargetCheckResult } from './types.js';
 
 /** How long a look waits for the worker unless the front door says otherwise. */
 export const INSPECT_TIMEOUT_MS = 30_000;
@@ -63,5 +64,21 @@ export async function checkTarget(door: FrontDoor, req: LookRequest & { target: 
   getTarget(door.config, req.target);
   const res = await runInspect(await door.client(), door.config, { kind: 'target-check', target: req.target, requestedBy: actorOf(req.actor) }, req.timeoutMs);
   if (res.kind !== 'target-check') throw new OperationError('unexpected answer from the worker');
-  return res.check;
+  return withJudgedHolds(await door.client(), res.check);
+}
+
+/** Judge the holds the worker read against Temporal, adding one check row: orphaned containment is a warning. */
+async function withJudgedHolds(client: Client, check: TargetCheckResult): Promise<TargetCheckResult> {
+  const holds = check.holds;
+  if (!holds) return check;
+  const judged = await judgeHolds(client, holds);
+  const orphans = judged.flatMap((h) => h.holders.filter((x) => x.standing === 'orphaned').map((x) => `${h.kind} ${h.subject} held by ${x.incidentId} (${x.why})`));
+  const holders = judged.reduce((n, h) => n + h.holders.length, 0);
+  const row: CheckRow = !judged.length
+    ? { check: 'containment holds', state: 'ok', detail: 'no shared containment in force' }
+    : orphans.length
+      ? { check: 'containment holds', state: 'warn', detail: `${orphans.length} orphaned hold${orphans.length === 1 ? '' : 's'}, nothing will release ${orphans.length === 1 ? 'it' : 'them'}: ${orphans.slice(0, 5).join('; ')}${orphans.length > 5 ? '; …' : ''}` }
+      : { check: 'containment holds', state: 'ok', detail: `${judged.length} in force, ${holders} hold${holders === 1 ? '' : 's'}, each by an open incident (or a ban until its end)` };
+  const checks = [...check.checks, row];
+  return { ...check, checks, judgedHolds: judged, ok: check.ok && row.state === 'ok' };
 }

@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Signer } from '../identity/signer.js';
+import type { HoldView, JudgedHold } from '../holds.js';
 import type { Actor, IncidentInput, IncidentStatus, Mode, StepStatus } from '../../workflows/definitions.js';
 
 /**
@@ -139,6 +140,10 @@ export interface TargetCheckResult {
   ok: boolean;
   checks: CheckRow[];
   readers?: ReaderInfo;
+  /** Shared containment in force and its holders, as the worker read them (absent from older workers). */
+  holds?: HoldView[];
+  /** The holds judged against Temporal by the front door: orphaned ones will never be released. */
+  judgedHolds?: JudgedHold[];
 }
 
 /** Progress callbacks of an intent that declares an incident and follows it. */
