@@ -45,7 +45,7 @@ describe('internal-only arguments', () => {
         .filter(([, a]) => a.internal)
         .map(([name]) => `${action}.${name}`),
     );
-    expect(internal.sort()).toEqual(['database.read_write.restore', 'lockdown.disable.restore', 'network.unban_ips.from_record']);
+    expect(internal.sort()).toEqual(['database.read_write.restore', 'lockdown.disable.restore', 'network.unban_ips.from_record', 'network.unban_ips.holder']);
   });
 
   it('a forged database.read_write restore record is refused at load, with file, path and line', () => {
