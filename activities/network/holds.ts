@@ -141,7 +141,8 @@ for i = 1, n do
   end
   if not victim then
     notHeld = notHeld + 1
-    if cur then for f in pairs(live) do note(seen, others, f) end end
+    if cur and liveN == 0 then note(seen, others, '${LEGACY_FIELD}')
+    elseif cur then for f in pairs(live) do note(seen, others, f) end end
   else
     local e = 0
     if victim == '*' then
@@ -159,12 +160,18 @@ for i = 1, n do
       zrem[#zrem + 1] = net
       lifted = lifted + 1
     else
-      redis.call('HDEL', hk, victim)
-      for j = 1, #h, 2 do
-        if not live[h[j]] and h[j] ~= victim then redis.call('HDEL', hk, h[j]) end
+      local onlyLegacy = live['${LEGACY_FIELD}'] and next(live, next(live)) == nil
+      if onlyLegacy then
+        -- back to an older worker's ban as it was: no hold records, held until its end
+        redis.call('DEL', hk)
+      else
+        redis.call('HDEL', hk, victim)
+        for j = 1, #h, 2 do
+          if not live[h[j]] and h[j] ~= victim then redis.call('HDEL', hk, h[j]) end
+        end
+        redis.call('EXPIREAT', hk, e)
       end
       if cur ~= e then redis.call('SET', bk, e, 'EXAT', e) end
-      redis.call('EXPIREAT', hk, e)
       zadd[#zadd + 1] = e
       zadd[#zadd + 1] = net
       still = still + 1
@@ -194,14 +201,18 @@ for i = 1, n do
   local net, bk, hk = ARGV[1 + i], KEYS[2 * i], KEYS[2 * i + 1]
   local h = redis.call('HGETALL', hk)
   if #h > 0 then
-    local e = 0
+    local e, left = 0, {}
     for j = 1, #h, 2 do
       local u = untilOf(h[j + 1])
       if not u or u <= cutoff then
         redis.call('HDEL', hk, h[j])
         dropped = dropped + 1
-      elseif u > e then e = u end
+      else
+        left[#left + 1] = h[j]
+        if u > e then e = u end
+      end
     end
+    if #left == 1 and left[1] == '${LEGACY_FIELD}' then redis.call('DEL', hk) end
     if e == 0 then
       redis.call('DEL', bk, hk)
       zrem[#zrem + 1] = net

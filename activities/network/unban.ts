@@ -172,7 +172,8 @@ export function createUnbanActivities(deps: ActivityDeps) {
       }
 
       const stillHeldBy = [...stillBy].sort();
-      const outcome: ReleaseOutcome = { lifted: lifted > 0 && still === 0, stillHeldBy };
+      // Lifted: this release ended the ban, and nobody holds any of these networks any more.
+      const outcome: ReleaseOutcome = { lifted: lifted > 0 && !stillHeldBy.length, stillHeldBy };
       const endedHolds = [...ended].sort();
       logger.info({ incidentId: input.incidentId, step: input.stepId, networks: n, mode, lifted, still, notHeld }, 'bans released');
       const stillLine = stillHeldLine(outcome);
