@@ -5,7 +5,8 @@
  * it first, k = found a later ban, x = extended it, l = recorded for an older worker's ban).
  * The ban key's end is the latest end among the live holds, the registry's score the same,
  * and the hash expires with the key; every change to a hold and to the ban is one script.
- * A ban no live hold explains (banned by an older worker) is held by `~legacy` until its end.
+ * A ban no live hold explains (banned by an older worker) is held by `~legacy` until its end;
+ * when that is the only hold left, the hash goes and the ban is as the older worker left it.
  */
 import type { Redis } from 'ioredis';
 import type { Holder, HoldView } from '../../lib/holds.js';
@@ -54,11 +55,15 @@ export const TAKE_SCRIPT = `${LUA_COMMON}
 local untilS, field, now = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[4])
 local n = (#KEYS - 2) / 2
 local mine = redis.call('SMISMEMBER', KEYS[2], unpack(ARGV, 5, 4 + n))
+local banKeys = {}
+for i = 1, n do banKeys[i] = KEYS[1 + 2 * i] end
+local values = redis.call('MGET', unpack(banKeys))
+local fresh = untilS .. '|' .. ARGV[4] .. '|'
 local counts = { n = 0, k = 0, x = 0 }
 local seen, others, zargs = {}, {}, {}
 for i = 1, n do
-  local net, bk, hk = ARGV[4 + i], KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local key = tonumber(redis.call('GET', bk))
+  local net, bk, hk = ARGV[4 + i], banKeys[i], KEYS[2 + 2 * i]
+  local key = tonumber(values[i])
   local cur = key
   local h = redis.call('HGETALL', hk)
   local own, live = nil, 0
@@ -86,16 +91,18 @@ for i = 1, n do
     elseif cur >= untilS then o = 'k'
     else o = 'x' end
     if cur and live == 0 and mine[i] ~= 1 then
-      redis.call('HSET', hk, '${LEGACY_FIELD}', cur .. '|' .. ARGV[4] .. '|l')
+      redis.call('HSET', hk, field, fresh .. o, '${LEGACY_FIELD}', cur .. '|' .. ARGV[4] .. '|l')
       note(seen, others, '${LEGACY_FIELD}')
+    else
+      redis.call('HSET', hk, field, fresh .. o)
     end
-    redis.call('HSET', hk, field, untilS .. '|' .. ARGV[4] .. '|' .. o)
   end
   counts[o] = counts[o] + 1
   local e = untilS
   if cur and cur > e then e = cur end
   if key ~= e then redis.call('SET', bk, e, 'EXAT', e) end
-  redis.call('EXPIREAT', hk, e)
+  -- the holds expire with the ban: set when the end moved or the hash is new
+  if key ~= e or #h == 0 then redis.call('EXPIREAT', hk, e) end
   zargs[#zargs + 1] = e
   zargs[#zargs + 1] = net
 end
@@ -123,9 +130,12 @@ local n = (#KEYS - 1) / 2
 local lifted, still, notHeld = 0, 0, 0
 local seen, others, endedSeen, ended = {}, {}, {}, {}
 local zrem, zadd = {}, {}
+local banKeys = {}
+for i = 1, n do banKeys[i] = KEYS[2 * i] end
+local values = redis.call('MGET', unpack(banKeys))
 for i = 1, n do
-  local net, bk, hk = ARGV[3 + i], KEYS[2 * i], KEYS[2 * i + 1]
-  local cur = tonumber(redis.call('GET', bk))
+  local net, bk, hk = ARGV[3 + i], banKeys[i], KEYS[2 * i + 1]
+  local cur = tonumber(values[i])
   local h = redis.call('HGETALL', hk)
   local live, liveN = {}, 0
   for j = 1, #h, 2 do
@@ -165,11 +175,12 @@ for i = 1, n do
         -- back to an older worker's ban as it was: no hold records, held until its end
         redis.call('DEL', hk)
       else
-        redis.call('HDEL', hk, victim)
+        local gone = { victim }
         for j = 1, #h, 2 do
-          if not live[h[j]] and h[j] ~= victim then redis.call('HDEL', hk, h[j]) end
+          if not live[h[j]] and h[j] ~= victim then gone[#gone + 1] = h[j] end
         end
-        redis.call('EXPIREAT', hk, e)
+        redis.call('HDEL', hk, unpack(gone))
+        if cur ~= e then redis.call('EXPIREAT', hk, e) end
       end
       if cur ~= e then redis.call('SET', bk, e, 'EXAT', e) end
       zadd[#zadd + 1] = e
@@ -243,10 +254,13 @@ local function bad(text)
   count = count + 1
   if #problems < 10 then problems[#problems + 1] = text end
 end
+local banKeys = {}
+for i = 1, n do banKeys[i] = KEYS[2 * i] end
+local values = redis.call('MGET', unpack(banKeys))
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 3, 2 + n))
 for i = 1, n do
-  local net, bk, hk = ARGV[2 + i], KEYS[2 * i], KEYS[2 * i + 1]
-  local cur = redis.call('GET', bk)
-  local score = redis.call('ZSCORE', KEYS[1], net)
+  local net, bk, hk = ARGV[2 + i], banKeys[i], KEYS[2 * i + 1]
+  local cur, score = values[i], scores[i]
   if field ~= '' and redis.call('HEXISTS', hk, field) == 1 then bad(net .. ' still held by ' .. field) end
   if cur and tostring(score) ~= cur then bad(bk .. ' = ' .. cur .. ' but registry ' .. tostring(score)) end
   if not cur and score and tonumber(score) > now then bad(net .. ' in the registry without its ban key') end
