@@ -66,22 +66,27 @@ for i = 1, n do
   local key = tonumber(values[i])
   local cur = key
   local h = redis.call('HGETALL', hk)
-  local own, live = nil, 0
+  local own, held = nil, 0
   for j = 1, #h, 2 do
     local f, u = h[j], untilOf(h[j + 1])
     if f == field then own = h[j + 1]
     elseif not u or u <= now then redis.call('HDEL', hk, f)
     else
-      live = live + 1
       note(seen, others, f)
+      if u > held then held = u end
       if not cur or u > cur then cur = u end
     end
+  end
+  local ou = own and (untilOf(own) or 0) or 0
+  -- an end no recorded hold explains: an older worker's ban (or its extension), held by an unknown holder until then
+  if key and key > math.max(held, ou) and (own or mine[i] ~= 1) then
+    redis.call('HSET', hk, '${LEGACY_FIELD}', key .. '|' .. ARGV[4] .. '|l')
+    note(seen, others, '${LEGACY_FIELD}')
   end
   local o
   if own then
     o = string.match(own, '|(%a)$')
     if not counts[o] then o = 'k' end
-    local ou = untilOf(own) or 0
     if untilS > ou then
       redis.call('HSET', hk, field, untilS .. '|' .. (string.match(own, '^%d+|(%d+)|') or ARGV[4]) .. '|' .. o)
     end
@@ -90,12 +95,7 @@ for i = 1, n do
     if not cur or mine[i] == 1 then o = 'n'
     elseif cur >= untilS then o = 'k'
     else o = 'x' end
-    if cur and live == 0 and mine[i] ~= 1 then
-      redis.call('HSET', hk, field, fresh .. o, '${LEGACY_FIELD}', cur .. '|' .. ARGV[4] .. '|l')
-      note(seen, others, '${LEGACY_FIELD}')
-    else
-      redis.call('HSET', hk, field, fresh .. o)
-    end
+    redis.call('HSET', hk, field, fresh .. o)
   end
   counts[o] = counts[o] + 1
   local e = untilS
@@ -142,7 +142,7 @@ for i = 1, n do
     local u = untilOf(h[j + 1])
     if u and u > now then live[h[j]] = u; liveN = liveN + 1 end
   end
-  local victim = nil
+  local victim, unexplained = nil, nil
   if mode == 'all' then
     if cur or liveN > 0 then victim = '*' end
   elseif live[field] then victim = field
@@ -155,6 +155,12 @@ for i = 1, n do
     elseif cur then for f in pairs(live) do note(seen, others, f) end end
   else
     local e = 0
+    if victim ~= '*' and victim ~= '${LEGACY_FIELD}' and cur then
+      -- an end beyond every recorded hold (an older worker extended it): it stays, held by an unknown holder
+      local most = 0
+      for _, u in pairs(live) do if u > most then most = u end end
+      if cur > most then live['${LEGACY_FIELD}'] = cur; unexplained = cur end
+    end
     if victim == '*' then
       for f in pairs(live) do note(endedSeen, ended, f) end
       if liveN == 0 and mode == 'all' then note(endedSeen, ended, '${LEGACY_FIELD}') end
@@ -180,6 +186,7 @@ for i = 1, n do
           if not live[h[j]] and h[j] ~= victim then gone[#gone + 1] = h[j] end
         end
         redis.call('HDEL', hk, unpack(gone))
+        if unexplained then redis.call('HSET', hk, '${LEGACY_FIELD}', unexplained .. '|' .. ARGV[3] .. '|l') end
         if cur ~= e then redis.call('EXPIREAT', hk, e) end
       end
       if cur ~= e then redis.call('SET', bk, e, 'EXAT', e) end

@@ -327,7 +327,7 @@ describe('every order of take and release, each release retried, with and withou
       } while (cursor !== '0');
       for (const key of holdKeys) expect(Object.keys(await r.redis.hgetall(key)).every((f) => f.startsWith('INC-Z-')), key).toBe(true);
       console.log(`ban holds, ${k} incidents: ${count} sequences of ${3 * k} steps in ${ms.toFixed(0)} ms`);
-    }, 60_000);
+    }, 120_000);
   }
 });
 
@@ -467,6 +467,25 @@ describe('bans and undos of an older worker (incidents open across the upgrade)'
     expect(ra.summary).toMatch(/\(1 new, 0 already banned\); nginx deny file .*: \d+ lines, (reloaded|unchanged)$/);
     expect(Object.keys((await stateOf(net)).holds)).toEqual(['INC-OLD-5/ban']);
     expect((await acts.networkUnbanIps(undoOf(a, ra))).output).toMatchObject({ lifted: true });
+  });
+
+  it('an older worker extending a held ban (a rolling upgrade): the release keeps it until that end, held by an unknown holder', async () => {
+    const net = '203.0.113.35/32';
+    const a = ban('INC-MIX-A', ['203.0.113.35'], 600);
+    const ra = await acts.networkBanIps(a);
+    // The older worker's ban script: SET the later end, ZADD GT; no hold recorded.
+    const later = secondsOf(ra.output?.expiresAt as string) + 3000;
+    await r.redis.set(banKey(net), String(later), 'EXAT', later);
+    await r.redis.zadd(registry(), 'GT', later, net);
+    const ua = await acts.networkUnbanIps(undoOf(a, ra));
+    expect(ua.output).toMatchObject({ lifted: false, stillHeldBy: ['unknown'], stillHeld: 1 });
+    expect(await stateOf(net)).toEqual({ value: String(later), live: true, score: String(later), holds: {} });
+    // A new incident joining it sees the unknown holder, until the older worker's end.
+    const b = ban('INC-MIX-B', ['203.0.113.35'], 600);
+    const rb = await acts.networkBanIps(b);
+    expect(rb.output).toMatchObject({ alsoHeldBy: ['unknown'] });
+    expect((await stateOf(net)).holds).toEqual({ 'INC-MIX-B/ban': expect.any(String), '~legacy': expect.stringMatching(new RegExp(`^${later}\\|`)) });
+    await acts.networkUnbanIps(lift('INC-MIX-X', [net]));
   });
 
   it('`bans lift` of an older worker’s ban says it ended an unknown holder', async () => {
