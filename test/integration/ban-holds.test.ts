@@ -131,6 +131,19 @@ describe('the issue: two incidents ban the same network', () => {
     expect(denyLines()).toEqual([]);
   });
 
+  it('a dry-run release says what would stay and for whom, and changes nothing', async () => {
+    const a = ban('INC-DRY-A', ['203.0.113.8', '203.0.113.12'], 600);
+    const b = ban('INC-DRY-B', ['203.0.113.8'], 600);
+    const ra = await acts.networkBanIps(a);
+    await acts.networkBanIps(b);
+    const before = [await stateOf('203.0.113.8/32'), await stateOf('203.0.113.12/32')];
+    const dry = await acts.networkUnbanIps({ ...undoOf(a, ra), mode: 'dry-run' });
+    expect(dry.summary).toBe("would release the holds of INC-DRY-A/ban on 2 networks: 1 lifted, 1 still held by INC-DRY-B (2 banned now)");
+    expect(dry.changed).toBe(false);
+    expect([await stateOf('203.0.113.8/32'), await stateOf('203.0.113.12/32')]).toEqual(before);
+    await acts.networkUnbanIps(lift('INC-DRY-X', ['203.0.113.8', '203.0.113.12']));
+  });
+
   it('`bans lift` ends every hold on the network and says whose; the holders’ undos then find nothing of theirs', async () => {
     const net = '203.0.113.9/32';
     const a = ban('INC-LIFT-A', ['203.0.113.9', '203.0.113.10'], 3600);
