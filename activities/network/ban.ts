@@ -10,7 +10,7 @@ import { RECORD_TTL_SECONDS } from '../support/records.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { checkBanInput, refuse } from './inputs.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
-import { holderIncident, holdField, TAKE_SCRIPT } from './holds.js';
+import { holderIncident, holdField, PROOF_SCRIPT, TAKE_SCRIPT } from './holds.js';
 import { CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sampleIndices, sortNetworks, WINDOW } from './registry.js';
 
 /** A reason is free text from the parameters: only its fingerprint is written to the target. */
@@ -119,24 +119,21 @@ export function createBanActivities(deps: ActivityDeps) {
       const { indices, all } = sampleIndices(n);
       const sampled = indices.map((i) => canonical[i] as string);
       const bad: string[] = [];
+      let badCount = 0;
       let example: { key: string; value: string | null; ttl: number } | undefined;
-      for (const part of chunks(sampled)) {
-        const pipe = ctx.redis.pipeline();
-        for (const c of part) pipe.get(ctx.banKey(c)).ttl(ctx.banKey(c)).hget(ctx.holdKey(c), field);
-        pipe.zmscore(ctx.registry, ...part);
-        const res = (await onRedis(() => pipe.exec())) ?? [];
-        part.forEach((c, i) => {
-          const value = res[3 * i]?.[1] as string | null;
-          const ttlLeft = res[3 * i + 1]?.[1] as number;
-          const hold = res[3 * i + 2]?.[1] as string | null;
-          const score = (res[3 * part.length]?.[1] as Array<string | null> | undefined)?.[i];
-          example ??= { key: ctx.banKey(c), value, ttl: ttlLeft };
-          if (value === null || !(Number(value) >= expiresAt) || !(ttlLeft > 0)) bad.push(`${ctx.banKey(c)} = ${value ?? 'nil'} (ttl ${ttlLeft})`);
-          else if (score === null || score === undefined || score !== value) bad.push(`registry ${c} score ${score ?? 'nil'}, ban key ${value}`);
-          else if (hold === null || !(Number(hold.split('|')[0]) >= expiresAt)) bad.push(`${ctx.holdKey(c)} has no hold of ${field} until ${expiresAt}`);
+      const sampledParts = chunks(sampled);
+      for (let w = 0; w < sampledParts.length; w += WINDOW) {
+        const window = sampledParts.slice(w, w + WINDOW);
+        const results = await onRedis(() =>
+          Promise.all(window.map((part) => ctx.redis.eval(PROOF_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), field, String(expiresAt), ...part) as Promise<[number, string, number, ...string[]]>)),
+        );
+        results.forEach(([count, value, ttlLeft, ...some], j) => {
+          if (w === 0 && j === 0) example = { key: ctx.banKey(window[0]?.[0] as string), value: value === '' ? null : value, ttl: ttlLeft };
+          badCount += count;
+          bad.push(...some);
         });
       }
-      if (bad.length) throw verificationFailed(`${action}: read back ${bad.length} of ${sampled.length} checked bans wrong, e.g. ${bad.slice(0, 3).join('; ')}`);
+      if (badCount) throw verificationFailed(`${action}: read back ${badCount} of ${sampled.length} checked bans wrong, e.g. ${bad.slice(0, 3).join('; ')}`);
       let denyProof: Record<string, unknown> | undefined;
       if (nginx) {
         const file = await readDenyFile(ctx);

@@ -268,12 +268,50 @@ local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 3, 2 + n))
 for i = 1, n do
   local net, bk, hk = ARGV[2 + i], banKeys[i], KEYS[2 * i + 1]
   local cur, score = values[i], scores[i]
-  if field ~= '' and redis.call('HEXISTS', hk, field) == 1 then bad(net .. ' still held by ' .. field) end
-  if cur and tostring(score) ~= cur then bad(bk .. ' = ' .. cur .. ' but registry ' .. tostring(score)) end
-  if not cur and score and tonumber(score) > now then bad(net .. ' in the registry without its ban key') end
-  if not cur and redis.call('EXISTS', hk) == 1 then bad(hk .. ' left without a ban') end
+  if cur then
+    if field ~= '' and redis.call('HEXISTS', hk, field) == 1 then bad(net .. ' still held by ' .. field) end
+    if tostring(score) ~= cur then bad(bk .. ' = ' .. cur .. ' but registry ' .. tostring(score)) end
+  else
+    if score and tonumber(score) > now then bad(net .. ' in the registry without its ban key') end
+    if redis.call('EXISTS', hk) == 1 then bad(hk .. ' left without a ban') end
+  end
 end
 local out = { count }
+for _, p in ipairs(problems) do out[#out + 1] = p end
+return out
+`;
+
+/**
+ * Read-only proof after a take: each network's ban key holds at least `until` with a TTL, the
+ * registry has the key's end, and the step's hold is there until at least `until`.
+ * KEYS: registry, then per network: ban key, hold key. ARGV: field, until, networks…
+ * Returns: the count of problems, the first network's value and TTL, then the first 10 problems.
+ */
+export const PROOF_SCRIPT = `${LUA_COMMON}
+local field, untilS = ARGV[1], tonumber(ARGV[2])
+local n = (#KEYS - 1) / 2
+local banKeys = {}
+for i = 1, n do banKeys[i] = KEYS[2 * i] end
+local values = redis.call('MGET', unpack(banKeys))
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 3, 2 + n))
+local problems, count = {}, 0
+local firstTtl = redis.call('TTL', banKeys[1])
+for i = 1, n do
+  local net, bk, hk, v, score = ARGV[2 + i], banKeys[i], KEYS[2 * i + 1], values[i], scores[i]
+  local text
+  local ttl = i == 1 and firstTtl or redis.call('TTL', bk)
+  if not v or not (tonumber(v) and tonumber(v) >= untilS) or ttl <= 0 then text = bk .. ' = ' .. tostring(v or 'nil') .. ' (ttl ' .. ttl .. ')'
+  elseif score ~= v then text = 'registry ' .. net .. ' score ' .. tostring(score or 'nil') .. ', ban key ' .. v
+  else
+    local u = untilOf(redis.call('HGET', hk, field))
+    if not u or u < untilS then text = hk .. ' has no hold of ' .. field .. ' until ' .. untilS end
+  end
+  if text then
+    count = count + 1
+    if #problems < 10 then problems[#problems + 1] = text end
+  end
+end
+local out = { count, values[1] or '', firstTtl }
 for _, p in ipairs(problems) do out[#out + 1] = p end
 return out
 `;

@@ -141,10 +141,14 @@ export function createUnbanActivities(deps: ActivityDeps) {
       // Every network is checked: the hold is gone, and ban key, registry and holds agree.
       const left: string[] = [];
       let problems = 0;
-      for (const part of chunks(canonical)) {
-        const [count, ...some] = (await onRedis(() => ctx.redis.eval(CHECK_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), field, String(now), ...part))) as [number, ...string[]];
-        problems += count;
-        left.push(...some.slice(0, Math.max(0, 3 - left.length)));
+      for (let w = 0; w < parts.length; w += WINDOW) {
+        const checks = await onRedis(() =>
+          Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(CHECK_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), field, String(now), ...part) as Promise<[number, ...string[]]>)),
+        );
+        for (const [count, ...some] of checks) {
+          problems += count;
+          left.push(...some.slice(0, Math.max(0, 3 - left.length)));
+        }
       }
       if (mode === 'all') {
         for (const part of chunks(canonical)) {
