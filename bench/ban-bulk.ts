@@ -6,7 +6,7 @@
  * Floor: the same Redis writes issued directly by the bench (per chunk of
  * 1,000, one script doing SET … EXAT per key and one ZADD GT: the fastest way
  * to write them, about twice as fast here as 200,000 pipelined commands, but
- * without the never-shorten check and the undo record), writing the same deny
+ * without the never-shorten check, the hold records and the undo record), writing the same deny
  * lines, `nginx -t` and the reload.
  * Every run starts from no bans; resets are outside the timed windows.
  */
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { TargetClients } from '../activities/deps.js';
+import { banHoldKey } from '../activities/network/holds.js';
 import { createNetworkActivities } from '../activities/network/index.js';
 import type { Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
@@ -78,6 +79,7 @@ export const banBulk: Benchmark = {
     const list = addresses();
     const nets = list.map((a) => `${a}/32`);
     const banKeys = nets.map((n) => djangoKey(space, contractKeys.ban(n)));
+    const holdKeys = nets.map((n) => banHoldKey(space, n));
     const floorKeys = nets.map((n) => djangoKey(floorSpace, contractKeys.ban(n)));
     const registry = ownKey(space, BAN_REGISTRY);
     const floorRegistry = ownKey(floorSpace, BAN_REGISTRY);
@@ -87,6 +89,7 @@ export const banBulk: Benchmark = {
 
     const reset = async (incidentId?: string): Promise<void> => {
       await unlinkAll(redis, banKeys);
+      await unlinkAll(redis, holdKeys);
       await unlinkAll(redis, floorKeys);
       await redis.del(registry, floorRegistry);
       if (incidentId) await redis.del(ownKey(space, 'undo', incidentId, 'ban'), `${ownKey(space, 'undo', incidentId, 'ban')}:meta`);

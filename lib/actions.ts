@@ -171,10 +171,11 @@ export const ACTIONS = {
   },
   'network.unban_ips': {
     activity: 'networkUnbanIps',
-    description: 'Lift bans (the undo of network.ban_ips, and the ban-lift runbook).',
+    description: 'Lift bans: the undo of network.ban_ips releases its own holds (a ban another incident holds stays); the ban-lift runbook ends every hold.',
     args: {
       addresses: { type: 'string[]', required: true, description: 'Addresses or CIDRs' },
       from_record: { type: 'string', internal: true, description: 'Also lift what a ban step recorded, `<incident>/<step>` (internal: set by undo for large bans)' },
+      holder: { type: 'string', internal: true, description: 'The ban step whose holds this undo releases, `<incident>/<step>`; without it the bans are lifted outright (internal: set by undo)' },
       reason: { type: 'string', description: 'Why the bans are lifted (shown to approvers, kept in the record)' },
     },
     mutates: true,

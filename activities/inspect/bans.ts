@@ -1,9 +1,11 @@
 /**
  * Read-only view of a target's bans, as the worker sees them: the registry
- * (`firebreak:bans`, score = end), each ban key the app reads (value, TTL), and
- * which incident step banned it when its undo record says so.
+ * (`firebreak:bans`, score = end), each ban key the app reads (value, TTL), the
+ * incident steps holding it (its hold records), and for a ban an older worker made
+ * (no hold records) which step's undo record says it banned it.
  */
 import { scanKeys } from './readers.js';
+import { banHoldKey, holdersOf, LEGACY_HOLDER, parseHold } from '../network/holds.js';
 import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf, tryParseNetwork, type IpNetwork } from '../../lib/ip.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { ActivityDeps } from '../deps.js';
@@ -45,16 +47,16 @@ export function createBanInspection(deps: ActivityDeps) {
       const hits = networks.filter((_, i) => member[i] === 1);
       if (!hits.length) continue;
       const metaRaw = await run(() => redis.get(`${record}:meta`));
-      let meta: { reason?: unknown; at?: unknown; expiresAt?: unknown } = {};
+      let meta: { at?: unknown; expiresAt?: unknown } = {};
       try {
         meta = metaRaw ? (JSON.parse(metaRaw) as typeof meta) : {};
       } catch {
-        // an unreadable meta record only loses the reason
+        // an unreadable meta record only loses the times
       }
+      // An older worker's meta may hold the ban's reason (free text from the parameters): not shown.
       const who: BanAttribution = {
         incident,
         step,
-        ...(typeof meta.reason === 'string' && meta.reason ? { reason: meta.reason } : {}),
         ...(typeof meta.at === 'string' ? { at: meta.at } : {}),
         ...(typeof meta.expiresAt === 'string' ? { expiresAt: meta.expiresAt } : {}),
       };
@@ -67,20 +69,36 @@ export function createBanInspection(deps: ActivityDeps) {
     const redis = clients.redis(target);
     const keys = networks.map((n) => djangoKey(space, contractKeys.ban(n)));
     const pipe = redis.pipeline();
-    for (const k of keys) pipe.get(k).ttl(k);
+    for (const [i, k] of keys.entries()) pipe.get(k).ttl(k).hgetall(banHoldKey(space, networks[i] as string));
     const res = (await run(() => pipe.exec())) ?? [];
-    const by = await attribute(space, target, networks);
+    const now = Math.floor(Date.now() / 1000);
+    const hashes = networks.map((_, i) => (res[3 * i + 2]?.[1] ?? {}) as Record<string, string>);
+    // Only bans without hold records (an older worker's) are looked up in the undo records.
+    const by = await attribute(
+      space,
+      target,
+      networks.filter((_, i) => !Object.keys(hashes[i] as Record<string, string>).length),
+    );
     return networks.map((network, i) => {
-      const value = res[2 * i]?.[1] as string | null;
-      const ttl = res[2 * i + 1]?.[1] as number;
+      const value = res[3 * i]?.[1] as string | null;
+      const ttl = res[3 * i + 1]?.[1] as number;
       const score = registryScores.get(network) ?? null;
+      const keyEnd = value !== null && /^\d+$/.test(value) ? Number(value) : null;
+      const hash = hashes[i] as Record<string, string>;
+      const holders = holdersOf(hash, now, keyEnd ?? score);
+      const first: BanAttribution[] = [];
+      for (const [f, v] of Object.entries(hash)) {
+        const h = parseHold(f, v);
+        if (h && h.outcome === 'n' && h.untilSeconds > now && h.incidentId !== LEGACY_HOLDER.incidentId) first.push({ incident: h.incidentId, step: h.stepId, at: h.since, expiresAt: h.until });
+      }
       return {
         network,
         until: score === null ? null : iso(score),
         key: keys[i] as string,
-        keyUntil: value !== null && /^\d+$/.test(value) ? iso(Number(value)) : null,
+        keyUntil: keyEnd === null ? null : iso(keyEnd),
         ttlSeconds: value === null ? null : ttl,
-        bannedBy: by.get(network) ?? [],
+        holders,
+        bannedBy: Object.keys(hash).length ? first : (by.get(network) ?? []),
       };
     });
   }

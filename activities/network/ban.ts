@@ -1,5 +1,7 @@
 /** `network.ban_ips`: ban addresses and CIDRs until `requestedAt + ttl_seconds`, in Redis, the registry and the deny file. */
+import { createHash } from 'node:crypto';
 import type { ArgsOf } from '../../lib/args/schemas.js';
+import { alsoHeldBy, otherHolders } from '../../lib/holds.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
@@ -8,9 +10,11 @@ import { RECORD_TTL_SECONDS } from '../support/records.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { checkBanInput, refuse } from './inputs.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
-import { BAN_SCRIPT, CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sampleIndices, sortNetworks, WINDOW } from './registry.js';
+import { holderIncident, holdField, PROOF_SCRIPT, TAKE_SCRIPT } from './holds.js';
+import { CHUNK, chunks, existingEnds, MAX_INLINE_UNDO, networkContext, onRedis, sampleIndices, sortNetworks, WINDOW } from './registry.js';
 
-const MAX_REASON = 500;
+/** A reason is free text from the parameters: only its fingerprint is written to the target. */
+const fingerprint = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
 export function createBanActivities(deps: ActivityDeps) {
   return {
@@ -23,7 +27,6 @@ export function createBanActivities(deps: ActivityDeps) {
       const { problems, ttl, parsed } = await checkBanInput(ctx.target, input.target, args, deps.config.inputsDir);
       if (problems.length) throw refuse(action, problems);
       const { canonical, byCanonical } = parsed;
-      const reason = args.reason?.slice(0, MAX_REASON) ?? '';
 
       const expiresAt = requestedAtSeconds(input) + ttl;
       const expiresIso = new Date(expiresAt * 1000).toISOString();
@@ -44,7 +47,8 @@ export function createBanActivities(deps: ActivityDeps) {
           }
           return count;
         });
-        const sample = canonical.slice(0, 5).map((c) => `SET ${ctx.banKey(c)} ${expiresAt} EXAT ${expiresAt} (keeps a later end) and ZADD ${ctx.registry} GT ${expiresAt} ${c}`);
+        const field = holdField(input.incidentId, input.stepId);
+        const sample = canonical.slice(0, 5).map((c) => `HSET ${ctx.holdKey(c)} ${field} (this step's hold until ${expiresAt}), SET ${ctx.banKey(c)} ${expiresAt} EXAT ${expiresAt} (keeps a later end) and ZADD ${ctx.registry} ${expiresAt} ${c}`);
         return {
           summary: `would ban ${n} ${noun} until ${expiresIso} (${fresh} new, ${n - fresh} already banned, ${longer} of them until later)`,
           changed: false,
@@ -70,10 +74,11 @@ export function createBanActivities(deps: ActivityDeps) {
       const validatedAt = performance.now();
       await nginxPreflight(ctx, action);
       const record = ctx.record(input.incidentId, input.stepId);
+      const field = holdField(input.incidentId, input.stepId);
       await onRedis(() =>
         ctx.redis.set(
           `${record}:meta`,
-          JSON.stringify({ at: new Date().toISOString(), requestedAt: input.requestedAt, reason, expiresAt: expiresIso, networks: n }),
+          JSON.stringify({ at: new Date().toISOString(), requestedAt: input.requestedAt, ...(args.reason ? { reasonSha256: fingerprint(args.reason) } : {}), expiresAt: expiresIso, networks: n }),
           'EX',
           RECORD_TTL_SECONDS,
           'NX',
@@ -82,22 +87,26 @@ export function createBanActivities(deps: ActivityDeps) {
       let created = 0;
       let kept = 0;
       let extended = 0;
+      const heldBy = new Set<string>();
       const parts = chunks(canonical);
       for (let w = 0; w < parts.length; w += WINDOW) {
         const results = await onRedis(() =>
           Promise.all(
-            parts.slice(w, w + WINDOW).map(
-              (part) =>
-                ctx.redis.eval(BAN_SCRIPT, 2 + part.length, ctx.registry, record, ...part.map(ctx.banKey), String(expiresAt), String(RECORD_TTL_SECONDS), ...part) as Promise<
-                  [number, number, number]
-                >,
-            ),
+            parts
+              .slice(w, w + WINDOW)
+              .map(
+                (part) =>
+                  ctx.redis.eval(TAKE_SCRIPT, 2 + 2 * part.length, ctx.registry, record, ...ctx.pairKeys(part), String(expiresAt), String(RECORD_TTL_SECONDS), field, String(now), ...part) as Promise<
+                    [number, number, number, ...string[]]
+                  >,
+              ),
           ),
         );
-        for (const [c, k, e] of results) {
+        for (const [c, k, e, ...others] of results) {
           created += c;
           kept += k;
           extended += e;
+          for (const f of others) heldBy.add(holderIncident(f));
         }
         heartbeatProgress({ phase: 'redis', done: Math.min(n, (w + WINDOW) * CHUNK), total: n });
       }
@@ -110,22 +119,21 @@ export function createBanActivities(deps: ActivityDeps) {
       const { indices, all } = sampleIndices(n);
       const sampled = indices.map((i) => canonical[i] as string);
       const bad: string[] = [];
+      let badCount = 0;
       let example: { key: string; value: string | null; ttl: number } | undefined;
-      for (const part of chunks(sampled)) {
-        const pipe = ctx.redis.pipeline();
-        for (const c of part) pipe.get(ctx.banKey(c)).ttl(ctx.banKey(c));
-        pipe.zmscore(ctx.registry, ...part);
-        const res = (await onRedis(() => pipe.exec())) ?? [];
-        part.forEach((c, i) => {
-          const value = res[2 * i]?.[1] as string | null;
-          const ttlLeft = res[2 * i + 1]?.[1] as number;
-          const score = (res[2 * part.length]?.[1] as Array<string | null> | undefined)?.[i];
-          example ??= { key: ctx.banKey(c), value, ttl: ttlLeft };
-          if (value === null || !(Number(value) >= expiresAt) || !(ttlLeft > 0)) bad.push(`${ctx.banKey(c)} = ${value ?? 'nil'} (ttl ${ttlLeft})`);
-          else if (score === null || score === undefined || !(Number(score) >= expiresAt)) bad.push(`registry ${c} score ${score ?? 'nil'}`);
+      const sampledParts = chunks(sampled);
+      for (let w = 0; w < sampledParts.length; w += WINDOW) {
+        const window = sampledParts.slice(w, w + WINDOW);
+        const results = await onRedis(() =>
+          Promise.all(window.map((part) => ctx.redis.eval(PROOF_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), field, String(expiresAt), ...part) as Promise<[number, string, number, ...string[]]>)),
+        );
+        results.forEach(([count, value, ttlLeft, ...some], j) => {
+          if (w === 0 && j === 0) example = { key: ctx.banKey(window[0]?.[0] as string), value: value === '' ? null : value, ttl: ttlLeft };
+          badCount += count;
+          bad.push(...some);
         });
       }
-      if (bad.length) throw verificationFailed(`${action}: read back ${bad.length} of ${sampled.length} checked bans wrong, e.g. ${bad.slice(0, 3).join('; ')}`);
+      if (badCount) throw verificationFailed(`${action}: read back ${badCount} of ${sampled.length} checked bans wrong, e.g. ${bad.slice(0, 3).join('; ')}`);
       let denyProof: Record<string, unknown> | undefined;
       if (nginx) {
         const file = await readDenyFile(ctx);
@@ -134,19 +142,17 @@ export function createBanActivities(deps: ActivityDeps) {
         denyProof = denyFileProof(nginx, file);
       }
 
-      // ---- undo ----------------------------------------------------------------
-      const newCount = await onRedis(() => ctx.redis.scard(record));
-      let undo: ActionResult['undo'];
-      if (newCount > MAX_INLINE_UNDO) {
-        undo = { action: 'network.unban_ips', args: { addresses: [], from_record: `${input.incidentId}/${input.stepId}` } };
-      } else if (newCount > 0) {
-        undo = { action: 'network.unban_ips', args: { addresses: sortNetworks(await onRedis(() => ctx.redis.smembers(record))) } };
-      }
+      // ---- undo: release this step's holds (the ban stays while another incident holds it) ----
+      const undo: ActionResult['undo'] =
+        n > MAX_INLINE_UNDO
+          ? { action: 'network.unban_ips', args: { addresses: [], from_record: field, holder: field } }
+          : { action: 'network.unban_ips', args: { addresses: sortNetworks(canonical), holder: field } };
+      const others = otherHolders([...heldBy].map((incidentId) => ({ incidentId })), input.incidentId);
 
       const already = kept + extended;
       deps.logger.info({ incidentId: input.incidentId, step: input.stepId, networks: n, created, kept, extended, expiresAt: expiresIso }, 'networks banned');
       return {
-        summary: `banned ${n} ${noun} until ${expiresIso} (${created} new, ${already} already banned${kept ? `, ${kept} until later` : ''})` + denyFileSummary(nginx),
+        summary: `banned ${n} ${noun} until ${expiresIso} (${created} new, ${already} already banned${kept ? `, ${kept} until later` : ''})` + denyFileSummary(nginx) + alsoHeldBy(others),
         changed: created + extended > 0 || Boolean(nginx?.changed),
         proof: {
           keys: { checked: sampled.length, of: n, all, example },
@@ -159,7 +165,7 @@ export function createBanActivities(deps: ActivityDeps) {
             verify: Math.round(performance.now() - nginxDoneAt),
           },
         },
-        output: { banned: n, newlyBanned: newCount, expiresAt: expiresIso, ...(nginx ? { denyFile: nginx.path } : {}) },
+        output: { banned: n, newlyBanned: created, expiresAt: expiresIso, ...(nginx ? { denyFile: nginx.path } : {}), ...(others.length ? { alsoHeldBy: others } : {}) },
         undo,
       };
     },

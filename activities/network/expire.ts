@@ -1,18 +1,22 @@
-/** `network.expire_bans`: run by a ban's durable timer; drops ended bans from the registry and the deny file. */
+/** `network.expire_bans`: run by a ban's durable timer; drops the step's ended holds and ended bans from the registry and the deny file. */
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
-import { chunks, networkContext, onRedis } from './registry.js';
+import { EXPIRE_SCRIPT } from './holds.js';
+import { chunks, networkContext, onRedis, WINDOW } from './registry.js';
+
+const EXPIRY_SUFFIX = '.expiry';
 
 export function createExpireActivities(deps: ActivityDeps) {
   const { logger } = deps;
 
   return {
     /**
-     * Drop bans that have ended from the registry and the deny file (the ban
-     * keys expire by themselves). Ended means by the later of now and the
+     * Drop the holds of the step whose timer fired (`<step>.expiry`) that have ended, lifting
+     * the networks no live hold is left on, then every ban that has ended from the registry and
+     * the deny file (the ban keys expire by themselves). Ended means by the later of now and the
      * moment the timer fired (`requestedAt`). Idempotent.
      */
     async networkExpireBans(input: ActionInput): Promise<ActionResult> {
@@ -30,7 +34,22 @@ export function createExpireActivities(deps: ActivityDeps) {
           output: { planned: ended },
         };
       }
-      const removed = await onRedis(() => ctx.redis.zremrangebyscore(ctx.registry, '-inf', cutoff));
+      let liftedByHolds = 0;
+      let holdsDropped = 0;
+      if (input.stepId.endsWith(EXPIRY_SUFFIX)) {
+        const record = ctx.record(input.incidentId, input.stepId.slice(0, -EXPIRY_SUFFIX.length));
+        const parts = chunks(await onRedis(() => ctx.redis.smembers(record)));
+        for (let w = 0; w < parts.length; w += WINDOW) {
+          const results = await onRedis(() =>
+            Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(EXPIRE_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), String(cutoff), ...part) as Promise<[number, number]>)),
+          );
+          for (const [l, d] of results) {
+            liftedByHolds += l;
+            holdsDropped += d;
+          }
+        }
+      }
+      const removed = liftedByHolds + (await onRedis(() => ctx.redis.zremrangebyscore(ctx.registry, '-inf', cutoff)));
       const nginx = await syncNginx(ctx, cutoff, action);
       const left = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
       if (left) throw verificationFailed(`${action}: ${left} ended bans still in ${ctx.registry}`);
@@ -52,10 +71,10 @@ export function createExpireActivities(deps: ActivityDeps) {
       const active = await onRedis(() => ctx.redis.zcard(ctx.registry));
       logger.info({ incidentId: input.incidentId, step: input.stepId, removed, active }, 'ended bans dropped');
       return {
-        summary: `dropped ${removed} ended ${removed === 1 ? 'ban' : 'bans'} (as of ${cutoffIso}); ${active} active` + denyFileSummary(nginx),
-        changed: removed > 0 || Boolean(nginx?.changed),
+        summary: `dropped ${removed} ended ${removed === 1 ? 'ban' : 'bans'} (as of ${cutoffIso}); ${active} active${holdsDropped ? `; ${holdsDropped} ended ${holdsDropped === 1 ? 'hold' : 'holds'} released` : ''}` + denyFileSummary(nginx),
+        changed: removed > 0 || holdsDropped > 0 || Boolean(nginx?.changed),
         proof: { registry: ctx.registry, endedLeft: 0, active, ...(denyProof ? { denyFile: denyProof } : {}) },
-        output: { removed, active, ...(nginx ? { denyFile: nginx.path } : {}) },
+        output: { removed, active, holdsDropped, ...(nginx ? { denyFile: nginx.path } : {}) },
       };
     },
   };

@@ -5,7 +5,9 @@
  * ban registry, score = end) lists every ban (`registry.ts`), and the nginx
  * deny file is rendered from it, tested and reloaded (`deny-file.ts`). Expired
  * bans leave the registry and the deny file when the ban's durable timer runs
- * `network.expire_bans` (`expire.ts`).
+ * `network.expire_bans` (`expire.ts`). Several incidents can hold one ban: each
+ * step's hold is recorded beside the ban key with its own end (`holds.ts`); the
+ * ban lasts until the latest and goes with its last holder.
  */
 import type { ActivityDeps } from '../deps.js';
 import { createBanActivities } from './ban.js';
@@ -14,6 +16,7 @@ import { createUnbanActivities } from './unban.js';
 
 export { renderDenyFile } from './deny-file.js';
 export { checkBanInput } from './inputs.js';
+export { countActiveBans, listBanHolds } from './holds.js';
 
 export function createNetworkActivities(deps: ActivityDeps) {
   return {

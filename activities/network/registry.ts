@@ -1,7 +1,8 @@
 /**
  * The ban registry and the ban keys: Firebreak's sorted set of every ban
  * (score = end, unix seconds) and the contract key per network the app reads,
- * `djangoKey(fb:ban:<canonical CIDR>)` = end, expiring at that moment.
+ * `djangoKey(fb:ban:<canonical CIDR>)` = end, expiring at that moment; beside
+ * each, the holds of the incidents that banned it (`holds.ts`).
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -10,6 +11,7 @@ import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '..
 import type { ActionInput } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { assertModeAllowed } from '../support/mode.js';
+import { banHoldKey } from './holds.js';
 import { onTarget } from '../support/failures.js';
 
 /** Networks per Redis script call: each call blocks Redis for about a millisecond. */
@@ -20,59 +22,6 @@ export const WINDOW = 4;
 export const MAX_INLINE_UNDO = 20_000;
 /** Read-back of big bans: first and last chunk in full, plus this many random keys. */
 const VERIFY_RANDOM = 500;
-
-// Sets the ban keys of one chunk, never shortening a longer ban, adds them to
-// the registry (ZADD GT keeps the later end) and records which networks this
-// step banned first, in the same atomic call: a retry after a crash finds its
-// own earlier bans in the record and still counts them as new, so the undo
-// never lifts a ban that existed before the step, and always lifts its own.
-// Batched (MGET, SMISMEMBER, SADD, ZADD) so only the SETs are per network.
-// KEYS: registry, undo record, ban keys…; ARGV: end (unix s), record TTL, networks…
-export const BAN_SCRIPT = `
-local at = ARGV[1]
-local expires = tonumber(at)
-local n = #KEYS - 2
-local current = redis.call('MGET', unpack(KEYS, 3, #KEYS))
-local existing, where, ours = {}, {}, {}
-for i = 1, n do
-  if tonumber(current[i]) then
-    existing[#existing + 1] = ARGV[i + 2]
-    where[#where + 1] = i
-  end
-end
-if #existing > 0 then
-  local member = redis.call('SMISMEMBER', KEYS[2], unpack(existing))
-  for j = 1, #where do
-    if member[j] == 1 then ours[where[j]] = true end
-  end
-end
-local created, kept, extended = 0, 0, 0
-local fresh, zargs = {}, {}
-for i = 1, n do
-  local net, cur = ARGV[i + 2], tonumber(current[i])
-  if not cur then
-    fresh[#fresh + 1] = net
-    created = created + 1
-    redis.call('SET', KEYS[i + 2], at, 'EXAT', at)
-  elseif ours[i] then
-    created = created + 1
-    if cur < expires then redis.call('SET', KEYS[i + 2], at, 'EXAT', at) end
-  elseif cur >= expires then
-    kept = kept + 1
-  else
-    extended = extended + 1
-    redis.call('SET', KEYS[i + 2], at, 'EXAT', at)
-  end
-  zargs[#zargs + 1] = at
-  zargs[#zargs + 1] = net
-end
-if #fresh > 0 then
-  redis.call('SADD', KEYS[2], unpack(fresh))
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
-end
-redis.call('ZADD', KEYS[1], 'GT', unpack(zargs))
-return { created, kept, extended }
-`;
 
 /** A Redis call of a network action: untyped errors become retryable TargetUnavailable failures. */
 export const onRedis = <T>(fn: () => Promise<T>): Promise<T> => onTarget('redis', fn);
@@ -92,6 +41,9 @@ export function networkContext(deps: ActivityDeps, input: ActionInput) {
     redis: clients.redis(input.target),
     registry: ownKey(space, BAN_REGISTRY),
     banKey: (net: string) => djangoKey(space, contractKeys.ban(net)),
+    holdKey: (net: string) => banHoldKey(space, net),
+    /** KEYS of a hold script for these networks: the ban key and the hold key of each. */
+    pairKeys: (nets: readonly string[]) => nets.flatMap((net) => [djangoKey(space, contractKeys.ban(net)), banHoldKey(space, net)]),
     record: (incidentId: string, stepId: string) => ownKey(space, 'undo', incidentId, stepId),
     lockKey: ownKey(space, 'nginx', 'lock', fileId),
     appliedKey: ownKey(space, 'nginx', 'applied', fileId),

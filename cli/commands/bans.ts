@@ -13,7 +13,13 @@ const bans = () => import('../../lib/incidents/bans.js');
 function banLine(b: BanView): string {
   const until = b.until ?? b.keyUntil ?? '?';
   const key = b.keyUntil === null ? ' (app key gone)' : b.ttlSeconds !== null && b.ttlSeconds > 0 ? ` (${b.ttlSeconds} s left)` : '';
-  const by = b.bannedBy.length ? ` by ${b.bannedBy.map((x) => `${x.incident}/${x.step}${x.reason ? ` "${x.reason}"` : ''}`).join(', ')}` : ' (by: not recorded)';
+  // Holders: each incident step holding the ban, until its own end; an older worker's ban names the step that banned it first.
+  const known = (b.holders ?? []).filter((h) => h.incidentId !== 'unknown');
+  const by = known.length
+    ? ` held by ${known.map((h) => `${h.incidentId}/${h.stepId}${h.until ? ` until ${h.until}` : ''}`).join(', ')}`
+    : b.bannedBy.length
+      ? ` by ${b.bannedBy.map((x) => `${x.incident}/${x.step}`).join(', ')} (older worker)`
+      : ' (by: not recorded)';
   const rel = b.relation && b.relation !== 'exact' ? ` [${b.relation === 'covers' ? 'covers it' : 'inside it'}]` : '';
   return `  ${b.network.padEnd(24)} until ${until}${key}${by}${rel}`;
 }
@@ -75,10 +81,11 @@ export function registerBans(program: Command, run: Runner): void {
           { onDeclared: (d) => ctx.progress(d.existing ? `ban-lift incident ${d.id} for ${network} is already open` : `declared ${d.id}`), onChange: progressPrinter(ctx) },
         );
         const { declared: res, status: s, step, gate, ban, target } = lift;
-        const json = { ok: true, id: res.id, existing: res.existing, network, target, state: s.state, step: step ?? null, gate: gate ?? null, bannedBy: ban.bannedBy, until: ban.until };
+        const json = { ok: true, id: res.id, existing: res.existing, network, target, state: s.state, step: step ?? null, gate: gate ?? null, bannedBy: ban.bannedBy, holders: ban.holders, until: ban.until };
+        const heldBy = [...new Set((ban.holders ?? []).map((h) => h.incidentId))];
         if (lift.awaitingApproval && gate) {
           const approvals = `${gate.approvals.length}/${gate.required}`;
-          ctx.out(json, `${res.id}: waiting for ${approvals} approval by a member of "${gate.group}" other than ${s.declaredBy.user} to lift ${network} (banned until ${ban.until ?? ban.keyUntil ?? '?'})\nnext: they run  firebreak approve ${res.id} ${gate.id} --hash ${gate.argsHash.slice(0, 12)}\n      then check  firebreak bans show ${network}${o.target ? ` --target ${o.target}` : ''}`);
+          ctx.out(json, `${res.id}: waiting for ${approvals} approval by a member of "${gate.group}" other than ${s.declaredBy.user} to lift ${network} (banned until ${ban.until ?? ban.keyUntil ?? '?'}${heldBy.length ? `, held by ${heldBy.join(', ')}: the lift ends every hold` : ''})\nnext: they run  firebreak approve ${res.id} ${gate.id} --hash ${gate.argsHash.slice(0, 12)}\n      then check  firebreak bans show ${network}${o.target ? ` --target ${o.target}` : ''}`);
           return;
         }
         ctx.out(json, `${res.id}: ${step?.summary ?? s.state}`);

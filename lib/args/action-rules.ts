@@ -144,6 +144,7 @@ export const ACTION_RULES: { [A in ActionName]?: ActionRules } = {
     fields: {
       addresses: inlineAddresses(MAX_INLINE_UNBAN, true),
       from_record: patterned('from_record', FROM_RECORD, '"<incident>/<step>"'),
+      holder: patterned('holder', FROM_RECORD, '"<incident>/<step>"'),
     },
     across: addressesAcross(false, 'no addresses to unban', 'from_record'),
   },

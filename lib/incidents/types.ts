@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Signer } from '../identity/signer.js';
 import type { HoldView, JudgedHold } from '../holds.js';
 import type { Actor, IncidentInput, IncidentStatus, Mode, StepStatus } from '../../workflows/definitions.js';
+import type { Holder } from '../holds.js';
 
 /**
  * What the service needs from a front door: its config, and a Temporal client it connects on
@@ -104,8 +105,10 @@ export interface BanView {
   key: string;
   keyUntil: string | null;
   ttlSeconds: number | null;
-  /** Incident steps whose undo record says they banned it first. */
+  /** Incident steps that banned it first (their hold, or an older worker's undo record). */
   bannedBy: BanAttribution[];
+  /** Everyone holding it now, each until its own end (lib/holds.ts); `unknown` for an older worker's ban. */
+  holders: Holder[];
   /** For `show`: how the network relates to the one asked about. */
   relation?: 'exact' | 'covers' | 'inside';
 }

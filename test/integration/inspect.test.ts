@@ -106,6 +106,7 @@ interface Ban {
   until: string | null;
   relation?: string;
   bannedBy: Array<{ incident: string; step: string; reason?: string }>;
+  holders: Array<{ incidentId: string; stepId: string; until?: string }>;
 }
 interface Check {
   check: string;
@@ -129,7 +130,10 @@ describe('bans', () => {
     expect(list.total).toBe(2);
     expect(list.bans.map((b) => b.network)).toEqual(['198.51.100.0/24', '203.0.113.77/32']);
     for (const b of list.bans) {
-      expect(b.bannedBy).toEqual([expect.objectContaining({ incident: banIncident, step: 'ban', reason: 'scanner seen in logs' })]);
+      expect(b.bannedBy).toEqual([expect.objectContaining({ incident: banIncident, step: 'ban' })]);
+      // The reason is free text from the parameters: never written to the target, so not shown (issue 11 §3).
+      expect(b.bannedBy[0]).not.toHaveProperty('reason');
+      expect(b.holders).toEqual([expect.objectContaining({ incidentId: banIncident, stepId: 'ban', until: b.until })]);
       expect(Date.parse(b.until ?? '') - Date.now()).toBeGreaterThan(71 * 3600 * 1000);
     }
     const human = await cli(['bans', 'list']);

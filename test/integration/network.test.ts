@@ -3,7 +3,9 @@
  * and reload commands are `true` here; test/integration/nginx-ban.test.ts runs
  * a real nginx): effect, read-back, TTL, idempotence, never shortening a ban,
  * exact undo, dry-run, expiry, and a table of refused inputs with no effect.
+ * Holds shared by several incidents: test/integration/ban-holds.test.ts.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +78,11 @@ function input(args: Record<string, unknown>, opts: { mode?: Mode; target?: stri
   };
 }
 
+/** The undo of a ban step, as the workflow runs it: same incident, step `<step>.undo`. */
+function undoOf(req: ActionInput, res: { undo?: { args: Record<string, unknown> } }): ActionInput {
+  return { ...req, stepId: `${req.stepId}.undo`, action: 'network.unban_ips', args: res.undo?.args ?? {}, requestedAt: new Date().toISOString() };
+}
+
 const banKey = (t: keyof typeof T, net: string) => djangoKey(T[t].space, contractKeys.ban(net));
 const registry = (t: keyof typeof T) => ownKey(T[t].space, BAN_REGISTRY);
 const endOf = (requestedAt: string, ttl: number) => Math.floor(Date.parse(requestedAt) / 1000) + ttl;
@@ -100,7 +107,14 @@ async function dump(prefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const k of await keysUnder(prefix)) {
     const type = await r.redis.type(k);
-    out[k] = type === 'string' ? `${await r.redis.get(k)}` : type === 'zset' ? JSON.stringify(await r.redis.zrange(k, 0, -1, 'WITHSCORES')) : JSON.stringify((await r.redis.smembers(k)).sort());
+    out[k] =
+      type === 'string'
+        ? `${await r.redis.get(k)}`
+        : type === 'zset'
+          ? JSON.stringify(await r.redis.zrange(k, 0, -1, 'WITHSCORES'))
+          : type === 'hash'
+            ? JSON.stringify(await r.redis.hgetall(k))
+            : JSON.stringify((await r.redis.smembers(k)).sort());
   }
   return out;
 }
@@ -125,10 +139,12 @@ describe('network.ban_ips', () => {
     expect(registry('local')).toBe(`${r.prefix}:firebreak:bans`);
     expect(denyLines('local')).toEqual(nets.map((x) => `deny ${x};`));
     expect(readFileSync(T.local.denyFile, 'utf8')).toMatch(/^# Firebreak IP bans.*\n# Rendered from the ban registry .*\n# active bans: 5\n/);
-    expect(res.undo).toEqual({ action: 'network.unban_ips', args: { addresses: nets } });
+    expect(res.undo).toEqual({ action: 'network.unban_ips', args: { addresses: nets, holder: `${req.incidentId}/ban` } });
     expect(res.proof).toMatchObject({ keys: { checked: 5, of: 5, all: true }, denyFile: { path: T.local.denyFile, lines: 5, reloaded: true } });
     const meta = JSON.parse((await r.redis.get(`${ownKey(T.local.space, 'undo', req.incidentId, 'ban')}:meta`)) ?? '{}') as Record<string, unknown>;
-    expect(meta).toMatchObject({ reason: 'scanner', networks: 5, expiresAt: res.output?.expiresAt });
+    // The reason is free text: only its fingerprint is written to the target.
+    expect(meta).toMatchObject({ reasonSha256: createHash('sha256').update('scanner').digest('hex').slice(0, 12), networks: 5, expiresAt: res.output?.expiresAt });
+    expect(JSON.stringify(meta)).not.toContain('scanner');
     expect(await r.redis.ttl(ownKey(T.local.space, 'undo', req.incidentId, 'ban'))).toBeGreaterThan(29 * 24 * 3600);
 
     // Idempotent: a retry of the same step (same requestedAt) changes nothing and returns the same undo.
@@ -140,16 +156,18 @@ describe('network.ban_ips', () => {
     expect(await r.redis.zcard(registry('local'))).toBe(5);
 
     // The undo lifts exactly these, keys, registry and deny file; lifting again is a no-op.
-    const lifted = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { stepId: 'ban.undo' }));
-    expect(lifted.output).toEqual({ unbanned: 5, requested: 5, denyFile: T.local.denyFile });
+    const lifted = await acts.networkUnbanIps(undoOf(req, res));
+    expect(lifted.output).toEqual({ lifted: true, stillHeldBy: [], unbanned: 5, requested: 5, released: `${req.incidentId}/ban`, stillHeld: 0, notHeld: 0, denyFile: T.local.denyFile });
+    expect(lifted.changed).toBe(true);
     for (const net of nets) expect(await r.redis.exists(banKey('local', net))).toBe(0);
     expect(await r.redis.zcard(registry('local'))).toBe(0);
     expect(denyLines('local')).toEqual([]);
-    const twice = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { stepId: 'ban.undo' }));
-    expect(twice).toMatchObject({ changed: false, output: { unbanned: 0, requested: 5 } });
+    for (const net of nets) expect(await r.redis.exists(ownKey(T.local.space, 'hold', 'ban', net))).toBe(0);
+    const twice = await acts.networkUnbanIps(undoOf(req, res));
+    expect(twice).toMatchObject({ changed: false, output: { lifted: false, unbanned: 0, requested: 5, notHeld: 5 } });
   });
 
-  it('never shortens a longer ban, extends a shorter one, and the undo lifts only what the step banned first', async () => {
+  it('never shortens a longer ban, extends a shorter one, and the undo lifts only what no other incident holds', async () => {
     const earlier = input({ addresses: ['203.0.113.20', '203.0.113.21'], ttl_seconds: 7200 });
     await acts.networkBanIps(earlier);
     const shortOne = input({ addresses: ['203.0.113.22'], ttl_seconds: 60 });
@@ -166,13 +184,21 @@ describe('network.ban_ips', () => {
     expect(await r.redis.zscore(registry('local'), '203.0.113.20/32')).toBe(String(longEnd));
     expect(await r.redis.get(banKey('local', '203.0.113.22/32'))).toBe(String(end)); // extended
     expect(await r.redis.zscore(registry('local'), '203.0.113.22/32')).toBe(String(end));
-    expect(res.undo).toEqual({ action: 'network.unban_ips', args: { addresses: ['203.0.113.23/32'] } });
+    expect(res.summary).toMatch(new RegExp(` \\(also held by ${earlier.incidentId}, ${shortOne.incidentId}\\)$`));
+    expect(res.output).toMatchObject({ alsoHeldBy: [earlier.incidentId, shortOne.incidentId] });
+    expect(res.undo).toEqual({ action: 'network.unban_ips', args: { addresses: ['203.0.113.20/32', '203.0.113.22/32', '203.0.113.23/32'], holder: `${req.incidentId}/ban` } });
 
-    await acts.networkUnbanIps(input(res.undo?.args ?? {}));
+    const released = await acts.networkUnbanIps(undoOf(req, res));
+    expect(released.output).toMatchObject({ lifted: false, stillHeldBy: [earlier.incidentId, shortOne.incidentId], unbanned: 1, stillHeld: 2 });
+    expect(released.summary).toMatch(new RegExp(`^released ${req.incidentId}/ban's hold on 3 networks: 1 lifted, 2 still held by ${earlier.incidentId}, ${shortOne.incidentId};`));
     expect(await r.redis.exists(banKey('local', '203.0.113.23/32'))).toBe(0);
     expect(await r.redis.get(banKey('local', '203.0.113.20/32'))).toBe(String(longEnd));
     expect(await r.redis.get(banKey('local', '203.0.113.21/32'))).toBe(String(longEnd));
-    expect(await r.redis.exists(banKey('local', '203.0.113.22/32'))).toBe(1);
+    // The extension was this incident's: the ban goes back to the end of the hold that remains (60 s).
+    const shortEnd = endOf(shortOne.requestedAt, 60);
+    expect(await r.redis.get(banKey('local', '203.0.113.22/32'))).toBe(String(shortEnd));
+    expect(await r.redis.zscore(registry('local'), '203.0.113.22/32')).toBe(String(shortEnd));
+    expect(await r.redis.ttl(banKey('local', '203.0.113.22/32'))).toBeLessThanOrEqual(60);
     expect(denyLines('local')).toEqual(['deny 203.0.113.20/32;', 'deny 203.0.113.21/32;', 'deny 203.0.113.22/32;']);
     await acts.networkUnbanIps(input({ addresses: ['203.0.113.20', '203.0.113.21', '203.0.113.22'] }));
     expect(denyLines('local')).toEqual([]);
@@ -184,35 +210,44 @@ describe('network.ban_ips', () => {
     await acts.networkBanIps(first);
     const retry = await acts.networkBanIps({ ...first, args: { addresses: ['203.0.113.100', '203.0.113.101'], ttl_seconds: 600 } });
     expect(retry.summary).toMatch(/\(2 new, 0 already banned\)/);
-    expect(retry.undo).toEqual({ action: 'network.unban_ips', args: { addresses: ['203.0.113.100/32', '203.0.113.101/32'] } });
-    await acts.networkUnbanIps(input(retry.undo?.args ?? {}));
+    expect(retry.undo).toEqual({ action: 'network.unban_ips', args: { addresses: ['203.0.113.100/32', '203.0.113.101/32'], holder: `${first.incidentId}/ban` } });
+    expect(await r.redis.hlen(ownKey(T.local.space, 'hold', 'ban', '203.0.113.100/32'))).toBe(1);
+    await acts.networkUnbanIps(undoOf(first, retry));
     expect(await r.redis.exists(banKey('local', '203.0.113.100/32'), banKey('local', '203.0.113.101/32'))).toBe(0);
   });
 
-  it('a ban that banned nothing new has no undo', async () => {
-    const first = await acts.networkBanIps(input({ addresses: ['203.0.113.30'], ttl_seconds: 600 }));
-    const second = await acts.networkBanIps(input({ addresses: ['203.0.113.30'], ttl_seconds: 300 }));
-    expect(first.undo).toBeDefined();
-    expect(second.undo).toBeUndefined();
-    expect(second.output).toMatchObject({ banned: 1, newlyBanned: 0 });
-    await acts.networkUnbanIps(input(first.undo?.args ?? {}));
+  it('a ban that banned nothing new still holds it, and its undo releases only that hold', async () => {
+    const a = input({ addresses: ['203.0.113.30'], ttl_seconds: 600 });
+    const b = input({ addresses: ['203.0.113.30'], ttl_seconds: 300 });
+    const first = await acts.networkBanIps(a);
+    const second = await acts.networkBanIps(b);
+    expect(second.undo).toEqual({ action: 'network.unban_ips', args: { addresses: ['203.0.113.30/32'], holder: `${b.incidentId}/ban` } });
+    expect(second.output).toMatchObject({ banned: 1, newlyBanned: 0, alsoHeldBy: [a.incidentId] });
+    const keptOn = await acts.networkUnbanIps(undoOf(b, second));
+    expect(keptOn).toMatchObject({ changed: false, output: { lifted: false, stillHeldBy: [a.incidentId], unbanned: 0 } });
+    expect(await r.redis.get(banKey('local', '203.0.113.30/32'))).toBe(String(endOf(a.requestedAt, 600)));
+    const gone = await acts.networkUnbanIps(undoOf(a, first));
+    expect(gone).toMatchObject({ changed: true, output: { lifted: true, stillHeldBy: [], unbanned: 1 } });
   });
 
   it('dry-run validates, plans and changes nothing', async () => {
     await acts.networkBanIps(input({ addresses: ['203.0.113.40'], ttl_seconds: 7200 }));
     const before = await dump(T.local.space.keyPrefix);
     const file = readFileSync(T.local.denyFile, 'utf8');
-    const res = await acts.networkBanIps(input({ addresses: ['203.0.113.40', '203.0.113.41', '2001:db8:2::/64'], ttl_seconds: 3600 }, { mode: 'dry-run' }));
+    const dry = input({ addresses: ['203.0.113.40', '203.0.113.41', '2001:db8:2::/64'], ttl_seconds: 3600 }, { mode: 'dry-run' });
+    const res = await acts.networkBanIps(dry);
     expect(res.changed).toBe(false);
     expect(res.undo).toBeUndefined();
     expect(res.plan?.[0]).toMatch(/^would ban 3 networks for 3600 s, until .*Z: 2 new, 1 already banned \(1 until later, kept\)$/);
     const end = Date.parse(res.output?.expiresAt as string) / 1000;
     expect(res.output).toEqual({ planned: 3, expiresAt: expect.any(String) });
-    expect(res.plan?.[1]).toBe(`SET ${banKey('local', '203.0.113.40/32')} ${end} EXAT ${end} (keeps a later end) and ZADD ${registry('local')} GT ${end} 203.0.113.40/32`);
+    expect(res.plan?.[1]).toBe(
+      `HSET ${ownKey(T.local.space, 'hold', 'ban', '203.0.113.40/32')} ${dry.incidentId}/ban (this step's hold until ${end}), SET ${banKey('local', '203.0.113.40/32')} ${end} EXAT ${end} (keeps a later end) and ZADD ${registry('local')} ${end} 203.0.113.40/32`,
+    );
     expect(res.plan?.at(-1)).toBe(`deny file ${T.local.denyFile}: 1 deny lines → 3 deny lines (atomic write), then true and true`);
     await expect(acts.networkBanIps(input({ addresses: ['127.0.0.1'] }, { mode: 'dry-run' }))).rejects.toMatchObject({ type: 'FirebreakBadInput' });
     const unban = await acts.networkUnbanIps(input({ addresses: ['203.0.113.40'] }, { mode: 'dry-run' }));
-    expect(unban.plan?.[0]).toBe(`would DEL 1 ban keys and ZREM them from ${registry('local')} (1 banned now)`);
+    expect(unban.summary).toMatch(/^would release every hold on 1 network: 1 lifted, 0 still held \(1 banned now\)$/);
     const expire = await acts.networkExpireBans(input({}, { mode: 'dry-run' }));
     expect(expire.plan?.[0]).toMatch(new RegExp(`^ZREMRANGEBYSCORE ${registry('local')} -inf \\d+ \\(0 entries\\)$`));
     expect(await dump(T.local.space.keyPrefix)).toEqual(before);
@@ -222,19 +257,21 @@ describe('network.ban_ips', () => {
 
   it('expire drops only the bans that have ended, from the registry and the deny file; idempotent', async () => {
     const now = Date.now();
-    await acts.networkBanIps(input({ addresses: ['203.0.113.50', '203.0.113.51'], ttl_seconds: 60 }));
+    const short = input({ addresses: ['203.0.113.50', '203.0.113.51'], ttl_seconds: 60 });
+    await acts.networkBanIps(short);
     await acts.networkBanIps(input({ addresses: ['203.0.113.52'], ttl_seconds: 3600 }));
-    // The timer fired two minutes from now: the 60 s bans have ended by then, the 1 h one has not.
+    // The short ban's timer fired two minutes from now: the 60 s bans have ended by then, the 1 h one has not.
     const fired = new Date(now + 120_000).toISOString();
-    const res = await acts.networkExpireBans(input({}, { requestedAt: fired, stepId: 'ban.expiry' }));
-    expect(res.output).toEqual({ removed: 2, active: 1, denyFile: T.local.denyFile });
+    const res = await acts.networkExpireBans(input({}, { requestedAt: fired, incidentId: short.incidentId, stepId: 'ban.expiry' }));
+    expect(res.output).toEqual({ removed: 2, active: 1, holdsDropped: 2, denyFile: T.local.denyFile });
     expect(await r.redis.zrange(registry('local'), 0, -1)).toEqual(['203.0.113.52/32']);
     expect(denyLines('local')).toEqual(['deny 203.0.113.52/32;']);
-    const again = await acts.networkExpireBans(input({}, { requestedAt: fired, stepId: 'ban.expiry' }));
-    expect(again).toMatchObject({ changed: false, output: { removed: 0, active: 1 } });
+    const again = await acts.networkExpireBans(input({}, { requestedAt: fired, incidentId: short.incidentId, stepId: 'ban.expiry' }));
+    expect(again).toMatchObject({ changed: false, output: { removed: 0, active: 1, holdsDropped: 0 } });
     expect(again.summary).toMatch(/1 lines, unchanged$/);
     // Now (not two minutes ahead) nothing has ended.
     expect((await acts.networkExpireBans(input({}))).output).toMatchObject({ removed: 0 });
+    for (const net of ['203.0.113.50/32', '203.0.113.51/32']) expect(await r.redis.exists(banKey('local', net), ownKey(T.local.space, 'hold', 'ban', net))).toBe(0);
     await acts.networkUnbanIps(input({ addresses: ['203.0.113.50', '203.0.113.51', '203.0.113.52'] }));
   });
 
@@ -246,11 +283,12 @@ describe('network.ban_ips', () => {
   });
 
   it('works without nginx on the target (Redis only)', async () => {
-    const res = await acts.networkBanIps(input({ addresses: ['203.0.113.61'], ttl_seconds: 600 }, { target: 'plain' }));
+    const req = input({ addresses: ['203.0.113.61'], ttl_seconds: 600 }, { target: 'plain' });
+    const res = await acts.networkBanIps(req);
     expect(res.output).not.toHaveProperty('denyFile');
     expect(res.summary).not.toMatch(/nginx/);
     expect(await r.redis.get(banKey('plain', '203.0.113.61/32'))).toBe(res.output?.expiresAt ? String(Date.parse(res.output.expiresAt as string) / 1000) : 'x');
-    await acts.networkUnbanIps(input(res.undo?.args ?? {}, { target: 'plain' }));
+    await acts.networkUnbanIps(undoOf(req, res));
     expect(await r.redis.exists(banKey('plain', '203.0.113.61/32'))).toBe(0);
   });
 
@@ -407,7 +445,7 @@ describe('bulk', () => {
     const ms = performance.now() - t0;
     expect(res.output).toMatchObject({ banned: 100_000, newlyBanned: 100_000 });
     expect(res.proof).toMatchObject({ keys: { checked: 2_500, of: 100_000, all: false }, denyFile: { lines: 100_000 } });
-    expect(res.undo).toEqual({ action: 'network.unban_ips', args: { addresses: [], from_record: `${req.incidentId}/ban` } });
+    expect(res.undo).toEqual({ action: 'network.unban_ips', args: { addresses: [], from_record: `${req.incidentId}/ban`, holder: `${req.incidentId}/ban` } });
     expect(await r.redis.zcard(registry('bulk'))).toBe(100_000);
     expect(await r.redis.get(banKey('bulk', '100.65.134.159/32'))).toBe(String(endOf(req.requestedAt, 3600)));
     const deny = denyLines('bulk');
@@ -416,11 +454,11 @@ describe('bulk', () => {
     expect(deny[99_999]).toBe('deny 100.65.134.159/32;');
     expect(ms).toBeLessThan(20_000);
 
-    const lifted = await acts.networkUnbanIps(input(res.undo?.args ?? {}, { target: 'bulk', incidentId: req.incidentId, stepId: 'ban.undo' }));
-    expect(lifted.output).toMatchObject({ unbanned: 100_000, requested: 100_000 });
+    const lifted = await acts.networkUnbanIps(undoOf(req, res));
+    expect(lifted.output).toMatchObject({ lifted: true, unbanned: 100_000, requested: 100_000 });
     expect(await r.redis.zcard(registry('bulk'))).toBe(0);
     expect(denyLines('bulk')).toEqual([]);
-    const left = (await keysUnder(T.bulk.space.keyPrefix)).filter((k) => k.includes(':fb:ban:'));
+    const left = (await keysUnder(T.bulk.space.keyPrefix)).filter((k) => k.includes(':fb:ban:') || k.includes(':hold:ban:'));
     expect(left).toEqual([]);
   });
 });

@@ -141,7 +141,7 @@ describe('IP bans enforced by nginx', () => {
     s = await until(res.id, (x) => TERMINAL.includes(x.state));
     expect(s.state).toBe('aborted');
     expect(s.steps.find((x) => x.id === 'ban')?.state).toBe('undone');
-    expect(s.timeline.some((t) => t.kind === 'undo' && /abort: network\.unban_ips for ban: lifted 2 of 2 networks/.test(t.message))).toBe(true);
+    expect(s.timeline.some((t) => t.kind === 'undo' && new RegExp(`abort: network\\.unban_ips for ban: released ${res.id}/ban's hold on 2 networks: 2 lifted;`).test(t.message))).toBe(true);
     await waitForStatus(nginx.port, 200, from('203.0.113.7'));
     expect((await get(nginx.port, from('2001:db8:7::5'))).status).toBe(200);
     expect(await stack.redis.redis.exists(banKey('203.0.113.7/32'))).toBe(0);
@@ -161,7 +161,7 @@ describe('IP bans enforced by nginx', () => {
     expect(await stack.redis.redis.exists(banKey('198.51.100.23/32'))).toBe(0);
     expect((await get(nginx.port, from('198.51.100.23'))).status).toBe(403);
     const expired = await acts.networkExpireBans({ ...direct({}), stepId: 'ban.expiry', action: 'network.expire_bans' });
-    expect(expired.output).toEqual({ removed: 1, active: 0, denyFile: nginx.denyFile });
+    expect(expired.output).toEqual({ removed: 1, active: 0, holdsDropped: 0, denyFile: nginx.denyFile });
     await waitForStatus(nginx.port, 200, from('198.51.100.23'));
     expect(denyLines()).toEqual([]);
   });

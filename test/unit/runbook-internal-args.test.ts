@@ -45,7 +45,7 @@ describe('internal-only arguments', () => {
         .filter(([, a]) => a.internal)
         .map(([name]) => `${action}.${name}`),
     );
-    expect(internal.sort()).toEqual(['database.read_write.restore', 'lockdown.disable.hold', 'lockdown.disable.restore', 'network.unban_ips.from_record', 'tokens.enable_users.hold']);
+    expect(internal.sort()).toEqual(['database.read_write.restore', 'lockdown.disable.hold', 'lockdown.disable.restore', 'network.unban_ips.from_record', 'network.unban_ips.holder', 'tokens.enable_users.hold']);
   });
 
   it('a forged database.read_write restore record is refused at load, with file, path and line', () => {
