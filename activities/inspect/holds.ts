@@ -7,8 +7,12 @@ import type { HoldView } from '../../lib/holds.js';
 import type { ActivityDeps } from '../deps.js';
 import { listReadOnlyHolds } from '../database/holds.js';
 import { listLockdownHolds } from '../lockdown.js';
+import { listBanHolds } from '../network/holds.js';
 import { listUserHolds } from '../tokens/user-holds.js';
 import { errorLine } from '../support/failures.js';
+
+/** Bans listed (those ending first): `bans list` shows them all; a bulk ban of 100,000 networks is not a check row. */
+const BAN_LIMIT = 200;
 
 export interface CollectedHolds {
   holds: HoldView[];
@@ -19,7 +23,11 @@ export interface CollectedHolds {
 export async function collectHolds(deps: ActivityDeps, target: string): Promise<CollectedHolds> {
   const { clients } = deps;
   const t = clients.target(target);
-  const readers: Array<[string, () => Promise<HoldView[]>]> = [['lockdown', () => listLockdownHolds(clients.redis(target), t.redis)]];
+  const redis = clients.redis(target);
+  const readers: Array<[string, () => Promise<HoldView[]>]> = [
+    ['lockdown', () => listLockdownHolds(redis, t.redis)],
+    ['bans', () => listBanHolds(redis, t.redis, { limit: BAN_LIMIT })],
+  ];
   const pgc = t.postgres;
   if (pgc) {
     readers.push(['read-only', () => listReadOnlyHolds(clients, target)]);
