@@ -43,3 +43,32 @@ it('lockdown off while another incident holds the flag: a success that says who 
   expect(done.steps.find((x) => x.id === 'lockdown')).toMatchObject({ state: 'undone', summary: expect.stringMatching(/^lockdown off \(.* cleared, was 1\)$/) });
   expect(await stack.redis.redis.get(stack.flagKey)).toBeNull();
 }, 120_000);
+
+it('target check lists who holds the lockdown, and a hold whose incident was terminated as orphaned (exit 1)', async () => {
+  const on = await cli(['lockdown', 'on', '--json']);
+  expect(on.code, on.stderr).toBe(0);
+  const lockdownId = (JSON.parse(on.stdout) as { id: string }).id;
+  const { id: other } = await declareIncident(stack.client, stack.config, { runbook: 'token-leak', params: { reason: 'orphan test', lockdown: true }, actor: stack.actor(DECLARER) });
+  await waitFor(stack.client, other, (s) => s.gates.some((g) => g.id === 'lockdown' && g.state === 'open'), { timeoutMs: 30_000 });
+  await approveGate(stack.client, other, 'lockdown', stack.actor('alice'));
+  await approveGate(stack.client, other, 'lockdown', stack.actor('bob'));
+  await waitFor(stack.client, other, (s) => s.state === 'awaiting-resolve', { timeoutMs: 30_000 });
+
+  const live = await cli(['target', 'check', stack.config.defaultTarget, '--json']);
+  const before = JSON.parse(live.stdout) as { judgedHolds: Array<{ kind: string; holders: Array<{ incidentId: string; standing: string }> }>; checks: Array<{ check: string; state: string }> };
+  const lockdown = before.judgedHolds.find((h) => h.kind === 'lockdown');
+  expect(lockdown?.holders.map((h) => [h.incidentId, h.standing]).sort()).toEqual([[lockdownId, 'live'], [other, 'live']].sort());
+  expect(before.checks.find((c) => c.check === 'containment holds')?.state).toBe('ok');
+
+  // Terminated: nothing will ever release its hold.
+  await stack.client.workflow.getHandle(`firebreak-${other}`).terminate('test: an operator terminated it');
+  const after = await cli(['target', 'check', stack.config.defaultTarget]);
+  expect(after.code).toBe(1);
+  expect(after.stdout).toMatch(new RegExp(`WARN\\s+containment holds\\s+1 orphaned hold, nothing will release it: lockdown lockdown held by ${other} \\(incident terminated: nothing will release it\\)`));
+  expect(after.stdout).toMatch(new RegExp(`ORPHANED\\s+lockdown\\s+lockdown\\s+${other} \\(lockdown, since `));
+  expect(after.stdout).toMatch(new RegExp(`live\\s+lockdown\\s+lockdown\\s+${lockdownId} `));
+  // The lockdown incident's all-clear leaves the flag ON: the orphan still holds it.
+  const off = await cli(['lockdown', 'off'], 'alice');
+  expect(off.stdout.trim()).toBe(`${lockdownId}: all-clear 1/1; incident completed; lockdown stays ON: still held by ${other}`);
+  expect(await stack.redis.redis.get(stack.flagKey)).toBe('1');
+}, 120_000);
