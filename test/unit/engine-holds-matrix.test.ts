@@ -239,7 +239,8 @@ describe('every order of take, all-clear and abort of shared containment', () =>
     timings.push(`lockdown 3 incidents: ${plans.length} orders in ${Date.now() - t0} ms`);
   }, 180_000);
 
-  for (const spec of [KINDS.lockdown, KINDS['read-only'], KINDS['user-disable']]) {
+  // (The lockdown's two-incident orders are in the three-incident ones, every variant in every position.)
+  for (const spec of [KINDS['read-only'], KINDS['user-disable']]) {
     it(`${spec.kind}, two incidents: every order of (all-clear | abort) × (all-clear | abort)`, async () => {
       const t0 = Date.now();
       const plans = pairPlans(spec);

@@ -89,6 +89,9 @@ export interface Faults {
   releaseCrashAfterCommit?: boolean;
   /** The first take call acts, then throws. */
   takeCrashAfterCommit?: boolean;
+  /** The take (the release) waits for this before acting: an abort can land while it is in flight. */
+  takeWaitsFor?: Promise<unknown>;
+  releaseWaitsFor?: Promise<unknown>;
 }
 
 /** What every stub of a scenario shares: the target. */
@@ -115,9 +118,10 @@ function targetOf(incidentId: string): Target {
 }
 
 function takeStub(spec: KindSpec): Stub {
-  return (input, attempt) => {
+  return async (input, attempt) => {
     const target = targetOf(input.incidentId);
     const { model, faults } = target;
+    await faults.get(input.incidentId)?.takeWaitsFor;
     const since = input.requestedAt;
     const until = spec.kind === 'ban' ? (target.until?.(input.incidentId) ?? new Date(Date.parse(since) + Number(input.args.ttl_seconds) * 1000).toISOString()) : undefined;
     const others = new Set<string>();
@@ -143,9 +147,10 @@ export function releaseLine(kind: HoldKind, outcome: { lifted: boolean; stillHel
 }
 
 function releaseStub(spec: KindSpec): Stub {
-  return (input, attempt) => {
+  return async (input, attempt) => {
     const { model, faults } = targetOf(input.incidentId);
     const f = faults.get(input.incidentId) ?? {};
+    await f.releaseWaitsFor;
     if (attempt <= (f.releaseFailsBefore ?? 0)) throw new Error('target unreachable');
     const outcomes = spec.subjects(input.args).map((s) => model.release(spec.kind, s, input.incidentId));
     if (f.releaseCrashAfterCommit && attempt === 1) throw new Error('worker lost after the release committed');
