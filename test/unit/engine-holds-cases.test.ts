@@ -127,22 +127,27 @@ describe('failures between the halves of a hold', () => {
     });
   });
 
-  it('an abort whose release fails on every attempt closes the incident aborted with its hold left on the target (reported: nothing retries it)', async () => {
+  it('an abort whose release fails blocks until retry lifts it (it never closes with its hold left on the target)', async () => {
     await withFleet(SIGNED, async (fleet) => {
-      const { ids, model, declare } = scenario(fleet, 'leak', ['a', 'b'], { a: { releaseFailsBefore: 1_000 } });
+      const { ids, model, declare } = scenario(fleet, 'leak', ['a', 'b'], { a: { releaseFailsBefore: 2 } });
       const a = await declare('a', 'lockdown', { gated: false, attempts: 1 });
       await waitFor(a, inState('awaiting-resolve'), 'a holds');
       const b = await declare('b', 'lockdown', { gated: false });
       await waitFor(b, inState('awaiting-resolve'), 'b holds');
       await a.abort(DECLARER, 'false alarm');
-      const s = await waitFor(a, inState('aborted'), 'a aborted');
+      let s = await waitFor(a, inState('blocked'), 'a blocked');
       expect(s.activeContainment).toEqual(['hold']);
       expect(s.timeline.map((t) => t.message)).toContain('abort: lockdown.disable for hold FAILED: Error: target unreachable');
+      expect(s.timeline.at(-1)?.message).toBe('abort blocked: lifting hold failed; it stays in force until firebreak retry lifts it (or abort again to close the incident with it in force)');
+      await a.retry('alice');
+      s = await waitFor(a, (x) => x.state === 'blocked' && x.timeline.filter((t) => t.message.startsWith('abort blocked')).length === 2, 'a blocked again');
+      await a.retry('alice');
+      s = await waitFor(a, inState('aborted'), 'a aborted');
+      expect(s.activeContainment).toEqual([]);
+      expect(stepOf(s)?.summary).toBe(`lockdown still held by ${ids.b}`);
       await b.resolve('alice');
-      expect(stepOf(await waitFor(b, inState('completed'), 'b completed'))?.summary).toBe(`lockdown still held by ${ids.a}`);
-      // Every incident is closed and the flag is on: only the hold record (target check) says whose it is.
-      expect(model.effect('lockdown', 'lockdown')).toBe(true);
-      expect(model.views()).toMatchObject([{ kind: 'lockdown', subject: 'lockdown', holders: [{ incidentId: ids.a, stepId: 'hold' }] }]);
+      expect(stepOf(await waitFor(b, inState('completed'), 'b completed'))?.state).toBe('undone');
+      expect(model.atInitial()).toBe(true);
     });
   });
 });
