@@ -128,7 +128,7 @@ export function statusMessage(s: IncidentStatus, opts: StatusMessageOptions = {}
   const hint = ` (\`${md(`${command} status ${s.id}`, 200)}\` shows each)`;
   for (const phase of PHASES) {
     const steps = s.steps.filter((x) => x.phase === phase);
-    const title = `*${PHASE_TITLES[phase]}*${steps.length ? '' : '  _(no steps)_'}`;
+    const title = `*${md(PHASE_TITLES[phase])}*${steps.length ? '' : '  _(no steps)_'}`;
     const lines = steps.map(stepLine);
     blocks.push(section(lines.length ? `${title}\n${linesWithin(lines, T - title.length - 1, more('step', hint))}` : title));
   }

@@ -52,7 +52,8 @@ const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' 
 
 /** `raw` made safe and cut so that the result (ellipsis included) has at most `max` characters. */
 function fit(raw: string, max: number, escape: boolean): string {
-  const safe = safeText(raw);
+  // Making text safe never shortens it: past `max + 1` characters nothing more can be shown.
+  const safe = safeText(raw.length > max + 1 ? raw.slice(0, max + 1) : raw);
   const pieces: string[] = [];
   let length = 0;
   for (const ch of safe) {
@@ -74,9 +75,13 @@ export function md(raw: string, max: number = SLACK_LIMITS.text): string {
   return fit(raw, max, true);
 }
 
-/** Incident data for a plain_text object (not parsed for markup): safe, at most `max` characters. */
+/**
+ * Incident data for a plain_text object: safe, at most `max` characters. Slack does not parse
+ * plain_text for markup; a word joiner after each `<` makes sure `<!channel>` could not be read
+ * as a mention even if it did, and looks the same.
+ */
 export function plainText(raw: string, max: number): string {
-  return fit(raw, max, false);
+  return fit(raw.replace(/</g, '<\u2060'), max, false);
 }
 
 /** A mrkdwn text object of already escaped text; `verbatim` stops Slack's own link and mention parsing. */
