@@ -112,7 +112,7 @@ const option = (value: string, text: string, description?: string): types.PlainT
 
 /** A static select, or a text input when the choices do not fit one (too many, or values too long). */
 function choice(values: readonly string[], initial: string | undefined, placeholder: string): types.StaticSelect | types.PlainTextInput {
-  if (values.length > SLACK_LIMITS.selectOptions || values.some((v) => v.length > SLACK_LIMITS.optionValue || v === '')) {
+  if (!values.length || values.length > SLACK_LIMITS.selectOptions || values.some((v) => v.length > SLACK_LIMITS.optionValue || v === '')) {
     return { type: 'plain_text_input', action_id: DECLARE_VALUE_ACTION, max_length: SLACK_LIMITS.plainTextInput, ...(initial ? { initial_value: initial } : {}) };
   }
   const options = values.map((v) => option(v, v));
@@ -157,6 +157,7 @@ function paramField(runbook: string, name: string, spec: ParamSpec): types.Input
   }
   if (spec.sensitive) {
     hintParts.push('Sensitive: stored encrypted; Firebreak shows only its fingerprint.');
+    if (spec.enum) hintParts.push(`One of: ${spec.enum.join(', ')}.`);
     if (spec.type === 'string[]') hintParts.push('One per line.');
     element = { type: 'plain_text_input', action_id: DECLARE_VALUE_ACTION, multiline: spec.type === 'string[]', max_length: SLACK_LIMITS.plainTextInput };
   } else if (spec.enum && spec.enum.length <= SLACK_LIMITS.selectOptions && spec.enum.every((v) => v !== '' && v.length <= SLACK_LIMITS.optionValue)) {
@@ -183,7 +184,9 @@ export function declareModal(m: DeclareModalInput): types.ModalView {
   const rb = m.runbook;
   const initial = m.initial ?? {};
   const blocks: types.AnyBlock[] = [];
-  const listed = m.runbooks.slice(0, SLACK_LIMITS.selectOptions).filter((r) => RUNBOOK_NAME.test(r.name));
+  // The chosen runbook is always an option, so the submission can name it.
+  const all = rb && !m.runbooks.some((r) => r.name === rb.name) ? [{ name: rb.name, title: rb.title }, ...m.runbooks] : m.runbooks;
+  const listed = all.filter((r) => RUNBOOK_NAME.test(r.name)).slice(0, SLACK_LIMITS.selectOptions);
   const runbookOptions = listed.map((r) => option(r.name, r.name, r.title));
   const chosen = rb ? runbookOptions.find((o) => o.value === rb.name) : undefined;
   blocks.push(
@@ -200,7 +203,7 @@ export function declareModal(m: DeclareModalInput): types.ModalView {
       { dispatch: true },
     ),
   );
-  blocks.push(input(DECLARE_BLOCKS.target, 'Target', choice(m.targets, initial.target ?? m.defaultTarget, 'where to act')));
+  blocks.push(input(DECLARE_BLOCKS.target, 'Target', choice(m.targets, initial.target ?? m.defaultTarget ?? (m.targets.length === 1 ? m.targets[0] : undefined), 'where to act')));
   blocks.push(input(DECLARE_BLOCKS.severity, 'Severity', choice(SEVERITIES, initial.severity ?? rb?.severity, 'the runbook’s default')));
   blocks.push(input(DECLARE_BLOCKS.mode, 'Mode', choice(MODES, initial.mode ?? 'live', 'live'), { hint: 'dry-run plans without acting; drill runs on a drill target.' }));
   blocks.push(

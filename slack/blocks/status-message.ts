@@ -92,6 +92,14 @@ export function statusText(s: IncidentStatus): string {
   return md(`${drill}${s.id} ${s.runbook.title}: ${s.state}, phase ${phaseName(s)}, ${s.severity}, ${s.mode}, target ${s.target}`, SLACK_LIMITS.fallbackText);
 }
 
+/** Slack's limit on a channel topic. */
+export const TOPIC_MAX = 250;
+
+/** The incident channel's topic: id, state, severity, phase (only Firebreak's own words, nothing typed by people). */
+export function statusTopic(s: Pick<IncidentStatus, 'id' | 'state' | 'severity' | 'phase' | 'mode'>): string {
+  return md(`${s.mode === 'drill' ? '[DRILL] ' : ''}${s.id} · ${s.state} · ${s.severity} · phase ${phaseName(s)}`, TOPIC_MAX);
+}
+
 /** The live status message of an incident (for `chat.postMessage` / `chat.update`). */
 export function statusMessage(s: IncidentStatus, opts: StatusMessageOptions = {}): SlackMessage {
   const command = opts.command ?? '/incident';

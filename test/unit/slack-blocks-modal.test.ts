@@ -244,6 +244,16 @@ describe('declare modal', () => {
     for (const junk of [null, 'x', 42, [], { runbook: 'x' }]) expect(parseDeclareSubmission(junk, doc).ok).toBe(false);
   });
 
+  it('still builds a valid modal with no targets or runbooks listed, and always offers the chosen runbook', () => {
+    const bare = declareModal({ runbooks: [], targets: [] });
+    expect(shapeProblems(bare.blocks, 'modal')).toEqual([]);
+    expect(inputFor(bare, 'target').element.type).toBe('plain_text_input');
+    const view = declareModal({ runbooks: [], targets: ['prod'], runbook: every });
+    expect(shapeProblems(view.blocks, 'modal')).toEqual([]);
+    expect(inputFor(view, 'runbook').element.initial_option).toMatchObject({ value: 'every-type' });
+    expect(parseDeclareSubmission(stateOf(view, { [P('reason')]: 'r' }), every).ok).toBe(true);
+  });
+
   it('before a runbook is chosen: the fixed fields and a pointer, nothing else', () => {
     const view = declareModal(base);
     expect(shapeProblems(view.blocks, 'modal')).toEqual([]);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderStatus } from '../../cli/render.js';
-import { statusMessage } from '../../slack/blocks/status-message.js';
+import { statusMessage, statusTopic, TOPIC_MAX } from '../../slack/blocks/status-message.js';
 import { SLACK_LIMITS } from '../../slack/blocks/text.js';
 import type { GateStatus, IncidentStatus, StepStatus } from '../../workflows/definitions.js';
 import { allTexts, livePings, shapeProblems } from './slack-blocks-shape.js';
@@ -134,6 +134,13 @@ describe('status message', () => {
       else expect(text).toMatch(/\*Timeline\* \(last 20 of 5000\)\n_…and \d+ more entries_\n`03:\d\d:00` entry 1\d\d /);
       expect(text).toContain('entry 199 ');
     }
+  });
+
+  it('the channel topic: id, state, severity and phase, within Slack’s 250 characters', () => {
+    const s = { ...clone(), state: 'awaiting-approval' as const, phase: 'containment' as const };
+    expect(statusTopic(s)).toBe(`${s.id} · awaiting-approval · ${s.severity} · phase II. Containment`);
+    expect(statusTopic({ ...s, phase: 'recovery', mode: 'drill' })).toBe(`[DRILL] ${s.id} · awaiting-approval · ${s.severity} · phase III. Eradication &amp; recovery`);
+    expect(statusTopic({ ...s, id: 'I'.repeat(200), phase: 'postmortem' }).length).toBeLessThanOrEqual(TOPIC_MAX);
   });
 
   it('marks a drill and an unauthenticated development incident', () => {
