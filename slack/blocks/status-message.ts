@@ -148,7 +148,7 @@ export function statusMessage(s: IncidentStatus, opts: StatusMessageOptions = {}
   const checklists = s.checklists ?? [];
   if (checklists.length) {
     const lines = checklists.flatMap((c) => [
-      `*Checklist \`${md(c.step, 80)}\`* (rotate by hand, then \`${md(`${command} confirm ${s.id} ${c.step} <item>`, 300)}\`)`,
+      `*Checklist \`${md(c.step, 80)}\`* (rotate by hand, then \`${md(`firebreak confirm ${s.id} ${c.step} <item>`, 300)}\`)`,
       ...c.items.map((i) => {
         const mark = i.state === 'open' ? ':white_large_square:' : i.state === 'confirmed' ? ':ballot_box_with_check:' : ':heavy_minus_sign:';
         return `${mark} ${md(i.name, 200)}${i.by ? ` — ${i.state} by ${md(i.by, 100)}${i.note ? `: ${md(i.note, 300)}` : ''}` : ''}`;

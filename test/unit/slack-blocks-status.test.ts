@@ -33,6 +33,7 @@ describe('status message', () => {
     expect(text).toContain(':leftwards_arrow_with_hook: `lockdown` lockdown.enable — undone');
     expect(text).toContain(':warning: `probe` deploy.probe — overridden');
     expect(text).toContain('*Containment in force:*\n• ban');
+    expect(text).toContain(`*Checklist \`vendor-secrets\`* (rotate by hand, then \`firebreak confirm ${s.id} vendor-secrets &lt;item&gt;\`)`);
     expect(text).toContain(':ballot_box_with_check: STRIPE_SECRET_KEY — confirmed by alice');
     expect(text).toContain(':heavy_minus_sign: SENDGRID_API_KEY — waived by bob');
     // The newest five timeline entries, in order, with the total.
