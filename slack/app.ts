@@ -75,7 +75,7 @@ export function createSlackApp(o: SlackAppOptions): { app: App; receiver: HTTPRe
     const key = args.context.deliveryKey as string | undefined;
     if (key !== undefined && !deliveries.firstTime(key)) {
       deps.logger.info({ retryNum: args.context.retryNum, retryReason: args.context.retryReason }, 'slack: a delivery seen before was acknowledged and dropped');
-      if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+      if ('ack' in args && typeof args.ack === 'function') await (args.ack)();
       return;
     }
     await args.next();

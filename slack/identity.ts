@@ -72,7 +72,7 @@ export class SlackIdentity {
     let info: SlackUser | undefined;
     try {
       const res = await this.client.users.info({ user });
-      info = res.user as SlackUser | undefined;
+      info = res.user;
     } catch (err) {
       return { ok: false, reason: 'lookup-failed', message: `cannot check Slack user ${user} (users.info: ${(err as Error).message.split('\n')[0]}); nothing was done` };
     }

@@ -20,8 +20,10 @@ export function incidentCommand(deps: SlackDeps) {
     const cid = correlationId();
     const who = { team: command.team_id, enterprise: command.enterprise_id, user: command.user_id };
     let log = deps.logger.child({ cid, slackTeam: who.team, slackUser: who.user });
-    const answer = (reply: Reply) => respond(reply as Parameters<typeof respond>[0]);
-    const ackWith = (reply?: Reply) => ack(reply as Parameters<typeof ack>[0]);
+    const answer = async (reply: Reply): Promise<void> => {
+      await respond(reply);
+    };
+    const ackWith = (reply?: Reply) => ack(reply);
 
     const workspace = identity.workspaceRefusal(who);
     if (workspace && !workspace.ok) {
