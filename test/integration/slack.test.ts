@@ -242,6 +242,8 @@ describe('refused, and nothing started or changed', () => {
     expect((await slash(as('alice'), lockdownOn, { headers: { 'x-slack-signature': undefined } })).ack.status).toBe(401);
     expect((await slash(as('alice'), lockdownOn, { headers: { 'x-slack-request-timestamp': undefined } })).ack.status).toBe(401);
     expect((await slash(as('alice'), lockdownOn, { ts: Math.floor(Date.now() / 1000) - 6 * 60 })).ack.status).toBe(401);
+    expect(logs.some((l) => l.includes('Failed to verify authenticity: signature mismatch'))).toBe(true);
+    expect(logs.some((l) => l.includes('x-slack-request-timestamp must differ from system time by no more than 5 minutes'))).toBe(true);
     const malformed = await postToApp(server.url, `payload=${encodeURIComponent('{"type":"block_actions", not json')}`, { secret: SECRET });
     expect(malformed.status).toBe(400);
 
