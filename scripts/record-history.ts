@@ -3,7 +3,7 @@
  * approvals, a note and the all-clear, on a throwaway dev server and a private Redis key
  * prefix, its people holding throwaway keys. Run after an intentional workflow change,
  * naming a new file so the older recordings keep replaying:
- *   npx tsx scripts/record-history.ts token-leak-signed.json
+ *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
-import { addNote, approveGate, connectClient, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../lib/incidents/index.js';
+import { abortIncident, addNote, approveGate, connectClient, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
 import { findTemporalCli } from '../lib/temporal-bin.js';
 import { createWorker } from '../worker/create.js';
@@ -21,6 +21,8 @@ import { keyPairSigner } from '../lib/identity/signer.js';
 import type { Principal } from '../lib/incidents/types.js';
 
 const name = process.argv[2] ?? 'token-leak.json';
+// --abort: the declarer aborts with approved containment in force; the rollback's approval lifts it.
+const abortRun = process.argv.includes('--abort');
 if (!/^[\w.-]+\.json$/.test(name)) throw new Error(`usage: record-history.ts <name>.json (a file name in test/histories), not ${name}`);
 const out = join(PROJECT_ROOT, 'test', 'histories', name);
 const PEOPLE = ['recorder-oncall', 'recorder-alice', 'recorder-bob'];
@@ -55,9 +57,14 @@ try {
   await approveGate(client, id, 'lockdown', actor('recorder-bob'));
   await waitFor(client, id, (s) => s.state === 'awaiting-resolve');
   await addNote(client, id, 'recorded for the replay test', actor('recorder-oncall'));
+  if (abortRun) {
+    await abortIncident(client, id, 'recorded abort', actor('recorder-oncall'));
+    await waitFor(client, id, (x) => x.state === 'rolling-back');
+  }
   await resolveIncident(client, id, actor('recorder-alice'));
   const s = await waitFor(client, id, (x) => TERMINAL.includes(x.state));
-  if (s.state !== 'completed') throw new Error(`incident ended ${s.state}`);
+  const expected = abortRun ? 'aborted' : 'completed';
+  if (s.state !== expected) throw new Error(`incident ended ${s.state}, not ${expected}`);
   // The official CLI writes the JSON form that historyFromJSON (and the replayer) reads.
   const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', server.address, '--workflow-id', handleFor(client, id).workflowId, '--output', 'json'], { encoding: 'utf8' });
   writeFileSync(out, json);

@@ -19,6 +19,7 @@ import { signDeclaration } from '../../lib/incidents/sign.js';
 import { gateHash } from '../../lib/policy/decisions.js';
 import { loadRunbook } from '../../lib/runbook/loader.js';
 import { abortUpdate, approveUpdate, INCIDENT_WORKFLOW, resolveUpdate, type IncidentInput, type IncidentStatus } from '../../workflows/definitions.js';
+import { lockdownHoldKeys } from '../../activities/lockdown.js';
 import { runCli } from '../helpers/cli.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 
@@ -73,8 +74,12 @@ const vote = (s: Signer, id: string, gate: string, hash: string, responder: stri
 const rawApprove = (id: string, gate: string, hash: string, actorName: string, signed?: SignedStatement) =>
   handleFor(stack.client, id).executeUpdate(approveUpdate, { args: [{ gate, argsHash: hash, actor: { user: actorName, host: 'attacker', via: 'api' }, ...(signed && { signed }) }] });
 
+/** End a test's incident by terminating it, then release what it held by hand, as an operator would (target check lists such holds as orphaned). */
 async function closeIncident(id: string): Promise<void> {
   await handleFor(stack.client, id).terminate('test done').catch(() => undefined);
+  const keys = lockdownHoldKeys({ keyPrefix: stack.redis.prefix, keyVersion: 1 });
+  await stack.redis.redis.hdel(keys.holds, id);
+  if ((await stack.redis.redis.hlen(keys.holds)) === 0) await stack.redis.redis.del(keys.prior, keys.flag);
 }
 
 const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { cwd: stack.dir, env });

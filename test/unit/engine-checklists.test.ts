@@ -32,6 +32,9 @@ it('waits for every item, reminds on the timer, and succeeds with what was confi
     await inc.confirm('vendor', 'STRIPE_SECRET', DECLARER, 'rolled in the dashboard');
     expect(await refusal(inc.confirm('vendor', 'STRIPE_SECRET', 'alice'))).toBe('STRIPE_SECRET is already confirmed by olga');
 
+    // Reminders back off: the second comes twice the interval after the first.
+    await inc.env.sleep(60 * MINUTE);
+    expect((await inc.status()).checklists[0]?.reminders).toBe(1);
     await inc.env.sleep(60 * MINUTE + 1_000);
     s = await inc.status();
     expect(s.timeline.at(-1)?.message).toBe('vendor: still to rotate by hand: MAIL_API_KEY (reminder 2)');

@@ -175,7 +175,7 @@ describe('the all-clear', () => {
     });
   });
 
-  it('a lift that fails blocks until retry; abort from there finishes aborted', async () => {
+  it('a lift that fails blocks until retry; an abort from there blocks on the same undo until a second abort gives up, leaving it listed in force', async () => {
     let fail = true;
     const stubs = {
       lockdownDisable: () => {
@@ -202,10 +202,17 @@ describe('the all-clear', () => {
       await inc.until((x) => x.state === 'awaiting-resolve', 'the all-clear');
       await inc.resolve('alice');
       await inc.until((x) => x.state === 'blocked', 'the failed lift');
-      await inc.abort('bob', 'give up');
-      const s = await inc.result();
+      await inc.abort('bob', 'roll back instead');
+      // The abort's own undo fails too: it blocks rather than close with the lock in force…
+      let s = await inc.until((x) => x.state === 'blocked' && x.timeline.at(-1)?.message.startsWith('abort blocked') === true, 'the blocked abort');
+      expect(s.activeContainment).toEqual(['lock']);
+      // …until someone gives up on lifting it, explicitly: a second abort.
+      await inc.abort('carol', 'redis is gone for good');
+      s = await inc.result();
       expect(s.state).toBe('aborted');
       expect(s.activeContainment).toEqual(['lock']);
+      expect(s.timeline.map((t) => t.message)).toContain('carol gave up lifting lock: redis is gone for good');
+      expect(s.timeline.at(-1)?.message).toBe('incident aborted: roll back instead; still in force: lock');
     });
   });
 });

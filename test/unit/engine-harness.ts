@@ -217,7 +217,9 @@ function policyStub(opts: IncidentOptions) {
   };
 }
 
-function stubActivities(calls: Call[], opts: IncidentOptions): Record<string, (input: never) => Promise<unknown>> {
+/** `calls` gets every action call; `record` (a fleet's) routes it to its incident. */
+function stubActivities(calls: Call[] | ((incidentId: string, call: Call) => void), opts: IncidentOptions): Record<string, (input: never) => Promise<unknown>> {
+  const record = typeof calls === 'function' ? calls : (_: string, call: Call) => void calls.push(call);
   const stubs = opts.stubs ?? {};
   const attempts = new Map<string, number>();
   const out: Record<string, (input: never) => Promise<unknown>> = {
@@ -231,8 +233,8 @@ function stubActivities(calls: Call[], opts: IncidentOptions): Record<string, (i
     if (!spec.activity) continue;
     const activity = spec.activity;
     out[activity] = async (input: ActionInput) => {
-      calls.push({ activity, step: input.stepId, args: input.args, ...(input.approvedHash ? { approvedHash: input.approvedHash } : {}) });
-      const key = `${input.stepId}/${activity}`;
+      record(input.incidentId, { activity, step: input.stepId, args: input.args, ...(input.approvedHash ? { approvedHash: input.approvedHash } : {}) });
+      const key = `${input.incidentId}/${input.stepId}/${activity}`;
       const attempt = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, attempt);
       const stub = stubs[activity];
@@ -258,48 +260,87 @@ export async function withIncident<T>(opts: IncidentOptions, fn: (incident: Inci
     activities: stubActivities(calls, opts),
   });
   const id = `INC-T-${taskQueue}`;
-  return worker.runUntil(async () => {
-    const input = incidentInput(opts, id);
-    const declaration = opts.unauthenticated ? undefined : await signDeclaration(principal(opts.declarer ?? DECLARER), input);
-    const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [{ ...input, ...(declaration && { declaration }) }] });
-    const update = <R, A>(def: UpdateDefinition<R, [A]>, arg: A): Promise<R> => handle.executeUpdate(def, { args: [arg] });
-    /** The actor and, unless unauthenticated, the user's signed statement of the decision. */
-    const who = (user: string, d: DecisionInput) => (opts.unauthenticated ? Promise.resolve({ actor: actor(user) }) : signDecision(principal(user), id, d));
-    const status = (): Promise<IncidentStatus> => handle.query(statusQuery);
-    const incident: Incident = {
-      handle,
-      id,
-      env: e,
-      calls,
-      status,
-      async until(done, what = 'a condition') {
-        const deadline = Date.now() + 20_000;
-        for (;;) {
-          const s = await status();
-          if (done(s)) return s;
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: state ${s.state}, phase ${s.phase}, steps ${s.steps.map((x) => `${x.id}=${x.state}`).join(' ')}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      },
-      async approve(gate, user, argsHash, comment) {
-        const hash = argsHash ?? (await status()).gates.find((g) => g.id === gate && g.state === 'open')?.argsHash ?? '0'.repeat(64);
-        return update(approveUpdate, { gate, argsHash: hash, ...(comment !== undefined && { comment }), ...(await who(user, { kind: 'approve', gate, argsHash: hash })) });
-      },
-      async resolve(user) {
-        const open = (await status()).gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');
-        return update(resolveUpdate, await who(user, { kind: 'resolve', gate: open?.id ?? 'resolve', argsHash: open?.argsHash ?? '' }));
-      },
-      abort: async (user, reason = 'test abort') => update(abortUpdate, { reason, ...(await who(user, { kind: 'abort', reason })) }),
-      retry: async (user) => update(retryUpdate, await who(user, { kind: 'retry' })),
-      note: async (user, text) => update(noteUpdate, { text, ...(await who(user, { kind: 'note', text })) }),
-      confirm: async (step, item, user, note) => update(confirmItemUpdate, { step, item, note, ...(await who(user, { kind: 'confirm', step, item, note })) }),
-      waive: async (step, item, user, reason) => update(waiveItemUpdate, { step, item, note: reason, ...(await who(user, { kind: 'waive', step, item, note: reason })) }),
-      override: async (step, user, reason) => update(overrideUpdate, { step, reason, ...(await who(user, { kind: 'override', step, reason })) }),
-      markPersonalData: async (user, o = {}) => update(markPersonalDataUpdate, { ...o, ...(await who(user, { kind: 'personal-data', ...o })) }),
-      result: () => handle.result(),
-    };
-    return fn(incident);
+  return worker.runUntil(async () => fn(await startIncident(e, taskQueue, id, calls, opts)));
+}
+
+/** Start the workflow of one incident (signed declaration) on `taskQueue`, and the handle tests steer it with. */
+async function startIncident(e: TestWorkflowEnvironment, taskQueue: string, id: string, calls: Call[], opts: IncidentOptions): Promise<Incident> {
+  const input = incidentInput(opts, id);
+  const declaration = opts.unauthenticated ? undefined : await signDeclaration(principal(opts.declarer ?? DECLARER), input);
+  const handle = await e.client.workflow.start<(input: IncidentInput) => Promise<IncidentStatus>>('IncidentWorkflow', { taskQueue, workflowId: `firebreak-${id}`, args: [{ ...input, ...(declaration && { declaration }) }] });
+  const update = <R, A>(def: UpdateDefinition<R, [A]>, arg: A): Promise<R> => handle.executeUpdate(def, { args: [arg] });
+  /** The actor and, unless unauthenticated, the user's signed statement of the decision. */
+  const who = (user: string, d: DecisionInput) => (opts.unauthenticated ? Promise.resolve({ actor: actor(user) }) : signDecision(principal(user), id, d));
+  const status = (): Promise<IncidentStatus> => handle.query(statusQuery);
+  const incident: Incident = {
+    handle,
+    id,
+    env: e,
+    calls,
+    status,
+    async until(done, what = 'a condition') {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const s = await status();
+        if (done(s)) return s;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: state ${s.state}, phase ${s.phase}, steps ${s.steps.map((x) => `${x.id}=${x.state}`).join(' ')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async approve(gate, user, argsHash, comment) {
+      const hash = argsHash ?? (await status()).gates.find((g) => g.id === gate && g.state === 'open')?.argsHash ?? '0'.repeat(64);
+      return update(approveUpdate, { gate, argsHash: hash, ...(comment !== undefined && { comment }), ...(await who(user, { kind: 'approve', gate, argsHash: hash })) });
+    },
+    async resolve(user) {
+      const open = (await status()).gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');
+      return update(resolveUpdate, await who(user, { kind: 'resolve', gate: open?.id ?? 'resolve', argsHash: open?.argsHash ?? '' }));
+    },
+    abort: async (user, reason = 'test abort') => update(abortUpdate, { reason, ...(await who(user, { kind: 'abort', reason })) }),
+    retry: async (user) => update(retryUpdate, await who(user, { kind: 'retry' })),
+    note: async (user, text) => update(noteUpdate, { text, ...(await who(user, { kind: 'note', text })) }),
+    confirm: async (step, item, user, note) => update(confirmItemUpdate, { step, item, note, ...(await who(user, { kind: 'confirm', step, item, note })) }),
+    waive: async (step, item, user, reason) => update(waiveItemUpdate, { step, item, note: reason, ...(await who(user, { kind: 'waive', step, item, note: reason })) }),
+    override: async (step, user, reason) => update(overrideUpdate, { step, reason, ...(await who(user, { kind: 'override', step, reason })) }),
+    markPersonalData: async (user, o = {}) => update(markPersonalDataUpdate, { ...o, ...(await who(user, { kind: 'personal-data', ...o })) }),
+    result: () => handle.result(),
+  };
+  return incident;
+}
+
+/** Several incidents on one worker and task queue (what one fleet's stubs see, they see for every incident: route by `input.incidentId`). */
+export interface Fleet {
+  /** Declare an incident on the fleet's worker (named `name`: its id is `idFor(name)`, known before it starts); its `calls` are its own. */
+  declare(opts: Pick<IncidentOptions, 'runbook' | 'params' | 'mode' | 'declaredAt' | 'declarer'>, name?: string): Promise<Incident>;
+  idFor(name: string): string;
+  env: TestWorkflowEnvironment;
+}
+
+/** A worker for many incidents at once (start them concurrently: one worker is much cheaper than one per incident); `fn` runs while it does. */
+export async function withFleet<T>(opts: Omit<IncidentOptions, 'runbook' | 'params' | 'mode' | 'declaredAt' | 'declarer'>, fn: (fleet: Fleet) => Promise<T>): Promise<T> {
+  const e = theEnv();
+  const taskQueue = `engine-${process.pid}-${++queues}`;
+  const byIncident = new Map<string, Call[]>();
+  const worker = await Worker.create({
+    connection: e.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundle') },
+    activities: stubActivities((incidentId, call) => byIncident.get(incidentId)?.push(call), { ...opts, runbook: '' }),
+    // Many workflows at once: the sandbox is the busy part, let it use both cores.
+    workflowThreadPoolSize: 2,
   });
+  let n = 0;
+  const fleet: Fleet = {
+    env: e,
+    idFor: (name) => `INC-T-${taskQueue}-${name}`,
+    async declare(o, name = String(++n)) {
+      const id = fleet.idFor(name);
+      if (byIncident.has(id)) throw new Error(`incident ${name} was already declared on this fleet`);
+      const calls: Call[] = [];
+      byIncident.set(id, calls);
+      return startIncident(e, taskQueue, id, calls, { ...opts, ...o });
+    },
+  };
+  return worker.runUntil(() => fn(fleet));
 }
 
 /** A runbook from its phases (YAML lines under `phases:`, indented two spaces) and optional header lines. */

@@ -40,6 +40,10 @@ export class IncidentRun {
   aborting = false;
   /** Set by retry and override; a blocked wait ends on it. */
   retryRequested = false;
+  /** An abort whose undo failed waits for retry (the state reads blocked, not aborting). */
+  abortBlocked = false;
+  /** Who closed a blocked abort without lifting what is still in force (a second abort). */
+  gaveUpBy: string | undefined;
   /** Retries taken (lib/limits.ts RETRY_LIMIT). */
   retries = 0;
   /** A state the main flow pins (blocked, awaiting-resolve…); otherwise derived from gates. */
@@ -166,6 +170,7 @@ export class IncidentRun {
     const status = this.status;
     const pinned = this.pinned;
     if (pinned && (CLOSED.includes(pinned) || pinned === 'rolling-back')) status.state = pinned;
+    else if (this.abortBlocked) status.state = 'blocked';
     else if (this.aborting) status.state = 'aborting';
     else if (pinned) status.state = pinned;
     else status.state = status.gates.some((g) => g.state === 'open') ? 'awaiting-approval' : 'running';
@@ -210,7 +215,8 @@ export class IncidentRun {
   // ---- the abort and note updates -------------------------------------------
 
   validateAbort(req: AbortInput): void {
-    if (this.aborting || CLOSED.includes(this.status.state)) throw new Error(`incident is already ${this.status.state}`);
+    // A second abort while the first is blocked on a failed undo gives up on lifting (recorded).
+    if (!this.abortBlocked && (this.aborting || CLOSED.includes(this.status.state))) throw new Error(`incident is already ${this.status.state}`);
     if (typeof req.reason !== 'string' || !req.reason.trim()) throw new Error('abort needs a reason');
     refuse(textProblem('reason', req.reason, 'an abort reason'));
     const { actor, via } = checkDecision(this, req, { kind: 'abort', reason: req.reason });
@@ -219,6 +225,11 @@ export class IncidentRun {
 
   abort(req: AbortInput): IncidentState {
     const decider = takeDecision(this, req);
+    if (this.abortBlocked) {
+      this.gaveUpBy = decider.actor.user;
+      this.note({ kind: 'abort', by: decider.actor.user, message: `${decider.actor.user} gave up lifting ${this.undoStack.map((u) => u.stepId).join(', ')}: ${req.reason}` });
+      return this.status.state;
+    }
     this.abortedBy = decider;
     this.aborting = true;
     this.status.abortReason = req.reason;

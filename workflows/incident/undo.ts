@@ -60,6 +60,28 @@ export async function runUndo(run: IncidentRun, entries: UndoEntry[], why: strin
 }
 
 /**
+ * Undo everything still in force. An undo that fails blocks the abort until someone runs
+ * `retry`, as a failed lift blocks the all-clear: closing the incident would leave its
+ * containment (and its hold on shared containment) in force with nothing left to release it.
+ */
+async function undoUntilLifted(run: IncidentRun): Promise<void> {
+  await runUndo(run, run.undoStack, 'abort');
+  if (!wf.patched('abort-blocks-on-failed-undo')) return;
+  while (run.undoStack.length) {
+    const ids = run.undoStack.map((u) => u.stepId).join(', ');
+    run.abortBlocked = true;
+    run.note({ kind: 'phase', message: `abort blocked: lifting ${ids} failed; it stays in force until firebreak retry lifts it (or abort again to close the incident with it in force)` });
+    run.refresh();
+    run.retryRequested = false;
+    await wf.condition(() => run.retryRequested || run.gaveUpBy !== undefined);
+    run.abortBlocked = false;
+    run.refresh();
+    if (run.gaveUpBy !== undefined) return;
+    await runUndo(run, run.undoStack, 'abort');
+  }
+}
+
+/**
  * Abort = compensate: undo everything in force, cancel open gates, close the incident as
  * aborted. Under the worker's policy, containment people approved is rolled back only with
  * the all-clear's approval (an abort by one person is not a way around it); a drill robot
@@ -77,11 +99,12 @@ export async function finishAborted(run: IncidentRun): Promise<void> {
       run.pinned = undefined;
     }
   }
-  await runUndo(run, run.undoStack, 'abort');
+  await undoUntilLifted(run);
   await wf.condition(wf.allHandlersFinished);
   for (const g of run.status.gates) if (g.state === 'open') g.state = 'cancelled';
   run.pinned = 'aborted';
   run.status.phase = 'done';
-  run.note({ kind: 'completed', message: `incident aborted: ${run.status.abortReason ?? ''}` });
+  const left = run.status.activeContainment;
+  run.note({ kind: 'completed', message: `incident aborted: ${run.status.abortReason ?? ''}${left.length ? `; still in force: ${left.join(', ')}` : ''}` });
   run.refresh();
 }
