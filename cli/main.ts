@@ -16,10 +16,11 @@ import { registerReport } from './commands/report.js';
 import { registerBans } from './commands/bans.js';
 import { registerTarget } from './commands/target.js';
 import { registerKeys } from './commands/keys.js';
+import { registerSlack } from './commands/slack.js';
 import { exitCodeOf, errorLine } from './errors.js';
 
 /** Commands that run until stopped (they keep zod's compiled validators). */
-const LONG_RUNNING = new Set(['worker', 'dev', 'codec-server']);
+const LONG_RUNNING = new Set(['worker', 'dev', 'codec-server', 'slack']);
 
 export function buildProgram(): { program: Command; ctx: () => Ctx | undefined } {
   let ctx: Ctx | undefined;
@@ -42,7 +43,7 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
       ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
       await fn(ctx, ...(args.slice(0, -1) as A));
     };
-  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer]) {
+  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer, registerSlack]) {
     register(program, run);
   }
   program.commands.forEach(function inherit(c: Command) {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { identitySchema, registryFromConfig } from './config-identity.js';
+import { slackConfigProblems, slackSchema } from './config-slack.js';
 import { ConfigError } from './errors.js';
 import type { Registry } from './identity/registry.js';
 import { notReserved, secretRef, TARGET_NAME, targetSchema, urlWithoutPassword, type SecretRef, type TargetConfig } from './config-target.js';
@@ -77,6 +78,7 @@ const configSchema = z
       .default({ groups: {} })
       .describe('Who may approve gates, by group'),
     identity: identitySchema,
+    slack: slackSchema.optional().describe('The Slack front door (`firebreak slack`)'),
     runbooksDir: z.string().default('runbooks'),
     dataDir: z.string().default('.data').describe('Dev server database, evidence, reports'),
     inputsDir: z.string().min(1).optional().describe('The only folder file arguments (addresses_file, jtis_file) are read from (default <dataDir>/inputs)'),
@@ -205,6 +207,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const problems: string[] = [];
   const { registry, problems: identityProblems } = registryFromConfig(parsed.identity);
   problems.push(...identityProblems.map((p) => `config: ${p} (${source})`));
+  problems.push(...slackConfigProblems(parsed.slack, parsed.identity).map((p) => `config: ${p} (${source})`));
   for (const [name, t] of Object.entries(targets)) {
     if (t.drillTarget && t.production) problems.push(`config: targets.${name}: a production target cannot be a drill target (${source})`);
     if (t.development && t.production) problems.push(`config: targets.${name}: a production target cannot be marked for local development (${source})`);

@@ -81,7 +81,11 @@ export function ephemeralKeyPair(): KeyPair {
 
 /** The key pair at `<configDir>/firebreak/ed25519.key`; refuses a file others can read. */
 export async function loadKeyPair(configDir: string = defaultConfigDir()): Promise<KeyPair> {
-  const path = keyFilePath(configDir);
+  return loadKeyFile(keyFilePath(configDir));
+}
+
+/** The key pair in the PKCS#8 PEM file at `path` (a service's key, e.g. the Slack app's); same checks as a person's. */
+export async function loadKeyFile(path: string): Promise<KeyPair> {
   const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new KeyFileError('missing', `no signing key at ${path}: create one with \`firebreak keys init\``);
     throw err;
