@@ -67,10 +67,14 @@ local function note(set, list, f)
 end
 local function decode(s)
   local fs, vs = {}, {}
-  if s then
-    for f, v in string.gmatch(s, '([^;=]+)=([^;]*)') do
-      if vs[f] == nil then fs[#fs + 1] = f; vs[f] = v end
-    end
+  if not s then return fs, vs end
+  if not string.find(s, ';', 1, true) then
+    local f, v = string.match(s, '^([^=]+)=(.*)$')
+    if f then fs[1] = f; vs[f] = v end
+    return fs, vs
+  end
+  for f, v in string.gmatch(s, '([^;=]+)=([^;]*)') do
+    if vs[f] == nil then fs[#fs + 1] = f; vs[f] = v end
   end
   return fs, vs
 end
@@ -106,9 +110,23 @@ local stored = redis.call('HMGET', KEYS[3], unpack(ARGV, 5, 4 + n))
 local fresh = untilS .. '|' .. ARGV[4] .. '|'
 local counts = { n = 0, k = 0, x = 0 }
 local seen, others, zargs, hset = {}, {}, {}, {}
+local newHold = field .. '=' .. fresh .. 'n'
+local function ban(bk, key, e)
+  if key ~= e then redis.call('SET', bk, e, 'EXAT', e) end
+end
 for i = 1, n do
   local net, bk, s = ARGV[4 + i], KEYS[3 + i], stored[i]
   local key = tonumber(values[i])
+  if not s and (not key or mine[i] == 1) then
+    -- the common case: no holds, and no ban or this step's own (an older worker's first attempt)
+    local e = untilS
+    if key and key > e then e = key end
+    counts.n = counts.n + 1
+    ban(bk, key, e)
+    hset[#hset + 1] = net; hset[#hset + 1] = newHold
+    zargs[#zargs + 1] = e
+    zargs[#zargs + 1] = net
+  else
   local cur = key
   local fs, vs = decode(s)
   local own, held = vs[field], 0
@@ -146,11 +164,12 @@ for i = 1, n do
   counts[o] = counts[o] + 1
   local e = untilS
   if cur and cur > e then e = cur end
-  if key ~= e then redis.call('SET', bk, e, 'EXAT', e) end
+  ban(bk, key, e)
   local text = encode(fs, vs)
   if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
   zargs[#zargs + 1] = e
   zargs[#zargs + 1] = net
+  end
 end
 if #hset > 0 then redis.call('HSET', KEYS[3], unpack(hset)) end
 redis.call('SADD', KEYS[2], unpack(ARGV, 5, 4 + n))
@@ -176,7 +195,7 @@ local mode, field, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local n = #KEYS - 2
 local lifted, still, notHeld = 0, 0, 0
 local seen, others, endedSeen, ended = {}, {}, {}, {}
-local zrem, zadd, hset, hdel = {}, {}, {}, {}
+local zrem, zadd, hset, hdel, del = {}, {}, {}, {}, {}
 local values = redis.call('MGET', unpack(KEYS, 3, 2 + n))
 local stored = redis.call('HMGET', KEYS[2], unpack(ARGV, 4, 3 + n))
 for i = 1, n do
@@ -226,7 +245,7 @@ for i = 1, n do
       end
     end
     if e == 0 then
-      redis.call('DEL', bk)
+      if cur then del[#del + 1] = bk end
       if s then hdel[#hdel + 1] = net end
       zrem[#zrem + 1] = net
       lifted = lifted + 1
@@ -248,6 +267,7 @@ for i = 1, n do
     end
   end
 end
+if #del > 0 then redis.call('DEL', unpack(del)) end
 if #hdel > 0 then redis.call('HDEL', KEYS[2], unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', KEYS[2], unpack(hset)) end
 if #zrem > 0 then redis.call('ZREM', KEYS[1], unpack(zrem)) end
@@ -268,7 +288,7 @@ export const EXPIRE_SCRIPT = `${LUA_COMMON}
 local cutoff = tonumber(ARGV[1])
 local n = #KEYS - 2
 local lifted, dropped = 0, 0
-local zrem, hset, hdel = {}, {}, {}
+local zrem, hset, hdel, del = {}, {}, {}, {}
 local values = redis.call('MGET', unpack(KEYS, 3, 2 + n))
 local stored = redis.call('HMGET', KEYS[2], unpack(ARGV, 2, 1 + n))
 for i = 1, n do
@@ -288,7 +308,7 @@ for i = 1, n do
       end
     end
     if e == 0 then
-      redis.call('DEL', bk)
+      if values[i] then del[#del + 1] = bk end
       hdel[#hdel + 1] = net
       zrem[#zrem + 1] = net
       lifted = lifted + 1
@@ -305,6 +325,7 @@ for i = 1, n do
     end
   end
 end
+if #del > 0 then redis.call('DEL', unpack(del)) end
 if #hdel > 0 then redis.call('HDEL', KEYS[2], unpack(hdel)) end
 if #hset > 0 then redis.call('HSET', KEYS[2], unpack(hset)) end
 if #zrem > 0 then redis.call('ZREM', KEYS[1], unpack(zrem)) end
