@@ -127,48 +127,48 @@ for i = 1, n do
     zargs[#zargs + 1] = e
     zargs[#zargs + 1] = net
   else
-  local cur = key
-  local fs, vs = decode(s)
-  local own, held = vs[field], 0
-  for _, f in ipairs(fs) do
-    if f ~= field then
-      local u = untilOf(vs[f])
-      if not u or u <= now then vs[f] = nil
-      else
-        note(seen, others, f)
-        if u > held then held = u end
-        if not cur or u > cur then cur = u end
+    local cur = key
+    local fs, vs = decode(s)
+    local own, held = vs[field], 0
+    for _, f in ipairs(fs) do
+      if f ~= field then
+        local u = untilOf(vs[f])
+        if not u or u <= now then vs[f] = nil
+        else
+          note(seen, others, f)
+          if u > held then held = u end
+          if not cur or u > cur then cur = u end
+        end
       end
     end
-  end
-  local ou = own and (untilOf(own) or 0) or 0
-  -- an end no recorded hold explains: an older worker's ban (or its extension), held by an unknown holder until then
-  if key and key > math.max(held, ou) and (own or mine[i] ~= 1) then
-    put(fs, vs, '${LEGACY_FIELD}', key .. '|' .. ARGV[4] .. '|l')
-    note(seen, others, '${LEGACY_FIELD}')
-  end
-  local o
-  if own then
-    o = string.match(own, '|(%a)$')
-    if not counts[o] then o = 'k' end
-    if untilS > ou then
-      vs[field] = untilS .. '|' .. (string.match(own, '^%d+|(%d+)|') or ARGV[4]) .. '|' .. o
+    local ou = own and (untilOf(own) or 0) or 0
+    -- an end no recorded hold explains: an older worker's ban (or its extension), held by an unknown holder until then
+    if key and key > math.max(held, ou) and (own or mine[i] ~= 1) then
+      put(fs, vs, '${LEGACY_FIELD}', key .. '|' .. ARGV[4] .. '|l')
+      note(seen, others, '${LEGACY_FIELD}')
     end
-    if ou > untilS and (not cur or ou > cur) then cur = ou end
-  else
-    if not cur or mine[i] == 1 then o = 'n'
-    elseif cur >= untilS then o = 'k'
-    else o = 'x' end
-    put(fs, vs, field, fresh .. o)
-  end
-  counts[o] = counts[o] + 1
-  local e = untilS
-  if cur and cur > e then e = cur end
-  ban(bk, key, e)
-  local text = encode(fs, vs)
-  if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
-  zargs[#zargs + 1] = e
-  zargs[#zargs + 1] = net
+    local o
+    if own then
+      o = string.match(own, '|(%a)$')
+      if not counts[o] then o = 'k' end
+      if untilS > ou then
+        vs[field] = untilS .. '|' .. (string.match(own, '^%d+|(%d+)|') or ARGV[4]) .. '|' .. o
+      end
+      if ou > untilS and (not cur or ou > cur) then cur = ou end
+    else
+      if not cur or mine[i] == 1 then o = 'n'
+      elseif cur >= untilS then o = 'k'
+      else o = 'x' end
+      put(fs, vs, field, fresh .. o)
+    end
+    counts[o] = counts[o] + 1
+    local e = untilS
+    if cur and cur > e then e = cur end
+    ban(bk, key, e)
+    local text = encode(fs, vs)
+    if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
+    zargs[#zargs + 1] = e
+    zargs[#zargs + 1] = net
   end
 end
 if #hset > 0 then redis.call('HSET', KEYS[3], unpack(hset)) end

@@ -543,3 +543,23 @@ describe('listBanHolds (for firebreak target check)', () => {
     await acts.networkUnbanIps(lift('INC-LS-X', ['192.0.2.10', '192.0.2.11'], 'plain'));
   });
 });
+
+describe('holds of a ban whose own expiry never runs', () => {
+  it('an ended ban whose incident was terminated loses its holds with its registry entry at any later expiry; a live ban keeps them', async () => {
+    const a = ban('INC-SWEEP-A', ['192.0.2.40'], 60, { target: 'plain' });
+    const b = ban('INC-SWEEP-B', ['192.0.2.41'], 3600, { target: 'plain' });
+    await acts.networkBanIps(a);
+    await acts.networkBanIps(b);
+    expect(Object.keys(await holdsOf('192.0.2.40/32', 'plain'))).toEqual(['INC-SWEEP-A/ban']);
+    // Another incident's ban timer fires two minutes from now: A's ban has ended by then, and A's own expiry never runs.
+    const fired = new Date(Date.now() + 120_000).toISOString();
+    const res = await acts.networkExpireBans({ incidentId: 'INC-SWEEP-C', stepId: 'ban.expiry', action: 'network.expire_bans', target: 'plain', mode: 'live', args: {}, requestedAt: fired });
+    expect(res.output).toMatchObject({ removed: 1, holdsDropped: 0 });
+    expect(await r.redis.hexists(holdsHash('plain'), '192.0.2.40/32')).toBe(0);
+    expect(await r.redis.zscore(registry('plain'), '192.0.2.40/32')).toBeNull();
+    expect(Object.keys(await holdsOf('192.0.2.41/32', 'plain'))).toEqual(['INC-SWEEP-B/ban']);
+    expect((await stateOf('192.0.2.41/32', 'plain')).score).toBe(String(secondsOf(b.requestedAt) + 3600));
+    await acts.networkUnbanIps(lift('INC-SWEEP-X', ['192.0.2.40', '192.0.2.41'], 'plain'));
+    expect((await r.redis.hmget(holdsHash('plain'), '192.0.2.40/32', '192.0.2.41/32'))).toEqual([null, null]);
+  });
+});
