@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { TargetClients } from '../activities/deps.js';
-import { banHoldKey } from '../activities/network/holds.js';
+import { banHoldsKey } from '../activities/network/holds.js';
 import { createNetworkActivities } from '../activities/network/index.js';
 import type { Config } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
@@ -79,7 +79,6 @@ export const banBulk: Benchmark = {
     const list = addresses();
     const nets = list.map((a) => `${a}/32`);
     const banKeys = nets.map((n) => djangoKey(space, contractKeys.ban(n)));
-    const holdKeys = nets.map((n) => banHoldKey(space, n));
     const floorKeys = nets.map((n) => djangoKey(floorSpace, contractKeys.ban(n)));
     const registry = ownKey(space, BAN_REGISTRY);
     const floorRegistry = ownKey(floorSpace, BAN_REGISTRY);
@@ -89,9 +88,8 @@ export const banBulk: Benchmark = {
 
     const reset = async (incidentId?: string): Promise<void> => {
       await unlinkAll(redis, banKeys);
-      await unlinkAll(redis, holdKeys);
       await unlinkAll(redis, floorKeys);
-      await redis.del(registry, floorRegistry);
+      await redis.unlink(registry, floorRegistry, banHoldsKey(space));
       if (incidentId) await redis.del(ownKey(space, 'undo', incidentId, 'ban'), `${ownKey(space, 'undo', incidentId, 'ban')}:meta`);
       writeFileSync(nginx.denyFile, emptyDeny);
       await command(nginx.reloadCommand);

@@ -5,7 +5,7 @@
  * (no hold records) which step's undo record says it banned it.
  */
 import { scanKeys } from './readers.js';
-import { banHoldKey, holdersOf, LEGACY_HOLDER, parseHold } from '../network/holds.js';
+import { holdersOf, LEGACY_HOLDER, parseHold, readBanHolds } from '../network/holds.js';
 import { addressBits, compareNetworks, formatNetwork, networkContains, networkOf, tryParseNetwork, type IpNetwork } from '../../lib/ip.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, escapeGlob, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { ActivityDeps } from '../deps.js';
@@ -69,10 +69,9 @@ export function createBanInspection(deps: ActivityDeps) {
     const redis = clients.redis(target);
     const keys = networks.map((n) => djangoKey(space, contractKeys.ban(n)));
     const pipe = redis.pipeline();
-    for (const [i, k] of keys.entries()) pipe.get(k).ttl(k).hgetall(banHoldKey(space, networks[i] as string));
-    const res = (await run(() => pipe.exec())) ?? [];
+    for (const k of keys) pipe.get(k).ttl(k);
+    const [res, hashes] = await run(() => Promise.all([pipe.exec().then((r) => r ?? []), readBanHolds(redis, space, networks)]));
     const now = Math.floor(Date.now() / 1000);
-    const hashes = networks.map((_, i) => (res[3 * i + 2]?.[1] ?? {}) as Record<string, string>);
     // Only bans without hold records (an older worker's) are looked up in the undo records.
     const by = await attribute(
       space,
@@ -80,8 +79,8 @@ export function createBanInspection(deps: ActivityDeps) {
       networks.filter((_, i) => !Object.keys(hashes[i] as Record<string, string>).length),
     );
     return networks.map((network, i) => {
-      const value = res[3 * i]?.[1] as string | null;
-      const ttl = res[3 * i + 1]?.[1] as number;
+      const value = res[2 * i]?.[1] as string | null;
+      const ttl = res[2 * i + 1]?.[1] as number;
       const score = registryScores.get(network) ?? null;
       const keyEnd = value !== null && /^\d+$/.test(value) ? Number(value) : null;
       const hash = hashes[i] as Record<string, string>;

@@ -48,7 +48,7 @@ export function createBanActivities(deps: ActivityDeps) {
           return count;
         });
         const field = holdField(input.incidentId, input.stepId);
-        const sample = canonical.slice(0, 5).map((c) => `HSET ${ctx.holdKey(c)} ${field} (this step's hold until ${expiresAt}), SET ${ctx.banKey(c)} ${expiresAt} EXAT ${expiresAt} (keeps a later end) and ZADD ${ctx.registry} ${expiresAt} ${c}`);
+        const sample = canonical.slice(0, 5).map((c) => `HSET ${ctx.holds} ${c} ${field}=… (this step's hold until ${expiresAt}), SET ${ctx.banKey(c)} ${expiresAt} EXAT ${expiresAt} (keeps a later end) and ZADD ${ctx.registry} ${expiresAt} ${c}`);
         return {
           summary: `would ban ${n} ${noun} until ${expiresIso} (${fresh} new, ${n - fresh} already banned, ${longer} of them until later)`,
           changed: false,
@@ -96,7 +96,7 @@ export function createBanActivities(deps: ActivityDeps) {
               .slice(w, w + WINDOW)
               .map(
                 (part) =>
-                  ctx.redis.eval(TAKE_SCRIPT, 2 + 2 * part.length, ctx.registry, record, ...ctx.pairKeys(part), String(expiresAt), String(RECORD_TTL_SECONDS), field, String(now), ...part) as Promise<
+                  ctx.redis.eval(TAKE_SCRIPT, 3 + part.length, ctx.registry, record, ctx.holds, ...ctx.banKeys(part), String(expiresAt), String(RECORD_TTL_SECONDS), field, String(now), ...part) as Promise<
                     [number, number, number, ...string[]]
                   >,
               ),
@@ -125,7 +125,7 @@ export function createBanActivities(deps: ActivityDeps) {
       for (let w = 0; w < sampledParts.length; w += WINDOW) {
         const window = sampledParts.slice(w, w + WINDOW);
         const results = await onRedis(() =>
-          Promise.all(window.map((part) => ctx.redis.eval(PROOF_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), field, String(expiresAt), ...part) as Promise<[number, string, number, ...string[]]>)),
+          Promise.all(window.map((part) => ctx.redis.eval(PROOF_SCRIPT, 2 + part.length, ctx.registry, ctx.holds, ...ctx.banKeys(part), field, String(expiresAt), ...part) as Promise<[number, string, number, ...string[]]>)),
         );
         results.forEach(([count, value, ttlLeft, ...some], j) => {
           if (w === 0 && j === 0) example = { key: ctx.banKey(window[0]?.[0] as string), value: value === '' ? null : value, ttl: ttlLeft };

@@ -4,10 +4,12 @@ import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
-import { EXPIRE_SCRIPT } from './holds.js';
+import { EXPIRE_SCRIPT, SWEEP_SCRIPT } from './holds.js';
 import { chunks, networkContext, onRedis, WINDOW } from './registry.js';
 
 const EXPIRY_SUFFIX = '.expiry';
+/** Ended registry entries (and their holds) dropped per script call. */
+const SWEEP_BATCH = 1_000;
 
 export function createExpireActivities(deps: ActivityDeps) {
   const { logger } = deps;
@@ -16,7 +18,7 @@ export function createExpireActivities(deps: ActivityDeps) {
     /**
      * Drop the holds of the step whose timer fired (`<step>.expiry`) that have ended, lifting
      * the networks no live hold is left on, then every ban that has ended from the registry and
-     * the deny file (the ban keys expire by themselves). Ended means by the later of now and the
+     * the deny file with their holds (the ban keys expire by themselves). Ended means by the later of now and the
      * moment the timer fired (`requestedAt`). Idempotent.
      */
     async networkExpireBans(input: ActionInput): Promise<ActionResult> {
@@ -30,7 +32,7 @@ export function createExpireActivities(deps: ActivityDeps) {
         return {
           summary: `would drop ${ended} ended bans (${active} stay)`,
           changed: false,
-          plan: [`ZREMRANGEBYSCORE ${ctx.registry} -inf ${cutoff} (${ended} entries)`, ...nginxPlan(ctx, await currentDenyLines(ctx), active)],
+          plan: [`ZREMRANGEBYSCORE ${ctx.registry} -inf ${cutoff} (${ended} entries)`, `HDEL ${ctx.holds} <each of them> (their ended holds)`, ...nginxPlan(ctx, await currentDenyLines(ctx), active)],
           output: { planned: ended },
         };
       }
@@ -41,7 +43,7 @@ export function createExpireActivities(deps: ActivityDeps) {
         const parts = chunks(await onRedis(() => ctx.redis.smembers(record)));
         for (let w = 0; w < parts.length; w += WINDOW) {
           const results = await onRedis(() =>
-            Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(EXPIRE_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), String(cutoff), ...part) as Promise<[number, number]>)),
+            Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(EXPIRE_SCRIPT, 2 + part.length, ctx.registry, ctx.holds, ...ctx.banKeys(part), String(cutoff), ...part) as Promise<[number, number]>)),
           );
           for (const [l, d] of results) {
             liftedByHolds += l;
@@ -49,7 +51,14 @@ export function createExpireActivities(deps: ActivityDeps) {
           }
         }
       }
-      const removed = liftedByHolds + (await onRedis(() => ctx.redis.zremrangebyscore(ctx.registry, '-inf', cutoff)));
+      // Every ended registry entry goes, with its ended holds (also those of a step whose own expiry never ran).
+      let swept = 0;
+      let batch: number;
+      do {
+        batch = Number(await onRedis(() => ctx.redis.eval(SWEEP_SCRIPT, 2, ctx.registry, ctx.holds, String(cutoff), String(SWEEP_BATCH))));
+        swept += batch;
+      } while (batch === SWEEP_BATCH);
+      const removed = liftedByHolds + swept;
       const nginx = await syncNginx(ctx, cutoff, action);
       const left = await onRedis(() => ctx.redis.zcount(ctx.registry, '-inf', cutoff));
       if (left) throw verificationFailed(`${action}: ${left} ended bans still in ${ctx.registry}`);

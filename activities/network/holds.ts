@@ -1,12 +1,17 @@
 /**
  * Holds on bans: every incident step that bans a network holds it until its own end. The
- * holds of one network are a hash beside its ban key, `firebreak:hold:ban:<canonical CIDR>`,
- * field `<incident>/<step>` = `<until>|<since>|<outcome>` (unix seconds; outcome n = banned
- * it first, k = found a later ban, x = extended it, l = recorded for an older worker's ban).
- * The ban key's end is the latest end among the live holds, the registry's score the same,
- * and the hash expires with the key; every change to a hold and to the ban is one script.
+ * holds of a target's bans are ONE hash, `firebreak:hold:bans`, field = the network (canonical
+ * CIDR), value = its holds `<incident>/<step>=<until>|<since>|<outcome>;…` (unix seconds;
+ * outcome n = banned it first, k = found a later ban, x = extended it, l = recorded for an older
+ * worker's ban). One hash and not a key per network: a Redis key (with its expiry) per network
+ * doubled the cost of a bulk ban (bench/RESULTS.md), a hash field costs a fraction of that.
+ * The ban key's end is the latest end among the live holds, the registry's score the same;
+ * every change to a hold and to the ban is one script. Fields do not expire by themselves: a
+ * network's entry goes with its last hold (a release, the step's expiry, or the expiry's sweep
+ * of ended registry entries), and every reader ignores holds that have ended, so an entry left
+ * behind after its end means nothing.
  * A ban no live hold explains (banned by an older worker) is held by `~legacy` until its end;
- * when that is the only hold left, the hash goes and the ban is as the older worker left it.
+ * when that is the only hold left, the entry goes and the ban is as the older worker left it.
  */
 import type { Redis } from 'ioredis';
 import type { Holder, HoldView } from '../../lib/holds.js';
@@ -20,9 +25,9 @@ export const LEGACY_HOLDER = { incidentId: 'unknown', stepId: 'older-worker' } a
 /** Holder fields a script returns per chunk at most (for "also held by …"). */
 const OTHERS_MAX = 200;
 
-/** The key of one network's holds. */
-export function banHoldKey(space: KeySpace, network: string): string {
-  return ownKey(space, 'hold', 'ban', network);
+/** The hash of every ban hold of a target (field = network). */
+export function banHoldsKey(space: KeySpace): string {
+  return ownKey(space, 'hold', 'bans');
 }
 
 /** `<incident>/<step>`: the field of a step's hold. */
@@ -33,11 +38,56 @@ export function holderIncident(field: string): string {
   return field === LEGACY_FIELD ? LEGACY_HOLDER.incidentId : field.slice(0, field.lastIndexOf('/'));
 }
 
-// Helpers every script shares: a hold's end, and the live holds of a network.
+/** A network's holds from its entry in the holds hash (`f=v;f=v`), as field → value; {} for none. Neither `;` nor `=` occurs in a field or a value. */
+export function parseHoldList(text: string | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (text ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && !(part.slice(0, eq) in out)) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The holds of each network (field → value), read in chunks with HMGET. */
+export async function readBanHolds(redis: Redis, space: KeySpace, networks: readonly string[]): Promise<Array<Record<string, string>>> {
+  const out: Array<Record<string, string>> = [];
+  for (let i = 0; i < networks.length; i += 1_000) {
+    const part = networks.slice(i, i + 1_000);
+    for (const text of await redis.hmget(banHoldsKey(space), ...part)) out.push(parseHoldList(text));
+  }
+  return out;
+}
+
+// Helpers every script shares: a hold's end, the holds of a network (decode / encode its
+// entry: fields in order, field → value), and the list of other holders.
 const LUA_COMMON = `
 local function untilOf(v) return tonumber(string.match(v or '', '^(%d+)|')) end
 local function note(set, list, f)
   if not set[f] and #list < ${OTHERS_MAX} then set[f] = true; list[#list + 1] = f end
+end
+local function decode(s)
+  local fs, vs = {}, {}
+  if not s then return fs, vs end
+  if not string.find(s, ';', 1, true) then
+    local f, v = string.match(s, '^([^=]+)=(.*)$')
+    if f then fs[1] = f; vs[f] = v end
+    return fs, vs
+  end
+  for f, v in string.gmatch(s, '([^;=]+)=([^;]*)') do
+    if vs[f] == nil then fs[#fs + 1] = f; vs[f] = v end
+  end
+  return fs, vs
+end
+local function put(fs, vs, f, v)
+  if vs[f] == nil then fs[#fs + 1] = f end
+  vs[f] = v
+end
+local function encode(fs, vs)
+  local parts, done = {}, {}
+  for _, f in ipairs(fs) do
+    if vs[f] and not done[f] then done[f] = true; parts[#parts + 1] = f .. '=' .. vs[f] end
+  end
+  return table.concat(parts, ';')
 end
 `;
 
@@ -47,65 +97,81 @@ end
  * a retry reports what the first attempt did and never counts twice), and which other holds
  * there are. Ended holds met on the way are dropped. An older worker's record of this step
  * (`mine`) marks its own earlier bans; a ban nobody's live hold explains gets the `~legacy` hold.
- * KEYS: registry, step record, then per network: ban key, hold key.
+ * KEYS: registry, step record, holds hash, then the ban key of each network.
  * ARGV: until, record TTL, field, now, networks…
  * Returns: { created, kept, extended, other holder fields… }
  */
 export const TAKE_SCRIPT = `${LUA_COMMON}
 local untilS, field, now = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[4])
-local n = (#KEYS - 2) / 2
+local n = #KEYS - 3
 local mine = redis.call('SMISMEMBER', KEYS[2], unpack(ARGV, 5, 4 + n))
-local banKeys = {}
-for i = 1, n do banKeys[i] = KEYS[1 + 2 * i] end
-local values = redis.call('MGET', unpack(banKeys))
+local values = redis.call('MGET', unpack(KEYS, 4, 3 + n))
+local stored = redis.call('HMGET', KEYS[3], unpack(ARGV, 5, 4 + n))
 local fresh = untilS .. '|' .. ARGV[4] .. '|'
 local counts = { n = 0, k = 0, x = 0 }
-local seen, others, zargs = {}, {}, {}
-for i = 1, n do
-  local net, bk, hk = ARGV[4 + i], banKeys[i], KEYS[2 + 2 * i]
-  local key = tonumber(values[i])
-  local cur = key
-  local h = redis.call('HGETALL', hk)
-  local own, held = nil, 0
-  for j = 1, #h, 2 do
-    local f, u = h[j], untilOf(h[j + 1])
-    if f == field then own = h[j + 1]
-    elseif not u or u <= now then redis.call('HDEL', hk, f)
-    else
-      note(seen, others, f)
-      if u > held then held = u end
-      if not cur or u > cur then cur = u end
-    end
-  end
-  local ou = own and (untilOf(own) or 0) or 0
-  -- an end no recorded hold explains: an older worker's ban (or its extension), held by an unknown holder until then
-  if key and key > math.max(held, ou) and (own or mine[i] ~= 1) then
-    redis.call('HSET', hk, '${LEGACY_FIELD}', key .. '|' .. ARGV[4] .. '|l')
-    note(seen, others, '${LEGACY_FIELD}')
-  end
-  local o
-  if own then
-    o = string.match(own, '|(%a)$')
-    if not counts[o] then o = 'k' end
-    if untilS > ou then
-      redis.call('HSET', hk, field, untilS .. '|' .. (string.match(own, '^%d+|(%d+)|') or ARGV[4]) .. '|' .. o)
-    end
-    if ou > untilS and (not cur or ou > cur) then cur = ou end
-  else
-    if not cur or mine[i] == 1 then o = 'n'
-    elseif cur >= untilS then o = 'k'
-    else o = 'x' end
-    redis.call('HSET', hk, field, fresh .. o)
-  end
-  counts[o] = counts[o] + 1
-  local e = untilS
-  if cur and cur > e then e = cur end
+local seen, others, zargs, hset = {}, {}, {}, {}
+local newHold = field .. '=' .. fresh .. 'n'
+local function ban(bk, key, e)
   if key ~= e then redis.call('SET', bk, e, 'EXAT', e) end
-  -- the holds expire with the ban: set when the end moved or the hash is new
-  if key ~= e or #h == 0 then redis.call('EXPIREAT', hk, e) end
-  zargs[#zargs + 1] = e
-  zargs[#zargs + 1] = net
 end
+for i = 1, n do
+  local net, bk, s = ARGV[4 + i], KEYS[3 + i], stored[i]
+  local key = tonumber(values[i])
+  if not s and (not key or mine[i] == 1) then
+    -- the common case: no holds, and no ban or this step's own (an older worker's first attempt)
+    local e = untilS
+    if key and key > e then e = key end
+    counts.n = counts.n + 1
+    ban(bk, key, e)
+    hset[#hset + 1] = net; hset[#hset + 1] = newHold
+    zargs[#zargs + 1] = e
+    zargs[#zargs + 1] = net
+  else
+    local cur = key
+    local fs, vs = decode(s)
+    local own, held = vs[field], 0
+    for _, f in ipairs(fs) do
+      if f ~= field then
+        local u = untilOf(vs[f])
+        if not u or u <= now then vs[f] = nil
+        else
+          note(seen, others, f)
+          if u > held then held = u end
+          if not cur or u > cur then cur = u end
+        end
+      end
+    end
+    local ou = own and (untilOf(own) or 0) or 0
+    -- an end no recorded hold explains: an older worker's ban (or its extension), held by an unknown holder until then
+    if key and key > math.max(held, ou) and (own or mine[i] ~= 1) then
+      put(fs, vs, '${LEGACY_FIELD}', key .. '|' .. ARGV[4] .. '|l')
+      note(seen, others, '${LEGACY_FIELD}')
+    end
+    local o
+    if own then
+      o = string.match(own, '|(%a)$')
+      if not counts[o] then o = 'k' end
+      if untilS > ou then
+        vs[field] = untilS .. '|' .. (string.match(own, '^%d+|(%d+)|') or ARGV[4]) .. '|' .. o
+      end
+      if ou > untilS and (not cur or ou > cur) then cur = ou end
+    else
+      if not cur or mine[i] == 1 then o = 'n'
+      elseif cur >= untilS then o = 'k'
+      else o = 'x' end
+      put(fs, vs, field, fresh .. o)
+    end
+    counts[o] = counts[o] + 1
+    local e = untilS
+    if cur and cur > e then e = cur end
+    ban(bk, key, e)
+    local text = encode(fs, vs)
+    if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
+    zargs[#zargs + 1] = e
+    zargs[#zargs + 1] = net
+  end
+end
+if #hset > 0 then redis.call('HSET', KEYS[3], unpack(hset)) end
 redis.call('SADD', KEYS[2], unpack(ARGV, 5, 4 + n))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 redis.call('ZADD', KEYS[1], unpack(zargs))
@@ -116,31 +182,30 @@ return out
 
 /**
  * Release holds on a chunk of networks, and lift each network no live hold is left on; one
- * still held gets the latest remaining end (key, hash and registry alike).
+ * still held gets the latest remaining end (key, holds and registry alike).
  * mode `own`: drop `field` only (a network this step does not hold is left alone: a retry never
  * releases anyone else's hold). mode `legacy` (an older worker's undo, whose record says the step
  * banned it first): drop `field`, else the `~legacy` hold, else lift a ban with no holds at all.
- * mode `all` (an explicit lift): end every hold, and say whose.
- * KEYS: registry, then per network: ban key, hold key. ARGV: mode, field, now, networks…
+ * mode `all` (an explicit lift): end every hold, and say whose. Ended holds met are dropped.
+ * KEYS: registry, holds hash, then the ban key of each network. ARGV: mode, field, now, networks…
  * Returns: { lifted, still held, not held, #others, other holder fields…, ended holder fields… }
  */
 export const RELEASE_SCRIPT = `${LUA_COMMON}
 local mode, field, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local n = (#KEYS - 1) / 2
+local n = #KEYS - 2
 local lifted, still, notHeld = 0, 0, 0
 local seen, others, endedSeen, ended = {}, {}, {}, {}
-local zrem, zadd = {}, {}
-local banKeys = {}
-for i = 1, n do banKeys[i] = KEYS[2 * i] end
-local values = redis.call('MGET', unpack(banKeys))
+local zrem, zadd, hset, hdel, del = {}, {}, {}, {}, {}
+local values = redis.call('MGET', unpack(KEYS, 3, 2 + n))
+local stored = redis.call('HMGET', KEYS[2], unpack(ARGV, 4, 3 + n))
 for i = 1, n do
-  local net, bk, hk = ARGV[3 + i], banKeys[i], KEYS[2 * i + 1]
+  local net, bk, s = ARGV[3 + i], KEYS[2 + i], stored[i]
   local cur = tonumber(values[i])
-  local h = redis.call('HGETALL', hk)
+  local fs, vs = decode(s)
   local live, liveN = {}, 0
-  for j = 1, #h, 2 do
-    local u = untilOf(h[j + 1])
-    if u and u > now then live[h[j]] = u; liveN = liveN + 1 end
+  for _, f in ipairs(fs) do
+    local u = untilOf(vs[f])
+    if u and u > now then live[f] = u; liveN = liveN + 1 end
   end
   local victim, unexplained = nil, nil
   if mode == 'all' then
@@ -153,6 +218,14 @@ for i = 1, n do
     notHeld = notHeld + 1
     if cur and liveN == 0 then note(seen, others, '${LEGACY_FIELD}')
     elseif cur then for f in pairs(live) do note(seen, others, f) end end
+    -- ended holds met on the way are dropped
+    if s and liveN < #fs then
+      if liveN == 0 then hdel[#hdel + 1] = net
+      else
+        for _, f in ipairs(fs) do if not live[f] then vs[f] = nil end end
+        hset[#hset + 1] = net; hset[#hset + 1] = encode(fs, vs)
+      end
+    end
   else
     local e = 0
     if victim ~= '*' and victim ~= '${LEGACY_FIELD}' and cur then
@@ -172,22 +245,20 @@ for i = 1, n do
       end
     end
     if e == 0 then
-      redis.call('DEL', bk, hk)
+      if cur then del[#del + 1] = bk end
+      if s then hdel[#hdel + 1] = net end
       zrem[#zrem + 1] = net
       lifted = lifted + 1
     else
       local onlyLegacy = live['${LEGACY_FIELD}'] and next(live, next(live)) == nil
       if onlyLegacy then
         -- back to an older worker's ban as it was: no hold records, held until its end
-        redis.call('DEL', hk)
+        if s then hdel[#hdel + 1] = net end
       else
-        local gone = { victim }
-        for j = 1, #h, 2 do
-          if not live[h[j]] and h[j] ~= victim then gone[#gone + 1] = h[j] end
-        end
-        redis.call('HDEL', hk, unpack(gone))
-        if unexplained then redis.call('HSET', hk, '${LEGACY_FIELD}', unexplained .. '|' .. ARGV[3] .. '|l') end
-        if cur ~= e then redis.call('EXPIREAT', hk, e) end
+        for _, f in ipairs(fs) do if not live[f] then vs[f] = nil end end
+        if unexplained then put(fs, vs, '${LEGACY_FIELD}', unexplained .. '|' .. ARGV[3] .. '|l') end
+        local text = encode(fs, vs)
+        if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
       end
       if cur ~= e then redis.call('SET', bk, e, 'EXAT', e) end
       zadd[#zadd + 1] = e
@@ -196,6 +267,9 @@ for i = 1, n do
     end
   end
 end
+if #del > 0 then redis.call('DEL', unpack(del)) end
+if #hdel > 0 then redis.call('HDEL', KEYS[2], unpack(hdel)) end
+if #hset > 0 then redis.call('HSET', KEYS[2], unpack(hset)) end
 if #zrem > 0 then redis.call('ZREM', KEYS[1], unpack(zrem)) end
 if #zadd > 0 then redis.call('ZADD', KEYS[1], unpack(zadd)) end
 local out = { lifted, still, notHeld, #others }
@@ -207,73 +281,124 @@ return out
 /**
  * Drop the holds that ended by `cutoff` on a chunk of networks (a ban step's expiry), and lift
  * each network whose holds have all ended. Networks without hold records are left to the registry.
- * KEYS: registry, then per network: ban key, hold key. ARGV: cutoff, networks…
+ * KEYS: registry, holds hash, then the ban key of each network. ARGV: cutoff, networks…
  * Returns: { networks lifted, holds dropped }
  */
 export const EXPIRE_SCRIPT = `${LUA_COMMON}
 local cutoff = tonumber(ARGV[1])
-local n = (#KEYS - 1) / 2
+local n = #KEYS - 2
 local lifted, dropped = 0, 0
-local zrem = {}
+local zrem, hset, hdel, del = {}, {}, {}, {}
+local values = redis.call('MGET', unpack(KEYS, 3, 2 + n))
+local stored = redis.call('HMGET', KEYS[2], unpack(ARGV, 2, 1 + n))
 for i = 1, n do
-  local net, bk, hk = ARGV[1 + i], KEYS[2 * i], KEYS[2 * i + 1]
-  local h = redis.call('HGETALL', hk)
-  if #h > 0 then
-    local e, left = 0, {}
-    for j = 1, #h, 2 do
-      local u = untilOf(h[j + 1])
+  local net, bk, s = ARGV[1 + i], KEYS[2 + i], stored[i]
+  if s then
+    local fs, vs = decode(s)
+    local e, left, last = 0, 0, nil
+    for _, f in ipairs(fs) do
+      local u = untilOf(vs[f])
       if not u or u <= cutoff then
-        redis.call('HDEL', hk, h[j])
+        vs[f] = nil
         dropped = dropped + 1
       else
-        left[#left + 1] = h[j]
+        left = left + 1
+        last = f
         if u > e then e = u end
       end
     end
-    if #left == 1 and left[1] == '${LEGACY_FIELD}' then redis.call('DEL', hk) end
     if e == 0 then
-      redis.call('DEL', bk, hk)
+      if values[i] then del[#del + 1] = bk end
+      hdel[#hdel + 1] = net
       zrem[#zrem + 1] = net
       lifted = lifted + 1
-    elseif tonumber(redis.call('GET', bk)) ~= e then
-      redis.call('SET', bk, e, 'EXAT', e)
-      redis.call('EXPIREAT', hk, e)
-      redis.call('ZADD', KEYS[1], e, net)
+    else
+      if left == 1 and last == '${LEGACY_FIELD}' then hdel[#hdel + 1] = net
+      else
+        local text = encode(fs, vs)
+        if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
+      end
+      if tonumber(values[i]) ~= e then
+        redis.call('SET', bk, e, 'EXAT', e)
+        redis.call('ZADD', KEYS[1], e, net)
+      end
     end
   end
 end
+if #del > 0 then redis.call('DEL', unpack(del)) end
+if #hdel > 0 then redis.call('HDEL', KEYS[2], unpack(hdel)) end
+if #hset > 0 then redis.call('HSET', KEYS[2], unpack(hset)) end
 if #zrem > 0 then redis.call('ZREM', KEYS[1], unpack(zrem)) end
 return { lifted, dropped }
 `;
 
 /**
+ * The expiry's sweep: drop up to `limit` registry entries that ended by `cutoff`, with their
+ * ended holds (a ban whose last holder's own expiry never ran: a terminated incident).
+ * A hold still live there is kept.
+ * KEYS: registry, holds hash. ARGV: cutoff, limit.
+ * Returns: registry entries dropped.
+ */
+export const SWEEP_SCRIPT = `${LUA_COMMON}
+local cutoff = tonumber(ARGV[1])
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, tonumber(ARGV[2]))
+if #gone == 0 then return 0 end
+local stored = redis.call('HMGET', KEYS[2], unpack(gone))
+local hset, hdel = {}, {}
+for i, net in ipairs(gone) do
+  local s = stored[i]
+  if s then
+    local fs, vs = decode(s)
+    local left = 0
+    for _, f in ipairs(fs) do
+      local u = untilOf(vs[f])
+      if not u or u <= cutoff then vs[f] = nil else left = left + 1 end
+    end
+    if left == 0 then hdel[#hdel + 1] = net
+    else
+      local text = encode(fs, vs)
+      if text ~= s then hset[#hset + 1] = net; hset[#hset + 1] = text end
+    end
+  end
+end
+if #hdel > 0 then redis.call('HDEL', KEYS[2], unpack(hdel)) end
+if #hset > 0 then redis.call('HSET', KEYS[2], unpack(hset)) end
+redis.call('ZREM', KEYS[1], unpack(gone))
+return #gone
+`;
+
+/**
  * Read-only check after a release: the step's hold is gone from every network, and each
- * network's ban key, registry entry and holds agree (a key ⇔ a registry entry with its end).
- * A registry entry whose end has passed is the expiry's to drop, not a problem.
- * KEYS: registry, then per network: ban key, hold key. ARGV: field ('' for none), now, networks…
+ * network's ban key, registry entry and holds agree (a key ⇔ a registry entry with its end;
+ * no live hold without a key). A registry entry whose end has passed is the expiry's to drop,
+ * not a problem.
+ * KEYS: registry, holds hash, then the ban key of each network. ARGV: field ('' for none), now, networks…
  * Returns: the count of problems, then the first 10.
  */
-export const CHECK_SCRIPT = `
+export const CHECK_SCRIPT = `${LUA_COMMON}
 local field, now = ARGV[1], tonumber(ARGV[2])
-local n = (#KEYS - 1) / 2
+local n = #KEYS - 2
 local problems, count = {}, 0
 local function bad(text)
   count = count + 1
   if #problems < 10 then problems[#problems + 1] = text end
 end
-local banKeys = {}
-for i = 1, n do banKeys[i] = KEYS[2 * i] end
-local values = redis.call('MGET', unpack(banKeys))
+local values = redis.call('MGET', unpack(KEYS, 3, 2 + n))
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 3, 2 + n))
+local stored = redis.call('HMGET', KEYS[2], unpack(ARGV, 3, 2 + n))
 for i = 1, n do
-  local net, bk, hk = ARGV[2 + i], banKeys[i], KEYS[2 * i + 1]
+  local net, bk, s = ARGV[2 + i], KEYS[2 + i], stored[i]
   local cur, score = values[i], scores[i]
+  local fs, vs = decode(s)
   if cur then
-    if field ~= '' and redis.call('HEXISTS', hk, field) == 1 then bad(net .. ' still held by ' .. field) end
+    if field ~= '' and vs[field] then bad(net .. ' still held by ' .. field) end
     if tostring(score) ~= cur then bad(bk .. ' = ' .. cur .. ' but registry ' .. tostring(score)) end
   else
     if score and tonumber(score) > now then bad(net .. ' in the registry without its ban key') end
-    if redis.call('EXISTS', hk) == 1 then bad(hk .. ' left without a ban') end
+    for _, f in ipairs(fs) do
+      local u = untilOf(vs[f])
+      if u and u > now then bad(net .. ' held by ' .. f .. ' in ' .. KEYS[2] .. ' without a ban'); break end
+    end
   end
 end
 local out = { count }
@@ -284,27 +409,27 @@ return out
 /**
  * Read-only proof after a take: each network's ban key holds at least `until` with a TTL, the
  * registry has the key's end, and the step's hold is there until at least `until`.
- * KEYS: registry, then per network: ban key, hold key. ARGV: field, until, networks…
+ * KEYS: registry, holds hash, then the ban key of each network. ARGV: field, until, networks…
  * Returns: the count of problems, the first network's value and TTL, then the first 10 problems.
  */
 export const PROOF_SCRIPT = `${LUA_COMMON}
 local field, untilS = ARGV[1], tonumber(ARGV[2])
-local n = (#KEYS - 1) / 2
-local banKeys = {}
-for i = 1, n do banKeys[i] = KEYS[2 * i] end
-local values = redis.call('MGET', unpack(banKeys))
+local n = #KEYS - 2
+local values = redis.call('MGET', unpack(KEYS, 3, 2 + n))
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 3, 2 + n))
+local stored = redis.call('HMGET', KEYS[2], unpack(ARGV, 3, 2 + n))
 local problems, count = {}, 0
-local firstTtl = redis.call('TTL', banKeys[1])
+local firstTtl = redis.call('TTL', KEYS[3])
 for i = 1, n do
-  local net, bk, hk, v, score = ARGV[2 + i], banKeys[i], KEYS[2 * i + 1], values[i], scores[i]
+  local net, bk, v, score = ARGV[2 + i], KEYS[2 + i], values[i], scores[i]
   local text
   local ttl = i == 1 and firstTtl or redis.call('TTL', bk)
   if not v or not (tonumber(v) and tonumber(v) >= untilS) or ttl <= 0 then text = bk .. ' = ' .. tostring(v or 'nil') .. ' (ttl ' .. ttl .. ')'
   elseif score ~= v then text = 'registry ' .. net .. ' score ' .. tostring(score or 'nil') .. ', ban key ' .. v
   else
-    local u = untilOf(redis.call('HGET', hk, field))
-    if not u or u < untilS then text = hk .. ' has no hold of ' .. field .. ' until ' .. untilS end
+    local _, vs = decode(stored[i])
+    local u = untilOf(vs[field])
+    if not u or u < untilS then text = net .. ' has no hold of ' .. field .. ' until ' .. untilS .. ' in ' .. KEYS[2] end
   end
   if text then
     count = count + 1
@@ -329,7 +454,7 @@ export function parseHold(field: string, value: string): (Holder & { outcome: st
   return { incidentId: field.slice(0, slash), stepId: field.slice(slash + 1), since, until, outcome: m[3] as string, untilSeconds };
 }
 
-/** The live holders of one network from its hash (HGETALL), sorted by end then incident; an older worker's ban (no hold, a key until `keyEnd`) has the unknown holder. */
+/** The live holders of one network from its holds (parseHoldList), sorted by end then incident; an older worker's ban (no hold, a key until `keyEnd`) has the unknown holder. */
 export function holdersOf(hash: Record<string, string>, nowSeconds: number, keyEnd: number | null): Holder[] {
   const holds = Object.entries(hash)
     .map(([f, v]) => parseHold(f, v))
@@ -363,17 +488,6 @@ export async function listBanHolds(redis: Redis, space: KeySpace, opts: { limit?
     if ('network' in r && formatNetwork(r.network) === m) nets.push(r.network);
   }
   const networks = nets.sort(compareNetworks).map(formatNetwork);
-  const out: HoldView[] = [];
-  for (let i = 0; i < networks.length; i += 1_000) {
-    const part = networks.slice(i, i + 1_000);
-    const pipe = redis.pipeline();
-    for (const net of part) pipe.hgetall(banHoldKey(space, net));
-    const res = (await pipe.exec()) ?? [];
-    part.forEach((net, j) => {
-      const [err, hash] = res[j] ?? [];
-      if (err) throw err;
-      out.push({ kind: 'ban', subject: net, holders: holdersOf((hash ?? {}) as Record<string, string>, now, ends.get(net) ?? null) });
-    });
-  }
-  return out;
+  const holds = await readBanHolds(redis, space, networks);
+  return networks.map((net, i) => ({ kind: 'ban', subject: net, holders: holdersOf(holds[i] ?? {}, now, ends.get(net) ?? null) }));
 }

@@ -6,8 +6,9 @@
  * deny file is rendered from it, tested and reloaded (`deny-file.ts`). Expired
  * bans leave the registry and the deny file when the ban's durable timer runs
  * `network.expire_bans` (`expire.ts`). Several incidents can hold one ban: each
- * step's hold is recorded beside the ban key with its own end (`holds.ts`); the
- * ban lasts until the latest and goes with its last holder.
+ * step's hold is recorded with its own end in the target's holds hash, one field
+ * per network (`holds.ts`); the ban lasts until the latest and goes with its last
+ * holder.
  */
 import type { ActivityDeps } from '../deps.js';
 import { createBanActivities } from './ban.js';

@@ -2,7 +2,7 @@
  * The ban registry and the ban keys: Firebreak's sorted set of every ban
  * (score = end, unix seconds) and the contract key per network the app reads,
  * `djangoKey(fb:ban:<canonical CIDR>)` = end, expiring at that moment; beside
- * each, the holds of the incidents that banned it (`holds.ts`).
+ * them, the holds of the incidents that banned each network (one hash, `holds.ts`).
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -11,7 +11,7 @@ import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '..
 import type { ActionInput } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { assertModeAllowed } from '../support/mode.js';
-import { banHoldKey } from './holds.js';
+import { banHoldsKey } from './holds.js';
 import { onTarget } from '../support/failures.js';
 
 /** Networks per Redis script call: each call blocks Redis for about a millisecond. */
@@ -41,9 +41,10 @@ export function networkContext(deps: ActivityDeps, input: ActionInput) {
     redis: clients.redis(input.target),
     registry: ownKey(space, BAN_REGISTRY),
     banKey: (net: string) => djangoKey(space, contractKeys.ban(net)),
-    holdKey: (net: string) => banHoldKey(space, net),
-    /** KEYS of a hold script for these networks: the ban key and the hold key of each. */
-    pairKeys: (nets: readonly string[]) => nets.flatMap((net) => [djangoKey(space, contractKeys.ban(net)), banHoldKey(space, net)]),
+    /** The hash of every ban hold on the target (field = network). */
+    holds: banHoldsKey(space),
+    /** The ban key of each network (the per-network KEYS of a hold script). */
+    banKeys: (nets: readonly string[]) => nets.map((net) => djangoKey(space, contractKeys.ban(net))),
     record: (incidentId: string, stepId: string) => ownKey(space, 'undo', incidentId, stepId),
     lockKey: ownKey(space, 'nginx', 'lock', fileId),
     appliedKey: ownKey(space, 'nginx', 'applied', fileId),

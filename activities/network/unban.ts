@@ -15,7 +15,7 @@ import type { ActivityDeps } from '../deps.js';
 import { badInput, verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
-import { CHECK_SCRIPT, holderIncident, holdersOf, LEGACY_FIELD, LEGACY_HOLDER, RELEASE_SCRIPT } from './holds.js';
+import { CHECK_SCRIPT, holderIncident, holdersOf, LEGACY_FIELD, LEGACY_HOLDER, parseHoldList, RELEASE_SCRIPT } from './holds.js';
 import { CHUNK, chunks, networkContext, onRedis, sortNetworks, WINDOW, type NetworkContext } from './registry.js';
 
 /** own: this step's holds; legacy: an older worker's undo; all: an explicit lift of every hold. */
@@ -51,12 +51,10 @@ async function planRelease(ctx: NetworkContext, mode: ReleaseMode, field: string
   let banned = 0;
   const others = new Set<string>();
   for (const part of chunks(canonical)) {
-    const pipe = ctx.redis.pipeline();
-    for (const c of part) pipe.get(ctx.banKey(c)).hgetall(ctx.holdKey(c));
-    const res = (await onRedis(() => pipe.exec())) ?? [];
+    const [values, stored] = await onRedis(() => Promise.all([ctx.redis.mget(...ctx.banKeys(part)), ctx.redis.hmget(ctx.holds, ...part)]));
     part.forEach((_c, i) => {
-      const value = res[2 * i]?.[1] as string | null;
-      const hash = (res[2 * i + 1]?.[1] ?? {}) as Record<string, string>;
+      const value = values[i] ?? null;
+      const hash = parseHoldList(stored[i]);
       const end = value !== null && /^\d+$/.test(value) ? Number(value) : null;
       if (end !== null) banned += 1;
       const holders = holdersOf(hash, now, end).map((h) => (h.incidentId === LEGACY_HOLDER.incidentId && h.stepId === LEGACY_HOLDER.stepId ? LEGACY_FIELD : `${h.incidentId}/${h.stepId}`));
@@ -106,8 +104,8 @@ export function createUnbanActivities(deps: ActivityDeps) {
           summary: `would release ${whose} ${n} ${noun}: ${p.lift} lifted, ${p.still} still held${p.others.length ? ` by ${p.others.join(', ')}` : ''} (${p.banned} banned now)`,
           changed: false,
           plan: [
-            `would release ${whose} ${n} ${noun} (HDEL from each ${ctx.holdKey('<network>')}); DEL the ban key and ZREM from ${ctx.registry} where no hold is left (${p.lift}), else set the ban's end to the latest remaining hold (${p.still})`,
-            ...canonical.slice(0, 5).map((c) => `${mode === 'all' ? 'DEL' : `HDEL ${ctx.holdKey(c)} ${field}, then maybe DEL`} ${ctx.banKey(c)}`),
+            `would release ${whose} ${n} ${noun} (their holds in ${ctx.holds}, field = the network); DEL the ban key and ZREM from ${ctx.registry} where no hold is left (${p.lift}), else set the ban's end to the latest remaining hold (${p.still})`,
+            ...canonical.slice(0, 5).map((c) => `${mode === 'all' ? `HDEL ${ctx.holds} ${c}, DEL` : `drop ${field} from HGET ${ctx.holds} ${c}, then maybe DEL`} ${ctx.banKey(c)}`),
             ...(n > 5 ? [`… and ${n - 5} more`] : []),
             ...nginxPlan(ctx, await currentDenyLines(ctx), Math.max(0, active - p.lift)),
           ],
@@ -125,7 +123,7 @@ export function createUnbanActivities(deps: ActivityDeps) {
       for (let w = 0; w < parts.length; w += WINDOW) {
         const window = parts.slice(w, w + WINDOW);
         const results = await onRedis(() =>
-          Promise.all(window.map((part) => ctx.redis.eval(RELEASE_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), mode, field, String(now), ...part) as Promise<[number, number, number, number, ...string[]]>)),
+          Promise.all(window.map((part) => ctx.redis.eval(RELEASE_SCRIPT, 2 + part.length, ctx.registry, ctx.holds, ...ctx.banKeys(part), mode, field, String(now), ...part) as Promise<[number, number, number, number, ...string[]]>)),
         );
         for (const [l, s, h, count, ...fields] of results) {
           lifted += l;
@@ -143,7 +141,7 @@ export function createUnbanActivities(deps: ActivityDeps) {
       let problems = 0;
       for (let w = 0; w < parts.length; w += WINDOW) {
         const checks = await onRedis(() =>
-          Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(CHECK_SCRIPT, 1 + 2 * part.length, ctx.registry, ...ctx.pairKeys(part), field, String(now), ...part) as Promise<[number, ...string[]]>)),
+          Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(CHECK_SCRIPT, 2 + part.length, ctx.registry, ctx.holds, ...ctx.banKeys(part), field, String(now), ...part) as Promise<[number, ...string[]]>)),
         );
         for (const [count, ...some] of checks) {
           problems += count;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { TargetClients } from '../../activities/index.js';
+import { banHoldsKey, parseHoldList } from '../../activities/network/holds.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { BAN_REGISTRY, contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-keys.js';
@@ -162,7 +163,7 @@ describe('network.ban_ips', () => {
     for (const net of nets) expect(await r.redis.exists(banKey('local', net))).toBe(0);
     expect(await r.redis.zcard(registry('local'))).toBe(0);
     expect(denyLines('local')).toEqual([]);
-    for (const net of nets) expect(await r.redis.exists(ownKey(T.local.space, 'hold', 'ban', net))).toBe(0);
+    for (const net of nets) expect(await r.redis.hexists(banHoldsKey(T.local.space), net)).toBe(0);
     const twice = await acts.networkUnbanIps(undoOf(req, res));
     expect(twice).toMatchObject({ changed: false, output: { lifted: false, unbanned: 0, requested: 5, notHeld: 5 } });
   });
@@ -211,7 +212,7 @@ describe('network.ban_ips', () => {
     const retry = await acts.networkBanIps({ ...first, args: { addresses: ['203.0.113.100', '203.0.113.101'], ttl_seconds: 600 } });
     expect(retry.summary).toMatch(/\(2 new, 0 already banned\)/);
     expect(retry.undo).toEqual({ action: 'network.unban_ips', args: { addresses: ['203.0.113.100/32', '203.0.113.101/32'], holder: `${first.incidentId}/ban` } });
-    expect(await r.redis.hlen(ownKey(T.local.space, 'hold', 'ban', '203.0.113.100/32'))).toBe(1);
+    expect(Object.keys(parseHoldList(await r.redis.hget(banHoldsKey(T.local.space), '203.0.113.100/32')))).toEqual([`${first.incidentId}/ban`]);
     await acts.networkUnbanIps(undoOf(first, retry));
     expect(await r.redis.exists(banKey('local', '203.0.113.100/32'), banKey('local', '203.0.113.101/32'))).toBe(0);
   });
@@ -242,7 +243,7 @@ describe('network.ban_ips', () => {
     const end = Date.parse(res.output?.expiresAt as string) / 1000;
     expect(res.output).toEqual({ planned: 3, expiresAt: expect.any(String) });
     expect(res.plan?.[1]).toBe(
-      `HSET ${ownKey(T.local.space, 'hold', 'ban', '203.0.113.40/32')} ${dry.incidentId}/ban (this step's hold until ${end}), SET ${banKey('local', '203.0.113.40/32')} ${end} EXAT ${end} (keeps a later end) and ZADD ${registry('local')} ${end} 203.0.113.40/32`,
+      `HSET ${banHoldsKey(T.local.space)} 203.0.113.40/32 ${dry.incidentId}/ban=… (this step's hold until ${end}), SET ${banKey('local', '203.0.113.40/32')} ${end} EXAT ${end} (keeps a later end) and ZADD ${registry('local')} ${end} 203.0.113.40/32`,
     );
     expect(res.plan?.at(-1)).toBe(`deny file ${T.local.denyFile}: 1 deny lines → 3 deny lines (atomic write), then true and true`);
     await expect(acts.networkBanIps(input({ addresses: ['127.0.0.1'] }, { mode: 'dry-run' }))).rejects.toMatchObject({ type: 'FirebreakBadInput' });
@@ -271,7 +272,7 @@ describe('network.ban_ips', () => {
     expect(again.summary).toMatch(/1 lines, unchanged$/);
     // Now (not two minutes ahead) nothing has ended.
     expect((await acts.networkExpireBans(input({}))).output).toMatchObject({ removed: 0 });
-    for (const net of ['203.0.113.50/32', '203.0.113.51/32']) expect(await r.redis.exists(banKey('local', net), ownKey(T.local.space, 'hold', 'ban', net))).toBe(0);
+    for (const net of ['203.0.113.50/32', '203.0.113.51/32']) expect([await r.redis.exists(banKey('local', net)), await r.redis.hexists(banHoldsKey(T.local.space), net)]).toEqual([0, 0]);
     await acts.networkUnbanIps(input({ addresses: ['203.0.113.50', '203.0.113.51', '203.0.113.52'] }));
   });
 
@@ -458,7 +459,7 @@ describe('bulk', () => {
     expect(lifted.output).toMatchObject({ lifted: true, unbanned: 100_000, requested: 100_000 });
     expect(await r.redis.zcard(registry('bulk'))).toBe(0);
     expect(denyLines('bulk')).toEqual([]);
-    const left = (await keysUnder(T.bulk.space.keyPrefix)).filter((k) => k.includes(':fb:ban:') || k.includes(':hold:ban:'));
+    const left = (await keysUnder(T.bulk.space.keyPrefix)).filter((k) => k.includes(':fb:ban:') || k.includes(':hold:ban'));
     expect(left).toEqual([]);
   });
 });
