@@ -25,9 +25,9 @@ export interface TestRedis {
   cleanup(): Promise<void>;
 }
 
-/** An ioredis client for 127.0.0.1:6379 with a unique key prefix and a cleanup. */
-export function redisClient(label = 'redis'): TestRedis {
-  const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2 });
+/** An ioredis client for 127.0.0.1:6379 (database 0 unless `url` names another) with a unique key prefix and a cleanup. */
+export function redisClient(label = 'redis', url: string = REDIS_URL): TestRedis {
+  const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
   const prefix = uniquePrefix(label);
   return {
     redis,

@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
 import { listLockdownHolds } from '../../activities/lockdown.js';
@@ -15,7 +14,7 @@ import { createLogger } from '../../lib/logger.js';
 import { djangoKey, LOCKDOWN_KEY, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import { parseRunbook, RunbookError } from '../../lib/runbook/loader.js';
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
-import { uniquePrefix, type TestRedis } from '../helpers/services.js';
+import { redisClient, type TestRedis } from '../helpers/services.js';
 import { interleavings, retriedOrders, type Event } from '../helpers/hold-orders.js';
 
 const LANES = 16;
@@ -36,29 +35,7 @@ let priorKey: string;
  */
 const REDIS_DB_URL = 'redis://127.0.0.1:6379/11';
 
-function ownDatabase(label: string): TestRedis {
-  const redis = new Redis(REDIS_DB_URL, { maxRetriesPerRequest: 2 });
-  const prefix = uniquePrefix(label);
-  return {
-    redis,
-    prefix,
-    async clear() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    },
-    async cleanup() {
-      try {
-        await this.clear();
-      } finally {
-        await redis.quit().catch(() => redis.disconnect());
-      }
-    },
-  };
-}
+const ownDatabase = (label: string): TestRedis => redisClient(label, REDIS_DB_URL);
 
 beforeAll(() => {
   r = ownDatabase('lockdown-holds');
