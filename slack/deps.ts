@@ -12,4 +12,6 @@ export interface SlackDeps {
   /** The incident service's front door: Temporal is reached only through lib/incidents with it. */
   door: FrontDoor;
   identity: SlackIdentity;
+  /** The live status messages (slack/live): a listener pokes an incident after changing it, so its message refreshes now. */
+  live?: { poke(incidentId: string): void };
 }

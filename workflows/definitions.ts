@@ -163,8 +163,21 @@ export interface IncidentStatus {
   /** The GDPR Art. 33 clock, once personal data is marked as affected (its own workflow holds the rest). */
   notice?: { workflowId: string; awareAt: string; deadline: string; highRisk: boolean; markedBy: string };
   abortReason?: string;
+  /**
+   * The incident's Slack channel, once the worker opened it (activities/notify): its pinned
+   * status message is kept live by the Slack app from this query, events go to its thread.
+   */
+  slack?: SlackChannelRef;
   /** Why the incident was rejected before any step ran: every problem found. */
   rejection?: Array<{ step: string; action: string; message: string }>;
+}
+
+export interface SlackChannelRef {
+  channel: string;
+  /** The channel name, e.g. `inc-fb-20261203-1a2b`. */
+  name: string;
+  /** The pinned status message (its thread holds the events). */
+  statusTs: string;
 }
 
 export interface ApproveInput {
