@@ -232,6 +232,17 @@ describe('declare through the modal', () => {
     expect(JSON.parse(huge.body)).toMatchObject({ response_action: 'errors', errors: { summary: expect.stringMatching(/limited to 1000 characters/) } });
     expect(await startedSince(since)).toEqual([]);
 
+    api.addUser({ id: as('mallory'), is_restricted: true });
+    const guest = await postInteraction(viewSubmission(as('mallory'), form, { [minutes]: '15' }, 'V0PICKER1'));
+    api.addUser({ id: as('mallory') });
+    expect(JSON.parse(guest.body)).toMatchObject({ response_action: 'errors', errors: { runbook: expect.stringMatching(/is a guest \(restricted account\): refused \(ref fb-[0-9a-f]{10}\)/) } });
+    api.addUser({ id: 'U0NOBODY' });
+    const unmapped = await postInteraction(viewSubmission('U0NOBODY', form, { [minutes]: '15' }, 'V0PICKER1'));
+    expect(JSON.parse(unmapped.body)).toMatchObject({ response_action: 'errors', errors: { runbook: expect.stringMatching(/not a Firebreak responder/) } });
+    const drill = await postInteraction(viewSubmission(as('alice'), form, { [minutes]: '15', target: 'prod', mode: 'drill' }, 'V0PICKER1'));
+    expect(JSON.parse(drill.body)).toMatchObject({ response_action: 'errors', errors: { mode: expect.stringMatching(/drill/) } });
+    expect(await startedSince(since)).toEqual([]);
+
     const good = await postInteraction(viewSubmission(as('alice'), form, { [minutes]: '15' }, 'V0PICKER1'));
     expect(good.status).toBe(200);
     expect(good.body).toBe('');
@@ -324,6 +335,22 @@ describe('Approve and Deny on the gate message', () => {
     const outsider = fresh('mallory');
     await postInteraction(click(as('mallory'), GATE_APPROVE_ACTION, g, outsider));
     expect(String((await api.nextResponse(outsider)).body.text)).toMatch(/mallory is not an approver in group "responders"/);
+    api.addUser({ id: 'U0NOBODY' });
+    const nobody = fresh('nobody');
+    await postInteraction(click('U0NOBODY', GATE_APPROVE_ACTION, g, nobody));
+    expect(String((await api.nextResponse(nobody)).body.text)).toMatch(/Slack user U0NOBODY is not a Firebreak responder/);
+    expect(logs.some((l) => l.includes('"slackUser":"U0NOBODY"') && l.includes('"reason":"unmapped"'))).toBe(true);
+    for (const [flags, pattern] of [[{ is_restricted: true }, /is a guest/], [{ is_bot: true }, /is a bot/]] as const) {
+      api.addUser({ id: as('bob'), ...flags });
+      const name = fresh('bob-refused');
+      await postInteraction(click(as('bob'), GATE_APPROVE_ACTION, g, name));
+      expect(String((await api.nextResponse(name)).body.text)).toMatch(pattern);
+    }
+    api.addUser({ id: as('bob') });
+    const otherTeam = fresh('other-team');
+    const foreign = (JSON.parse(decodeURIComponent(click(as('bob'), GATE_APPROVE_ACTION, g, otherTeam).slice('payload='.length))) as Record<string, unknown>);
+    await postInteraction(interaction({ ...foreign, team: { id: 'T0OTHER', domain: 'other' } }));
+    expect(String((await api.nextResponse(otherTeam)).body.text)).toMatch(/serves Slack workspace T0FIRE, not T0OTHER/);
     const big = fresh('big');
     await postInteraction(click(as('alice'), GATE_APPROVE_ACTION, { ts: g.ts, value: 'x'.repeat(10_000) }, big));
     expect(String((await api.nextResponse(big)).body.text)).toMatch(/gate button value is 10000 characters/);

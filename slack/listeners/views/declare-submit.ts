@@ -77,9 +77,11 @@ export function declareSubmitted(deps: SlackDeps) {
     }
     await ack();
 
+    const user = verdict.slack.user;
+    // Ephemeral where the command was typed; a DM where that is not possible (no channel, or the app is not in it).
     const tell = async (text: string) => {
-      if (meta.channel !== undefined && who.user !== undefined) await client.chat.postEphemeral({ channel: meta.channel, user: who.user, text });
-      else if (who.user !== undefined) await client.chat.postMessage({ channel: who.user, text });
+      if (meta.channel !== undefined && (await client.chat.postEphemeral({ channel: meta.channel, user, text }).then(() => true, () => false))) return;
+      await client.chat.postMessage({ channel: user, text });
     };
     try {
       const r = await startDeclared(await deps.door.client(), prepared);
