@@ -32,12 +32,31 @@ function limited(kind: TextKind, value: string | undefined, flag: string): void 
   if (problem) throw new UsageError(problem);
 }
 
+/**
+ * How a front door sends a decision. `updateId`: the Temporal Update id, derived by the front
+ * door from the request it answers (e.g. Slack's user, incident, gate and hash), so a retried or
+ * replayed request attaches to the first Update instead of deciding twice — Temporal dedupes it
+ * for the life of the run, across front-door restarts.
+ */
+export interface SteerOptions {
+  updateId?: string;
+}
+
+const UPDATE_ID = /^[A-Za-z0-9:._-]{1,200}$/;
+
+function updateOptions(o: SteerOptions): { updateId?: string } {
+  if (o.updateId === undefined) return {};
+  if (!UPDATE_ID.test(o.updateId)) throw new UsageError('an update id is 1–200 letters, digits and : . _ -');
+  return { updateId: o.updateId };
+}
+
 /** The incident id of an id or workflow id. */
 const incidentOf = (id: string): string => incidentIdOf(toWorkflowId(id));
 
 /** Approve a gate for exactly the arguments it shows now. `expectedHash`: at least 12 hex digits of what the approver read. */
-export async function approveGate(client: Client, id: string, gate: string, actor: Principal, comment?: string, expectedHash?: string): Promise<GateStatus> {
+export async function approveGate(client: Client, id: string, gate: string, actor: Principal, comment?: string, expectedHash?: string, opts: SteerOptions = {}): Promise<GateStatus> {
   limited('comment', comment, '--comment');
+  const update = updateOptions(opts);
   if (expectedHash !== undefined && !/^[0-9a-f]{12,64}$/.test(expectedHash)) {
     throw new UsageError(`--hash takes at least 12 hex digits of the gate's argument hash (as status shows it), not "${expectedHash}"`);
   }
@@ -51,7 +70,7 @@ export async function approveGate(client: Client, id: string, gate: string, acto
     throw new OperationError(`gate "${gate}" has arguments ${open.argsHash.slice(0, 12)}…, not ${expectedHash}: read the status again`);
   }
   const who = await signDecision(actor, status.id, { kind: 'approve', gate, argsHash: open.argsHash });
-  return updateIncident(client, id, (h) => h.executeUpdate(approveUpdate, { args: [{ gate, argsHash: open.argsHash, comment, ...who }] }));
+  return updateIncident(client, id, (h) => h.executeUpdate(approveUpdate, { ...update, args: [{ gate, argsHash: open.argsHash, comment, ...who }] }));
 }
 
 export async function abortIncident(client: Client, id: string, reason: string, actor: Principal): Promise<IncidentState> {
@@ -70,10 +89,11 @@ export async function resolveIncident(client: Client, id: string, actor: Princip
   return updateIncident(client, id, (h) => h.executeUpdate(resolveUpdate, { args: [{ comment, ...who }] }));
 }
 
-export async function addNote(client: Client, id: string, text: string, actor: Principal): Promise<number> {
+export async function addNote(client: Client, id: string, text: string, actor: Principal, opts: SteerOptions = {}): Promise<number> {
   limited('note', text, 'a note');
+  const update = updateOptions(opts);
   const who = await signDecision(actor, incidentOf(id), { kind: 'note', text });
-  return updateIncident(client, id, (h) => h.executeUpdate(noteUpdate, { args: [{ text, ...who }] }));
+  return updateIncident(client, id, (h) => h.executeUpdate(noteUpdate, { ...update, args: [{ text, ...who }] }));
 }
 
 export async function confirmItem(client: Client, id: string, step: string, item: string, actor: Principal, note?: string): Promise<ChecklistStatus> {

@@ -81,6 +81,26 @@ export function parseGateValue(value: unknown): GateRef {
 export interface GateMessageOptions {
   /** The slash command named in hints (default `/incident`). */
   command?: string;
+  /** Denials of this gate (signed notes, see {@link gateDenials}): shown, while the gate stays open. */
+  denials?: readonly GateDenial[];
+}
+
+/** A Deny: it has no workflow counterpart, so it is a signed note on the incident, {@link denialNote}. */
+export interface GateDenial {
+  by: string;
+  reason: string;
+  at: string;
+}
+
+/** The note a Deny records. */
+export const denialNote = (gate: string, reason: string): string => `denied gate ${gate}: ${reason}`;
+
+/** The denials of a gate since it opened, read back from the incident's timeline notes. */
+export function gateDenials(s: Pick<IncidentStatus, 'timeline'>, gate: Pick<GateStatus, 'id' | 'openedAt'>): GateDenial[] {
+  const prefix = denialNote(gate.id, '');
+  return s.timeline
+    .filter((t) => t.kind === 'note' && t.by !== undefined && t.message.startsWith(prefix) && t.at >= gate.openedAt)
+    .map((t) => ({ by: t.by as string, reason: t.message.slice(prefix.length), at: t.at }));
 }
 
 const ENDED = new Set<IncidentStatus['state']>(['completed', 'aborted', 'rejected']);
@@ -130,6 +150,13 @@ export function gateMessage(s: Pick<IncidentStatus, 'id' | 'state' | 'mode' | 's
     const lines = gate.approvals.map((v) => `• ${md(v.by, 200)}${v.via ? ` via ${md(v.via, 40)}` : ''}${v.keyId ? ` (key ${md(v.keyId, 80)})` : ''} at ${md(v.at, 40)}`);
     blocks.push({ type: 'section', text: mrkdwn(`${title}\n${linesWithin(lines, SLACK_LIMITS.text - title.length - 1, (n) => `_…and ${count(n, 'more approval')}_`)}`) });
   }
+  const denials = opts.denials ?? [];
+  if (denials.length) {
+    const title = '*Denied by*';
+    const lines = denials.map((d) => `• ${md(d.by, 200)} at ${md(d.at, 40)}: ${md(d.reason, 1000)}`);
+    blocks.push({ type: 'section', text: mrkdwn(`${title}\n${linesWithin(lines, SLACK_LIMITS.text - title.length - 1, (n) => `_…and ${count(n, 'more denial')}_`)}`) });
+    if (open) blocks.push({ type: 'context', elements: [mrkdwn(`A denial is a note: the gate stays open. To stop the incident: \`${md(`${command} abort ${s.id} <reason>`, 400)}\``)] });
+  }
   if (open) {
     const value = encodeGateValue({ incidentId: s.id, gate: gate.id, argsHash: gate.argsHash });
     blocks.push({
@@ -144,6 +171,7 @@ export function gateMessage(s: Pick<IncidentStatus, 'id' | 'state' | 'mode' | 's
     blocks.push({ type: 'context', elements: [mrkdwn(`or: \`${md(text, 400)}\``)] });
   }
   const fallbackState = open ? 'approval needed' : gate.state === 'open' ? `no longer open (incident ${s.state})` : gate.state;
-  const fallback = md(`${drill}${s.id}: ${gate.id === 'resolve' ? 'all-clear' : `${gate.id} (${action})`} ${fallbackState}, ${gate.approvals.length}/${gate.required} from ${gate.group}, args ${gate.argsHash.slice(0, 12)}`, SLACK_LIMITS.fallbackText);
+  const denied = denials.length ? `, denied by ${[...new Set(denials.map((d) => d.by))].join(', ')}` : '';
+  const fallback = md(`${drill}${s.id}: ${gate.id === 'resolve' ? 'all-clear' : `${gate.id} (${action})`} ${fallbackState}, ${gate.approvals.length}/${gate.required} from ${gate.group}${denied}, args ${gate.argsHash.slice(0, 12)}`, SLACK_LIMITS.fallbackText);
   return { text: fallback, blocks };
 }

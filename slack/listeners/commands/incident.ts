@@ -16,7 +16,7 @@ type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 export function incidentCommand(deps: SlackDeps) {
   const { slack, identity, door, config } = deps;
-  return async ({ command, ack, respond }: Args): Promise<void> => {
+  return async ({ command, ack, respond, client }: Args): Promise<void> => {
     const cid = correlationId();
     const who = { team: command.team_id, enterprise: command.enterprise_id, user: command.user_id };
     let log = deps.logger.child({ cid, slackTeam: who.team, slackUser: who.user });
@@ -48,6 +48,17 @@ export function incidentCommand(deps: SlackDeps) {
       return;
     }
     await ackWith();
+
+    if ('modal' in prepared) {
+      const channel = /^[A-Z0-9]{1,40}$/.test(command.channel_id) ? command.channel_id : undefined;
+      await prepared.modal({ web: client, triggerId: command.trigger_id, ...(channel && { channel }) }).catch(async (err: unknown) => {
+        const { message, expected } = userMessage(err);
+        if (expected) log.info({ problem: message }, 'slack command refused');
+        else log.error({ err: (err as Error).message }, 'slack: could not open the modal');
+        await answer(errorReply(expected ? message : 'could not open the form (views.open failed); nothing was done', cid));
+      });
+      return;
+    }
 
     await (async () => {
       const verdict = await identity.resolve(who);

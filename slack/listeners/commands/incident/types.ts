@@ -1,4 +1,5 @@
 /** One `/incident` subcommand: its words are checked before the ack, its work runs after it. */
+import type { webApi } from '@slack/bolt';
 import type { Config } from '../../../../lib/config.js';
 import type { FrontDoor, Principal } from '../../../../lib/incidents/types.js';
 import type { Reply } from '../../../text.js';
@@ -16,8 +17,16 @@ export interface WorkContext {
   command: string;
 }
 
-/** Answered in the ack itself (no identity, no Temporal), or work to do once acked. */
-export type Prepared = { now: Reply } | { later: (ctx: WorkContext) => Promise<Reply> };
+/** What a modal needs right after the ack: Slack's trigger_id lives 3 s, so it opens before identity or Temporal. */
+export interface ModalContext {
+  web: webApi.WebClient;
+  triggerId: string;
+  /** The channel the command was typed in (where the outcome is told), when it is a channel id. */
+  channel?: string;
+}
+
+/** Answered in the ack itself (no identity, no Temporal), work to do once acked, or a modal opened at once after the ack. */
+export type Prepared = { now: Reply } | { later: (ctx: WorkContext) => Promise<Reply> } | { modal: (ctx: ModalContext) => Promise<void> };
 
 export interface Subcommand {
   name: string;
