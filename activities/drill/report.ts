@@ -3,39 +3,20 @@
  * and in the drill reports folder, one per schedule (`<reportsDir>/<schedule>/<id>.json`),
  * where the next drill of the schedule finds it: a failed run leaves no completion result.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildReport, reportMarkdown } from '../../lib/drill-report.js';
 import { writeFileAtomic } from '../../lib/atomic-file.js';
+import { drillReportsDir, latestReport, reportGroup } from '../../lib/drill-reports.js';
 import type { DrillReport, ReportRequest } from '../../workflows/drill-definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { incidentDir } from '../report/folder.js';
-
-export const drillReportsDir = (deps: Pick<ActivityDeps, 'config'>): string => deps.config.drills.reportsDir ?? join(deps.config.dataDir, 'drills');
-/** Runs without a schedule (`drill run`) are kept under the runbook and target they rehearsed. */
-export const reportGroup = (r: { scheduleId?: string; runbook: string; target: string }): string => r.scheduleId ?? `run-${r.runbook}-${r.target}`;
-
-/** The newest report in a group folder other than `exclude`, by its start time. */
-export async function latestReport(folder: string, exclude?: string): Promise<DrillReport | undefined> {
-  const names = await readdir(folder).catch(() => [] as string[]);
-  let best: DrillReport | undefined;
-  for (const name of names) {
-    if (!name.endsWith('.json') || name === `${exclude}.json`) continue;
-    try {
-      const r = JSON.parse(await readFile(join(folder, name), 'utf8')) as DrillReport;
-      if (r.v === 1 && (!best || r.startedAt > best.startedAt)) best = r;
-    } catch {
-      // a report half-written by hand or by another version is not a baseline
-    }
-  }
-  return best;
-}
 
 export function createReport(deps: ActivityDeps) {
   return async function drillReport(req: ReportRequest): Promise<DrillReport> {
     const group = reportGroup({ scheduleId: req.drill.scheduleId, runbook: req.drill.runbook, target: req.drill.target });
     if (!/^[A-Za-z0-9._-]{1,200}$/.test(group)) throw new Error(`drill report group "${group}" is not a safe folder name`);
-    const folder = join(drillReportsDir(deps), group);
+    const folder = join(drillReportsDir(deps.config), group);
     const previous = await latestReport(folder, req.incident.incidentId);
     const report = buildReport(req, previous);
     const json = `${JSON.stringify(report, null, 2)}\n`;
