@@ -14,7 +14,7 @@ const duration = (what: string, fallback: string, minMs: number) =>
     .transform((v, ctx) => {
       const ms = parseDuration(v.trim());
       if (ms === undefined || ms < minMs) {
-        ctx.addIssue({ code: 'custom', message: `${what}: ${JSON.stringify(v)} is not a duration of at least ${minMs / 1000}s (e.g. 30s, 15m, 2h)` });
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration${minMs ? ` of at least ${minMs / 1000}s` : ""} (e.g. 500ms, 30s, 15m) for ${what}` });
         return z.NEVER;
       }
       return ms;
