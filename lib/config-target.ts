@@ -157,6 +157,15 @@ export const targetSchema = z
       })
       .strict()
       .optional(),
+    drill: z
+      .object({
+        nginxUrl: z.string().url().optional().describe('The nginx in front of the drill app: after containment a banned client must get 403 there'),
+        clientIpHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).default('X-Real-IP').describe('The header that nginx takes the client address from (realip), for the banned-client check'),
+        healthUrl: z.string().url().optional().describe('Checked during a drill besides Redis and PostgreSQL (default app.url): failing, the drill is aborted'),
+      })
+      .strict()
+      .optional()
+      .describe('How a drill checks this drill target from the outside'),
     nginx: z
       .object({
         denyFile: absolutePath.describe('File nginx includes with deny rules'),

@@ -4,6 +4,7 @@ import { resolve, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { drillRobotProblems, drillsSchema, drillTargetProblems } from './config-drills.js';
 import { identitySchema, registryFromConfig } from './config-identity.js';
 import { slackConfigProblems, slackSchema } from './config-slack.js';
 import { ConfigError } from './errors.js';
@@ -79,6 +80,7 @@ const configSchema = z
       .describe('Who may approve gates, by group'),
     identity: identitySchema,
     slack: slackSchema.optional().describe('The Slack front door (`firebreak slack`)'),
+    drills: drillsSchema.describe('Scheduled drills: the robots the worker signs with, their delay, time budget and health checks'),
     runbooksDir: z.string().default('runbooks'),
     dataDir: z.string().default('.data').describe('Dev server database, evidence, reports'),
     inputsDir: z.string().min(1).optional().describe('The only folder file arguments (addresses_file, jtis_file) are read from (default <dataDir>/inputs)'),
@@ -215,6 +217,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
       if (!Object.hasOwn(parsed.approvers.groups, g.group)) problems.push(`config: targets.${name}.policy.gates[${i}].group: no approver group "${g.group}" (approvers.groups) (${source})`);
     });
   }
+  problems.push(...drillTargetProblems(targets).map((p) => `config: ${p} (${source})`));
+  problems.push(...drillRobotProblems(parsed.drills, parsed.identity.services).map((p) => `config: ${p} (${source})`));
   const names = Object.keys(targets);
   // Unnamed, the default is the only target, or the one called `local` (as before targets were signed).
   const defaultTarget = parsed.defaultTarget ?? (names.length === 1 ? names[0] : names.includes('local') ? 'local' : undefined);

@@ -1,6 +1,7 @@
 /** Build a Firebreak worker: one connection, clients built once, activities injected. */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createInspectionActivities, TargetClients } from '../activities/index.js';
+import { createDrillActivities } from '../activities/drill/index.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
@@ -30,7 +31,7 @@ export async function createWorker(opts: {
   const connection = await NativeConnection.connect(connectionOptions(config));
   const clients = new TargetClients(config);
   const deps = { config, logger, clients };
-  const activities = { ...createActivities(deps), ...createInspectionActivities(deps) };
+  const activities = { ...createActivities(deps), ...createInspectionActivities(deps), ...createDrillActivities(deps) };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,

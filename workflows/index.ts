@@ -3,3 +3,4 @@ export { IncidentWorkflow } from './incident.js';
 export { ExpiryWorkflow } from './expiry.js';
 export { GdprDeadlineWorkflow } from './notice.js';
 export { InspectWorkflow } from './inspect.js';
+export { DrillWorkflow } from './drill.js';

@@ -349,3 +349,24 @@ export function runbook(phases: string[], head: string[] = []): string {
 }
 
 export const MINUTE = 60_000;
+
+/**
+ * A worker running IncidentWorkflow with the stubbed actions and DrillWorkflow with `drill`
+ * (its activities, built for the task queue the test gets): drills are started by the test.
+ */
+export async function withDrillWorker<T>(
+  opts: Omit<IncidentOptions, 'runbook'>,
+  drill: (taskQueue: string) => Record<string, (input: never) => Promise<unknown>>,
+  fn: (ctx: { env: TestWorkflowEnvironment; taskQueue: string; calls: Call[] }) => Promise<T>,
+): Promise<T> {
+  const e = theEnv();
+  const taskQueue = `engine-${process.pid}-${++queues}`;
+  const calls: Call[] = [];
+  const worker = await Worker.create({
+    connection: e.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundle') },
+    activities: { ...stubActivities(calls, { ...opts, runbook: '' }), ...drill(taskQueue) },
+  });
+  return worker.runUntil(() => fn({ env: e, taskQueue, calls }));
+}
