@@ -121,8 +121,9 @@ describe('DrillWorkflow', () => {
   });
 
   it('a post-condition that fails fails the drill, says which, and the report compares with the previous drill', async () => {
+    const dayAgo = Date.now() - 86_400_000;
     const previous: DrillReport = {
-      v: 1, incidentId: 'INC-PREV', scheduleId: 'nightly', runbook: 't', runbookSha256: 'x', target: 'local', outcome: 'passed', failures: [], startedAt: '2000-01-01T00:00:00Z', endedAt: '2000-01-01T00:01:00Z',
+      v: 1, incidentId: 'INC-PREV', scheduleId: 'nightly', runbook: 't', runbookSha256: 'x', target: 'local', outcome: 'passed', failures: [], startedAt: new Date(dayAgo).toISOString(), endedAt: new Date(dayAgo + 60_000).toISOString(),
       incidentState: 'completed', steps: [{ id: 'lockdown', phase: 'containment', action: 'lockdown.enable', outcome: 'undone', attempts: 1, durationMs: 10 }], timeToContainmentMs: 1_000, timeToRestoreMs: 2_000,
       postConditions: held('containment'), irreversible: [],
     };
