@@ -12,6 +12,7 @@ import { createHealth } from './health.js';
 import { nginxChecks } from './nginx.js';
 import { pgBaseline, pgChecks } from './postgres.js';
 import { createPrepare } from './prepare.js';
+import { createPublish } from './publish.js';
 import { createReport } from './report.js';
 import { robotPrincipals } from './robots.js';
 import { createSteer } from './steer.js';
@@ -30,6 +31,7 @@ export function createDrillActivities(deps: DrillDeps) {
     ...createSteer(client, robots),
     drillHealth: createHealth(deps),
     drillReport: createReport(deps),
+    drillPublish: createPublish(deps),
     async drillBaseline(req: { target: string; incidentId: string }): Promise<Baseline> {
       const t = deps.clients.target(req.target);
       // The token must outlive the longest drill (time budget) and its all-clear check.

@@ -65,6 +65,7 @@ function drillActivities(k: Knobs, seen: { reports: DrillReport[]; decisions: st
         seen.reports.push(r);
         return r;
       },
+      drillPublish: async () => ({}),
       ...steerWith(seen),
     };
   };
