@@ -16,7 +16,7 @@ import type { FrontDoor } from '../lib/incidents/types.js';
 import type { Logger } from '../lib/logger.js';
 import { createSlackApp, EVENTS_PATH, webClientOptions } from './app.js';
 import { SlackIdentity } from './identity.js';
-import { createLiveStatus, type LiveOptions } from './live/index.js';
+import { createLiveStatus, type LiveOptions, type LiveStatus } from './live/index.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -24,6 +24,8 @@ export interface SlackServer {
   /** The Request URL to give Slack (slash command, interactivity, events): `http://host:port/slack/events`. */
   url: string;
   port: number;
+  /** The live status refresher, unless started with `live: false`. */
+  live?: LiveStatus;
   close(): Promise<void>;
 }
 
@@ -134,6 +136,7 @@ export async function startSlackServer(o: SlackServerOptions): Promise<SlackServ
   return {
     url,
     port,
+    ...(live && { live }),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

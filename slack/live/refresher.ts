@@ -85,6 +85,7 @@ export class LiveStatus {
   private readonly waiting: Entry[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private active = 0;
+  private readonly counts = { queries: 0, updates: 0, skipped: 0, topics: 0, rateLimited: 0, failed: 0 };
   private lister?: NodeJS.Timeout;
   private closed = false;
 
@@ -113,6 +114,11 @@ export class LiveStatus {
   /** The incidents tracked now (for tests and logs). */
   tracked(): string[] {
     return [...this.entries.keys()];
+  }
+
+  /** What it has done since it started: status queries, updates sent, renders skipped as unchanged, topics set, 429s, other failures. */
+  stats(): Readonly<typeof this.counts> {
+    return { ...this.counts };
   }
 
   async close(): Promise<void> {
@@ -213,6 +219,7 @@ export class LiveStatus {
 
   private async query(id: string): Promise<IncidentStatus | undefined> {
     const client: Client = await this.deps.door.client();
+    this.counts.queries += 1;
     try {
       return await client.withDeadline(Date.now() + this.o.queryTimeoutMs, () => getStatus(client, id));
     } catch (err) {
@@ -252,10 +259,12 @@ export class LiveStatus {
         const l = log.child({ channel: ref.channel, ts: ref.statusTs, method });
         if (f.kind === 'rate-limited') {
           this.blockedUntil.set(method, performance.now() + f.retryAfterMs);
+          this.counts.rateLimited += 1;
           l.warn({ retryAfterMs: f.retryAfterMs }, `slack live: ${method} rate-limited (${f.detail}); waiting as Slack asked`);
           return { next: f.retryAfterMs };
         }
         const next = this.backoff(e);
+        this.counts.failed += 1;
         l.warn({ problem: f.detail, retryInMs: next }, `slack live: ${method} failed; trying again later`);
         return { next };
       }
@@ -265,7 +274,10 @@ export class LiveStatus {
       if (failed) return failed;
       e.hash = r.hash;
       e.lastUpdateAt = performance.now();
+      this.counts.updates += 1;
       log.debug({ state: status.state, phase: status.phase }, 'slack live: status message updated');
+    } else {
+      this.counts.skipped += 1;
     }
     if (e.topic === undefined) {
       // After a restart: the topic as it stands, so an unchanged one is not set again (setting it posts a line in the channel).
@@ -276,6 +288,7 @@ export class LiveStatus {
       const failed = await call('conversations.setTopic', () => slack.conversations.setTopic({ channel: ref.channel, topic: r.topic }));
       if (failed) return failed;
       e.topic = r.topic;
+      this.counts.topics += 1;
     }
     e.failures = 0;
     return done ? 'drop' : { next: poll };

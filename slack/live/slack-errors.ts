@@ -12,7 +12,7 @@ export type SlackFailure =
 /** Slack's error name or the HTTP status, never the request (it carries the token in its headers). */
 export function slackFailure(err: unknown): SlackFailure {
   const e = err as Partial<webApi.WebAPICallError> & { message?: string };
-  switch (e.code) {
+  switch (e.code as string | undefined) {
     case 'slack_webapi_rate_limited_error': {
       const seconds = Number((e as webApi.WebAPIRateLimitedError).retryAfter);
       return { kind: 'rate-limited', retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, detail: `429, Retry-After ${String(seconds)} s` };
