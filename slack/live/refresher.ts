@@ -69,6 +69,10 @@ interface Entry {
   hash?: string;
   topic?: string;
   failures: number;
+  /** When an open listing last named it (or it was first tracked). */
+  seenOpenAt: number;
+  /** No longer listed open (ended, terminated, timed out): drawn once more, then dropped. */
+  final: boolean;
 }
 
 const D = { minIntervalMs: 1_000, activePollMs: 1_000, idlePollMs: 5_000, listMs: 5_000, catchUpClosedMs: 6 * 3_600_000, queryTimeoutMs: 10_000, maxBackoffMs: 60_000, concurrency: 16 };
@@ -134,6 +138,16 @@ export class LiveStatus {
     try {
       const client = await this.deps.door.client();
       const found = await listIncidents(client, { open: true, taskQueue: this.deps.taskQueue, limit: 1_000 });
+      const now = performance.now();
+      const open = new Set(found.map((s) => s.id));
+      for (const e of this.entries.values()) {
+        if (open.has(e.id)) e.seenOpenAt = now;
+        // Visibility lags a fresh declaration: only an incident missing from two listings in a row is taken as closed.
+        else if (!e.final && now - e.seenOpenAt > 2 * this.o.listMs) {
+          e.final = true;
+          this.request(e, 0);
+        }
+      }
       if (closedAfter) found.push(...(await listIncidents(client, { closedAfter, taskQueue: this.deps.taskQueue, limit: 1_000 })));
       for (const s of found) if (!this.closed && !this.entries.has(s.id)) this.request(this.track(s.id), 0);
     } catch (err) {
@@ -144,7 +158,7 @@ export class LiveStatus {
   private track(id: string): Entry {
     let e = this.entries.get(id);
     if (!e) {
-      e = { id, running: false, again: false, lastUpdateAt: Number.NEGATIVE_INFINITY, failures: 0 };
+      e = { id, running: false, again: false, lastUpdateAt: Number.NEGATIVE_INFINITY, failures: 0, seenOpenAt: performance.now(), final: false };
       this.entries.set(id, e);
     }
     return e;
@@ -237,10 +251,10 @@ export class LiveStatus {
       status = await this.query(e.id);
     } catch (err) {
       log.warn({ err: (err as Error).message.split('\n')[0] }, 'slack live: status query failed; trying again later');
-      return { next: this.backoff(e) };
+      return e.final && e.failures >= 3 ? 'drop' : { next: this.backoff(e) };
     }
     if (!status) return 'drop';
-    const done = isTerminal(status);
+    const done = isTerminal(status) || e.final;
     const poll = NEEDS_HUMAN.includes(status.state) ? this.o.idlePollMs : this.o.activePollMs;
     const ref = this.channelOf(status);
     if (!ref) return done ? 'drop' : { next: this.o.idlePollMs };
