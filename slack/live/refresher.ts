@@ -104,8 +104,12 @@ export class LiveStatus {
 
   /** Catch up (every open incident, and the recently closed ones, once), then list the open ones every `listMs`. */
   start(): void {
-    void this.sync(new Date(Date.now() - this.o.catchUpClosedMs));
-    this.lister = setInterval(() => void this.sync(), this.o.listMs);
+    // Until one listing succeeds (Temporal may be down at start), each one includes the recently closed incidents.
+    const since = new Date(Date.now() - this.o.catchUpClosedMs);
+    let caughtUp = false;
+    const sync = () => void this.sync(caughtUp ? undefined : since).then((ok) => (caughtUp ||= ok));
+    sync();
+    this.lister = setInterval(sync, this.o.listMs);
     this.lister.unref();
   }
 
@@ -134,7 +138,8 @@ export class LiveStatus {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async sync(closedAfter?: Date): Promise<void> {
+  /** Track what the listing names; true when it could list. */
+  private async sync(closedAfter?: Date): Promise<boolean> {
     try {
       const client = await this.deps.door.client();
       const found = await listIncidents(client, { open: true, taskQueue: this.deps.taskQueue, limit: 1_000 });
@@ -150,8 +155,10 @@ export class LiveStatus {
       }
       if (closedAfter) found.push(...(await listIncidents(client, { closedAfter, taskQueue: this.deps.taskQueue, limit: 1_000 })));
       for (const s of found) if (!this.closed && !this.entries.has(s.id)) this.request(this.track(s.id), 0);
+      return true;
     } catch (err) {
       this.deps.logger.warn({ err: (err as Error).message }, 'slack live: could not list the open incidents; trying again later');
+      return false;
     }
   }
 
