@@ -28,6 +28,8 @@ import type { BenchContext, Benchmark, BenchResult } from './types.js';
 
 const WAVE = 50;
 const CHANNEL_NAME = 'inc-bench-slack-ack';
+/** Clicks measured alone at the end (click → status message updated, nothing else going on). */
+const SOLO = 10;
 
 interface Gate {
   id: string;
@@ -90,7 +92,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-slack-ack-'));
   const b = await startSlackBench(ctx, dir);
   const waves = ctx.warmup + Math.ceil(ctx.runs / WAVE);
-  const out = { declare: [] as number[], declareFloor: [] as number[], approve: [] as number[], approveFloor: [] as number[], update: [] as number[], updateFloor: [] as number[], gate: [] as number[] };
+  const out = { declare: [] as number[], declareFloor: [] as number[], approve: [] as number[], approveFloor: [] as number[], update: [] as number[], updateFloor: [] as number[], gate: [] as number[], solo: [] as number[], soloAck: [] as number[] };
   const opened: string[] = [];
   try {
     const web = new webApi.WebClient(b.api.token, { slackApiUrl: b.api.apiUrl });
@@ -138,6 +140,18 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       out.gate.push(...redrawn.flatMap((c, i) => (c ? [c.at - (rc[i] as { start: number }).start] : [])));
       ctx.progress(Math.min(out.declare.length, ctx.runs));
     }
+    // One click at a time, on gates nobody else is clicking: what a responder sees when the app is not flooded.
+    for (let i = 0; i < SOLO; i += 1) {
+      const g = await openGate(b, web, channel);
+      opened.push(g.id);
+      await until(`${g.id}'s first draw`, () => b.api.calls.find((c) => c.method === 'chat.update' && c.args.ts === g.statusTs), 30_000);
+      await new Promise((r) => setTimeout(r, 1_200));
+      const [c] = await wave(b.app.url, b.secret, [clickBody(b.api, PEOPLE['sa-approver-1'], { channel, ts: g.gateTs }, g.value, ++sequence)]);
+      if (!c) throw new Error('slack-ack: no click');
+      const shown = await until(`${g.id}'s status message showing the solo vote`, () => shownAfter(b.api.calls, g.statusTs, c.start, 'sa-approver-1'));
+      out.solo.push(shown.at - c.start);
+      out.soloAck.push(c.ms);
+    }
   } finally {
     await Promise.all(opened.map((id) => handleFor(b.client, id).terminate('bench done').catch(() => undefined)));
     const stats = b.app.live?.stats();
@@ -152,11 +166,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     samples: cut(out.declare),
     floorSamples: cut(out.declareFloor),
     notes: [line('/incident declare ack (50 concurrent)', out.declare, out.declareFloor), line('Approve click ack (50 concurrent)', out.approve, out.approveFloor), line('click → status message updated', out.update, out.updateFloor),
+      `one click alone (${SOLO}): ack p50 ${percentile(out.soloAck, 50).toFixed(1)} ms; click → status message updated p50 ${percentile(out.solo, 50).toFixed(1)} ms, max ${Math.max(...out.solo).toFixed(1)} ms`,
       ...(out.gate.length ? [`click → gate message redrawn by the click's own handler (vote counted): p50 ${percentile(out.gate, 50).toFixed(1)} ms, p99 ${percentile(out.gate, 99).toFixed(1)} ms`] : []),
     ],
     extra: [
       { name: 'approve', samples: cut(out.approve), floorSamples: cut(out.approveFloor) },
       { name: 'click-to-update', samples: cut(out.update), floorSamples: cut(out.updateFloor) },
+      { name: 'click-to-update-alone', samples: out.solo, floorSamples: out.updateFloor.slice(0, SOLO) },
     ],
   };
 }
