@@ -17,6 +17,12 @@ import { SA, type AbortInput, type IncidentInput, type IncidentState, type Incid
 import { HISTORY_GUARD_EVENTS, jsonUtf8Bytes, noteBudgetProblem, RECENT_TIMELINE, textProblem, type NoteTally } from '../../lib/limits.js';
 import { participantProblem, refuse, type Roster } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
+import type { NotifyEventKind } from '../notify-definitions.js';
+
+/** Where events for the incident channel go (./notify.ts); absent when notifications are off. */
+export interface EventSink {
+  post(kind: NotifyEventKind, text: string, url?: string): void;
+}
 
 /** What undoes a step's effect, kept until it runs (abort, all-clear) or a later step lifts it. */
 export interface UndoEntry {
@@ -60,6 +66,8 @@ export class IncidentRun {
   readonly nonces = new Set<string>();
   /** Who asked to abort (a drill robot on a drill target may roll back at once). */
   abortedBy: Decider | undefined;
+  /** The incident channel's event queue, when the worker's policy turned notifications on. */
+  notifier: EventSink | undefined;
   private lastSearchState = '';
   /** Notes added, per person and in all: each has a budget (lib/limits.ts). */
   private readonly noteTally = new Map<string, NoteTally>();
@@ -155,6 +163,11 @@ export class IncidentRun {
 
   note(entry: Omit<TimelineEntry, 'at'>): void {
     this.status.timeline.push({ at: this.now(), ...entry });
+  }
+
+  /** An event for the incident channel (never waits: queued for ./notify.ts). */
+  event(kind: NotifyEventKind, text: string, url?: string): void {
+    this.notifier?.post(kind, text, url);
   }
 
   step(id: string): StepStatus {
