@@ -67,6 +67,8 @@ export interface SlackStandIn {
   /** Resolves with the first response_url post under `name` (waits for it). */
   nextResponse(name: string, timeoutMs?: number): Promise<ResponseUrlCall>;
   close(): Promise<void>;
+  /** Channels, messages and switches for the incident channel (below). */
+  channels: NotifyStandIn;
 }
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -99,7 +101,8 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
   const failures = new Map<string, Failure>();
   const waiters: Array<{ name: string; resolve: (c: ResponseUrlCall) => void }> = [];
   const channels = new Map<string, { id: string; name: string; topic: string; members: string[] }>();
-  const messages = new Map<string, { channel: string; ts: string; text?: unknown; blocks?: unknown }>();
+  const messages = new Map<string, StoredMessage>();
+  const extra = notifyStandIn(channels, messages, bot.userId);
   let seq = 0;
   const str = (v: unknown): string => (typeof v === 'string' ? v : '');
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
@@ -138,14 +141,14 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       }
       case 'chat.postMessage': {
         const ts = nextTs();
-        messages.set(`${String(args.channel)}/${ts}`, { channel: String(args.channel), ts, text: args.text, blocks: args.blocks });
+        messages.set(`${String(args.channel)}/${ts}`, { channel: String(args.channel), ts, text: args.text, blocks: args.blocks, ...threadAndMetadata(args) });
         return ok({ channel: args.channel, ts, message: { type: 'message', text: args.text, ts, bot_id: bot.id, ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}) } });
       }
       case 'chat.update': {
         const key = `${String(args.channel)}/${String(args.ts)}`;
         const m = messages.get(key);
         if (!m) return err('message_not_found');
-        Object.assign(m, { text: args.text, blocks: args.blocks });
+        Object.assign(m, { text: args.text, blocks: args.blocks }, args.metadata === undefined ? {} : { metadata: threadAndMetadata(args).metadata });
         return ok({ channel: args.channel, ts: args.ts, text: args.text });
       }
       case 'chat.postEphemeral':
@@ -156,7 +159,7 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       case 'pins.add':
         return messages.has(`${String(args.channel)}/${String(args.timestamp)}`) ? ok() : err('message_not_found');
       default:
-        return err('unknown_method');
+        return extra.method(name, args) ?? err('unknown_method');
     }
   };
 
@@ -179,6 +182,13 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       const name = url.pathname.slice('/api/'.length);
       const args = parseArgs(body, req.headers['content-type']);
       const auth = req.headers.authorization?.replace(/^Bearer /, '') ?? (typeof args.token === 'string' ? args.token : undefined);
+      const cut = extra.outageOf(name);
+      if (cut) {
+        calls.push({ method: name, args, token: auth, at, status: cut === 'hang' ? 0 : 500 });
+        // A hanging Slack never answers (the client's timeout ends the request).
+        if (cut === 'hang') return;
+        return json(res, 500, { ok: false, error: 'internal_error' });
+      }
       const failure = failures.get(name) ?? failures.get('*');
       if (failure) {
         if (failure.times !== undefined && --failure.times <= 0) {
@@ -190,6 +200,7 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       }
       const answer = auth === token ? method(name, args) : { status: 200, body: { ok: false, error: auth ? 'invalid_auth' : 'not_authed' } };
       calls.push({ method: name, args, token: auth, at, status: answer.status });
+      await extra.held(calls[calls.length - 1] as ApiCall);
       json(res, answer.status, answer.body);
     })().catch((err: unknown) => json(res, 500, { ok: false, error: String(err) }));
   });
@@ -227,8 +238,11 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
         });
       });
     },
+    channels: extra.api,
     close: () =>
       new Promise<void>((resolve) => {
+        extra.api.outage('off');
+        extra.api.release();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
@@ -288,4 +302,131 @@ export function slashCommandBody(f: { team: string; user: string; text: string; 
     response_url: f.responseUrl,
     trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
   }).toString();
+}
+
+// ---- the incident channel (activities/notify): lookups, metadata, outages ---------------
+
+interface StoredChannel {
+  id: string;
+  name: string;
+  topic: string;
+  members: string[];
+}
+
+export interface StoredMessage {
+  channel: string;
+  ts: string;
+  text?: unknown;
+  blocks?: unknown;
+  thread_ts?: string;
+  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
+}
+
+export interface NotifyStandIn {
+  /** A channel by name (any creator). */
+  named(name: string): StoredChannel | undefined;
+  /** A channel someone else created (name collisions). */
+  addChannel(name: string, creator: string): StoredChannel;
+  /** The top-level messages of a channel, oldest first. */
+  history(channel: string): StoredMessage[];
+  /** The replies under `ts`, oldest first (the parent excluded). */
+  thread(channel: string, ts: string): StoredMessage[];
+  /** Members of a Slack user group (usergroups.users.list). */
+  setUsergroup(id: string, users: string[]): void;
+  /** down: every call answers 500; hang: no call is answered; off: Slack is back. */
+  outage(mode: 'down' | 'hang' | 'off'): void;
+  /**
+   * The next call of `method` matching `match` takes effect, then its answer is held until
+   * release(): resolves when that happens (a worker can be killed between the two).
+   */
+  holdAfter(method: string, match?: (args: Record<string, unknown>) => boolean): Promise<ApiCall>;
+  release(): void;
+}
+
+/** `thread_ts` and parsed `metadata` of a posting call. */
+function threadAndMetadata(args: Record<string, unknown>): Pick<StoredMessage, 'thread_ts' | 'metadata'> {
+  const raw = args.metadata;
+  const metadata = typeof raw === 'string' ? (JSON.parse(raw) as StoredMessage['metadata']) : (raw as StoredMessage['metadata']);
+  return { ...(typeof args.thread_ts === 'string' && { thread_ts: args.thread_ts }), ...(metadata && { metadata }) };
+}
+
+function notifyStandIn(channels: Map<string, StoredChannel>, messages: Map<string, StoredMessage>, botUser: string) {
+  const creators = new Map<string, string>();
+  const usergroups = new Map<string, string[]>();
+  let outage: 'down' | 'hang' | 'off' = 'off';
+  const holds: Array<{ method: string; match: (args: Record<string, unknown>) => boolean; resolve: (c: ApiCall) => void }> = [];
+  let releases: Array<() => void> = [];
+  let released = false;
+  const byTs = (a: StoredMessage, b: StoredMessage) => Number(a.ts) - Number(b.ts);
+  const inChannel = (channel: string) => [...messages.values()].filter((m) => m.channel === channel);
+  const page = (list: StoredMessage[], args: Record<string, unknown>) => {
+    const limit = Number(args.limit ?? 100) || 100;
+    const from = Number(args.cursor ?? 0) || 0;
+    const next = from + limit < list.length ? String(from + limit) : '';
+    const withMeta = args.include_all_metadata === 'true' || args.include_all_metadata === true;
+    return { ok: true, messages: list.slice(from, from + limit).map((m) => ({ type: 'message', ts: m.ts, text: m.text, ...(m.thread_ts && { thread_ts: m.thread_ts }), ...(withMeta && m.metadata && { metadata: m.metadata }) })), has_more: next !== '', response_metadata: { next_cursor: next } };
+  };
+  const api: NotifyStandIn = {
+    named: (name) => [...channels.values()].find((c) => c.name === name),
+    addChannel(name, creator) {
+      const id = `C${String(channels.size + 1).padStart(8, '0')}`;
+      const c = { id, name, topic: '', members: [creator] };
+      channels.set(id, c);
+      creators.set(id, creator);
+      return c;
+    },
+    history: (channel) => inChannel(channel).filter((m) => !m.thread_ts).sort(byTs),
+    thread: (channel, ts) => inChannel(channel).filter((m) => m.thread_ts === ts).sort(byTs),
+    setUsergroup: (id, users) => void usergroups.set(id, users),
+    outage: (mode) => void (outage = mode),
+    holdAfter(method, match = () => true) {
+      released = false;
+      return new Promise((resolve) => holds.push({ method, match, resolve }));
+    },
+    release() {
+      released = true;
+      for (const r of releases) r();
+      releases = [];
+    },
+  };
+  const ok = (body: Record<string, unknown>) => ({ status: 200, body: { ok: true, ...body } });
+  return {
+    api,
+    outageOf: (method: string): 'down' | 'hang' | undefined => (outage === 'off' || method === 'auth.test' ? undefined : outage),
+    /** Resolves when the answer to `call` may go out. */
+    held(call: ApiCall): Promise<void> {
+      const i = holds.findIndex((h) => h.method === call.method && h.match(call.args));
+      if (i < 0 || call.status !== 200) return Promise.resolve();
+      const [h] = holds.splice(i, 1);
+      h?.resolve(call);
+      return released ? Promise.resolve() : new Promise<void>((resolve) => releases.push(resolve));
+    },
+    method(name: string, args: Record<string, unknown>): { status: number; body: Record<string, unknown> } | undefined {
+      const channel = channels.get(String(args.channel));
+      switch (name) {
+        case 'conversations.list': {
+          const all = [...channels.values()].map((c) => ({ id: c.id, name: c.name, is_channel: true, creator: creators.get(c.id) ?? botUser }));
+          const limit = Number(args.limit ?? 100) || 100;
+          const from = Number(args.cursor ?? 0) || 0;
+          const next = from + limit < all.length ? String(from + limit) : '';
+          return ok({ channels: all.slice(from, from + limit), response_metadata: { next_cursor: next } });
+        }
+        case 'conversations.info':
+          return channel ? ok({ channel: { id: channel.id, name: channel.name, creator: creators.get(channel.id) ?? botUser, topic: { value: channel.topic } } }) : { status: 200, body: { ok: false, error: 'channel_not_found' } };
+        case 'conversations.history':
+          return channel ? ok(page(api.history(channel.id).reverse(), args)) : { status: 200, body: { ok: false, error: 'channel_not_found' } };
+        case 'conversations.replies': {
+          const parent = messages.get(`${String(args.channel)}/${String(args.ts)}`);
+          if (!channel || !parent) return { status: 200, body: { ok: false, error: channel ? 'thread_not_found' : 'channel_not_found' } };
+          return ok(page([parent, ...api.thread(channel.id, parent.ts)], args));
+        }
+        case 'usergroups.users.list': {
+          const users = usergroups.get(String(args.usergroup));
+          return users ? ok({ users }) : { status: 200, body: { ok: false, error: 'no_such_subteam' } };
+        }
+        default:
+          return undefined;
+      }
+    },
+  };
 }

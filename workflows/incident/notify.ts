@@ -49,6 +49,8 @@ class Notifier implements EventSink {
   private done = false;
   /** Why notifications were given up (the channel could not be opened for good). */
   private gaveUp: string | undefined;
+  /** Why the last delivery stopped (cleared when one succeeds). */
+  private down: string | undefined;
   private sent = 0;
   private readonly missed: Pending[] = [];
 
@@ -78,12 +80,12 @@ class Notifier implements EventSink {
     for (;;) {
       await wf.condition(() => this.work() || this.closing);
       if (!this.work()) break;
-      const down = await this.deliver();
-      if (down === undefined) {
+      this.down = await this.deliver();
+      this.sync();
+      if (this.down === undefined) {
         backoff = 0;
         continue;
       }
-      this.run.status.notifications = { ...this.counts(), down };
       if (this.closing) break;
       backoff = backoff ? Math.min(backoff * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
       const seen = this.seq;
@@ -124,12 +126,9 @@ class Notifier implements EventSink {
     return undefined;
   }
 
-  private counts(): { sent: number; pending: number; missed: string[] } {
-    return { sent: this.sent, pending: this.queue.length, missed: this.missed.map((e) => e.key) };
-  }
-
   private sync(): void {
-    this.run.status.notifications = { ...this.counts(), ...(this.gaveUp && { down: this.gaveUp }) };
+    const down = this.gaveUp ?? this.down;
+    this.run.status.notifications = { sent: this.sent, pending: this.queue.length, missed: this.missed.map((e) => e.key), ...(down && { down }) };
   }
 
   /** Let the pump finish what it can within DRAIN_MS; report what never reached Slack. */
@@ -137,9 +136,9 @@ class Notifier implements EventSink {
     this.closing = true;
     await wf.condition(() => this.done, DRAIN_MS);
     this.missed.push(...this.queue.splice(0));
+    this.sync();
     const { run } = this;
-    const down = run.status.notifications?.down;
-    run.status.notifications = { ...this.counts(), ...(down && this.missed.length && { down }) };
+    const down = this.gaveUp ?? this.down;
     if (this.missed.length) {
       run.note({ kind: 'notify', message: `${this.missed.length} event(s) never reached Slack (${this.missed.map((e) => e.key).join(', ')})${down ? `: ${down}` : ''}; the timeline has them all` });
     }
