@@ -58,11 +58,11 @@ function slackStubs(o: { openFirst?: () => Promise<void>; failing?: () => boolea
       events.push(input);
       return { ts: `1700000001.${String(events.length).padStart(6, '0')}`, posted: true };
     }) as unknown as Stub,
-    deployProbe: (async (_input: unknown, attempt: number) => {
+    deployProbe: async (_input: unknown, attempt: number) => {
       if (attempt === 1) throw ApplicationFailure.create({ type: 'FirebreakVerificationFailed', message: 'missing Strict-Transport-Security', nonRetryable: true });
       return { summary: 'probe passed', changed: false };
-    }) as unknown as Stub,
-    reportPostmortem: (async () => ({ summary: 'post-mortem written', changed: true, output: { files: { postmortem: '/var/lib/firebreak/evidence/x/postmortem.md' } } })) as unknown as Stub,
+    },
+    reportPostmortem: async () => ({ summary: 'post-mortem written', changed: true, output: { files: { postmortem: '/var/lib/firebreak/evidence/x/postmortem.md' } } }),
   };
   return { stubs, opened, events, attempts: () => attempts };
 }
