@@ -19,8 +19,9 @@ import type { EventSink, IncidentRun } from './state.js';
 type Activities = ReturnType<typeof createActivities>;
 
 const NON_RETRYABLE = [FailureTypes.BadInput, FailureTypes.Refused];
+// Opening makes a dozen calls (invites one by one): a minute, each call at most 5 s.
 const { notifyOpenChannel } = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: 1_000, maximumInterval: 5_000, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const { notifyEvent } = wf.proxyActivities<Activities>({
@@ -58,7 +59,10 @@ class Notifier implements EventSink {
 
   post(kind: NotifyEventKind, text: string, url?: string): void {
     if (this.done) return;
-    this.queue.push({ key: `${++this.seq}-${kind}`, kind, text, ...(url && { url }) });
+    const event = { key: `${++this.seq}-${kind}`, kind, text, ...(url && { url }) };
+    // Near Temporal's history limit the incident spends no more events on Slack (reported as missed).
+    if (this.run.historyFull()) this.missed.push(event);
+    else this.queue.push(event);
     this.sync();
   }
 
