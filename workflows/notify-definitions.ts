@@ -3,7 +3,7 @@
  * open at declaration and the events posted into its status message's thread. Types and
  * pure constants only: shared by workflow code and activities.
  */
-import type { IncidentStatus, SlackChannelRef } from './definitions.js';
+import type { GateStatus, IncidentStatus, SlackChannelRef } from './definitions.js';
 
 /** The kinds of event posted into the incident channel's thread. */
 export const NOTIFY_EVENT_KINDS = ['gate-opened', 'escalation', 'step-failed', 'blocked', 'containment', 'all-clear', 'aborted', 'completed'] as const;
@@ -31,6 +31,8 @@ export interface NotifyEventInput {
   text: string;
   /** A link shown with the event (the post-mortem's issue). */
   url?: string;
+  /** A gate event is posted as the gate message (Approve / Deny buttons), as the gate stood when it was sent. */
+  gate?: { incident: Pick<IncidentStatus, 'id' | 'state' | 'mode' | 'steps'>; gate: GateStatus };
 }
 
 export interface NotifyEventResult {

@@ -7,6 +7,7 @@
  * post but before the activity completed still posts nothing twice, with no store of ours.
  */
 import type { types } from '@slack/bolt';
+import { gateMessage } from '../../slack/blocks/gate-message.js';
 import { link, md, mrkdwn, SLACK_LIMITS } from '../../slack/blocks/text.js';
 import { SLACK_EVENT_TYPE, type NotifyEventInput, type NotifyEventKind, type NotifyEventResult } from '../../workflows/notify-definitions.js';
 import type { ActivityDeps } from '../deps.js';
@@ -35,7 +36,9 @@ export function createNotifyEvent(deps: ActivityDeps, api: () => SlackWebApi) {
   return async function notifyEvent(input: NotifyEventInput): Promise<NotifyEventResult> {
     const slack = api();
     const { channel, statusTs } = input.channel;
-    const m = eventMessage(input);
+    const command = deps.config.slack?.command;
+    // A gate goes out as the gate message, with its Approve / Deny buttons (slack/listeners/actions).
+    const m = input.gate ? gateMessage(input.gate.incident, input.gate.gate, { ...(command && { command }) }) : eventMessage(input);
     const metadata = { event_type: SLACK_EVENT_TYPE, event_payload: { incident_id: input.incidentId, key: input.key, kind: input.kind } };
     try {
       const earlier = await findOurMessage(slack, 'conversations.replies', { channel, ts: statusTs }, (p) => p.incident_id === input.incidentId && p.key === input.key, SLACK_EVENT_TYPE);

@@ -2,7 +2,7 @@
  * The incident channel for real: a worker process with slack.channels in its config, the
  * dev server, and the Slack Web API stand-in over HTTP. One channel, the declarer and the
  * groups invited, the topic, one pinned status message, events in its thread in order and
- * each once — also when the worker is SIGKILLed after Slack took a post but before the
+ * each once (gates as gate messages whose Approve the Slack app counts) — also when the worker is SIGKILLed after Slack took a post but before the
  * activity completed; a Slack outage (500 or hanging) never holds the incident, and the
  * channel catches up when Slack is back or the events are reported missed.
  */
@@ -15,12 +15,14 @@ import { TargetClients } from '../../activities/deps.js';
 import { createKeyPair, keyFilePath, publicLine } from '../../lib/identity/keys.js';
 import { approveGate, declareIncident, handleFor, resolveIncident, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
+import { GATE_APPROVE_ACTION, parseGateValue } from '../../slack/blocks/gate-message.js';
 import { statusTopic } from '../../slack/blocks/status-message.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
 import { SLACK_EVENT_TYPE, SLACK_STATUS_EVENT_TYPE } from '../../workflows/notify-definitions.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
-import { startSlackStandIn, type SlackStandIn, type StoredMessage } from '../helpers/slack-standin.js';
+import { postToApp, startSlackStandIn, type SlackStandIn, type StoredMessage } from '../helpers/slack-standin.js';
+import { startSlackServer } from '../../slack/server.js';
 
 const TEAM = 'T0FIRE';
 const SLACK_IDS: Record<string, string> = { [DECLARER]: 'U0OLGA', alice: 'U0ALICE', bob: 'U0BOB', carol: 'U0CAROL' };
@@ -130,10 +132,55 @@ describe('the incident channel', () => {
     const thread = api.channels.thread(channel?.id ?? '', done.slack?.statusTs ?? '');
     expect(kinds(thread)).toEqual(EVENTS);
     expect(keys(thread)).toEqual(EVENTS.map((k, i) => `${i + 1}-${k}`));
+    // Gates are posted as gate messages: their Approve / Deny buttons are the Slack app's (slack/listeners/actions).
+    const blocks = thread.map((m) => (typeof m.blocks === 'string' ? m.blocks : JSON.stringify(m.blocks)));
+    expect(blocks.map((b) => b.includes(GATE_APPROVE_ACTION))).toEqual([true, false, true, false, false]);
+    const approve = (JSON.parse(blocks[0] ?? '[]') as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>).flatMap((b) => b.elements ?? []).filter((e) => e.action_id === GATE_APPROVE_ACTION);
+    expect(approve.map((b) => parseGateValue(b.value))).toEqual([{ incidentId: id, gate: 'lockdown', argsHash: done.gates.find((g) => g.id === 'lockdown')?.argsHash }]);
     expect(thread.every((m) => m.metadata?.event_type === SLACK_EVENT_TYPE && m.metadata.event_payload?.incident_id === id)).toBe(true);
     expect(String(thread.at(-1)?.text)).toMatch(/^incident completed; active containment: none; post-mortem: .*postmortem\.md$/);
     expect(mine.filter((c) => c.method === 'chat.update')).toEqual([]);
     expect(done.notifications).toEqual({ sent: 5, pending: 0, missed: [] });
+  }, 120_000);
+
+  it("the gate message in the thread takes a click: the Slack app counts the vote and redraws it in place", async () => {
+    const server = await startSlackServer({ config: stack.config, logger: createLogger({ level: 'silent', pretty: false }), port: 0 });
+    try {
+      const { id } = await declareIncident(stack.client, stack.config, { runbook: 'notify-lock', actor: stack.actor(DECLARER) });
+      const s = await until(id, (x) => x.state === 'awaiting-approval' && (x.notifications?.sent ?? 0) >= 1);
+      const ref = s.slack as NonNullable<IncidentStatus['slack']>;
+      const gateMsg = api.channels.thread(ref.channel, ref.statusTs)[0] as StoredMessage;
+      const blocks = JSON.parse(String(gateMsg.blocks)) as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>;
+      const value = blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === GATE_APPROVE_ACTION)?.value ?? '';
+      const body = `payload=${encodeURIComponent(
+        JSON.stringify({
+          type: 'block_actions',
+          user: { id: 'U0BOB', username: 'u0bob', name: 'u0bob', team_id: TEAM },
+          api_app_id: 'A0FIREBREAK',
+          token: 'deprecated-verification-token',
+          container: { type: 'message', message_ts: gateMsg.ts, channel_id: ref.channel, is_ephemeral: false, thread_ts: ref.statusTs },
+          trigger_id: `${Date.now()}.notify`,
+          team: { id: TEAM, domain: 'firebreak-test' },
+          enterprise: null,
+          is_enterprise_install: false,
+          channel: { id: ref.channel, name: ref.name },
+          message: { type: 'message', ts: gateMsg.ts, thread_ts: ref.statusTs, text: 'gate', bot_id: api.bot.id },
+          state: { values: {} },
+          response_url: api.responseUrl(`notify-click-${id}`),
+          actions: [{ action_id: GATE_APPROVE_ACTION, block_id: 'firebreak.gate.actions', text: { type: 'plain_text', text: 'Approve' }, value, type: 'button', action_ts: `${Math.floor(Date.now() / 1000)}.000001` }],
+        }),
+      )}`;
+      expect((await postToApp(server.url, body, { secret: 'test-signing-secret-notify' })).status).toBe(200);
+      const after = await until(id, (x) => x.state === 'awaiting-resolve');
+      expect(after.gates.find((g) => g.id === 'lockdown')?.approvals.map((v) => [v.by, v.via])).toEqual([['bob', 'attested']]);
+      const deadline = Date.now() + 10_000;
+      while (!String(api.channels.thread(ref.channel, ref.statusTs)[0]?.blocks).includes('Approved') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(String(api.channels.thread(ref.channel, ref.statusTs)[0]?.blocks)).toContain('Approved');
+      await resolveIncident(stack.client, id, stack.actor('alice'));
+      expect(((await handleFor(stack.client, id).result()) as IncidentStatus).state).toBe('completed');
+    } finally {
+      await server.close();
+    }
   }, 120_000);
 
   it('a worker SIGKILLed after Slack took a post but before the activity completed: the retry edits it, nothing is posted twice', async () => {

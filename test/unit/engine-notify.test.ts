@@ -91,6 +91,10 @@ describe('incident channel events', () => {
       expect(slack.events.map((e) => e.kind)).toEqual(['gate-opened', 'escalation', 'containment', 'step-failed', 'blocked', 'gate-opened', 'all-clear', 'completed']);
       expect(slack.events.map((e) => e.key)).toEqual(slack.events.map((e, i) => `${i + 1}-${e.kind}`));
       expect(slack.events.every((e) => e.incidentId === inc.id && e.channel.statusTs === REF.statusTs)).toBe(true);
+      // Gate events carry the gate as it stood when sent (for the message with buttons), never the signed statements.
+      expect(slack.events.map((e) => e.gate?.gate.id)).toEqual(['lockdown', undefined, undefined, undefined, undefined, 'resolve', undefined, undefined]);
+      expect(slack.events[0]?.gate).toMatchObject({ incident: { id: inc.id, state: 'awaiting-approval', steps: [{ id: 'lockdown', action: 'lockdown.enable' }] }, gate: { id: 'lockdown', state: 'open', required: 1 } });
+      expect(slack.events[5]?.gate).toMatchObject({ incident: { state: 'awaiting-resolve' }, gate: { id: 'resolve', state: 'open' } });
       const text = slack.events.map((e) => e.text);
       expect(text[0]).toMatch(/^gate lockdown \(lockdown\.enable\) is open: it waits for 1 approval\(s\) from group responders; arguments [0-9a-f]{12}$/);
       expect(text[2]).toBe('containment in force: lockdown');

@@ -84,7 +84,7 @@ export async function stepGate(run: IncidentRun, spec: StepSpec, args: Record<st
   status.gates.push(gate);
   run.step(spec.id).state = 'awaiting-approval';
   run.note({ kind: 'gate', step: spec.id, message: `${spec.id} waits for ${approval.count} approval(s) from group ${approval.group}` });
-  run.event('gate-opened', `gate ${spec.id} (${spec.action}) is open: it waits for ${approval.count} approval(s) from group ${approval.group}; arguments ${hash.slice(0, 12)}`);
+  run.event('gate-opened', `gate ${spec.id} (${spec.action}) is open: it waits for ${approval.count} approval(s) from group ${approval.group}; arguments ${hash.slice(0, 12)}`, { gate });
   run.refresh();
   return awaitGate(run, gate, approval.escalateAfterMs, () => {
     if (gate.state !== 'approved') {
@@ -116,7 +116,7 @@ export async function allClearGate(run: IncidentRun, lift: UndoEntry[]): Promise
   run.status.gates.push(gate);
   run.pinned = 'awaiting-resolve';
   run.note({ kind: 'gate', step: 'resolve', message: `containment in force (${lift.map((u) => u.stepId).join(', ')}): waiting for the all-clear from ${r.count} of ${r.group}` });
-  run.event('gate-opened', `the all-clear is open: it waits for ${r.count} approval(s) from group ${r.group} to lift ${lift.map((u) => u.stepId).join(', ')}`);
+  run.event('gate-opened', `the all-clear is open: it waits for ${r.count} approval(s) from group ${r.group} to lift ${lift.map((u) => u.stepId).join(', ')}`, { gate });
   run.refresh();
   await awaitGate(run, gate, r.escalateAfterMs, () => undefined);
 }

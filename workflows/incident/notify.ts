@@ -11,10 +11,10 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
-import { FailureTypes } from '../definitions.js';
-import type { NotifyEventKind } from '../notify-definitions.js';
+import { FailureTypes, type GateStatus } from '../definitions.js';
+import type { NotifyEventInput, NotifyEventKind } from '../notify-definitions.js';
 import { failureMessage } from './proxies.js';
-import type { EventSink, IncidentRun } from './state.js';
+import type { EventExtra, EventSink, IncidentRun } from './state.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -39,6 +39,7 @@ interface Pending {
   kind: NotifyEventKind;
   text: string;
   url?: string;
+  gate?: GateStatus;
 }
 
 const isRefusal = (err: unknown): boolean => err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable === true;
@@ -57,9 +58,9 @@ class Notifier implements EventSink {
 
   constructor(private readonly run: IncidentRun) {}
 
-  post(kind: NotifyEventKind, text: string, url?: string): void {
+  post(kind: NotifyEventKind, text: string, extra: EventExtra = {}): void {
     if (this.done) return;
-    const event = { key: `${++this.seq}-${kind}`, kind, text, ...(url && { url }) };
+    const event: Pending = { key: `${++this.seq}-${kind}`, kind, text, ...extra };
     // Near Temporal's history limit the incident spends no more events on Slack (reported as missed).
     if (this.run.historyFull()) this.missed.push(event);
     else this.queue.push(event);
@@ -117,7 +118,7 @@ class Notifier implements EventSink {
     while (this.queue.length) {
       const e = this.queue[0] as Pending;
       try {
-        await notifyEvent({ incidentId: run.input.incidentId, channel, key: e.key, kind: e.kind, text: e.text, ...(e.url && { url: e.url }) });
+        await notifyEvent({ incidentId: run.input.incidentId, channel, key: e.key, kind: e.kind, text: e.text, ...(e.url && { url: e.url }), ...(e.gate && { gate: this.gateNow(e.gate) }) });
         this.sent += 1;
       } catch (err) {
         if (!isRefusal(err)) return failureMessage(err);
@@ -128,6 +129,14 @@ class Notifier implements EventSink {
       this.sync();
     }
     return undefined;
+  }
+
+  /** The gate as it stands when its message goes out (votes cast meanwhile shown, no signed statements). */
+  private gateNow(gate: GateStatus): NonNullable<NotifyEventInput['gate']> {
+    const { status } = this.run;
+    const steps = status.steps.filter((s) => s.id === gate.id).map((s) => ({ id: s.id, phase: s.phase, action: s.action, state: s.state }));
+    const approvals = gate.approvals.map(({ signed: _signed, ...vote }) => vote);
+    return { incident: { id: status.id, state: status.state, mode: status.mode, steps }, gate: { ...gate, approvals } };
   }
 
   private sync(): void {
@@ -183,5 +192,5 @@ export function completedEvent(run: IncidentRun): void {
   const url = typeof output?.issue?.url === 'string' ? output.issue.url : undefined;
   const file = typeof output?.files?.postmortem === 'string' ? output.files.postmortem : undefined;
   const where = url ? `post-mortem: ${url}` : file ? `post-mortem: ${file}` : 'no post-mortem step ran';
-  run.event('completed', `incident completed; active containment: ${run.status.activeContainment.join(', ') || 'none'}; ${where}`, url);
+  run.event('completed', `incident completed; active containment: ${run.status.activeContainment.join(', ') || 'none'}; ${where}`, url ? { url } : {});
 }

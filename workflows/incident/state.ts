@@ -13,7 +13,7 @@ import type { StepProblem } from '../../lib/runbook/plan.js';
 import { maskSensitive, sensitiveValues } from '../../lib/runbook/sensitive.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
-import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
+import { SA, type AbortInput, type GateStatus, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
 import { HISTORY_GUARD_EVENTS, jsonUtf8Bytes, noteBudgetProblem, RECENT_TIMELINE, textProblem, type NoteTally } from '../../lib/limits.js';
 import { participantProblem, refuse, type Roster } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
@@ -21,7 +21,13 @@ import type { NotifyEventKind } from '../notify-definitions.js';
 
 /** Where events for the incident channel go (./notify.ts); absent when notifications are off. */
 export interface EventSink {
-  post(kind: NotifyEventKind, text: string, url?: string): void;
+  post(kind: NotifyEventKind, text: string, extra?: EventExtra): void;
+}
+
+/** A link shown with an event; the gate an event is about (posted with its buttons). */
+export interface EventExtra {
+  url?: string;
+  gate?: GateStatus;
 }
 
 /** What undoes a step's effect, kept until it runs (abort, all-clear) or a later step lifts it. */
@@ -166,8 +172,8 @@ export class IncidentRun {
   }
 
   /** An event for the incident channel (never waits: queued for ./notify.ts). */
-  event(kind: NotifyEventKind, text: string, url?: string): void {
-    this.notifier?.post(kind, text, url);
+  event(kind: NotifyEventKind, text: string, extra?: EventExtra): void {
+    this.notifier?.post(kind, text, extra);
   }
 
   step(id: string): StepStatus {
