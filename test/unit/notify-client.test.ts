@@ -3,7 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackApiError, SlackWebApi, channelName } from '../../activities/notify/index.js';
 import { eventMessage } from '../../activities/notify/event.js';
+import { renderStatus } from '../../cli/render.js';
 import { channelsFor, type SlackConfig } from '../../lib/config-slack.js';
+import type { IncidentStatus } from '../../workflows/definitions.js';
 import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
 
 let api: SlackStandIn;
@@ -67,6 +69,16 @@ describe('names and text', () => {
     const blocks = JSON.stringify(m.blocks);
     expect(blocks).not.toMatch(/<!channel>|<https:\/\/evil|@everyone/);
     expect(blocks).not.toContain('<javascript:');
+  });
+
+  it('firebreak status shows the channel and what did not reach it', () => {
+    const base = { id: 'INC-1', state: 'completed', severity: 'high', phase: 'done', mode: 'live', target: 'local', runbook: { name: 'x', title: 'X', sha256: '0'.repeat(64), file: 'x.yaml' }, declaredBy: { user: 'olga', host: 'h', via: 'cli' }, declaredAt: '2026-12-04T00:00:00.000Z', steps: [], gates: [], timeline: [], activeContainment: [], checklists: [] } as unknown as IncidentStatus;
+    expect(renderStatus(base)).not.toContain('Slack');
+    const lines = (s: IncidentStatus) => renderStatus(s).split('\n');
+    expect(lines({ ...base, slack: { channel: 'C1', name: 'inc-1', statusTs: '1.2' }, notifications: { sent: 5, pending: 0, missed: [] } })).toContain('Slack: #inc-1 (C1) · 5 event(s) posted');
+    expect(lines({ ...base, notifications: { sent: 0, pending: 0, missed: ['1-gate-opened', '2-completed'], down: 'slack conversations.create: HTTP 500 (will retry)' } })).toContain(
+      'Slack: no channel yet · 0 event(s) posted · 2 missed (1-gate-opened, 2-completed) — Slack down: slack conversations.create: HTTP 500 (will retry)',
+    );
   });
 
   it('only the targets slack.channels names get a channel', () => {
