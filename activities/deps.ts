@@ -7,11 +7,14 @@ import type { Logger } from '../lib/logger.js';
 import { badInput } from './support/failures.js';
 import { noteDown, noteEndpoint, noteUp } from './support/outages.js';
 import { adminConnection } from './support/pg.js';
+import type { SlackWebApi } from './notify/client.js';
 
 export interface ActivityDeps {
   config: Readonly<Config>;
   logger: Logger;
   clients: TargetClients;
+  /** The Slack Web API the notify activities post with (present when slack.channels is configured). */
+  slack?: SlackWebApi;
 }
 
 /** Lazily connected clients, one per target, shared by every activity of the worker. */

@@ -7,6 +7,7 @@ import { createBanInspection } from './inspect/bans.js';
 import { createTargetInspection } from './inspect/target.js';
 import { createLockdownActivities } from './lockdown.js';
 import { createNetworkActivities } from './network/index.js';
+import { createNotifyActivities } from './notify/index.js';
 import { createReportActivities } from './report/index.js';
 import { createSecretActivities } from './secrets/index.js';
 import { createTokenActivities } from './tokens/index.js';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSecretActivities(deps),
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
+    ...createNotifyActivities(deps),
   };
   // Every action judges its arguments with the action's schema, re-checks the signed
   // authorization it came with, then refuses when what approvers approved is no longer

@@ -23,6 +23,14 @@ function identityNote(s: IncidentStatus): string {
   return s.identity.authenticated ? ` · signed ${d.keyId ?? '?'} (${d.via})` : ' · UNAUTHENTICATED (development target: names are as typed)';
 }
 
+/** The incident channel and what did (not) reach it. */
+function slackLine(s: IncidentStatus): string {
+  const n = s.notifications;
+  const where = s.slack ? `#${s.slack.name} (${s.slack.channel})` : 'no channel yet';
+  const counts = n ? [`${n.sent} event(s) posted`, ...(n.pending ? [`${n.pending} waiting`] : []), ...(n.missed.length ? [`${n.missed.length} missed (${n.missed.join(', ')})`] : [])] : [];
+  return `Slack: ${[where, ...counts].join(' · ')}${n?.down ? ` — Slack down: ${n.down}` : ''}`;
+}
+
 export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}): string {
   const lines = [
     `${s.id}  ${s.runbook.title}`,
@@ -59,6 +67,7 @@ export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}
   }
   if (s.notice) lines.push('', `GDPR Art. 33 notice due by ${s.notice.deadline} (aware ${s.notice.awareAt}${s.notice.highRisk ? '; high risk: Art. 34 too' : ''}); record it with: firebreak notice-sent ${s.id}`);
   if (s.activeContainment.length) lines.push('', `Containment in force: ${s.activeContainment.join(', ')}`);
+  if (s.slack || s.notifications) lines.push('', slackLine(s));
   const n = opts.timeline ?? 8;
   if (n > 0 && s.timeline.length) {
     const total = s.timelineTotal ?? s.timeline.length;

@@ -11,6 +11,29 @@ import type { IdentityConfig } from './config-identity.js';
 
 const slackId = (what: string) => z.string().regex(SLACK_ID, `must be a Slack ${what} id (upper-case letters and digits, e.g. T0123ABCD)`);
 
+/**
+ * The incident channel the worker opens at declaration (activities/notify), and the events it
+ * posts into the status message's thread. Absent: no channel, no notifications.
+ */
+export const slackChannelsSchema = z
+  .object({
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'lower-case letters, digits and -, starting with a letter (at most 20)')
+      .default('inc')
+      .describe('Channel names are `<prefix>-<incident id, lower-cased>` (a -2, -3… suffix when someone else holds the name)'),
+    private: z.boolean().default(false).describe('Create private channels (needs groups:write and groups:history instead of channels:manage and channels:history)'),
+    targets: z.array(z.string().min(1)).min(1).optional().describe('Only incidents on these targets get a channel (default: every target)'),
+    inviteGroups: z.array(z.string().min(1)).default([]).describe('approvers.groups whose members are invited (through their identity.responders slack ids)'),
+    inviteUsergroups: z
+      .array(slackId('user group'))
+      .default([])
+      .describe('Slack user groups (S…) whose members are invited (usergroups.users.list: needs usergroups:read)'),
+  })
+  .strict();
+
+export type SlackChannelsConfig = z.infer<typeof slackChannelsSchema>;
+
 export const slackSchema = z
   .object({
     signingSecret: secretRef.describe("The app's signing secret (Basic Information → App Credentials): verifies every request is from Slack"),
@@ -33,6 +56,7 @@ export const slackSchema = z
     port: z.number().int().min(0).max(65535).default(3000).describe('Port `firebreak slack` listens on (0: any free port)'),
     service: z.string().min(1).describe('The identity.services entry (kind slack) that is this app'),
     keyFile: absolutePath.describe("The app's Ed25519 private key (PKCS#8 PEM, mode 0600): signs Slack-attested decisions"),
+    channels: slackChannelsSchema.optional().describe('The incident channel and event notifications, posted by the worker'),
   })
   .strict();
 
@@ -59,4 +83,21 @@ export function slackConfigProblems(slack: SlackConfig | undefined, identity: Id
     problems.push(`slack.teamId: no identity.responders entry has slack.team ${slack.teamId}: everyone would be refused`);
   }
   return problems;
+}
+
+/** What in `slack.channels` names a target or approver group the config lacks. */
+export function slackChannelProblems(slack: SlackConfig | undefined, targets: readonly string[], groups: readonly string[]): string[] {
+  const c = slack?.channels;
+  if (!c) return [];
+  return [
+    ...(c.targets ?? []).filter((t) => !targets.includes(t)).map((t) => `slack.channels.targets: no target named "${t}" (targets: ${targets.join(', ')})`),
+    ...c.inviteGroups.filter((g) => !groups.includes(g)).map((g) => `slack.channels.inviteGroups: no approver group "${g}" (approvers.groups: ${groups.join(', ') || 'none'})`),
+  ];
+}
+
+/** Does an incident on `target` get a channel (and notifications)? */
+export function channelsFor(slack: SlackConfig | undefined, target: string): SlackChannelsConfig | undefined {
+  const c = slack?.channels;
+  if (!c || (c.targets && !c.targets.includes(target))) return undefined;
+  return c;
 }

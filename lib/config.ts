@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { drillRobotProblems, drillsSchema, drillTargetProblems } from './config-drills.js';
 import { identitySchema, registryFromConfig } from './config-identity.js';
-import { slackConfigProblems, slackSchema } from './config-slack.js';
+import { slackChannelProblems, slackConfigProblems, slackSchema } from './config-slack.js';
 import { ConfigError } from './errors.js';
 import type { Registry } from './identity/registry.js';
 import { notReserved, secretRef, TARGET_NAME, targetSchema, urlWithoutPassword, type SecretRef, type TargetConfig } from './config-target.js';
@@ -210,6 +210,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const { registry, problems: identityProblems } = registryFromConfig(parsed.identity);
   problems.push(...identityProblems.map((p) => `config: ${p} (${source})`));
   problems.push(...slackConfigProblems(parsed.slack, parsed.identity).map((p) => `config: ${p} (${source})`));
+  problems.push(...slackChannelProblems(parsed.slack, Object.keys(targets), Object.keys(parsed.approvers.groups)).map((p) => `config: ${p} (${source})`));
   for (const [name, t] of Object.entries(targets)) {
     if (t.drillTarget && t.production) problems.push(`config: targets.${name}: a production target cannot be a drill target (${source})`);
     if (t.development && t.production) problems.push(`config: targets.${name}: a production target cannot be marked for local development (${source})`);

@@ -3,7 +3,9 @@
  * approvals, a note and the all-clear, on a throwaway dev server and a private Redis key
  * prefix, its people holding throwaway keys. Run after an intentional workflow change,
  * naming a new file so the older recordings keep replaying:
- *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort]
+ *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort] [--slack]
+ * --slack: the worker's config gives the target an incident channel (slack.channels), on a
+ * local Slack Web API stand-in (test/helpers/slack-standin.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +21,13 @@ import { createWorker } from '../worker/create.js';
 import { ephemeralKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
 import { keyPairSigner } from '../lib/identity/signer.js';
 import type { Principal } from '../lib/incidents/types.js';
+import { createKeyPair, keyFilePath } from '../lib/identity/keys.js';
+import { startSlackStandIn } from '../test/helpers/slack-standin.js';
 
 const name = process.argv[2] ?? 'token-leak.json';
 // --abort: the declarer aborts with approved containment in force; the rollback's approval lifts it.
 const abortRun = process.argv.includes('--abort');
+const slackRun = process.argv.includes('--slack');
 if (!/^[\w.-]+\.json$/.test(name)) throw new Error(`usage: record-history.ts <name>.json (a file name in test/histories), not ${name}`);
 const out = join(PROJECT_ROOT, 'test', 'histories', name);
 const PEOPLE = ['recorder-oncall', 'recorder-alice', 'recorder-bob'];
@@ -30,6 +35,10 @@ const keys = new Map(PEOPLE.map((p) => [p, ephemeralKeyPair()]));
 const prefix = `fb-record-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'firebreak-record-'));
 const configFile = join(dir, 'firebreak.yaml');
+const slack = slackRun ? await startSlackStandIn({ teamId: 'T0RECORD' }) : undefined;
+const slackKey = slack ? await createKeyPair(join(dir, 'slack-key')) : undefined;
+if (slack) writeFileSync(join(dir, 'slack-token'), slack.token, { mode: 0o600 });
+const slackLines = (p: string) => (slack ? `, slack: { team: T0RECORD, user: U0${p.replace(/[^a-z]/g, '').toUpperCase().slice(0, 12)} }` : '');
 writeFileSync(
   configFile,
   [
@@ -39,8 +48,21 @@ writeFileSync(
     'approvers: { groups: { responders: [recorder-alice, recorder-bob] } }',
     'identity:',
     '  responders:',
-    ...PEOPLE.map((p) => `    - { name: ${p}, keys: ["${publicLine(keys.get(p) as KeyPair, p)}"] }`),
+    ...PEOPLE.map((p) => `    - { name: ${p}, keys: ["${publicLine(keys.get(p) as KeyPair, p)}"]${slackLines(p)} }`),
+    ...(slackKey ? ['  services:', `    - { name: slack-app, kind: slack, keys: ["${publicLine(slackKey, 'slack-app')}"], may: [approve, resolve, note] }`] : []),
     `targets: { local: { redis: { url: "redis://127.0.0.1:6379/0", keyPrefix: ${prefix} } } }`,
+    ...(slack && slackKey
+      ? [
+          'slack:',
+          `  signingSecret: { file: ${join(dir, 'slack-token')} }`,
+          `  botToken: { file: ${join(dir, 'slack-token')} }`,
+          '  teamId: T0RECORD',
+          `  apiUrl: "${slack.apiUrl}"`,
+          '  service: slack-app',
+          `  keyFile: ${keyFilePath(join(dir, 'slack-key'))}`,
+          '  channels: { inviteGroups: [responders] }',
+        ]
+      : []),
   ].join('\n'),
 );
 const actor = (user: string): Principal => ({ user, host: 'recorder', via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) });
@@ -62,7 +84,10 @@ try {
     await waitFor(client, id, (x) => x.state === 'rolling-back');
   }
   await resolveIncident(client, id, actor('recorder-alice'));
-  const s = await waitFor(client, id, (x) => TERMINAL.includes(x.state));
+  await waitFor(client, id, (x) => TERMINAL.includes(x.state));
+  // The run closes after the status says so (the last Slack events drain first): record all of it.
+  const s = (await handleFor(client, id).result()) as Awaited<ReturnType<typeof waitFor>>;
+  if (slack && (!s.slack || s.notifications?.missed.length !== 0 || !s.notifications.sent)) throw new Error(`the Slack events did not all arrive: ${JSON.stringify(s.notifications)}`);
   const expected = abortRun ? 'aborted' : 'completed';
   if (s.state !== expected) throw new Error(`incident ended ${s.state}, not ${expected}`);
   // The official CLI writes the JSON form that historyFromJSON (and the replayer) reads.
@@ -74,6 +99,7 @@ try {
   await worker.close();
   await running.catch(() => undefined);
   await server.stop();
+  await slack?.close();
   const redis = new Redis('redis://127.0.0.1:6379/0');
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);

@@ -2,6 +2,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createInspectionActivities, TargetClients } from '../activities/index.js';
 import { createDrillActivities } from '../activities/drill/index.js';
+import { slackClientFor } from '../activities/notify/index.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
@@ -30,7 +31,8 @@ export async function createWorker(opts: {
   warnUnreadableSecrets(config, logger);
   const connection = await NativeConnection.connect(connectionOptions(config));
   const clients = new TargetClients(config);
-  const deps = { config, logger, clients };
+  const slack = slackClientFor(config);
+  const deps = { config, logger, clients, ...(slack && { slack }) };
   const activities = { ...createActivities(deps), ...createInspectionActivities(deps), ...createDrillActivities(deps) };
   const worker = await Worker.create({
     connection,

@@ -131,7 +131,7 @@ export type IncidentState =
 
 export interface TimelineEntry {
   at: string;
-  kind: 'declared' | 'phase' | 'step' | 'gate' | 'approval' | 'escalation' | 'note' | 'abort' | 'resolve' | 'undo' | 'retry' | 'completed';
+  kind: 'declared' | 'phase' | 'step' | 'gate' | 'approval' | 'escalation' | 'note' | 'abort' | 'resolve' | 'undo' | 'retry' | 'completed' | 'notify';
   message: string;
   by?: string;
   step?: string;
@@ -168,6 +168,11 @@ export interface IncidentStatus {
    * status message is kept live by the Slack app from this query, events go to its thread.
    */
   slack?: SlackChannelRef;
+  /**
+   * The incident's Slack events (workflows/incident/notify.ts): how many reached the channel,
+   * how many wait (Slack down: retried), the keys of those that never will, and why Slack is down.
+   */
+  notifications?: { sent: number; pending: number; missed: string[]; down?: string };
   /** Why the incident was rejected before any step ran: every problem found. */
   rejection?: Array<{ step: string; action: string; message: string }>;
 }

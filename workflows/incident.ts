@@ -35,6 +35,7 @@ import { liftAfterAllClear } from './incident/resolve.js';
 import { override, retry, runPhase, validateOverride, validateRetry } from './incident/scheduler.js';
 import { IncidentRun } from './incident/state.js';
 import { finishAborted } from './incident/undo.js';
+import { completedEvent, containmentEvent, drainNotifications, startNotifications } from './incident/notify.js';
 import { adoptPolicy } from './incident/policy.js';
 import { rejectInvalidArgs } from './incident/validate.js';
 
@@ -64,6 +65,8 @@ async function walk(run: IncidentRun): Promise<IncidentStatus> {
 
   const aborted = async (): Promise<IncidentStatus> => {
     await finishAborted(run);
+    run.event('aborted', `incident aborted: ${status.abortReason ?? ''}${status.activeContainment.length ? `; still in force: ${status.activeContainment.join(', ')}` : ''}`);
+    await drainNotifications(run);
     return status;
   };
 
@@ -78,9 +81,12 @@ async function walk(run: IncidentRun): Promise<IncidentStatus> {
   await startClockIfDeclared(run);
   run.declaredNote();
   run.refresh();
+  // The channel opens beside containment, never before it.
+  startNotifications(run);
 
   for (const phase of ['detection', 'containment', 'recovery'] as const) {
     if (!(await runPhase(run, phase))) return aborted();
+    if (phase === 'containment') containmentEvent(run);
   }
   if (!(await liftAfterAllClear(run))) return aborted();
   if (!(await runPhase(run, 'postmortem'))) return aborted();
@@ -89,6 +95,8 @@ async function walk(run: IncidentRun): Promise<IncidentStatus> {
   run.pinned = 'completed';
   run.note({ kind: 'completed', message: `incident completed; active containment: ${status.activeContainment.join(', ') || 'none'}` });
   run.refresh();
+  completedEvent(run);
+  await drainNotifications(run);
   // Let in-flight update handlers finish before the run closes.
   await wf.condition(wf.allHandlersFinished);
   return status;

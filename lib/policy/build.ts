@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, TargetConfig } from '../config.js';
+import { channelsFor } from '../config-slack.js';
 import { verifyDecision, type SignedStatement, type Verdict } from '../identity/verify.js';
 import { approvalProblems } from '../runbook/approvals.js';
 import { loadRunbook } from '../runbook/loader.js';
@@ -102,6 +103,7 @@ export function buildPolicy(config: Readonly<Config>, req: PolicyRequest, now: s
     gates: target.policy.gates.map((g) => ({ actions: [...g.actions], count: g.count, group: g.group })),
     personalVote: target.policy.personalVote,
     skewMs: config.identity.skewSeconds * 1000,
+    ...(channelsFor(config.slack, facts.target) && { notify: { slack: true as const } }),
   };
   const runbookDoc = authenticated ? undefined : req.clientRunbook.doc;
   const gateProblems = (doc: RunbookSnapshot['doc']) => approvalProblems(applyFloors(doc, base.gates, false), config.approvers.groups, config.source);

@@ -39,6 +39,8 @@ export interface IncidentPolicy {
   runbook: RunbookSnapshot;
   declarer: Declarer;
   declaration?: SignedStatement;
+  /** The worker opens an incident channel and posts events there (slack.channels covers the target). Absent: no notifications. */
+  notify?: { slack: true };
 }
 
 /** With the policy, the worker's pre-flight of every step's known arguments (asked for with `preflight`): one round trip, not two. */

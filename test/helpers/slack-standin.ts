@@ -7,6 +7,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { notifyStandIn, threadAndMetadata, type NotifyStandIn, type StoredMessage } from './slack-standin-channels.js';
+
+export type { NotifyStandIn, StoredMessage } from './slack-standin-channels.js';
 
 export interface SlackUserRecord {
   id: string;
@@ -73,6 +76,8 @@ export interface SlackStandIn {
   topicOf(channel: string): string | undefined;
   /** Make the next `times` calls of `method` answer 429 with `Retry-After: seconds`. */
   rateLimit(method: string, seconds: number, times?: number): void;
+  /** Channels, messages and switches for the incident channel (below). */
+  channels: NotifyStandIn;
 }
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -105,7 +110,8 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
   const failures = new Map<string, Failure>();
   const waiters: Array<{ name: string; resolve: (c: ResponseUrlCall) => void }> = [];
   const channels = new Map<string, { id: string; name: string; topic: string; members: string[] }>();
-  const messages = new Map<string, { channel: string; ts: string; text?: unknown; blocks?: unknown }>();
+  const messages = new Map<string, StoredMessage>();
+  const extra = notifyStandIn(channels, messages, bot.userId);
   let seq = 0;
   const str = (v: unknown): string => (typeof v === 'string' ? v : '');
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
@@ -148,14 +154,14 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       }
       case 'chat.postMessage': {
         const ts = nextTs();
-        messages.set(`${String(args.channel)}/${ts}`, { channel: String(args.channel), ts, text: args.text, blocks: args.blocks });
+        messages.set(`${String(args.channel)}/${ts}`, { channel: String(args.channel), ts, text: args.text, blocks: args.blocks, ...threadAndMetadata(args) });
         return ok({ channel: args.channel, ts, message: { type: 'message', text: args.text, ts, bot_id: bot.id, ...(args.thread_ts ? { thread_ts: args.thread_ts } : {}) } });
       }
       case 'chat.update': {
         const key = `${String(args.channel)}/${String(args.ts)}`;
         const m = messages.get(key);
         if (!m) return err('message_not_found');
-        Object.assign(m, { text: args.text, blocks: args.blocks });
+        Object.assign(m, { text: args.text, blocks: args.blocks }, args.metadata === undefined ? {} : { metadata: threadAndMetadata(args).metadata });
         return ok({ channel: args.channel, ts: args.ts, text: args.text });
       }
       case 'chat.postEphemeral':
@@ -166,7 +172,7 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       case 'pins.add':
         return messages.has(`${String(args.channel)}/${String(args.timestamp)}`) ? ok() : err('message_not_found');
       default:
-        return err('unknown_method');
+        return extra.method(name, args) ?? err('unknown_method');
     }
   };
 
@@ -189,6 +195,13 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       const name = url.pathname.slice('/api/'.length);
       const args = parseArgs(body, req.headers['content-type']);
       const auth = req.headers.authorization?.replace(/^Bearer /, '') ?? (typeof args.token === 'string' ? args.token : undefined);
+      const cut = extra.outageOf(name);
+      if (cut) {
+        calls.push({ method: name, args, token: auth, at, status: cut === 'hang' ? 0 : 500 });
+        // A hanging Slack never answers (the client's timeout ends the request).
+        if (cut === 'hang') return;
+        return json(res, 500, { ok: false, error: 'internal_error' });
+      }
       const failure = failures.get(name) ?? failures.get('*');
       if (failure) {
         if (failure.times !== undefined && --failure.times <= 0) {
@@ -200,6 +213,7 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
       }
       const answer = auth === token ? method(name, args) : { status: 200, body: { ok: false, error: auth ? 'invalid_auth' : 'not_authed' } };
       calls.push({ method: name, args, token: auth, at, status: answer.status });
+      await extra.held(calls[calls.length - 1] as ApiCall);
       json(res, answer.status, answer.body);
     })().catch((err: unknown) => json(res, 500, { ok: false, error: String(err) }));
   });
@@ -240,8 +254,11 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
     messageAt: (channel, ts) => messages.get(`${channel}/${ts}`),
     topicOf: (channel) => channels.get(channel)?.topic,
     rateLimit: (m, seconds, times = 1) => failures.set(m, { status: 429, retryAfter: seconds, times }),
+    channels: extra.api,
     close: () =>
       new Promise<void>((resolve) => {
+        extra.api.outage('off');
+        extra.api.release();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
@@ -302,3 +319,4 @@ export function slashCommandBody(f: { team: string; user: string; text: string; 
     trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
   }).toString();
 }
+

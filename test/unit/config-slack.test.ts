@@ -81,6 +81,17 @@ describe('config: slack', () => {
     expect(problems(yaml({}, { services: [`    - { name: slack-app, kind: slack, keys: ["${appKey}"], may: [personal-data] }`] }))).toMatch(/may attest nothing \/incident does/);
   });
 
+  it('slack.channels: defaults, and what the worker could not act on refused at load', () => {
+    expect(load(yaml({ channels: '{}' })).slack?.channels).toEqual({ prefix: 'inc', private: false, inviteGroups: [], inviteUsergroups: [] });
+    const full = load(`${yaml({ channels: '{ prefix: sec, private: true, targets: [local], inviteGroups: [responders], inviteUsergroups: [S0ONCALL] }' })}\napprovers: { groups: { responders: [alice] } }`);
+    expect(full.slack?.channels).toEqual({ prefix: 'sec', private: true, targets: ['local'], inviteGroups: ['responders'], inviteUsergroups: ['S0ONCALL'] });
+    expect(problems(yaml({ channels: '{ targets: [prod] }' }))).toMatch(/slack\.channels\.targets: no target named "prod" \(targets: local\)/);
+    expect(problems(yaml({ channels: '{ inviteGroups: [sre] }' }))).toMatch(/slack\.channels\.inviteGroups: no approver group "sre" \(approvers\.groups: none\)/);
+    expect(problems(yaml({ channels: '{ prefix: Inc_ }' }))).toMatch(/slack\.channels\.prefix: lower-case letters/);
+    expect(problems(yaml({ channels: '{ inviteUsergroups: [oncall] }' }))).toMatch(/slack\.channels\.inviteUsergroups\.0: must be a Slack user group id/);
+    expect(problems(yaml({ channels: '{ topic: x }' }))).toMatch(/slack\.channels: Unrecognized key.*topic/);
+  });
+
   it('refuses a workspace no responder is mapped in', () => {
     expect(problems(yaml({}, { team: 'T0OTHER' }))).toMatch(/slack\.teamId: no identity\.responders entry has slack\.team T0FIRE: everyone would be refused/);
   });

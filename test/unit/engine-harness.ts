@@ -137,6 +137,8 @@ export interface IncidentOptions {
   drillTarget?: boolean;
   /** Who declares (default DECLARER). */
   declarer?: string;
+  /** The worker's config gives the target a Slack channel (stub notifyOpenChannel and notifyEvent). */
+  notify?: boolean;
 }
 
 export interface Incident {
@@ -201,6 +203,7 @@ function policyStub(opts: IncidentOptions) {
       personalVote: false,
       skewMs: HARNESS_SKEW_MS,
       runbook: req.clientRunbook,
+      ...(opts.notify && { notify: { slack: true as const } }),
     };
     if (opts.unauthenticated) return { ok: true, policy: { ...base, authenticated: false, declarer: { responder: req.claimedDeclarer, via: 'unauthenticated' } } };
     const verdict = verifyDecision(req.declaration, {

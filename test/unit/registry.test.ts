@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { createActivities, TargetClients } from '../../activities/index.js';
 import { createValidateActivities } from '../../activities/validate.js';
 import { createPolicyActivities } from '../../activities/policy.js';
+import { createNotifyActivities } from '../../activities/notify/index.js';
 import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
@@ -12,12 +13,15 @@ const deps = { config, logger: createLogger({ level: 'silent', pretty: false }),
 const acts = createActivities(deps) as Record<string, unknown>;
 /** The engine's own activities (argument validation, effective arguments): run by the workflow, not by a runbook step. */
 const engine = [...Object.keys(createValidateActivities(deps)), ...Object.keys(createPolicyActivities(deps))];
+/** The incident channel's (activities/notify): called by the workflow beside the phases, never by a step. */
+const notify = Object.keys(createNotifyActivities(deps));
 const catalog = ACTIONS as Record<string, ActionSpec>;
 
 it('every catalog action has its activity, and no activity is unreachable', () => {
   const wanted = Object.values(catalog).filter((a) => !a.human).map((a) => a.activity).sort();
   expect(engine.sort()).toEqual(['effectiveStepArgs', 'loadIncidentPolicy', 'refreshRegistry', 'validateIncidentArgs']);
-  expect(Object.keys(acts).sort()).toEqual([...wanted, ...engine].sort());
+  expect(notify.sort()).toEqual(['notifyEvent', 'notifyOpenChannel']);
+  expect(Object.keys(acts).sort()).toEqual([...wanted, ...engine, ...notify].sort());
   for (const name of wanted) expect(typeof acts[name]).toBe('function');
 });
 

@@ -27,7 +27,8 @@ describe('slack/manifest.yaml', () => {
   });
 
   it('asks for the minimal bot scopes and no user scopes', () => {
-    expect(m.oauth_config.scopes.bot.sort()).toEqual(['channels:manage', 'chat:write', 'commands', 'pins:write', 'users:read']);
+    // channels:* and pins:write are the incident channel's (activities/notify), usergroups:read its invites.
+    expect(m.oauth_config.scopes.bot.sort()).toEqual(['channels:history', 'channels:manage', 'channels:read', 'chat:write', 'commands', 'pins:write', 'usergroups:read', 'users:read']);
     expect(Object.keys(m.oauth_config.scopes)).toEqual(['bot']);
   });
 });

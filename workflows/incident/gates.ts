@@ -58,6 +58,7 @@ function escalate(run: IncidentRun, gate: GateStatus): void {
   const waiting = gate.required - gate.approvals.length;
   const message = `gate ${gate.id} still needs ${waiting} approval(s) from ${gate.group} (escalation ${gate.escalations})`;
   run.note({ kind: 'escalation', step: gate.id, message });
+  run.event('escalation', message);
   wf.log.warn(message, { incidentId: run.input.incidentId, gate: gate.id, escalations: gate.escalations });
 }
 
@@ -83,6 +84,7 @@ export async function stepGate(run: IncidentRun, spec: StepSpec, args: Record<st
   status.gates.push(gate);
   run.step(spec.id).state = 'awaiting-approval';
   run.note({ kind: 'gate', step: spec.id, message: `${spec.id} waits for ${approval.count} approval(s) from group ${approval.group}` });
+  run.event('gate-opened', `gate ${spec.id} (${spec.action}) is open: it waits for ${approval.count} approval(s) from group ${approval.group}; arguments ${hash.slice(0, 12)}`, { gate });
   run.refresh();
   return awaitGate(run, gate, approval.escalateAfterMs, () => {
     if (gate.state !== 'approved') {
@@ -114,6 +116,7 @@ export async function allClearGate(run: IncidentRun, lift: UndoEntry[]): Promise
   run.status.gates.push(gate);
   run.pinned = 'awaiting-resolve';
   run.note({ kind: 'gate', step: 'resolve', message: `containment in force (${lift.map((u) => u.stepId).join(', ')}): waiting for the all-clear from ${r.count} of ${r.group}` });
+  run.event('gate-opened', `the all-clear is open: it waits for ${r.count} approval(s) from group ${r.group} to lift ${lift.map((u) => u.stepId).join(', ')}`, { gate });
   run.refresh();
   await awaitGate(run, gate, r.escalateAfterMs, () => undefined);
 }
@@ -141,6 +144,7 @@ export async function rollbackGate(run: IncidentRun, held: UndoEntry[]): Promise
   run.status.gates = run.status.gates.filter((g) => g.id !== 'rollback');
   run.status.gates.push(gate);
   run.pin('rolling-back');
+  run.event('gate-opened', `aborted with approved containment in force (${ids.join(', ')}): rolling it back waits for ${r.count} approval(s) from group ${r.group}`);
   run.note({ kind: 'gate', step: 'rollback', message: `aborted with approved containment in force (${ids.join(', ')}): rolling it back needs ${r.count} approval(s) from ${r.group}, as the all-clear would (firebreak resolve)` });
   await remindUntil(run, () => gate.state !== 'open', r.escalateAfterMs, () => escalate(run, gate));
   run.note({ kind: 'gate', step: 'rollback', message: `rollback approved by ${gate.approvals.map((v) => v.by).join(', ')}` });

@@ -28,6 +28,10 @@ export async function liftAfterAllClear(run: IncidentRun): Promise<boolean> {
     () => (lifting().length ? `lifting ${lifting().map((u) => u.stepId).join(', ')} failed; retry or abort` : undefined),
     'resolving',
   );
-  if (lifted) run.pinned = undefined;
+  if (lifted) {
+    run.pinned = undefined;
+    const by = run.status.gates.findLast((g) => g.id === 'resolve' && g.state === 'approved')?.approvals.map((v) => v.by) ?? [];
+    run.event('all-clear', `all-clear given by ${by.join(', ') || '?'}: lifted ${lift.map((u) => u.stepId).join(', ')}`);
+  }
   return lifted;
 }

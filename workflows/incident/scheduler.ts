@@ -64,6 +64,7 @@ export async function untilUnblocked(run: IncidentRun, attempt: () => Promise<bo
     if (message === undefined) return true;
     run.pinned = 'blocked';
     run.note({ kind: 'phase', message });
+    run.event('blocked', `incident blocked: ${message}`);
     run.refresh();
     run.retryRequested = false;
     await wf.condition(() => run.retryRequested || run.aborting);

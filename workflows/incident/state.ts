@@ -13,10 +13,22 @@ import type { StepProblem } from '../../lib/runbook/plan.js';
 import { maskSensitive, sensitiveValues } from '../../lib/runbook/sensitive.js';
 import type { RefContext } from '../../lib/runbook/refs.js';
 import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.js';
-import { SA, type AbortInput, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
+import { SA, type AbortInput, type GateStatus, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
 import { HISTORY_GUARD_EVENTS, jsonUtf8Bytes, noteBudgetProblem, RECENT_TIMELINE, textProblem, type NoteTally } from '../../lib/limits.js';
 import { participantProblem, refuse, type Roster } from './authz.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
+import type { NotifyEventKind } from '../notify-definitions.js';
+
+/** Where events for the incident channel go (./notify.ts); absent when notifications are off. */
+export interface EventSink {
+  post(kind: NotifyEventKind, text: string, extra?: EventExtra): void;
+}
+
+/** A link shown with an event; the gate an event is about (posted with its buttons). */
+export interface EventExtra {
+  url?: string;
+  gate?: GateStatus;
+}
 
 /** What undoes a step's effect, kept until it runs (abort, all-clear) or a later step lifts it. */
 export interface UndoEntry {
@@ -60,6 +72,8 @@ export class IncidentRun {
   readonly nonces = new Set<string>();
   /** Who asked to abort (a drill robot on a drill target may roll back at once). */
   abortedBy: Decider | undefined;
+  /** The incident channel's event queue, when the worker's policy turned notifications on. */
+  notifier: EventSink | undefined;
   private lastSearchState = '';
   /** Notes added, per person and in all: each has a budget (lib/limits.ts). */
   private readonly noteTally = new Map<string, NoteTally>();
@@ -155,6 +169,11 @@ export class IncidentRun {
 
   note(entry: Omit<TimelineEntry, 'at'>): void {
     this.status.timeline.push({ at: this.now(), ...entry });
+  }
+
+  /** An event for the incident channel (never waits: queued for ./notify.ts). */
+  event(kind: NotifyEventKind, text: string, extra?: EventExtra): void {
+    this.notifier?.post(kind, text, extra);
   }
 
   step(id: string): StepStatus {

@@ -33,6 +33,7 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
     st.error = message;
     st.endedAt = run.now();
     run.note({ kind: 'step', step: spec.id, message: `${spec.id} failed: ${message}` });
+    run.event('step-failed', `${spec.id} (${spec.action}) failed: ${message}`);
     return false;
   };
   let args: Record<string, unknown>;

@@ -80,6 +80,7 @@ async function undoUntilLifted(run: IncidentRun): Promise<void> {
     const ids = run.undoStack.map((u) => u.stepId).join(', ');
     run.abortBlocked = true;
     run.note({ kind: 'phase', message: `abort blocked: lifting ${ids} failed; it stays in force until firebreak retry lifts it (or abort again to close the incident with it in force)` });
+    run.event('blocked', `abort blocked: lifting ${ids} failed; retry lifts it (or abort again to close the incident with it in force)`);
     run.refresh();
     run.retryRequested = false;
     await wf.condition(() => run.retryRequested || run.gaveUpBy !== undefined);
