@@ -23,7 +23,7 @@ export interface EdgeSet {
   /** The canonical networks, one per line, gzip, base64. */
   networks: string;
   count: number;
-  /** SHA-256 (hex) of the deny file for this set. */
+  /** SHA-256 (hex) of the set's deny lines: what the deny file holds but its comments. */
   sha256: string;
   edges: EdgeRef[];
   /** Networks the probe asks as (their first address): `denied` must get 403, `allowed` must not. */
@@ -43,7 +43,7 @@ export interface EdgeApplyResult {
   edge: string;
   /** The generation the edge's deny file holds now. */
   generation: string;
-  /** SHA-256 of the deny file read back from disk after the write. */
+  /** SHA-256 of the deny file read back from disk after the write, comments left out. */
   sha256: string;
   lines: number;
   changed: boolean;

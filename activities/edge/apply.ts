@@ -13,7 +13,7 @@ import type { EdgeApplyInput, EdgeApplyResult } from '../../workflows/edge-defin
 import { runCommand, type CommandOptions } from '../support/command.js';
 import { badInput, verificationFailed } from '../support/failures.js';
 import { heartbeat } from '../support/context.js';
-import { readEdgeDenyFile, renderEdgeDenyFile, sha256, unpackNetworks } from './deny-set.js';
+import { readEdgeDenyFile, renderEdgeDenyFile, setChecksum, unpackNetworks } from './deny-set.js';
 
 const NGINX_COMMAND: CommandOptions = { timeoutMs: 60_000, lines: 5, chars: 800, stdout: true, sayTimeout: true };
 /** nginx reads it as configuration: readable by its workers, written only by us. */
@@ -55,12 +55,12 @@ export function createEdgeActivities({ edge, logger }: EdgeDeps) {
       throw badInput(`edge ${edge.name}: refused the deny set, nothing was changed: ${(err as Error).message}`);
     }
     const content = renderEdgeDenyFile(input.target, networks, input.generation);
-    if (sha256(content) !== input.sha256) throw badInput(`edge ${edge.name}: the deny set does not match the checksum it came with (${input.sha256.slice(0, 12)}); nothing was changed`);
+    if (setChecksum(networks) !== input.sha256) throw badInput(`edge ${edge.name}: the deny set does not match the checksum it came with (${input.sha256.slice(0, 12)}); nothing was changed`);
     const path = edge.denyFile;
     const previous = await readIfExists(path);
     const current = previous === null ? undefined : readEdgeDenyFile(previous);
     if (current && current.generation > BigInt(input.generation)) {
-      return { edge: edge.name, generation: current.generation.toString(), sha256: sha256(previous as string), lines: current.lines, changed: false, reloaded: false, stale: true };
+      return { edge: edge.name, generation: current.generation.toString(), sha256: current.checksum, lines: current.lines, changed: false, reloaded: false, stale: true };
     }
     const changed = previous !== content;
     let reloaded = false;
@@ -79,10 +79,10 @@ export function createEdgeActivities({ edge, logger }: EdgeDeps) {
       reloaded = true;
     }
     // The answer is what is on disk now, not what was meant to be written.
-    const onDisk = (await readIfExists(path)) ?? '';
-    const read = readEdgeDenyFile(onDisk);
+    const read = readEdgeDenyFile((await readIfExists(path)) ?? '');
+    if (read.claimed !== read.lines) throw verificationFailed(`edge ${edge.name}: deny file ${path} has ${read.lines} deny lines, but its header says ${String(read.claimed)}`);
     logger.info({ edge: edge.name, generation: input.generation, lines: read.lines, changed, reloaded }, 'deny file synced');
-    return { edge: edge.name, generation: read.generation.toString(), sha256: sha256(onDisk), lines: read.lines, changed, reloaded, stale: false };
+    return { edge: edge.name, generation: read.generation.toString(), sha256: read.checksum, lines: read.lines, changed, reloaded, stale: false };
   }
 
   return {

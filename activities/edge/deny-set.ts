@@ -1,7 +1,9 @@
 /**
  * An edge's deny file, rendered from a target's whole ban set: the same function on the worker
  * (which computes the checksum it expects) and on the edge (which writes the file), so a
- * checksum read back from an edge's disk proves the file is exactly the expected set.
+ * checksum read back from an edge's disk proves the file is exactly the expected set. The
+ * checksum covers every line of the file but its comments (the header, which carries the
+ * generation), so every edge holding the same bans has the same checksum.
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -20,20 +22,29 @@ export function renderEdgeDenyFile(target: string, networks: readonly string[], 
   return `${[...header, ...networks.map((n) => `deny ${n};`)].join('\n')}\n`;
 }
 
-/** What a deny file on disk says about itself: its generation (0 when it has none) and its deny lines. */
-export function readEdgeDenyFile(content: string): { generation: bigint; lines: number; claimed: number | undefined; networks: string[] } {
+/** The checksum of a ban set: SHA-256 of its deny lines, as the file holds them. */
+export const setChecksum = (networks: readonly string[]): string => sha256(networks.map((n) => `deny ${n};\n`).join(''));
+
+/**
+ * What a deny file on disk says about itself: its generation (0 when it has none), its deny
+ * lines, and the checksum of everything in it but comments and blank lines (any directive
+ * that is not one of ours changes it).
+ */
+export function readEdgeDenyFile(content: string): { generation: bigint; lines: number; claimed: number | undefined; networks: string[]; checksum: string } {
   let generation = 0n;
   let lines = 0;
   let claimed: number | undefined;
   const networks: string[] = [];
+  const body: string[] = [];
   for (const line of content.split('\n')) {
+    if (line.trim() !== '' && !line.trimStart().startsWith('#')) body.push(`${line}\n`);
     if (line.startsWith('deny ') && line.endsWith(';')) {
       lines += 1;
       networks.push(line.slice(5, -1));
     } else if (line.startsWith('# generation: ') && /^\d{1,20}$/.test(line.slice(14))) generation = BigInt(line.slice(14));
     else if (line.startsWith('# active bans: ')) claimed = Number(line.slice(15));
   }
-  return { generation, lines, claimed, networks };
+  return { generation, lines, claimed, networks, checksum: sha256(body.join('')) };
 }
 
 /** The set as it travels (history has a 2 MB payload limit: a sorted list of networks packs well). */

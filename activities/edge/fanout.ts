@@ -10,7 +10,7 @@ import { BAN_REGISTRY, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { EdgeProbeInput, EdgeSet } from '../../workflows/edge-definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { badInput, onTarget, verificationFailed } from '../support/failures.js';
-import { packNetworks, renderEdgeDenyFile, sha256 } from './deny-set.js';
+import { packNetworks, setChecksum } from './deny-set.js';
 
 /**
  * The registry read and the generation taken in one script: a later generation always holds
@@ -62,7 +62,7 @@ export async function edgeSetFor(
     generation,
     networks: packNetworks(networks),
     count: networks.length,
-    sha256: sha256(renderEdgeDenyFile(opts.target, networks, generation)),
+    sha256: setChecksum(networks),
     edges: edges.map((e) => ({ name: e.name, taskQueue: e.taskQueue, probe: Boolean(e.probe) })),
     probe: { ...(denied && { denied }), ...(allowed && { allowed }) },
   };
