@@ -36,7 +36,8 @@ export async function createEdgeWorker(opts: {
   const logger = opts.logger.child({ edge: edge.name });
   installRuntime(opts.logger);
   const own = opts.connection ? undefined : await NativeConnection.connect(connectionOptions(config));
-  const connection = opts.connection ?? (own as NativeConnection);
+  const connection = opts.connection ?? own;
+  if (!connection) throw new Error('no Temporal connection');
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
