@@ -45,9 +45,11 @@ export function resolveEdges(edges: readonly EdgeEntry[], targets: readonly stri
     const target = e.target ?? defaultTarget ?? '';
     const taskQueue = e.taskQueue ?? edgeTaskQueue(e.name);
     if (names.has(e.name)) problems.push(`edges[${i}].name: "${e.name}" is also edges[${names.get(e.name)}]; each edge host has its own name`);
-    else names.set(e.name, i);
-    if (queues.has(taskQueue)) problems.push(`edges[${i}].taskQueue: "${taskQueue}" is also the queue of edges[${queues.get(taskQueue)}]; each edge polls its own task queue`);
-    else queues.set(taskQueue, i);
+    else {
+      names.set(e.name, i);
+      if (queues.has(taskQueue)) problems.push(`edges[${i}].taskQueue: "${taskQueue}" is also the queue of edges[${queues.get(taskQueue)}]; each edge polls its own task queue`);
+      else queues.set(taskQueue, i);
+    }
     if (target && !targets.includes(target)) problems.push(`edges[${i}].target: no target named "${target}" (known: ${targets.join(', ')})`);
     return { ...e, target, taskQueue };
   });

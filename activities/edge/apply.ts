@@ -87,8 +87,6 @@ export function createEdgeActivities({ edge, logger }: EdgeDeps) {
 
   return {
     /** Make this host's deny file the given ban set (whole), test, reload; the checksum read back. */
-    async edgeApplyDenySet(input: EdgeApplyInput): Promise<EdgeApplyResult> {
-      return serial(() => apply(input));
-    },
+    edgeApplyDenySet: (input: EdgeApplyInput): Promise<EdgeApplyResult> => serial(() => apply(input)),
   };
 }
