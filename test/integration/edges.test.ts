@@ -13,6 +13,10 @@ import { abortIncident, declareIncident, getStatus, TERMINAL, waitFor } from '..
 import { createLogger } from '../../lib/logger.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
 import { createEdgeWorker } from '../../worker/edge.js';
+import { TargetClients } from '../../activities/index.js';
+import { createNetworkActivities } from '../../activities/network/index.js';
+import type { ActionResult } from '../../workflows/definitions.js';
+import type { ExpiryInput } from '../../workflows/expiry.js';
 import type { FirebreakWorker } from '../../worker/create.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { get, startNginx, waitForStatus, type Nginx } from '../helpers/nginx.js';
@@ -39,6 +43,7 @@ const RUNBOOK = [
 let nginxes: Nginx[] = [];
 let stack: Stack;
 let connection: NativeConnection;
+let clients: TargetClients;
 const edges = new Map<string, FirebreakWorker>();
 const queues = new Map(NAMES.map((n) => [n, uniquePrefix(n)]));
 const logger = createLogger({ level: 'silent', pretty: false });
@@ -82,6 +87,7 @@ beforeAll(async () => {
   for (const name of NAMES) await startEdge(name);
 });
 afterAll(async () => {
+  await clients?.close();
   for (const fw of edges.values()) await fw.close();
   await connection?.close();
   await stack?.stop();
@@ -167,5 +173,27 @@ describe('bans on a fleet of nginx edges', () => {
     for (const n of nginxes) expect(denyLines(n)).toEqual([]);
     await endTimer(s);
     expect((await getStatus(stack.client, res.id)).activeContainment).toEqual([]);
+  });
+
+  it("a ban's expiry (ExpiryWorkflow) drops it from every edge", async () => {
+    clients = new TargetClients(stack.config);
+    const acts = createNetworkActivities({ config: stack.config, logger, clients });
+    // A ban made 57 s ago with the shortest TTL ends in about 3 s; an incident's ban then sends the whole set, both, to every edge.
+    const direct = await acts.networkBanIps({ incidentId: 'INC-EDGE-EXP', stepId: 'ban', action: 'network.ban_ips', target: 'local', mode: 'live', args: { addresses: ['192.0.2.44'], ttl_seconds: 60 }, requestedAt: new Date(Date.now() - 57_000).toISOString() });
+    const res = await declareIncident(stack.client, stack.config, { runbook: 'edge-ban', params: { addresses: ['192.0.2.55'] }, actor: stack.actor(DECLARER) });
+    let s = await until(res.id, (x) => x.state === 'awaiting-approval');
+    for (const n of nginxes) expect(denyLines(n)).toEqual(['deny 192.0.2.44/32;', 'deny 192.0.2.55/32;']);
+    const input: ExpiryInput = { incidentId: 'INC-EDGE-EXP', stepId: 'ban', target: 'local', mode: 'live', action: 'network.expire_bans', args: {}, at: direct.output?.expiresAt as string };
+    const result = await stack.client.workflow.execute<(i: ExpiryInput) => Promise<ActionResult>>('ExpiryWorkflow', { args: [input], workflowId: `${queues.get('edge-a')}-expiry`, taskQueue: stack.config.temporal.taskQueue });
+    expect(result.summary).toMatch(/^dropped 1 ended ban .*; 3\/3 nginx edges in sync \(1 bans, sha256 [0-9a-f]{12}, probed\)$/);
+    expect(result.edges).toBeUndefined();
+    for (const n of nginxes) {
+      expect(denyLines(n)).toEqual(['deny 192.0.2.55/32;']);
+      expect((await get(n.port, from('192.0.2.44'))).status).toBe(200);
+      expect((await get(n.port, from('192.0.2.55'))).status).toBe(403);
+    }
+    await abortIncident(stack.client, res.id, 'test done', stack.actor(DECLARER));
+    s = await until(res.id, (x) => TERMINAL.includes(x.state));
+    await endTimer(s);
   });
 });
