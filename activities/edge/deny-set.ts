@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { parseEntries } from '../../lib/args/network.js';
 import { formatNetwork, tryParseNetwork } from '../../lib/ip.js';
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -53,8 +54,9 @@ export function packNetworks(networks: readonly string[]): string {
 }
 
 /**
- * The networks of a packed set, each checked to be a canonical network: nothing else ever
- * reaches an nginx configuration. Throws with the first bad entries.
+ * The networks of a packed set, each checked to be a canonical network (nothing else ever
+ * reaches an nginx configuration) that overlaps none of the networks never banned (loopback,
+ * the unspecified address: so never "deny all"). Throws with the first bad entries.
  */
 export function unpackNetworks(packed: string, count: number): string[] {
   const text = gunzipSync(Buffer.from(packed, 'base64')).toString('utf8');
@@ -65,5 +67,12 @@ export function unpackNetworks(packed: string, count: number): string[] {
     return !('network' in r) || formatNetwork(r.network) !== n;
   });
   if (bad.length) throw new Error(`${bad.length} entries are not canonical networks, e.g. ${bad.slice(0, 3).map((b) => JSON.stringify(b.slice(0, 60))).join(', ')}`);
+  const problems: string[] = [];
+  parseEntries(
+    networks.map((text, at) => ({ text, at })),
+    problems,
+    {},
+  );
+  if (problems.length) throw new Error(`${problems.length} entries may never be banned, e.g. ${problems.slice(0, 3).join('; ').replaceAll('addresses[', 'entry [')}`);
   return networks;
 }

@@ -95,6 +95,7 @@ describe("the edge's deny file", () => {
     const evil = ['203.0.113.7/32;\n include /etc/passwd'];
     await expect(edgeApplyDenySet({ ...input('refuse', evil, '1'), count: 2 })).rejects.toThrow(/refused the deny set, nothing was changed: 2 entries are not canonical networks, e\.g\. "203\.0\.113\.7\/32;", " include \/etc\/passwd"/);
     await expect(edgeApplyDenySet(input('refuse', ['203.0.113.7'], '1'))).rejects.toThrow(/not canonical networks, e\.g\. "203\.0\.113\.7"/);
+    await expect(edgeApplyDenySet(input('refuse', ['0.0.0.0/0'], '1'))).rejects.toThrow(/1 entries may never be banned, e\.g\. entry \[0\]: 0\.0\.0\.0\/0 overlaps 127\.0\.0\.0\/8 \(loopback\), which is never banned/);
     await expect(edgeApplyDenySet(input('other', ['203.0.113.7/32'], '1'))).rejects.toThrow(/edge refuse was sent the deny set of edge other/);
     await expect(edgeApplyDenySet({ ...input('refuse', ['203.0.113.7/32'], '1'), sha256: setChecksum(['203.0.113.8/32']) })).rejects.toThrow(/does not match the checksum/);
     expect(readFileSync(edge.denyFile, 'utf8')).toBe('# before\n');
