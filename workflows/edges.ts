@@ -61,7 +61,9 @@ async function syncEdge(first: EdgeSet, ref: EdgeRef, hooks: FanoutHooks): Promi
       const { edgeApplyDenySet } = wf.proxyActivities<EdgeActivities>({
         taskQueue: edge.taskQueue,
         scheduleToStartTimeout: EDGE_PICKUP_MS,
-        startToCloseTimeout: '2 minutes',
+        startToCloseTimeout: '3 minutes',
+        // The edge beats every 3 s: an edge process killed mid-sync counts as down within seconds.
+        heartbeatTimeout: '15 seconds',
         retry: { maximumAttempts: 1 },
       });
       const r = await edgeApplyDenySet({ edge: edge.name, target: set.target, generation: set.generation, networks: set.networks, count: set.count, sha256: set.sha256 });

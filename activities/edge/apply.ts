@@ -16,6 +16,8 @@ import { heartbeat } from '../support/context.js';
 import { readEdgeDenyFile, renderEdgeDenyFile, setChecksum, unpackNetworks } from './deny-set.js';
 
 const NGINX_COMMAND: CommandOptions = { timeoutMs: 60_000, lines: 5, chars: 800, stdout: true, sayTimeout: true };
+/** The workflow's heartbeat timeout for an edge's sync is a few of these (workflows/edges.ts). */
+const HEARTBEAT_MS = 3_000;
 /** nginx reads it as configuration: readable by its workers, written only by us. */
 const DENY_FILE_MODE = 0o644;
 
@@ -87,6 +89,14 @@ export function createEdgeActivities({ edge, logger }: EdgeDeps) {
 
   return {
     /** Make this host's deny file the given ban set (whole), test, reload; the checksum read back. */
-    edgeApplyDenySet: (input: EdgeApplyInput): Promise<EdgeApplyResult> => serial(() => apply(input)),
+    edgeApplyDenySet: async (input: EdgeApplyInput): Promise<EdgeApplyResult> => {
+      // Beats while it waits its turn and while nginx tests and reloads: an edge killed mid-sync is noticed in seconds.
+      const beat = setInterval(() => heartbeat('syncing'), HEARTBEAT_MS);
+      try {
+        return await serial(() => apply(input));
+      } finally {
+        clearInterval(beat);
+      }
+    },
   };
 }
