@@ -9,7 +9,7 @@ import { compareNetworks, formatNetwork, tryParseNetwork, type IpNetwork } from 
 import { BAN_REGISTRY, ownKey, type KeySpace } from '../../lib/redis-keys.js';
 import type { EdgeProbeInput, EdgeSet } from '../../workflows/edge-definitions.js';
 import type { ActivityDeps } from '../deps.js';
-import { badInput, onTarget, verificationFailed } from '../support/failures.js';
+import { badInput, onTarget, verificationFailed, verificationFailedFinal } from '../support/failures.js';
 import { packNetworks, setChecksum } from './deny-set.js';
 
 /**
@@ -27,6 +27,12 @@ local gs = string.format('%.0f', g)
 redis.call('SET', KEYS[2], gs)
 return { gs, redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf') }
 `;
+
+/**
+ * The packed set travels in one payload (Temporal's limit is 2 MB): about 300,000 scattered
+ * IPv4 addresses, far more sequential ones (100,000 random /32s pack to 0.6 MB).
+ */
+const MAX_PACKED_CHARS = 1_500_000;
 
 /** How long a probe waits for nginx to answer as expected (a reload is asynchronous). */
 const PROBE_WAIT_MS = 10_000;
@@ -54,13 +60,19 @@ export async function edgeSetFor(
     if ('network' in r) nets.push(r.network);
   }
   const networks = [...new Set(nets.sort(compareNetworks).map(formatNetwork))];
+  const packed = packNetworks(networks);
+  if (packed.length > MAX_PACKED_CHARS) {
+    throw verificationFailedFinal(
+      `the ban set of target ${opts.target} (${networks.length} networks) packs to ${(packed.length / 1e6).toFixed(1)} MB, more than one payload to the edges carries (${MAX_PACKED_CHARS / 1e6} MB); the bans are in Redis, the edges were not changed: ban broader networks`,
+    );
+  }
   const inSet = new Set(networks);
   const denied = opts.denied && inSet.has(opts.denied) ? opts.denied : networks[0];
   const allowed = opts.allowed?.find((n) => !inSet.has(n));
   return {
     target: opts.target,
     generation,
-    networks: packNetworks(networks),
+    networks: packed,
     count: networks.length,
     sha256: setChecksum(networks),
     edges: edges.map((e) => ({ name: e.name, taskQueue: e.taskQueue, probe: Boolean(e.probe) })),
