@@ -1,6 +1,7 @@
 /** createActivities(deps): every action's activity, built once with injected clients. */
 import { createDatabaseActivities } from './database/index.js';
 import { createDeployActivities } from './deploy/index.js';
+import { createEdgeFanoutActivities } from './edge/index.js';
 import { createEvidenceActivities } from './evidence/index.js';
 import type { ActivityDeps } from './deps.js';
 import { createBanInspection } from './inspect/bans.js';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvidenceActivities(deps),
     ...createReportActivities(deps),
     ...createNotifyActivities(deps),
+    ...createEdgeFanoutActivities(deps),
   };
   // Every action judges its arguments with the action's schema, re-checks the signed
   // authorization it came with, then refuses when what approvers approved is no longer

@@ -5,6 +5,7 @@ import { jsonSafe, terminalSafe } from '../lib/terminal-text.js';
 import { Ctx, prepareContext, type GlobalOptions } from './context.js';
 import { registerDev } from './commands/dev.js';
 import { registerWorker } from './commands/worker.js';
+import { registerEdge } from './commands/edge.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerDeclare } from './commands/declare.js';
 import { registerStatus } from './commands/status.js';
@@ -21,7 +22,7 @@ import { registerDrill } from './commands/drill.js';
 import { exitCodeOf, errorLine } from './errors.js';
 
 /** Commands that run until stopped (they keep zod's compiled validators). */
-const LONG_RUNNING = new Set(['worker', 'dev', 'codec-server', 'slack']);
+const LONG_RUNNING = new Set(['worker', 'edge', 'dev', 'codec-server', 'slack']);
 
 export function buildProgram(): { program: Command; ctx: () => Ctx | undefined } {
   let ctx: Ctx | undefined;
@@ -44,7 +45,7 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
       ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
       await fn(ctx, ...(args.slice(0, -1) as A));
     };
-  for (const register of [registerDev, registerWorker, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer, registerSlack, registerDrill]) {
+  for (const register of [registerDev, registerWorker, registerEdge, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer, registerSlack, registerDrill]) {
     register(program, run);
   }
   program.commands.forEach(function inherit(c: Command) {

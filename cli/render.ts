@@ -49,6 +49,7 @@ export function renderStatus(s: IncidentStatus, opts: { timeline?: number } = {}
     for (const st of steps) {
       const detail = st.error ? `ERROR ${st.error}` : st.summary ?? '';
       lines.push(`  ${MARK[st.state]} ${st.id.padEnd(18)} ${st.action.padEnd(18)} ${st.state.padEnd(17)} ${detail}`.trimEnd());
+      if (st.waiting) lines.push(`      ${st.waiting}`);
       for (const p of st.plan ?? []) lines.push(`      plan: ${p}`);
     }
   }
@@ -91,7 +92,7 @@ export function statusJson(s: IncidentStatus) {
     declaredBy: s.declaredBy,
     declaredAt: s.declaredAt,
     identity: s.identity ?? null,
-    steps: s.steps.map((x) => ({ id: x.id, phase: x.phase, action: x.action, state: x.state, startedAt: x.startedAt ?? null, endedAt: x.endedAt ?? null, summary: x.summary ?? null, ...(x.effect ? { effect: x.effect } : {}), error: x.error ?? null, proof: x.proof ?? null, plan: x.plan ?? null })),
+    steps: s.steps.map((x) => ({ id: x.id, phase: x.phase, action: x.action, state: x.state, startedAt: x.startedAt ?? null, endedAt: x.endedAt ?? null, summary: x.summary ?? null, ...(x.effect ? { effect: x.effect } : {}), error: x.error ?? null, ...(x.waiting ? { waiting: x.waiting } : {}), proof: x.proof ?? null, plan: x.plan ?? null })),
     gates: s.gates.map((g) => ({ id: g.id, state: g.state, group: g.group, required: g.required, approvals: g.approvals, argsHash: g.argsHash, args: g.args, escalations: g.escalations })),
     activeContainment: s.activeContainment,
     checklists: s.checklists ?? [],

@@ -7,11 +7,13 @@ import { z } from 'zod';
 import { drillRobotProblems, drillsSchema, drillTargetProblems } from './config-drills.js';
 import { identitySchema, registryFromConfig } from './config-identity.js';
 import { slackChannelProblems, slackConfigProblems, slackSchema } from './config-slack.js';
+import { edgesSchema, resolveEdges, type EdgeConfig } from './config-edges.js';
 import { ConfigError } from './errors.js';
 import type { Registry } from './identity/registry.js';
 import { notReserved, secretRef, TARGET_NAME, targetSchema, urlWithoutPassword, type SecretRef, type TargetConfig } from './config-target.js';
 
 export type { SecretRef, TargetConfig } from './config-target.js';
+export type { EdgeConfig } from './config-edges.js';
 
 /** Project root (where package.json lives). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,6 +65,7 @@ const configSchema = z
           else if (!notReserved(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is reserved (a JavaScript object property); choose another target name` });
         }
       }),
+    edges: edgesSchema,
     approvers: z
       .object({
         groups: z
@@ -102,7 +105,9 @@ const configSchema = z
   .strict();
 
 type Parsed = z.infer<typeof configSchema>;
-export interface Config extends Omit<Parsed, 'user' | 'defaultTarget' | 'inputsDir'> {
+export interface Config extends Omit<Parsed, 'user' | 'defaultTarget' | 'inputsDir' | 'edges'> {
+  /** The nginx edge hosts, each with its target and task queue resolved. */
+  edges: EdgeConfig[];
   user: string;
   /** Absolute: the folder file arguments are read from, and nothing outside it. */
   inputsDir: string;
@@ -225,6 +230,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const defaultTarget = parsed.defaultTarget ?? (names.length === 1 ? names[0] : names.includes('local') ? 'local' : undefined);
   if (defaultTarget === undefined) problems.push(`config: defaultTarget: the config names ${names.length} targets (${names.join(', ')}); say which one is used when none is given (${source})`);
   else if (!Object.hasOwn(targets, defaultTarget)) problems.push(`config: defaultTarget: no target named "${defaultTarget}" (${source})`);
+  const edges = resolveEdges(parsed.edges, names, defaultTarget);
+  problems.push(...edges.problems.map((p) => `config: ${p} (${source})`));
   if (parsed.encryption && !parsed.encryption.keys.some((k) => k.id === parsed.encryption?.current)) {
     problems.push(`config: encryption.current: "${parsed.encryption.current}" is not one of encryption.keys (${source})`);
   }
@@ -234,6 +241,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const config: Config = {
     ...parsed,
     targets,
+    edges: edges.edges,
     defaultTarget: defaultTarget ?? '',
     registry,
     runbooksDir: abs(parsed.runbooksDir),

@@ -3,9 +3,11 @@
  * approvals, a note and the all-clear, on a throwaway dev server and a private Redis key
  * prefix, its people holding throwaway keys. Run after an intentional workflow change,
  * naming a new file so the older recordings keep replaying:
- *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort] [--slack]
+ *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort] [--slack] [--edges]
  * --slack: the worker's config gives the target an incident channel (slack.channels), on a
  * local Slack Web API stand-in (test/helpers/slack-standin.ts).
+ * --edges: the incident also bans an address, fanned out to two edge processes (in this
+ * process, deny files in the temp dir, `true` for nginx's test and reload).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { abortIncident, addNote, approveGate, connectClient, declareIncident, ha
 import { createLogger } from '../lib/logger.js';
 import { findTemporalCli } from '../lib/temporal-bin.js';
 import { createWorker } from '../worker/create.js';
+import { createEdgeWorker } from '../worker/edge.js';
 import { ephemeralKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
 import { keyPairSigner } from '../lib/identity/signer.js';
 import type { Principal } from '../lib/incidents/types.js';
@@ -28,6 +31,8 @@ const name = process.argv[2] ?? 'token-leak.json';
 // --abort: the declarer aborts with approved containment in force; the rollback's approval lifts it.
 const abortRun = process.argv.includes('--abort');
 const slackRun = process.argv.includes('--slack');
+const edgesRun = process.argv.includes('--edges');
+const EDGES = edgesRun ? ['record-a', 'record-b'] : [];
 if (!/^[\w.-]+\.json$/.test(name)) throw new Error(`usage: record-history.ts <name>.json (a file name in test/histories), not ${name}`);
 const out = join(PROJECT_ROOT, 'test', 'histories', name);
 const PEOPLE = ['recorder-oncall', 'recorder-alice', 'recorder-bob'];
@@ -63,6 +68,7 @@ writeFileSync(
           '  channels: { inviteGroups: [responders] }',
         ]
       : []),
+    ...(EDGES.length ? ['edges:', ...EDGES.map((e) => `  - { name: ${e}, taskQueue: ${prefix}-${e}, denyFile: ${join(dir, `${e}.conf`)}, testCommand: ["true"], reloadCommand: ["true"] }`)] : []),
   ].join('\n'),
 );
 const actor = (user: string): Principal => ({ user, host: 'recorder', via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) });
@@ -71,9 +77,11 @@ const base = loadConfig({ file: configFile, env: {} });
 const config = { ...base, temporal: { ...base.temporal, address: server.address } };
 const worker = await createWorker({ config, logger: createLogger({ level: 'warn' }) });
 const running = worker.run();
+const edgeWorkers = await Promise.all(EDGES.map((name) => createEdgeWorker({ config, logger: createLogger({ level: 'warn' }), name })));
+const edgesRunning = edgeWorkers.map((e) => e.run());
 const client = await connectClient(config);
 try {
-  const { id } = await declareIncident(client, config, { runbook: 'token-leak', params: { reason: 'recorded history', lockdown: true }, actor: actor('recorder-oncall') });
+  const { id } = await declareIncident(client, config, { runbook: 'token-leak', params: { reason: 'recorded history', lockdown: true, ...(edgesRun && { ban_ips: ['203.0.113.7'] }) }, actor: actor('recorder-oncall') });
   await waitFor(client, id, (s) => s.state === 'awaiting-approval');
   await approveGate(client, id, 'lockdown', actor('recorder-alice'));
   await approveGate(client, id, 'lockdown', actor('recorder-bob'));
@@ -98,6 +106,8 @@ try {
   await client.connection.close();
   await worker.close();
   await running.catch(() => undefined);
+  for (const e of edgeWorkers) await e.close();
+  await Promise.allSettled(edgesRunning);
   await server.stop();
   await slack?.close();
   const redis = new Redis('redis://127.0.0.1:6379/0');

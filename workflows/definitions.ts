@@ -6,6 +6,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { SignedStatement } from '../lib/identity/verify.js';
 import type { Declarer } from '../lib/policy/types.js';
+import type { EdgeSet } from './edge-definitions.js';
 import type { PhaseName, RunbookSnapshot, Severity, ParamValue } from '../lib/runbook/types.js';
 
 export const INCIDENT_WORKFLOW = 'IncidentWorkflow';
@@ -72,6 +73,8 @@ export interface ActionResult {
   undo?: { action: string; args: Record<string, unknown> };
   /** In dry-run: what would be done. */
   plan?: string[];
+  /** A ban change the workflow fans out to the target's nginx edge hosts (workflows/edges.ts). */
+  edges?: EdgeSet;
 }
 
 export interface StepStatus {
@@ -88,6 +91,8 @@ export interface StepStatus {
   error?: string;
   proof?: Record<string, unknown>;
   plan?: string[];
+  /** Why a running step has not finished yet, e.g. "waiting for edge edge-b: …". */
+  waiting?: string;
 }
 
 export interface Vote {

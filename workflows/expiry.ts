@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { actionSpec, type ActivityActionSpec } from '../lib/actions.js';
 import type { ActionInput, ActionResult, Mode } from './definitions.js';
+import { syncEdges, withEdges } from './edges.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -35,7 +36,7 @@ export async function ExpiryWorkflow(input: ExpiryInput): Promise<ActionResult> 
     retry: { initialInterval: 1_000, maximumInterval: 60_000, backoffCoefficient: 2 },
   });
   const fn = (acts as unknown as Record<string, (i: ActionInput) => Promise<ActionResult>>)[spec.activity] as (i: ActionInput) => Promise<ActionResult>;
-  return fn({
+  const result = await fn({
     incidentId: input.incidentId,
     stepId: `${input.stepId}.expiry`,
     action: input.action,
@@ -45,4 +46,8 @@ export async function ExpiryWorkflow(input: ExpiryInput): Promise<ActionResult> 
     requestedAt: new Date().toISOString(),
     ...(input.authz && { authz: input.authz }),
   });
+  if (!result.edges || !wf.patched('edge-fanout')) return result;
+  // No status to show it on: the waiting is in this workflow's history and the worker's log.
+  const hooks = { waiting: (edge: string, why: string | undefined) => why && wf.log.warn(why, { edge }), note: (message: string) => wf.log.info(message) };
+  return withEdges(result, await syncEdges(result.edges, hooks));
 }

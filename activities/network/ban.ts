@@ -7,6 +7,7 @@ import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { RECORD_TTL_SECONDS } from '../support/records.js';
+import { edgeSetFor } from '../edge/index.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { checkBanInput, refuse } from './inputs.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
@@ -149,6 +150,8 @@ export function createBanActivities(deps: ActivityDeps) {
           : { action: 'network.unban_ips', args: { addresses: sortNetworks(canonical), holder: field } };
       const others = otherHolders([...heldBy].map((incidentId) => ({ incidentId })), input.incidentId);
 
+      // The target's nginx edge hosts get the whole set; the workflow fans it out and checks each.
+      const edges = await edgeSetFor(deps, { target: input.target, redis: ctx.redis, space: ctx.space, cutoff: now, denied: canonical[0] });
       const already = kept + extended;
       deps.logger.info({ incidentId: input.incidentId, step: input.stepId, networks: n, created, kept, extended, expiresAt: expiresIso }, 'networks banned');
       return {
@@ -167,6 +170,7 @@ export function createBanActivities(deps: ActivityDeps) {
         },
         output: { banned: n, newlyBanned: created, expiresAt: expiresIso, ...(nginx ? { denyFile: nginx.path } : {}), ...(others.length ? { alsoHeldBy: others } : {}) },
         undo,
+        ...(edges && { edges }),
       };
     },
   };

@@ -2,6 +2,7 @@
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
+import { edgeSetFor } from '../edge/index.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
 import { EXPIRE_SCRIPT, SWEEP_SCRIPT } from './holds.js';
@@ -78,12 +79,14 @@ export function createExpireActivities(deps: ActivityDeps) {
         denyProof = denyFileProof(nginx, file);
       }
       const active = await onRedis(() => ctx.redis.zcard(ctx.registry));
+      const edges = await edgeSetFor(deps, { target: input.target, redis: ctx.redis, space: ctx.space, cutoff });
       logger.info({ incidentId: input.incidentId, step: input.stepId, removed, active }, 'ended bans dropped');
       return {
         summary: `dropped ${removed} ended ${removed === 1 ? 'ban' : 'bans'} (as of ${cutoffIso}); ${active} active${holdsDropped ? `; ${holdsDropped} ended ${holdsDropped === 1 ? 'hold' : 'holds'} released` : ''}` + denyFileSummary(nginx),
         changed: removed > 0 || holdsDropped > 0 || Boolean(nginx?.changed),
         proof: { registry: ctx.registry, endedLeft: 0, active, ...(denyProof ? { denyFile: denyProof } : {}) },
         output: { removed, active, holdsDropped, ...(nginx ? { denyFile: nginx.path } : {}) },
+        ...(edges && { edges }),
       };
     },
   };

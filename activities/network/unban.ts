@@ -14,6 +14,7 @@ import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { badInput, verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
+import { edgeSetFor } from '../edge/index.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, nginxPreflight, readDenyFile, syncNginx } from './deny-file.js';
 import { CHECK_SCRIPT, holderIncident, holdersOf, LEGACY_FIELD, LEGACY_HOLDER, parseHoldList, RELEASE_SCRIPT } from './holds.js';
 import { CHUNK, chunks, networkContext, onRedis, sortNetworks, WINDOW, type NetworkContext } from './registry.js';
@@ -173,6 +174,7 @@ export function createUnbanActivities(deps: ActivityDeps) {
         denyProof = denyFileProof(nginx, file);
       }
 
+      const edges = await edgeSetFor(deps, { target: input.target, redis: ctx.redis, space: ctx.space, cutoff: now, allowed: canonical });
       const stillHeldBy = [...stillBy].sort();
       // Lifted: this release ended the ban, and nobody holds any of these networks any more.
       const outcome: ReleaseOutcome = { lifted: lifted > 0 && !stillHeldBy.length, stillHeldBy };
@@ -197,6 +199,7 @@ export function createUnbanActivities(deps: ActivityDeps) {
           ...(mode === 'all' ? { endedHolds: endedHolds.map(showHolder), endedHoldsOf: [...new Set(endedHolds.map(holderIncident))].sort() } : { released: field, stillHeld: still, notHeld }),
           ...(nginx ? { denyFile: nginx.path } : {}),
         },
+        ...(edges && { edges }),
       };
     },
   };

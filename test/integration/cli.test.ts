@@ -120,7 +120,7 @@ async function flagBecomes(want: string | null, timeoutMs = 15_000): Promise<str
 describe('--help', () => {
   // Each command's help names its own options; every one also shows the global --json.
   const cases: Array<[string[], string[]]> = [
-    [[], ['--json', '--verbose', '--config', 'declare', 'status', 'list', 'approve', 'abort', 'resolve', 'note', 'retry', 'runbook', 'lockdown', 'worker', 'dev', 'codec-server']],
+    [[], ['--json', '--verbose', '--config', 'declare', 'status', 'list', 'approve', 'abort', 'resolve', 'note', 'retry', 'runbook', 'lockdown', 'worker', 'edge', 'dev', 'codec-server']],
     [['declare'], ['<runbook>', '--target', '--set <key=value>', '--severity', '--mode', '--dedup-key', '--summary', '--wait', '--timeout']],
     [['status'], ['<id>', '--watch', '--timeline']],
     [['list'], ['--open', '--limit']],
@@ -136,6 +136,7 @@ describe('--help', () => {
     [['lockdown', 'on'], ['--target', '--reason', '--mode']],
     [['lockdown', 'off'], ['--target']],
     [['worker'], ['--bundle']],
+    [['edge'], ['<name>', 'edges: in config']],
     [['dev'], ['--port', '--ui-port', '--no-worker']],
     [['codec-server'], ['--port', '--host', '--cors-origin', '--auth-token-env']],
   ];

@@ -27,14 +27,16 @@ it('keeps the current recording and at least one older one', () => {
 });
 
 it.each(recordings)('%s replays without nondeterminism', async (name) => {
-  const json = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'histories', name), 'utf8')) as { events: Array<{ eventType: string }> };
+  const json = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'histories', name), 'utf8')) as { events: Array<{ eventType: string; workflowExecutionStartedEventAttributes?: { workflowId?: string } }> };
+  // The recorded id: child workflow ids (a ban's expiry timer) are derived from it.
+  const workflowId = json.events[0]?.workflowExecutionStartedEventAttributes?.workflowId;
   const history = historyFromJSON(json);
   const types = json.events.map((e) => e.eventType);
   // The recording covers the whole lifecycle, so replay exercises gates, updates and undo.
   expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED').length).toBeGreaterThanOrEqual(4);
   expect(types[types.length - 1]).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   await expect(
-    Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundle') }, replayName: name }, history),
+    Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundle') }, replayName: name }, history, workflowId),
   ).resolves.toBeUndefined();
 });
 

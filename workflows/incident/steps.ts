@@ -12,6 +12,7 @@ import { evalExpr, parseExpr } from '../../lib/runbook/expr.js';
 import { resolveRefs } from '../../lib/runbook/refs.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ActionResult } from '../definitions.js';
+import { stepHooks, syncEdges, withEdges } from '../edges.js';
 import { ExpiryWorkflow, type ExpiryInput } from '../expiry.js';
 import { actionActivity, engineChecks, failureMessage } from './proxies.js';
 import { runChecklist } from './checklists.js';
@@ -75,7 +76,7 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
   st.startedAt = run.now();
   run.note({ kind: 'step', step: spec.id, message: `${spec.id} started (${spec.action})` });
   try {
-    const result = await actionActivity(spec, action)({
+    let result = await actionActivity(spec, action)({
       incidentId: input.incidentId,
       stepId: spec.id,
       action: spec.action,
@@ -88,6 +89,10 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
       ...(approvedHash ? { approvedHash } : {}),
       ...(run.policy?.authenticated && { authz: run.authz(spec.approval ? spec.id : undefined) }),
     });
+    if (result.edges && wf.patched('edge-fanout')) {
+      const note = (message: string) => run.note({ kind: 'step', step: spec.id, message: `${spec.id}: ${message}` });
+      result = withEdges(result, await syncEdges(result.edges, stepHooks((w) => (st.waiting = w), note, () => run.aborting)));
+    }
     st.state = input.mode === 'dry-run' ? 'planned' : 'succeeded';
     st.summary = result.summary;
     st.proof = result.proof;

@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import { actionSpec, type ActionSpec, type ActivityActionSpec } from '../../lib/actions.js';
 import type { StepSpec } from '../../lib/runbook/types.js';
 import type { ActionResult } from '../definitions.js';
+import { stepHooks, syncEdges, withEdges } from '../edges.js';
 import { rollbackGate } from './gates.js';
 import { actionActivity, failureMessage } from './proxies.js';
 import type { IncidentRun, UndoEntry } from './state.js';
@@ -43,7 +44,7 @@ export async function runUndo(run: IncidentRun, entries: UndoEntry[], why: strin
     const spec = run.spec(entry.stepId);
     const action = actionSpec(entry.action) as ActivityActionSpec; // undo actions are activities (the catalog says so)
     try {
-      const result = await actionActivity({ ...spec, timeoutMs: undefined }, action)({
+      let result = await actionActivity({ ...spec, timeoutMs: undefined }, action)({
         incidentId: input.incidentId,
         stepId: `${entry.stepId}.undo`,
         action: entry.action,
@@ -53,9 +54,14 @@ export async function runUndo(run: IncidentRun, entries: UndoEntry[], why: strin
         requestedAt: run.now(),
         ...(run.policy?.authenticated && { authz: run.authz() }),
       });
+      const st = run.step(entry.stepId);
+      if (result.edges && wf.patched('edge-fanout')) {
+        // Lifting blocks until every edge has the lifted set too (an abort or the all-clear waits for it).
+        const note = (message: string) => run.note({ kind: 'undo', step: entry.stepId, message: `${why}: ${entry.action} for ${entry.stepId}: ${message}` });
+        result = withEdges(result, await syncEdges(result.edges, stepHooks((w) => (st.waiting = w), note)));
+      }
       run.undoStack.splice(run.undoStack.indexOf(entry), 1);
       // The status says what the undo did; what the step had done stays in `effect` (and in the timeline).
-      const st = run.step(entry.stepId);
       st.state = 'undone';
       st.effect = st.summary;
       st.summary = result.summary;
