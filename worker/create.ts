@@ -1,6 +1,7 @@
 /** Build a Firebreak worker: one connection, clients built once, activities injected. */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createInspectionActivities, TargetClients } from '../activities/index.js';
+import { AuditStore, createAuditActivities } from '../activities/audit/index.js';
 import { createDrillActivities } from '../activities/drill/index.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
@@ -31,7 +32,8 @@ export async function createWorker(opts: {
   const connection = await NativeConnection.connect(connectionOptions(config));
   const clients = new TargetClients(config);
   const deps = { config, logger, clients };
-  const activities = { ...createActivities(deps), ...createInspectionActivities(deps), ...createDrillActivities(deps) };
+  const audit = new AuditStore(config, logger);
+  const activities = { ...createActivities(deps), ...createInspectionActivities(deps), ...createDrillActivities(deps), ...createAuditActivities(deps, audit) };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -61,6 +63,7 @@ export async function createWorker(opts: {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running?.catch(() => undefined);
       await clients.close();
+      await audit.close();
       await connection.close();
     },
   };

@@ -102,6 +102,7 @@ export function buildPolicy(config: Readonly<Config>, req: PolicyRequest, now: s
     gates: target.policy.gates.map((g) => ({ actions: [...g.actions], count: g.count, group: g.group })),
     personalVote: target.policy.personalVote,
     skewMs: config.identity.skewSeconds * 1000,
+    ...(config.audit && { audit: { archive: config.audit.archive } }),
   };
   const runbookDoc = authenticated ? undefined : req.clientRunbook.doc;
   const gateProblems = (doc: RunbookSnapshot['doc']) => approvalProblems(applyFloors(doc, base.gates, false), config.approvers.groups, config.source);
