@@ -52,7 +52,7 @@ export async function appendEntries(c: pg.PoolClient, req: AppendRequest, signer
       }
       if (e.seq > size) throw badInput(`audit record ${req.incidentId}#${e.seq} would leave a gap (the chain has ${size})`);
       const hash = recordHash(req.incidentId, e, head);
-      await c.query('INSERT INTO firebreak.audit_records (incident_id, seq, at, at_text, kind, actor, payload, prev_hash, hash) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)', [
+      await c.query('INSERT INTO firebreak.audit_records (incident_id, seq, at, at_text, kind, actor, payload, prev_hash, hash) VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8)', [
         req.incidentId,
         e.seq,
         e.at,
@@ -61,6 +61,7 @@ export async function appendEntries(c: pg.PoolClient, req: AppendRequest, signer
         text,
         head,
         hash,
+        e.at,
       ]);
       head = hash;
       size += 1;

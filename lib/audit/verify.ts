@@ -61,7 +61,7 @@ export interface VerifyInput {
   publicKeys: ReadonlyMap<string, Uint8Array>;
   /** Checkpoints found in Temporal histories (the appends' results), by incident. */
   anchors?: ReadonlyMap<string, Checkpoint[]>;
-  /** Incidents whose records are asked for (their absence is a problem). */
+  /** Incidents whose records are asked for (their absence is a problem); absent: every incident is. */
   expect?: readonly string[];
 }
 
@@ -70,7 +70,8 @@ export function verifyAudit(input: VerifyInput): { incidents: IncidentVerdict[];
   const cps = groupBy(input.checkpoints, (c) => c.incidentId);
   const ids = [...new Set([...byIncident.keys(), ...cps.keys(), ...(input.expect ?? []), ...(input.anchors?.keys() ?? [])])].sort();
   const incidents = ids.map((id) => verifyIncident(id, byIncident.get(id) ?? [], cps.get(id) ?? [], input));
-  const global = input.global ? verifyGlobal(input.global, byIncident) : [];
+  const scope = input.expect && new Set(input.expect);
+  const global = input.global ? verifyGlobal(input.global, byIncident, scope) : [];
   return { incidents, global };
 }
 
@@ -155,7 +156,7 @@ function decisionProblem(incidentId: string, data: Record<string, unknown>): str
   return good ? undefined : `signature of ${st.responder}'s ${st.kind} does not verify with ${st.keyId}`;
 }
 
-function verifyGlobal(global: GlobalEntry[], byIncident: Map<string, StoredRecord[]>): Problem[] {
+function verifyGlobal(global: GlobalEntry[], byIncident: Map<string, StoredRecord[]>, scope: ReadonlySet<string> | undefined): Problem[] {
   const out: Problem[] = [];
   let prev = GENESIS;
   let expected = 0;
@@ -168,6 +169,7 @@ function verifyGlobal(global: GlobalEntry[], byIncident: Map<string, StoredRecor
     if (g.prevHash !== prev) p(`global entry ${g.gseq}: prev_hash is not the hash of the entry before`);
     if (globalHash(g, g.prevHash) !== g.hash) p(`global entry ${g.gseq}: contents do not match its hash (edited)`);
     prev = g.hash;
+    if (scope && !scope.has(g.incidentId)) continue;
     const recs = byIncident.get(g.incidentId);
     if (!recs?.length) p(`global entry ${g.gseq} names incident ${g.incidentId} at ${g.size} records; it has none (deleted)`);
     else {
