@@ -65,7 +65,8 @@ export class FirebreakDb {
   async pool(max: number): Promise<pg.Pool> {
     const c = await this.connect();
     await c.end().catch(() => undefined);
-    const pool = new pg.Pool({ ...this.#clientConfig(), max, idleTimeoutMillis: 30_000 });
+    // The session settings connect() makes, for every pooled session: a dead worker's statement ends.
+    const pool = new pg.Pool({ ...this.#clientConfig(), max, idleTimeoutMillis: 30_000, options: "-c client_connection_check_interval=1s -c lock_timeout=20s" });
     pool.on('error', () => undefined); // an idle session dying is not fatal; the next checkout reconnects
     return pool;
   }

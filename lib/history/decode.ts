@@ -5,17 +5,18 @@
  * form is what `audit verify` replays; the decoded one is what people read.
  */
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { REDACTED, redactText, redactValues } from '../redact.js';
 
-export type History = temporal.api.history.v1.IHistory;
+const { temporal } = proto;
+export type History = proto.temporal.api.history.v1.IHistory;
 
 /** The history as JSON text (proto3 JSON: bytes base64, enums by name) and back. */
 export function historyToText(h: History): string {
   return JSON.stringify(temporal.api.history.v1.History.toObject(temporal.api.history.v1.History.fromObject(h), { longs: String, enums: String, bytes: String }));
 }
 
-export function historyFromText(text: string): temporal.api.history.v1.History {
+export function historyFromText(text: string): proto.temporal.api.history.v1.History {
   return temporal.api.history.v1.History.fromObject(JSON.parse(text) as Record<string, unknown>);
 }
 

@@ -65,8 +65,8 @@ describe('appending', () => {
     expect((await append(id, [entry(2)], true)).checkpoint).toEqual(again.checkpoint);
     await expect(append(id, [entry(5)])).rejects.toThrow(/would leave a gap/);
     await expect(append(id, [entry(1, { message: 'rewritten' })])).rejects.toThrow(/already stored with other contents/);
-    const count = await admin.query('SELECT count(*)::int AS n FROM firebreak.audit_records WHERE incident_id = $1', [id]);
-    expect(count.rows[0].n).toBe(3);
+    const count = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM firebreak.audit_records WHERE incident_id = $1', [id]);
+    expect(count.rows[0]?.n).toBe(3);
     const { incident } = await verifyOne(id);
     expect(incident).toMatchObject({ records: 3, checkpoints: 1, problems: [] });
   });

@@ -9,6 +9,7 @@ import * as wf from '@temporalio/workflow';
 import type { createAuditActivities } from '../../activities/audit/index.js';
 import type { AuditEntry, AuditKind, Checkpoint } from '../../lib/audit/chain.js';
 import { findKey } from '../../lib/identity/registry.js';
+import { workflowIdFor } from '../../lib/ids.js';
 import type { TimelineEntry } from '../definitions.js';
 import { AuditArchiveWorkflow } from '../audit-archive.js';
 import type { Decider } from './identity.js';
@@ -17,7 +18,8 @@ import type { IncidentRun } from './state.js';
 type AuditActivities = ReturnType<typeof createAuditActivities>;
 
 const { auditAppend } = wf.proxyActivities<AuditActivities>({
-  startToCloseTimeout: '30 seconds',
+  // An append takes milliseconds (a few hundred at 200 incidents at once): a lost worker's is retried soon.
+  startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 5, initialInterval: 500, maximumInterval: 10_000, nonRetryableErrorTypes: ['BadInput'] },
 });
 
@@ -31,7 +33,8 @@ const CLOSE_WAIT = '24 hours';
 export class AuditTrail {
   private seq = 0;
   private readonly queue: AuditEntry[] = [];
-  private checkpointWanted = false;
+  /** A checkpoint is wanted once the chain holds this many entries (0: none wanted). */
+  private checkpointAt = 0;
   private closing = false;
   private done = false;
   /** The newest signed checkpoint (also in the history, as the append's result). */
@@ -56,7 +59,7 @@ export class AuditTrail {
     const gate = entry.step && (entry.kind === 'gate' || entry.kind === 'approval') ? this.run.status.gates.find((g) => g.id === entry.step) : undefined;
     const step = st && { action: st.action, phase: st.phase, state: st.state, summary: st.summary, effect: st.effect, error: st.error, proof: st.proof, ...(args && { args }) };
     this.record('timeline', { ...entry, ...(step && { stepState: step }), ...(gate && { gate: { argsHash: gate.argsHash, required: gate.required, state: gate.state, approvals: gate.approvals.map((v) => ({ by: v.by, at: v.at, keyId: v.keyId, via: v.via })) } }) }, entry.by);
-    if (entry.kind === 'phase') this.checkpointWanted = true;
+    if (entry.kind === 'phase') this.checkpointAt = this.seq;
   }
 
   decision(d: Decider, kind: string): void {
@@ -69,14 +72,16 @@ export class AuditTrail {
   async loop(): Promise<void> {
     const incidentId = this.run.input.incidentId;
     for (;;) {
-      await wf.condition(() => this.queue.length > 0 || this.checkpointWanted || this.closing);
-      if (!this.queue.length && !this.checkpointWanted) break;
+      await wf.condition(() => this.queue.length > 0 || this.checkpointAt > 0 || this.closing);
+      if (!this.queue.length && !this.checkpointAt) break;
       const batch = this.queue.slice(0, BATCH);
-      const checkpoint = this.checkpointWanted && batch.length === this.queue.length;
+      // Entries queued while an append was in flight may carry a later request: it stays wanted.
+      const upTo = batch.length ? (batch[batch.length - 1] as AuditEntry).seq + 1 : this.seq;
+      const checkpoint = this.checkpointAt > 0 && upTo >= this.checkpointAt;
       try {
         const r = await auditAppend({ incidentId, entries: batch, ...(checkpoint && { checkpoint }) });
         this.queue.splice(0, batch.length);
-        if (checkpoint) this.checkpointWanted = false;
+        if (checkpoint && this.checkpointAt <= upTo) this.checkpointAt = 0;
         if (r.checkpoint) this.last = r.checkpoint;
         this.problem = undefined;
       } catch (err) {
@@ -92,7 +97,7 @@ export class AuditTrail {
   async close(data: Record<string, unknown>): Promise<void> {
     this.record('closed', data);
     this.closing = true;
-    this.checkpointWanted = true;
+    this.checkpointAt = this.seq;
     await wf.condition(() => this.done, CLOSE_WAIT);
   }
 }
@@ -107,7 +112,7 @@ export function startAudit(run: IncidentRun): void {
     'declared',
     {
       incidentId: input.incidentId,
-      workflowId: wf.workflowInfo().workflowId,
+      workflowId: workflowIdFor(input.incidentId),
       runbook: { ...status.runbook, doc: run.doc },
       mode: input.mode,
       severity: input.severity,
@@ -132,7 +137,8 @@ export async function closeAudit(run: IncidentRun): Promise<void> {
   const children = [...run.children, ...(status.notice ? [status.notice.workflowId] : [])];
   await trail.close({ state: status.state, phase: status.phase, activeContainment: status.activeContainment, abortReason: status.abortReason ?? null, children });
   if (!run.policy?.audit?.archive) return;
-  const self = wf.workflowInfo().workflowId;
+  // From the incident id, not workflowInfo(): a replayer runs the history under another id.
+  const self = workflowIdFor(run.input.incidentId);
   await wf.startChild(AuditArchiveWorkflow, {
     workflowId: `${self}-audit-archive`,
     args: [{ incidentId: run.input.incidentId, workflowIds: [self, ...children] }],
