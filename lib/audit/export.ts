@@ -1,9 +1,9 @@
 /**
  * An incident's audit record for people and tools: Markdown (an auditor reads it), JSON
  * (everything, as stored) and CSV (a row per record). Built from the verified log only;
- * the values were masked when recorded, and the text is redacted once more on the way out.
+ * the values were masked when recorded, and are redacted once more on the way out.
  */
-import { redactText } from '../redact.js';
+import { redactDecoded } from '../history/decode.js';
 import type { IncidentVerdict, StoredRecord } from './verify.js';
 
 export type ExportFormat = 'md' | 'json' | 'csv';
@@ -21,10 +21,12 @@ type Data = Record<string, unknown>;
 export const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
 const data = (r: StoredRecord): Data => JSON.parse(r.payload) as Data;
 
-export function renderExport(format: ExportFormat, x: ExportInput): string {
-  if (format === 'json') return redactText(JSON.stringify({ incidentId: x.incidentId, exportedAt: x.exportedAt, verified: x.verdict, archives: x.archives, records: x.records.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, hash: r.hash, data: data(r) })) }, null, 2));
-  if (format === 'csv') return redactText(csv(x.records));
-  return redactText(markdown(x));
+export function renderExport(format: ExportFormat, input: ExportInput): string {
+  // Value by value, so the JSON stays JSON; the stored payloads (and their hashes) are untouched.
+  const x = { ...input, records: input.records.map((r) => ({ ...r, payload: JSON.stringify(redactDecoded(JSON.parse(r.payload), [])) })) };
+  if (format === 'json') return JSON.stringify({ incidentId: x.incidentId, exportedAt: x.exportedAt, verified: x.verdict, archives: x.archives, records: x.records.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, hash: r.hash, data: data(r) })) }, null, 2);
+  if (format === 'csv') return csv(x.records);
+  return markdown(x);
 }
 
 const CSV_COLUMNS = ['seq', 'at', 'kind', 'actor', 'entry', 'step', 'action', 'state', 'message', 'key_id', 'via', 'signature', 'hash'] as const;
