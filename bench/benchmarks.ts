@@ -5,6 +5,7 @@ import { cliLatency } from './cli-latency.js';
 import { containment } from './containment.js';
 import { declareToComplete } from './declare-to-complete.js';
 import { revokeBulk } from './revoke-bulk.js';
+import { slackAck } from './slack-ack.js';
 import type { Benchmark } from './types.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency, approve];
+export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency, approve, slackAck];

@@ -285,14 +285,12 @@ async function main(): Promise<number> {
           throw new Error(`returned ${result.samples.length} samples and ${result.floorSamples.length} floor samples, expected ${runs} of each`);
         }
         for (const line of result.notes ?? []) ctx.note(line);
-        fresh.push({
-          name: b.name,
-          unit: b.unit,
-          ...summarize(result.samples, result.floorSamples),
-          command: commandFor(b, runs),
-          machine,
-          date: new Date().toISOString(),
-        });
+        const date = new Date().toISOString();
+        fresh.push({ name: b.name, unit: b.unit, ...summarize(result.samples, result.floorSamples), command: commandFor(b, runs), machine, date });
+        for (const x of result.extra ?? []) {
+          if (!x.samples.length || !x.floorSamples.length) throw new Error(`extra result ${x.name}: no samples or no floor samples`);
+          fresh.push({ name: `${b.name}.${x.name}`, unit: x.unit ?? b.unit, ...summarize(x.samples, x.floorSamples), command: commandFor(b, runs), machine, date });
+        }
       } catch (e) {
         failed = true;
         if (!interrupted) err(`${b.name}: FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -17,12 +17,13 @@ export function round(value: number, decimals: number): number {
 }
 
 /** Summary numbers of one benchmark: milliseconds rounded to 3 decimals, ratio (from unrounded values) to 2. */
-export function summarize(samples: readonly number[], floorSamples: readonly number[]): Pick<ResultEntry, 'p50' | 'p95' | 'runs' | 'floor' | 'ratio'> {
+export function summarize(samples: readonly number[], floorSamples: readonly number[]): Pick<ResultEntry, 'p50' | 'p95' | 'p99' | 'runs' | 'floor' | 'ratio'> {
   const p50 = percentile(samples, 50);
   const floor = percentile(floorSamples, 50);
   return {
     p50: round(p50, 3),
     p95: round(percentile(samples, 95), 3),
+    p99: round(percentile(samples, 99), 3),
     runs: samples.length,
     floor: round(floor, 3),
     ratio: floor > 0 ? round(p50 / floor, 2) : Number.POSITIVE_INFINITY,
@@ -39,8 +40,8 @@ export function machineLine(): string {
 
 /** Fixed-width text table of results. */
 export function formatTable(entries: readonly ResultEntry[]): string {
-  const header = ['benchmark', 'unit', 'p50', 'p95', 'runs', 'floor', 'ratio'];
-  const rows = entries.map((e) => [e.name, e.unit, e.p50.toFixed(2), e.p95.toFixed(2), String(e.runs), e.floor.toFixed(3), e.ratio.toFixed(2)]);
+  const header = ['benchmark', 'unit', 'p50', 'p95', 'p99', 'runs', 'floor', 'ratio'];
+  const rows = entries.map((e) => [e.name, e.unit, e.p50.toFixed(2), e.p95.toFixed(2), e.p99 === undefined ? '-' : e.p99.toFixed(2), String(e.runs), e.floor.toFixed(3), e.ratio.toFixed(2)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const numeric = (i: number): boolean => i >= 2;
   const line = (cells: string[]): string =>

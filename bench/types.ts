@@ -40,6 +40,16 @@ export interface BenchResult {
   floorSamples: number[];
   /** Optional extra lines (e.g. a breakdown) printed on stderr; not written to results.json. */
   notes?: string[];
+  /** More measurements of the same run, each its own entry named `<benchmark>.<name>` (any number of samples). */
+  extra?: ExtraResult[];
+}
+
+export interface ExtraResult {
+  name: string;
+  /** Default: the benchmark's unit. */
+  unit?: string;
+  samples: number[];
+  floorSamples: number[];
 }
 
 export interface Benchmark {
@@ -59,6 +69,8 @@ export interface ResultEntry {
   unit: string;
   p50: number;
   p95: number;
+  /** 99th percentile (nearest rank); entries recorded before it was added have none. */
+  p99?: number;
   runs: number;
   floor: number;
   ratio: number;

@@ -114,6 +114,7 @@ export function sharedWith(drill: TargetConfig, other: TargetConfig): string[] {
 export function drillTargetProblems(targets: Readonly<Record<string, TargetConfig>>): string[] {
   const problems: string[] = [];
   for (const [name, t] of Object.entries(targets)) {
+    if (t.drill?.token && !t.app) problems.push(`targets.${name}.drill.token: the drill sends the token to the app, and the target has no app.url`);
     if (!t.drillTarget) continue;
     for (const [otherName, other] of Object.entries(targets)) {
       if (otherName === name || other.drillTarget) continue;

@@ -162,6 +162,14 @@ export const targetSchema = z
         nginxUrl: z.string().url().optional().describe('The nginx in front of the drill app: after containment a banned client must get 403 there'),
         clientIpHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).default('X-Real-IP').describe('The header that nginx takes the client address from (realip), for the banned-client check'),
         healthUrl: z.string().url().optional().describe('Checked during a drill besides Redis and PostgreSQL (default app.url): failing, the drill is aborted'),
+        token: z
+          .object({
+            signingKey: secretRef.describe("The drill app's JWT signing key (HS256): the drill signs a fresh token of the drill user with it before acting"),
+            user: z.string().min(1).max(200).describe("The drill user (the token's sub and user_id claims): the drill's runbook revokes its tokens (user_ids, or revoke_all)"),
+          })
+          .strict()
+          .optional()
+          .describe('After containment, and again after the all-clear, a token the drill revoked must be refused by the app (app.url)'),
       })
       .strict()
       .optional()

@@ -27,6 +27,7 @@ export function targetSecretRefs(target: TargetConfig): Array<{ path: string; re
     ['postgres.appPassword', target.postgres?.appPassword],
     ['github.token', target.github?.token],
     ['slack.webhook', target.slack?.webhook],
+    ['drill.token.signingKey', target.drill?.token?.signingKey],
   ];
   return refs.filter((r): r is [string, SecretRef] => r[1] !== undefined).map(([path, ref]) => ({ path, ref }));
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run demo`: a throwaway Temporal dev server and worker, and two drills on
- * the local target, steered by a declarer and two approvers:
+ * `npm run demo`: a throwaway Temporal dev server and worker, two drill-mode
+ * incidents on the local target, steered by a declarer and two approvers:
  *  1. token-leak: revoke a leaked jti and a user's tokens, ban an address,
  *     flip the kill-switch; the all-clear lifts the kill-switch.
  *  2. sqli: put a throwaway app database read-only, prove a write fails, and
@@ -12,6 +12,8 @@
  * produced (post-mortem, timeline, notices, evidence) stays in the git-ignored
  * .data/demo/evidence/<incident-id>/ (the demo's dataDir, so the paths in the
  * step summaries are the kept files).
+ * Then one drill as a schedule runs it (scripts/demo-drill.ts): robots rehearse
+ * sqli on a drill target of its own, and the report's summary is printed.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,8 @@ import { approveGate, connectClient, declareIncident, resolveIncident, TERMINAL,
 import { createLogger } from '../lib/logger.js';
 import { createWorker } from '../worker/create.js';
 import { startProbeApp } from '../test/helpers/probe-app.js';
+import { ADMIN_URL, createDemoDb, type DemoDb } from './demo-db.js';
+import { prepareDrillDemo, runDrillDemo } from './demo-drill.js';
 import type { Client } from '@temporalio/client';
 import { ephemeralKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
 import { keyPairSigner } from '../lib/identity/signer.js';
@@ -37,7 +41,6 @@ import type { IncidentStatus } from '../workflows/definitions.js';
 const KEY_PREFIX = 'firebreak-demo';
 /** The demo's dataDir: each incident's documents and evidence outlive the temp folder here (git-ignored). */
 const KEEP_DIR = join(PROJECT_ROOT, '.data', 'demo');
-const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (line = '') => process.stdout.write(`${line}\n`);
 /** The demo's people, each with a throwaway key (registered in the demo config): every decision is signed. */
 const PEOPLE = ['demo-oncall', 'demo-alice', 'demo-bob'];
@@ -46,41 +49,6 @@ const actor = (user: string, keyOf: string = user): Principal => ({ user, host: 
 const secs = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
 /** A path as typed from the project root, when it is inside it. */
 const shown = (p: string) => (relative(PROJECT_ROOT, p).startsWith('..') ? p : relative(PROJECT_ROOT, p));
-
-interface DemoDb {
-  database: string;
-  role: string;
-  drop(): Promise<void>;
-}
-
-/** A throwaway app database: tables owned by postgres, the app role with plain grants (as it should be). */
-async function createDemoDb(): Promise<DemoDb> {
-  const suffix = randomBytes(3).toString('hex');
-  const database = `firebreak_demo_${suffix}`;
-  const role = `firebreak_demo_app_${suffix}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${role} LOGIN`);
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
-  const db = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  await db.connect();
-  await db.query(`CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)`);
-  await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO ${role}`);
-  await db.query(`GRANT USAGE ON SEQUENCE orders_id_seq TO ${role}`);
-  await db.end();
-  return {
-    database,
-    role,
-    async drop() {
-      const a = new pg.Client({ connectionString: ADMIN_URL });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await a.query(`DROP ROLE IF EXISTS ${role}`);
-      await a.end();
-    },
-  };
-}
 
 /** Try a write as the app role, the way the app would. */
 async function appWrite(db: DemoDb): Promise<string> {
@@ -107,6 +75,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-demo-'));
   const db = await createDemoDb();
   const app = await startProbeApp();
+  const drill = await prepareDrillDemo(dir);
   const envFile = join(dir, 'app.env');
   writeFileSync(envFile, '# the demo app\'s .env (docker-compose)\nDEBUG=False\nJWT_SECRET_KEY=old-demo-key\n', { mode: 0o600 });
   process.env.FIREBREAK_DEMO_PAYLOAD_KEY = randomBytes(32).toString('base64');
@@ -126,6 +95,8 @@ async function main(): Promise<void> {
       'identity:',
       '  responders:',
       ...PEOPLE.map((p) => `    - { name: ${p}, keys: ["${publicLine(KEYS.get(p) as KeyPair, p)}"] }`),
+      ...drill.identity,
+      ...drill.drills,
       'targets:',
       '  local:',
       '    description: this machine (demo key prefix and database, so a real local app is untouched)',
@@ -133,10 +104,11 @@ async function main(): Promise<void> {
       `    postgres: { adminUrl: "${ADMIN_URL}", database: ${db.database}, appRole: ${db.role} }`,
       `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }] }`,
       `    app: { url: "${app.httpsOrigin}", httpUrl: "${app.httpOrigin}", caFile: "${app.caFile}", routes: ["/", "/admin"] }`,
+      ...drill.target,
       'log: { level: warn }',
     ].join('\n'),
   );
-  say('Firebreak demo: two drills on the local target');
+  say('Firebreak demo: two drill-mode incidents on the local target, then one drill run by robots');
   say(`  config ${configFile}`);
   const server = await startDevServer({ uiPort: false, logLevel: 'error' });
   say(`  Temporal dev server ${server.address} (throwaway, in memory)`);
@@ -162,12 +134,15 @@ async function main(): Promise<void> {
       writeFileSync(join(folder, 'status.json'), `${JSON.stringify(s, null, 2)}\n`);
       kept.push(folder);
     }
+
     const md = join(incidentDir(config.dataDir, leak.id), 'postmortem.md');
     say();
     say(`Post-mortem draft of ${leak.id}; first lines:`);
     say(readFileSync(md, 'utf8').split('\n').slice(0, 18).map((l) => `  ${l}`).join('\n'));
+    const rehearsal = await runDrillDemo(client, config, say);
+    if (rehearsal && existsSync(incidentDir(config.dataDir, rehearsal.incidentId))) kept.push(incidentDir(config.dataDir, rehearsal.incidentId));
     say();
-    const ok = leak.state === 'completed' && sqli.state === 'completed';
+    const ok = leak.state === 'completed' && sqli.state === 'completed' && rehearsal?.outcome === 'passed';
     say(`demo ${ok ? 'completed' : 'FAILED'} in ${secs(t0)} s; nothing left running.`);
     if (!ok) process.exitCode = 1;
   } finally {
@@ -180,6 +155,7 @@ async function main(): Promise<void> {
     await server.stop();
     await db.drop();
     await app.close();
+    await drill.close();
     await dropDatabase(ownDb);
     rmSync(dir, { recursive: true, force: true });
   }

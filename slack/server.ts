@@ -16,6 +16,7 @@ import type { FrontDoor } from '../lib/incidents/types.js';
 import type { Logger } from '../lib/logger.js';
 import { createSlackApp, EVENTS_PATH, webClientOptions } from './app.js';
 import { SlackIdentity } from './identity.js';
+import { createLiveStatus, type LiveOptions, type LiveStatus } from './live/index.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -23,6 +24,8 @@ export interface SlackServer {
   /** The Request URL to give Slack (slash command, interactivity, events): `http://host:port/slack/events`. */
   url: string;
   port: number;
+  /** The live status refresher, unless started with `live: false`. */
+  live?: LiveStatus;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,8 @@ export interface SlackServerOptions {
   host?: string;
   port?: number;
   env?: NodeJS.ProcessEnv;
+  /** The live status messages' tuning (slack/live); `false`: no refresher (a front door only). */
+  live?: LiveOptions | false;
 }
 
 /** A front door whose Temporal client connects on first use and again after a failed attempt. */
@@ -82,8 +87,9 @@ export async function startSlackServer(o: SlackServerOptions): Promise<SlackServ
 
   const door = lazyDoor(config);
   const identity = new SlackIdentity(slack, config.registry, web, key);
+  const live = o.live === false ? undefined : createLiveStatus({ config, logger, door, botToken, options: o.live });
   const { receiver } = createSlackApp({
-    deps: { config, slack, logger, door, identity },
+    deps: { config, slack, logger, door, identity, ...(live && { live }) },
     signingSecret,
     botToken,
     botId: auth.bot_id ?? '',
@@ -126,14 +132,17 @@ export async function startSlackServer(o: SlackServerOptions): Promise<SlackServ
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${EVENTS_PATH}`;
   logger.info({ url, team: slack.teamId, command: slack.command, service: slack.service, keyId: key.keyId }, 'slack front door listening');
+  live?.start();
   return {
     url,
     port,
+    ...(live && { live }),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await live?.close();
       await door.close();
     },
   };

@@ -48,6 +48,18 @@ export interface Baseline {
   appStatus?: number;
   /** The raw value of the lockdown flag (null when unset). */
   lockdownFlag?: string | null;
+  /** The drill user's fresh token (`drill.token`): its claims only (never the token), and the app's answer to it. */
+  token?: { claims: DrillTokenClaims; status: number | string };
+}
+
+/** Claims of the token a drill signs for its drill user (the signature is made on the worker, never kept). */
+export interface DrillTokenClaims {
+  token_type: 'access';
+  jti: string;
+  sub: string;
+  user_id: string;
+  iat: number;
+  exp: number;
 }
 
 export type CheckSystem = 'postgres' | 'app' | 'nginx' | 'redis';

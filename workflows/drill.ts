@@ -24,6 +24,11 @@ const quick = wf.proxyActivities<Activities>({ startToCloseTimeout: '1 minute', 
 const once = wf.proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 2, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE } });
 const watch = wf.proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: { maximumAttempts: 10, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE } });
 
+/** Marker of drills that publish their report (to Slack, a GitHub issue) when the target has them. */
+const DRILL_PUBLISH = 'drill-publish-report';
+/** Marker of drills that check containment after an incident that ended before the drill saw it contained. */
+const LATE_CONTAINMENT_CHECK = 'drill-late-containment-check';
+
 const TERMINAL = new Set(['completed', 'aborted', 'rejected']);
 const PAST_CONTAINMENT = new Set(['recovery', 'postmortem', 'done']);
 
@@ -65,6 +70,14 @@ export async function DrillWorkflow(drill: DrillInput): Promise<DrillReport> {
     await quick.drillDecide({ workflowId, incidentId: input.incidentId, kind: 'abort', robot: settings.approvers[0] ?? settings.declarer, reason: `drill stopped: ${detail}` });
   };
 
+  /** Containment must hold, seen from outside the steps that made it (before the all-clear lifts it). */
+  const checkContainment = async (steps: Observation['steps']): Promise<void> => {
+    containedAt = new Date(Date.now()).toISOString();
+    const checks = await once.drillCheck({ when: 'containment', target: input.target, incidentId: input.incidentId, baseline, steps, params: input.params });
+    postConditions.push(...checks);
+    for (const c of checks) if (!c.ok) failures.push(`post-condition failed (${c.system}, after containment): ${c.check}: ${c.detail}`);
+  };
+
   while (!ended) {
     const o: Observation = await watch.drillObserve({ workflowId, since: seen, waitMs: Math.min(settings.healthEveryMs, 5_000) });
     if (TERMINAL.has(o.state)) break;
@@ -82,13 +95,7 @@ export async function DrillWorkflow(drill: DrillInput): Promise<DrillReport> {
       const broken = o.steps.filter((s) => s.state === 'failed').map((s) => `${s.id} (${s.error ?? 'failed'})`);
       await abort('step-failed', `step ${broken.join(', ') || '(unknown)'} failed`);
     }
-    if (!stop && !containedAt && (o.state === 'awaiting-resolve' || PAST_CONTAINMENT.has(o.phase))) {
-      // Containment must hold, seen from outside the steps that made it (before the all-clear lifts it).
-      containedAt = new Date(Date.now()).toISOString();
-      const checks = await once.drillCheck({ when: 'containment', target: input.target, incidentId: input.incidentId, baseline, steps: o.steps, params: input.params });
-      postConditions.push(...checks);
-      for (const c of checks) if (!c.ok) failures.push(`post-condition failed (${c.system}, after containment): ${c.check}: ${c.detail}`);
-    }
+    if (!stop && !containedAt && (o.state === 'awaiting-resolve' || PAST_CONTAINMENT.has(o.phase))) await checkContainment(o.steps);
     const gate = o.gates.find((g) => !acted.has(`${g.id}/${g.argsHash}/${g.voters.length}`));
     if (gate && (o.state === 'awaiting-approval' || o.state === 'awaiting-resolve' || o.state === 'rolling-back')) {
       acted.add(`${gate.id}/${gate.argsHash}/${gate.voters.length}`);
@@ -110,6 +117,8 @@ export async function DrillWorkflow(drill: DrillInput): Promise<DrillReport> {
     return undefined;
   });
   const last: Observation = await quick.drillObserve({ workflowId, since: '', waitMs: 0 });
+  // An incident with nothing to lift can end before the drill looked: what it put in force is still there.
+  if (!stop && !containedAt && last.state === 'completed' && wf.patched(LATE_CONTAINMENT_CHECK)) await checkContainment(last.steps);
   if (final && final.state !== 'completed' && !stop) failures.push(`the incident ended ${final.state}${final.abortReason ? `: ${final.abortReason}` : ''}`);
   const restore = await once.drillCheck({ when: 'restore', target: input.target, incidentId: input.incidentId, baseline, steps: last.steps, params: input.params });
   postConditions.push(...restore);
@@ -118,6 +127,10 @@ export async function DrillWorkflow(drill: DrillInput): Promise<DrillReport> {
   const restoredAt = restore.every((c) => c.ok) ? endedAt : undefined;
 
   const report = await quick.drillReport({ drill, incident: input, observation: last, postConditions, startedAt, endedAt, stop, failures, restoredAt, containedAt });
+  if (wf.patched(DRILL_PUBLISH)) {
+    // Slack and GitHub are told when configured; the report is kept either way, and an outage there changes no outcome.
+    await quick.drillPublish(report).catch((err: unknown) => wf.log.warn('drill report not published', { incidentId: input.incidentId, error: (err as Error).message }));
+  }
   if (report.outcome !== 'passed') {
     throw wf.ApplicationFailure.create({ type: DRILL_FAILED, nonRetryable: true, message: `drill ${input.incidentId} ${report.outcome}: ${report.failures.join('; ')}`, details: [report] });
   }

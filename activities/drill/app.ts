@@ -6,23 +6,14 @@ import type { TargetConfig } from '../../lib/config.js';
 import { djangoKey, LOCKDOWN_KEY } from '../../lib/redis-keys.js';
 import type { Baseline, CheckRequest, PostCondition } from '../../workflows/drill-definitions.js';
 import type { TargetClients } from '../deps.js';
-import { errorLine } from '../support/failures.js';
+import { httpStatus } from './http.js';
 
-/** The status a GET answers with, or the reason there was none. */
-export async function httpStatus(url: string, headers: Record<string, string> = {}): Promise<number | string> {
-  try {
-    const res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(5_000) });
-    await res.body?.cancel().catch(() => undefined);
-    return res.status;
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return cause ?? errorLine(err);
-  }
-}
+/** How the drill reaches the app: trusting its caFile. */
+export const appOptions = (app: NonNullable<TargetConfig['app']>) => (app.caFile ? { caFile: app.caFile } : {});
 
 export async function appBaseline(clients: TargetClients, target: string, t: TargetConfig): Promise<Pick<Baseline, 'appStatus' | 'lockdownFlag'>> {
   const flag = await clients.redis(target).get(djangoKey(t.redis, LOCKDOWN_KEY));
-  const status = t.app ? await httpStatus(t.app.url) : undefined;
+  const status = t.app ? await httpStatus(t.app.url, appOptions(t.app)) : undefined;
   return { lockdownFlag: flag, ...(typeof status === 'number' && { appStatus: status }) };
 }
 
@@ -32,7 +23,7 @@ export async function appChecks(clients: TargetClients, target: string, t: Targe
   const out: PostCondition[] = [];
   if (req.when === 'containment') {
     if (t.app) {
-      const s = await httpStatus(t.app.url);
+      const s = await httpStatus(t.app.url, appOptions(t.app));
       out.push({ when: 'containment', system: 'app', check: `the app answers 503 under lockdown (${t.app.url})`, ok: s === 503, detail: typeof s === 'number' ? `answered ${s}` : `no answer (${s})` });
     }
     return out;
@@ -41,7 +32,7 @@ export async function appChecks(clients: TargetClients, target: string, t: Targe
   const was = req.baseline.lockdownFlag ?? null;
   out.push({ when: 'restore', system: 'redis', check: 'the lockdown flag is back to its value before the drill', ok: flag === was, detail: flag === was ? (was === null ? 'unset, as before' : `"${was}", as before`) : `now ${flag === null ? 'unset' : `"${flag}"`}, before ${was === null ? 'unset' : `"${was}"`}` });
   if (t.app) {
-    const s = await httpStatus(t.app.url);
+    const s = await httpStatus(t.app.url, appOptions(t.app));
     const want = req.baseline.appStatus;
     out.push({ when: 'restore', system: 'app', check: `the app answers as before the drill (${t.app.url})`, ok: typeof s === 'number' && s !== 503 && (want === undefined || s === want), detail: `answered ${s}, before ${want ?? 'no answer'}` });
   }

@@ -2,7 +2,7 @@
 import type { ActivityDeps } from '../deps.js';
 import type { HealthResult } from '../../workflows/drill-definitions.js';
 import { errorLine } from '../support/failures.js';
-import { httpStatus } from './app.js';
+import { httpStatus } from './http.js';
 
 export function createHealth(deps: ActivityDeps) {
   return async function drillHealth(req: { target: string }): Promise<HealthResult> {
@@ -20,7 +20,7 @@ export function createHealth(deps: ActivityDeps) {
     }
     const url = t.drill?.healthUrl ?? t.app?.url;
     if (url) {
-      const s = await httpStatus(url);
+      const s = await httpStatus(url, t.app?.caFile && url === t.app.url ? { caFile: t.app.caFile } : {});
       if (typeof s !== 'number' || (t.drill?.healthUrl !== undefined && s >= 500 && s !== 503)) problems.push(`${url}: ${typeof s === 'number' ? `answered ${s}` : `no answer (${s})`}`);
     }
     return problems.length ? { ok: false, problem: problems.join('; ') } : { ok: true };

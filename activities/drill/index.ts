@@ -12,9 +12,11 @@ import { createHealth } from './health.js';
 import { nginxChecks } from './nginx.js';
 import { pgBaseline, pgChecks } from './postgres.js';
 import { createPrepare } from './prepare.js';
+import { createPublish } from './publish.js';
 import { createReport } from './report.js';
 import { robotPrincipals } from './robots.js';
 import { createSteer } from './steer.js';
+import { tokenBaseline, tokenChecks } from './token.js';
 
 export interface DrillDeps extends ActivityDeps {
   /** The Temporal client robot decisions go through (default: the worker's, from the activity context). */
@@ -29,14 +31,17 @@ export function createDrillActivities(deps: DrillDeps) {
     ...createSteer(client, robots),
     drillHealth: createHealth(deps),
     drillReport: createReport(deps),
+    drillPublish: createPublish(deps),
     async drillBaseline(req: { target: string; incidentId: string }): Promise<Baseline> {
       const t = deps.clients.target(req.target);
-      return { takenAt: new Date().toISOString(), ...(await appBaseline(deps.clients, req.target, t)), ...(t.postgres ? await pgBaseline(deps.clients, req.target, t.postgres) : {}) };
+      // The token must outlive the longest drill (time budget) and its all-clear check.
+      const token = await tokenBaseline(t, deps.config.drills.timeBudget + 60 * 60_000);
+      return { takenAt: new Date().toISOString(), ...(await appBaseline(deps.clients, req.target, t)), ...(t.postgres ? await pgBaseline(deps.clients, req.target, t.postgres) : {}), ...token };
     },
     async drillCheck(req: CheckRequest): Promise<PostCondition[]> {
       const t = deps.clients.target(req.target);
-      const [pgc, app, nginx] = await Promise.all([t.postgres ? pgChecks(deps.clients, req.target, t.postgres, req) : [], appChecks(deps.clients, req.target, t, req), nginxChecks(t, req)]);
-      return [...pgc, ...app, ...nginx];
+      const [pgc, app, token, nginx] = await Promise.all([t.postgres ? pgChecks(deps.clients, req.target, t.postgres, req) : [], appChecks(deps.clients, req.target, t, req), tokenChecks(t, req), nginxChecks(t, req)]);
+      return [...pgc, ...app, ...token, ...nginx];
     },
   };
 }

@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import type { TargetConfig } from '../../lib/config.js';
 import type { CheckRequest, PostCondition } from '../../workflows/drill-definitions.js';
-import { httpStatus } from './app.js';
+import { httpStatus } from './http.js';
 
 /** The first single address among the drill's parameters, once a ban step ran. */
 function bannedAddress(req: CheckRequest): string | undefined {
@@ -16,7 +16,7 @@ export async function nginxChecks(t: TargetConfig, req: CheckRequest): Promise<P
   const address = bannedAddress(req);
   if (!url || !address) return [];
   const header = t.drill?.clientIpHeader ?? 'X-Real-IP';
-  const s = await httpStatus(url, { [header]: address });
+  const s = await httpStatus(url, { headers: { [header]: address } });
   const lifted = req.steps.some((x) => x.action === 'network.ban_ips' && x.state === 'undone');
   if (req.when === 'containment') return [{ when: 'containment', system: 'nginx', check: `nginx answers 403 to banned client ${address}`, ok: s === 403, detail: `answered ${s}` }];
   if (!lifted) return [];

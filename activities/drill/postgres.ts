@@ -47,10 +47,14 @@ export async function pgBaseline(clients: TargetClients, target: string, pgc: Pg
 
 const q = pg.escapeIdentifier;
 
-/** The write as the app role: null when it went through, else the SQLSTATE it was refused with. */
-async function writeAsApp(pgc: Pg, probe: NonNullable<Baseline['writeProbe']>): Promise<{ code: string | null; message?: string } | { login: string }> {
+/**
+ * The write as the app role: null when it went through, else the SQLSTATE it was refused with.
+ * `asAttacker` first switches the read-only default off, as anyone with the app's connection can:
+ * only revoked privileges (42501) refuse that write.
+ */
+async function writeAsApp(pgc: Pg, probe: NonNullable<Baseline['writeProbe']>, asAttacker: boolean): Promise<{ code: string | null; message?: string } | { login: string }> {
   const sql = `UPDATE ${q(probe.schema)}.${q(probe.table)} SET ${q(probe.column)} = ${q(probe.column)} WHERE false`;
-  const r = await tryAsAppRole(pgc, [], (c) => tryWrite(c, sql, false));
+  const r = await tryAsAppRole(pgc, [], (c) => tryWrite(c, sql, asAttacker));
   return r.ok ? r.value : { login: r.reason };
 }
 
@@ -62,10 +66,10 @@ export async function pgChecks(clients: TargetClients, target: string, pgc: Pg, 
   const where = probe ? `${probe.schema}.${probe.table}` : '';
   if (req.when === 'containment') {
     if (!probe) return [{ when: 'containment', system: 'postgres', check: `a write as ${pgc.appRole} is refused`, ok: false, detail: 'before the drill the app role could UPDATE no table, so nothing proves the read-only state' }];
-    const w = await writeAsApp(pgc, probe);
-    const ok = 'code' in w && (w.code === '42501' || w.code === '25006');
-    const detail = 'login' in w ? `could not log in as the app role: ${w.login}` : w.code === null ? `the write to ${where} went through` : `refused (${w.code}: ${w.message ?? ''})`;
-    out.push({ when: 'containment', system: 'postgres', check: `a write as ${pgc.appRole} is refused`, ok, detail });
+    const w = await writeAsApp(pgc, probe, true);
+    const ok = 'code' in w && w.code === '42501';
+    const detail = 'login' in w ? `could not log in as the app role: ${w.login}` : w.code === null ? `the write to ${where} went through with the read-only default switched off (a read-only default alone is no control)` : `refused (${w.code}: ${w.message ?? ''})`;
+    out.push({ when: 'containment', system: 'postgres', check: `a write as ${pgc.appRole} is refused (with the read-only default switched off)`, ok, detail });
     return out;
   }
   const now = await pgBaseline(clients, target, pgc);
@@ -73,15 +77,18 @@ export async function pgChecks(clients: TargetClients, target: string, pgc: Pg, 
   const after = new Set(now.grants ?? []);
   const lost = [...before].filter((g) => !after.has(g));
   const gained = [...after].filter((g) => !before.has(g));
+  // The lift gives back privileges, never a grant option (database.read_only's record keeps none): say so when that is all.
+  const optionOnly = lost.length > 0 && lost.every((g) => g.endsWith(' (grantable)') && gained.includes(g.slice(0, -' (grantable)'.length))) && gained.length === lost.length;
+  const hint = optionOnly ? ': the all-clear never gives back WITH GRANT OPTION (by design); an app role should hold none, so revoke it on the drill target (and in production)' : '';
   out.push({
     when: 'restore',
     system: 'postgres',
     check: `${pgc.appRole}'s grants and settings are exactly as before the drill`,
     ok: !lost.length && !gained.length,
-    detail: lost.length || gained.length ? `missing: ${lost.join(', ') || 'none'}; extra: ${gained.join(', ') || 'none'}` : `${before.size} entries compared, all equal`,
+    detail: lost.length || gained.length ? `missing: ${lost.join(', ') || 'none'}; extra: ${gained.join(', ') || 'none'}${hint}` : `${before.size} entries compared, all equal`,
   });
   if (probe) {
-    const w = await writeAsApp(pgc, probe);
+    const w = await writeAsApp(pgc, probe, false);
     const ok = 'code' in w && w.code === null;
     out.push({ when: 'restore', system: 'postgres', check: `a write as ${pgc.appRole} succeeds`, ok, detail: 'login' in w ? `could not log in: ${w.login}` : ok ? `UPDATE on ${where} accepted (rolled back)` : `refused (${w.code}: ${w.message ?? ''})` });
   }

@@ -6,7 +6,7 @@
 export { connectClient } from './connect.js';
 export { declareIncident, findOpenByDedupKey, newIncidentId, prepareDeclaration, startDeclared } from './declare.js';
 export { handleFor, toWorkflowId } from './handles.js';
-export { getNoticeStatus, getStatus, isTerminal, listIncidents, NEEDS_HUMAN, needsHumanOrEnded, TERMINAL, waitExitCode, waitFor, type WaitOptions } from './queries.js';
+export { getNoticeStatus, getStatus, isTerminal, listIncidents, type ListOptions, NEEDS_HUMAN, needsHumanOrEnded, TERMINAL, waitExitCode, waitFor, type WaitOptions } from './queries.js';
 export { abortIncident, addNote, approveGate, confirmItem, markPersonalData, overrideStep, recordNoticeSent, resolveIncident, retryIncident, waiveItem, type SteerOptions } from './steer.js';
 export { followIntent, intentDone } from './intent.js';
 export { lockdownDedupKey, lockdownOff, lockdownOn, type LockdownOffResult, type LockdownOnRequest } from './lockdown.js';

@@ -48,9 +48,24 @@ export async function getNoticeStatus(client: Client, id: string): Promise<Notic
   }
 }
 
-export async function listIncidents(client: Client, opts: { open?: boolean; limit?: number } = {}): Promise<IncidentSummary[]> {
+export interface ListOptions {
+  /** Only running incidents. */
+  open?: boolean;
+  /** Only incidents that closed after this moment (with `open`: neither is listed). */
+  closedAfter?: Date;
+  /** Only incidents on this task queue (one Firebreak deployment's). */
+  taskQueue?: string;
+  limit?: number;
+}
+
+/** A value inside a visibility query's single quotes. */
+const quoted = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export async function listIncidents(client: Client, opts: ListOptions = {}): Promise<IncidentSummary[]> {
   const clauses = [`WorkflowType = '${INCIDENT_WORKFLOW}'`];
   if (opts.open) clauses.push(`ExecutionStatus = 'Running'`);
+  if (opts.closedAfter) clauses.push(`CloseTime > '${opts.closedAfter.toISOString()}'`);
+  if (opts.taskQueue !== undefined) clauses.push(`TaskQueue = ${quoted(opts.taskQueue)}`);
   const out: IncidentSummary[] = [];
   const limit = opts.limit ?? 50;
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {

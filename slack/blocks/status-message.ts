@@ -145,6 +145,12 @@ export function statusMessage(s: IncidentStatus, opts: StatusMessageOptions = {}
     const title = '*Open gates*';
     blocks.push(section(`${title}\n${linesWithin(open.map((g) => gateLine(g, s.id, command)), T - title.length - 1, more('open gate', hint))}`));
   }
+  const passed = s.gates.filter((g) => g.state === 'approved');
+  if (passed.length) {
+    const title = '*Approved*';
+    const lines = passed.map((g) => `:white_check_mark: \`${md(g.id, 80)}\` by ${md(g.approvals.map((v) => v.by).join(', ') || 'nobody', 400)}`);
+    blocks.push(section(`${title}\n${linesWithin(lines, T - title.length - 1, more('approved gate', hint))}`));
+  }
   const checklists = s.checklists ?? [];
   if (checklists.length) {
     const lines = checklists.flatMap((c) => [

@@ -93,6 +93,9 @@ export interface ProbeApp {
   dir: string;
   /** Requests the HTTPS server received (paths), newest last. */
   seen: string[];
+  /** Stop the HTTPS server (a real outage: connections refused), and start it again on the same port. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,7 +104,10 @@ const PAGES: Record<string, string> = {
   '/admin': '<!doctype html><title>Admin</title><h1>Admin</h1>',
 };
 
-export async function startProbeApp(): Promise<ProbeApp> {
+/** Middleware run on every HTTPS request once the security headers are set (e.g. the shipped firebreakGuard): it answers, or calls `next`. */
+export type AppGuard = (req: http.IncomingMessage, res: http.ServerResponse, next: (err?: unknown) => void) => void;
+
+export async function startProbeApp(opts: { guard?: AppGuard } = {}): Promise<ProbeApp> {
   const dir = mkdtempSync(join(tmpdir(), 'fbt-probe-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
@@ -123,29 +129,37 @@ export async function startProbeApp(): Promise<ProbeApp> {
     const s = app.state;
     const headers: Headers = { ...s.headers, ...(s.routeHeaders[path] ?? {}) };
     for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value);
-    const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-    const acao = preflight || !s.cors.preflightOnly ? allowOrigin(s.cors, req.headers.origin) : undefined;
-    if (acao !== undefined) {
-      res.setHeader('access-control-allow-origin', acao);
-      res.setHeader('vary', 'Origin');
-      if (s.cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
+    if (opts.guard) {
+      opts.guard(req, res, (err) => {
+        if (err) res.writeHead(500, { 'content-type': 'text/plain' }).end('guard error');
+        else serve();
+      });
+    } else serve();
+    function serve(): void {
+      const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+      const acao = preflight || !s.cors.preflightOnly ? allowOrigin(s.cors, req.headers.origin) : undefined;
+      if (acao !== undefined) {
+        res.setHeader('access-control-allow-origin', acao);
+        res.setHeader('vary', 'Origin');
+        if (s.cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
+      }
+      if (preflight) {
+        if (acao !== undefined) res.setHeader('access-control-allow-methods', 'GET, POST, PUT, DELETE');
+        res.writeHead(acao === undefined ? 200 : 204).end();
+        return;
+      }
+      if (path === '/old-admin') {
+        res.writeHead(301, { location: '/admin' }).end();
+        return;
+      }
+      const page = PAGES[path];
+      if (page === undefined) {
+        res.writeHead(s.notFound.status, { 'content-type': 'text/html' }).end(s.notFound.body);
+        return;
+      }
+      if (path === '/' && s.cookies.length) res.setHeader('set-cookie', s.cookies);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
     }
-    if (preflight) {
-      if (acao !== undefined) res.setHeader('access-control-allow-methods', 'GET, POST, PUT, DELETE');
-      res.writeHead(acao === undefined ? 200 : 204).end();
-      return;
-    }
-    if (path === '/old-admin') {
-      res.writeHead(301, { location: '/admin' }).end();
-      return;
-    }
-    const page = PAGES[path];
-    if (page === undefined) {
-      res.writeHead(s.notFound.status, { 'content-type': 'text/html' }).end(s.notFound.body);
-      return;
-    }
-    if (path === '/' && s.cookies.length) res.setHeader('set-cookie', s.cookies);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
   });
   const httpsPort = await listen(secure);
   const httpsOrigin = `https://127.0.0.1:${httpsPort}`;
@@ -173,8 +187,18 @@ export async function startProbeApp(): Promise<ProbeApp> {
     caFile: cert,
     dir,
     seen: app.seen,
+    async down() {
+      secure.closeAllConnections();
+      await new Promise<void>((resolve) => secure.close(() => resolve()));
+    },
+    async up() {
+      await new Promise<void>((resolve, reject) => {
+        secure.once('error', reject);
+        secure.listen(httpsPort, '127.0.0.1', () => resolve());
+      });
+    },
     async close() {
-      await Promise.all([secure, plain].map((s) => new Promise<void>((resolve) => {
+      await Promise.all([secure, plain].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => {
         s.closeAllConnections();
         s.close(() => resolve());
       })));

@@ -67,6 +67,12 @@ export interface SlackStandIn {
   /** Resolves with the first response_url post under `name` (waits for it). */
   nextResponse(name: string, timeoutMs?: number): Promise<ResponseUrlCall>;
   close(): Promise<void>;
+  /** The message at `channel`/`ts` as the last post or update left it. */
+  messageAt(channel: string, ts: string): { text?: unknown; blocks?: unknown } | undefined;
+  /** A channel's topic as last set. */
+  topicOf(channel: string): string | undefined;
+  /** Make the next `times` calls of `method` answer 429 with `Retry-After: seconds`. */
+  rateLimit(method: string, seconds: number, times?: number): void;
 }
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -129,6 +135,10 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
         if (add.some((u) => c.members.includes(u))) return err('already_in_channel');
         c.members.push(...add);
         return ok({ channel: { id: c.id, name: c.name } });
+      }
+      case 'conversations.info': {
+        const c = channels.get(String(args.channel));
+        return c ? ok({ channel: { id: c.id, name: c.name, is_channel: true, topic: { value: c.topic, creator: bot.userId, last_set: 0 } } }) : err('channel_not_found');
       }
       case 'conversations.setTopic': {
         const c = channels.get(String(args.channel));
@@ -227,6 +237,9 @@ export async function startSlackStandIn(opts: { teamId?: string; enterpriseId?: 
         });
       });
     },
+    messageAt: (channel, ts) => messages.get(`${channel}/${ts}`),
+    topicOf: (channel) => channels.get(channel)?.topic,
+    rateLimit: (m, seconds, times = 1) => failures.set(m, { status: 429, retryAfter: seconds, times }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -21,10 +21,14 @@ import { loadConfig } from '../../lib/config.js';
 import { runCli } from '../helpers/cli.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
 import { REDIS_URL } from '../helpers/services.js';
+import { startGithubStandin, type GithubStandin } from '../helpers/github-standin.js';
+import { startSlackWebhook, type SlackWebhook } from '../helpers/slack-webhook.js';
 
 let stack: Stack;
 let app: Server;
 let appRedis: Redis;
+let gh: GithubStandin;
+let slack: SlackWebhook;
 /** What the app reads: the target's namespace, or (sabotage) another one. */
 let appPrefix = '';
 const robots = new Map<string, KeyPair>();
@@ -32,6 +36,10 @@ type Json = { report: { incidentId: string }; schedule: { id: string; paused: bo
 
 beforeAll(async () => {
   appRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  gh = await startGithubStandin();
+  slack = await startSlackWebhook();
+  process.env.FBT_DRILL_GITHUB_TOKEN = gh.model.token;
+  process.env.FBT_DRILL_SLACK_WEBHOOK = slack.url;
   app = createServer((req, res) => {
     const guard = firebreakGuard({ redis: appRedis, keyPrefix: appPrefix, onError: () => undefined });
     guard(req, res, () => res.end('ok'));
@@ -42,7 +50,13 @@ beforeAll(async () => {
   for (const name of ['robot-a', 'robot-b']) robots.set(name, await createKeyPair(join(dir, name), { force: true }));
   const keyFile = (name: string) => join(dir, name, 'firebreak', 'ed25519.key');
   stack = await startStack('drill', {
-    targetExtra: ['    drillTarget: true', `    app: { url: "http://127.0.0.1:${port}/" }`].join('\n'),
+    targetExtra: [
+      '    drillTarget: true',
+      `    app: { url: "http://127.0.0.1:${port}/" }`,
+      // Where the drill reports go: every drill to Slack, a drill that did not pass as a GitHub issue.
+      `    github: { repo: acme/web, token: { env: FBT_DRILL_GITHUB_TOKEN }, baseUrl: "${gh.url}" }`,
+      '    slack: { webhook: { env: FBT_DRILL_SLACK_WEBHOOK } }',
+    ].join('\n'),
     identityExtra: ['  services:', ...[...robots].map(([name, key]) => `    - { name: ${name}, kind: drill-robot, keys: ["${publicLine(key, name)}"], may: [declare, approve, resolve, abort] }`)],
     extraConfig: ['drills:', '  approveAfter: 100ms', '  healthEvery: 2s', '  robots:', ...[...robots.keys()].map((n) => `    - { name: ${n}, keyFile: ${keyFile(n)} }`)].join('\n'),
   });
@@ -53,7 +67,14 @@ afterAll(async () => {
   await stack?.stop();
   await appRedis?.quit();
   await new Promise((r) => app?.close(r));
+  await slack?.stop();
+  await gh?.stop();
+  delete process.env.FBT_DRILL_GITHUB_TOKEN;
+  delete process.env.FBT_DRILL_SLACK_WEBHOOK;
 });
+
+/** What Slack was told about one drill. */
+const slackFor = (incidentId: string | undefined) => slack.bodies.filter((b) => incidentId && b.text.includes(incidentId)).map((b) => b.text);
 
 describe('a real drill on a drill target', () => {
   it('passes: containment seen from outside (503), the all-clear restores the flag and the app exactly as before', async () => {
@@ -75,6 +96,9 @@ describe('a real drill on a drill target', () => {
     const cli = await runCli(['drill', 'report', report?.incidentId ?? '', '--json'], { cwd: stack.dir, env: stack.cliEnv(DECLARER) });
     expect(cli.code).toBe(0);
     expect((JSON.parse(cli.stdout) as Json).report.incidentId).toBe(report?.incidentId);
+    // Published: a Slack notice; no GitHub issue for a drill that passed.
+    expect(slackFor(report?.incidentId)).toEqual([expect.stringMatching(new RegExp(`^\\[DRILL\\] \\*lockdown\\* on local: \\*PASSED\\* \\(${report?.incidentId}\\)\nContainment \\d+\\.\\d s · full restore \\d+\\.\\d s · 3/3 outside checks held$`))]);
+    expect(gh.model.issues.filter((i) => i.title.includes(report?.incidentId ?? '-'))).toEqual([]);
   }, 90_000);
 
   it('sabotaged: the app reads another Redis namespace, the kill-switch never reaches it, and the drill fails on that check', async () => {
@@ -85,6 +109,16 @@ describe('a real drill on a drill target', () => {
       expect(report?.outcome).toBe('failed');
       expect(report?.failures).toEqual([expect.stringMatching(/^post-condition failed \(app, after containment\): the app answers 503 under lockdown .*: answered 200$/)]);
       expect(report?.regression?.newlyFailingChecks).toEqual([expect.stringMatching(/^app: the app answers 503 under lockdown/)]);
+      // A drill that did not pass opens a GitHub issue (label drill, the report as its body) and Slack names it.
+      const issues = gh.model.issues.filter((i) => i.title === `[DRILL] lockdown on local: failed (${report?.incidentId})`);
+      expect(issues.map((i) => [i.labels, i.body?.split('\n')[0]])).toEqual([[['drill'], `# Drill ${report?.incidentId}: FAILED`]]);
+      const text = slackFor(report?.incidentId);
+      expect(text).toHaveLength(1);
+      expect(text[0]).toContain('*FAILED*');
+      expect(text[0]).toContain('• post-condition failed (app, after containment): the app answers 503 under lockdown');
+      expect(text[0]).toContain('Worse than the previous drill: app: the app answers 503 under lockdown');
+      expect(text[0]).toContain(`GitHub issue: <https://github.test/acme/web/issues/${issues[0]?.number}>`);
+      expect(text[0]).not.toContain('/services/');
     } finally {
       appPrefix = stack.redis.prefix;
     }

@@ -43,6 +43,8 @@ interface Knobs {
   previous?: DrillReport;
   budgetMs?: number;
   pollMs?: number;
+  /** The drill looks only once the incident has ended (a slow worker, a fast incident). */
+  lateObserve?: boolean;
 }
 
 const held = (when: 'containment' | 'restore'): PostCondition[] => [{ when, system: 'app', check: when === 'containment' ? 'the app answers 503 under lockdown' : 'the app answers as before', ok: true, detail: 'answered' }];
@@ -65,16 +67,25 @@ function drillActivities(k: Knobs, seen: { reports: DrillReport[]; decisions: st
         seen.reports.push(r);
         return r;
       },
-      ...steerWith(seen),
+      drillPublish: async () => ({}),
+      ...steerWith(seen, k),
     };
   };
 }
 
 let envClient: () => Client;
-function steerWith(seen: { decisions: string[] }) {
+function steerWith(seen: { decisions: string[] }, k: Knobs) {
   const steer = createSteer(() => envClient(), { names: () => ['robot-1', 'robot-2'], principal: async (name: string) => principal(name) });
   return {
-    drillObserve: async (req: { workflowId: string }) => observe(await envClient().workflow.getHandle(req.workflowId).query(statusQuery)),
+    drillObserve: async (req: { workflowId: string }) => {
+      const look = async () => observe(await envClient().workflow.getHandle(req.workflowId).query(statusQuery));
+      let o = await look();
+      while (k.lateObserve && o.state !== 'completed') {
+        await new Promise((r) => setTimeout(r, 100));
+        o = await look();
+      }
+      return o;
+    },
     drillDecide: async (d: Parameters<typeof steer.drillDecide>[0]) => {
       seen.decisions.push(`${d.kind}:${d.gate ?? d.reason ?? ''}:${d.robot}`);
       return steer.drillDecide(d);
@@ -155,6 +166,15 @@ describe('DrillWorkflow', () => {
     expect(calls).toContain('lockdownDisable:lockdown.undo');
     expect(report.incidentState).toBe('aborted');
     expect(report.steps.find((s) => s.id === 'lockdown')?.outcome).toBe('undone');
+  });
+
+  it('an incident that ends before the drill looks (nothing to lift) is still checked for containment, then restore', async () => {
+    const quick = runbook(['containment:', '  - id: revoke', '    action: tokens.revoke', '    with: { scope: all }']);
+    const { report, failed } = await runDrill({ runbook: quick, lateObserve: true });
+    expect(failed).toBeUndefined();
+    expect(report.incidentState).toBe('completed');
+    expect(report.postConditions.map((c) => c.when)).toEqual(['containment', 'restore']);
+    expect(report.irreversible.map((e) => e.step)).toEqual(['revoke']);
   });
 
   it('time budget: a drill that runs past it is aborted', async () => {

@@ -11,10 +11,19 @@ import { rollbackGate } from './gates.js';
 import { actionActivity, failureMessage } from './proxies.js';
 import type { IncidentRun, UndoEntry } from './state.js';
 
-/** Keep what undoes a step's effect (live and drill runs of reversible actions only). */
+/** Marker of drill incidents whose all-clear lifts everything reversible (histories before it lift `liftOnResolve` only). */
+export const DRILL_LIFTS_ALL = 'drill-all-clear-lifts-all';
+
+/**
+ * Keep what undoes a step's effect (live and drill runs of reversible actions only). A drill
+ * on a drill target leaves it as it found it: its all-clear also lifts what a live all-clear
+ * leaves in force (a ban runs out on its timer, disabled users stay disabled); only what
+ * cannot be undone (revocations, rotated secrets) stays. Elsewhere drill mode lifts like live.
+ */
 export function recordUndo(run: IncidentRun, spec: StepSpec, action: ActionSpec, result: ActionResult): void {
   if (result.undo && run.input.mode !== 'dry-run' && action.reversible) {
-    run.undoStack.push({ stepId: spec.id, action: result.undo.action, args: result.undo.args, liftOnResolve: action.liftOnResolve });
+    const liftOnResolve = action.liftOnResolve || (run.input.mode === 'drill' && run.policy?.drillTarget === true && wf.patched(DRILL_LIFTS_ALL));
+    run.undoStack.push({ stepId: spec.id, action: result.undo.action, args: result.undo.args, liftOnResolve });
   }
   run.syncContainment();
 }

@@ -14,6 +14,9 @@ import type { Prepared } from './incident/types.js';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
+/** Subcommands that change the incident named by their first word: its live status message is refreshed right after. */
+const CHANGES_INCIDENT = new Set(['approve', 'abort', 'resolve', 'note', 'retry']);
+
 export function incidentCommand(deps: SlackDeps) {
   const { slack, identity, door, config } = deps;
   return async ({ command, ack, respond, client }: Args): Promise<void> => {
@@ -32,10 +35,12 @@ export function incidentCommand(deps: SlackDeps) {
       return;
     }
     let prepared: Prepared;
+    let changed: string | undefined;
     try {
       if (command.command !== slack.command) throw new UsageError(`this app serves ${slack.command}, not ${String(command.command).slice(0, 40)}`);
       const { sub, words } = parseText(command.text, slack.command);
       log = log.child({ sub: sub.name });
+      if (CHANGES_INCIDENT.has(sub.name)) changed = words[0];
       prepared = sub.prepare(words, { command: slack.command, config, subcommands: SUBCOMMANDS });
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
@@ -70,6 +75,7 @@ export function incidentCommand(deps: SlackDeps) {
       try {
         const reply = await prepared.later({ door, principal: verdict.principal, command: slack.command });
         log.info('slack command done');
+        if (changed !== undefined) deps.live?.poke(changed);
         return answer(reply);
       } catch (err) {
         const { message, expected } = userMessage(err);

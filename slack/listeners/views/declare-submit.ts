@@ -86,6 +86,7 @@ export function declareSubmitted(deps: SlackDeps) {
     try {
       const r = await startDeclared(await deps.door.client(), prepared);
       log.info({ incident: r.id, existing: r.existing }, 'slack: incident declared');
+      deps.live?.poke(r.id);
       const what = `${mrkdwn(prepared.input.runbook.doc.title)} (${mrkdwn(prepared.input.severity)}, ${mrkdwn(prepared.input.mode)}, target ${mrkdwn(prepared.input.target)})`;
       await tell(r.existing ? `:rotating_light: already declared: ${code(r.id)} ${what}` : `:rotating_light: ${mrkdwn(verdict.principal.user)} declared ${code(r.id)} ${what}: \`${deps.slack.command} status ${r.id}\``);
     } catch (err) {
