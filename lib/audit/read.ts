@@ -19,17 +19,17 @@ const RECORD_COLUMNS = 'incident_id AS "incidentId", seq, at_text AS at, kind, a
 export async function readAudit(c: pg.ClientBase, incidentId: string | undefined, opts: { global?: boolean } = {}): Promise<AuditRows> {
   const where = incidentId === undefined ? '' : 'WHERE incident_id = $1';
   const args = incidentId === undefined ? [] : [incidentId];
-  const [records, checkpoints, archives, global] = await Promise.all([
-    c.query<StoredRecord>(`SELECT ${RECORD_COLUMNS} FROM firebreak.audit_records ${where} ORDER BY incident_id, seq`, args),
-    c.query<Checkpoint>(
-      `SELECT incident_id AS "incidentId", size, head, gseq, global_hash AS "globalHash", at_text AS at, key_id AS "keyId", signature FROM firebreak.audit_checkpoints ${where} ORDER BY incident_id, size`,
-      args,
-    ),
-    c.query<StoredArchive>(`SELECT workflow_id AS "workflowId", run_id AS "runId", incident_id AS "incidentId", sha256, history FROM firebreak.audit_archives ${where}`, args),
+  // One session answers one query at a time.
+  const records = await c.query<StoredRecord>(`SELECT ${RECORD_COLUMNS} FROM firebreak.audit_records ${where} ORDER BY incident_id, seq`, args);
+  const checkpoints = await c.query<Checkpoint>(
+    `SELECT incident_id AS "incidentId", size, head, gseq, global_hash AS "globalHash", at_text AS at, key_id AS "keyId", signature FROM firebreak.audit_checkpoints ${where} ORDER BY incident_id, size`,
+    args,
+  );
+  const archives = await c.query<StoredArchive>(`SELECT workflow_id AS "workflowId", run_id AS "runId", incident_id AS "incidentId", sha256, history FROM firebreak.audit_archives ${where}`, args);
+  const global =
     incidentId === undefined || opts.global
-      ? c.query<GlobalEntry>('SELECT gseq, incident_id AS "incidentId", size, head, at_text AS at, prev_hash AS "prevHash", hash FROM firebreak.audit_global ORDER BY gseq')
-      : undefined,
-  ]);
+      ? await c.query<GlobalEntry>('SELECT gseq, incident_id AS "incidentId", size, head, at_text AS at, prev_hash AS "prevHash", hash FROM firebreak.audit_global ORDER BY gseq')
+      : undefined;
   return { records: records.rows, checkpoints: checkpoints.rows, archives: archives.rows, ...(global && { global: global.rows }) };
 }
 
