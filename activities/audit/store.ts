@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/logger.js';
 import { parseKey } from '../../lib/seal.js';
 import { FirebreakDb } from '../support/firebreak-db.js';
 import { targetUnavailable } from '../support/failures.js';
+import { AUDIT_ROLE } from '../support/audit-schema.js';
 
 /** Appends queue for these (200 incidents at once measured ~260 ms p50, off the containment path). */
 const POOL_SIZE = 8;
@@ -55,6 +56,27 @@ export class AuditStore {
       this.#signer = ref ? auditSigner(new Uint8Array(parseKey(readSecret(ref), 'audit.key'))) : null;
     }
     return this.#signer ?? undefined;
+  }
+
+  /** A refused decision attempt, for `audit log --refusals` (kept beside the log, not in a chain: nobody's decision). */
+  async refusal(r: { incidentId?: string; kind?: string; claimedActor?: string; claimedKey?: string; reason: string }): Promise<void> {
+    await this.withClient(async (c) => {
+      await c.query('BEGIN');
+      try {
+        await c.query(`SET LOCAL ROLE ${AUDIT_ROLE}`);
+        await c.query('INSERT INTO firebreak.audit_refusals (incident_id, kind, claimed_actor, claimed_key, reason) VALUES ($1, $2, $3, $4, $5)', [
+          r.incidentId ?? null,
+          r.kind ?? null,
+          r.claimedActor?.slice(0, 200) ?? null,
+          r.claimedKey?.slice(0, 200) ?? null,
+          r.reason.slice(0, 1000),
+        ]);
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   async close(): Promise<void> {

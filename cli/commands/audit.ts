@@ -90,13 +90,21 @@ export function registerAudit(program: Command, run: Runner): void {
     .option('--actor <name>', 'one responder or service')
     .option('--since <time>', 'ISO time, or a duration back from now (30m, 24h, 7d)')
     .option('--action <name>', 'a decision kind (approve, abort…), a record kind (declared, closed…) or a step action (tokens.revoke…)')
+    .option('--refusals', 'refused decision attempts instead (forged, unsigned, revoked keys…), with what they claimed')
     .option('--limit <n>', 'at most this many records', '1000')
     .action(
-      run(async (ctx, o: { incident?: string; actor?: string; since?: string; action?: string; limit: string }) => {
+      run(async (ctx, o: { incident?: string; actor?: string; since?: string; action?: string; limit: string; refusals?: boolean }) => {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new UsageError(`--limit is a whole number from 1 to 1000000, not ${o.limit}`);
         const since = o.since === undefined ? undefined : sinceTime(o.since);
-        const { queryLog } = await import('../../lib/audit/read.js');
+        const { queryLog, queryRefusals } = await import('../../lib/audit/read.js');
+        if (o.refusals) {
+          if (o.actor || o.action) throw new UsageError('--refusals takes --incident, --since and --limit (a refusal has no verified actor)');
+          const refused = await withDb(ctx, (db) => queryRefusals(db, { ...(o.incident && { incidentId: o.incident }), ...(since && { since }), limit }));
+          if (ctx.json) for (const r of refused) process.stdout.write(`${JSON.stringify(r)}\n`);
+          else ctx.out(refused, () => (refused.length ? refused.map((r) => `${r.at}  ${r.incidentId ?? '-'}  ${r.kind ?? '?'} claimed by ${r.claimedActor ?? '?'}${r.claimedKey ? ` (key ${r.claimedKey})` : ''}: ${r.reason}`).join('\n') : 'no refusals recorded'));
+          return;
+        }
         const rows = await withDb(ctx, (db) => queryLog(db, { ...(o.incident && { incidentId: o.incident }), ...(o.actor && { actor: o.actor }), ...(since && { since }), ...(o.action && { action: o.action }), limit }));
         if (ctx.json) {
           for (const r of rows) process.stdout.write(`${JSON.stringify({ incidentId: r.incidentId, seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, hash: r.hash, data: JSON.parse(r.payload) as unknown })}\n`);

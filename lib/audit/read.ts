@@ -63,3 +63,22 @@ export async function queryLog(c: pg.ClientBase, f: LogFilter): Promise<StoredRe
   const r = await c.query<StoredRecord>(`SELECT ${RECORD_COLUMNS} FROM firebreak.audit_records ${where} ORDER BY at, incident_id, seq LIMIT $${args.length}`, args);
   return r.rows;
 }
+
+export interface Refusal {
+  at: string;
+  incidentId: string | null;
+  kind: string | null;
+  claimedActor: string | null;
+  claimedKey: string | null;
+  reason: string;
+}
+
+/** Refused decision attempts the worker heard its workflows log, oldest first. */
+export async function queryRefusals(c: pg.ClientBase, f: Pick<LogFilter, 'incidentId' | 'since' | 'limit'>): Promise<Refusal[]> {
+  const r = await c.query<Refusal>(
+    `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, incident_id AS "incidentId", kind, claimed_actor AS "claimedActor", claimed_key AS "claimedKey", reason
+       FROM firebreak.audit_refusals WHERE ($1::text IS NULL OR incident_id = $1) AND ($2::timestamptz IS NULL OR at >= $2) ORDER BY id LIMIT $3`,
+    [f.incidentId ?? null, f.since ?? null, f.limit],
+  );
+  return r.rows;
+}

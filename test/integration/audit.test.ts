@@ -37,6 +37,8 @@ beforeAll(async () => {
 
   ({ id: done } = await declareIncident(stack.client, stack.config, { runbook: 'token-leak', params: { reason: 'audit test', lockdown: true }, actor: stack.actor(DECLARER) }));
   await waitFor(stack.client, done, (s) => s.state === 'awaiting-approval');
+  // Unsigned: refused by the workflow, and heard by the worker into the refusals table.
+  await expect(approveGate(stack.client, done, 'lockdown', { user: 'mallory', host: 'elsewhere', via: 'api' })).rejects.toThrow(/not signed/);
   await approveGate(stack.client, done, 'lockdown', stack.actor('alice'));
   await approveGate(stack.client, done, 'lockdown', stack.actor('bob'));
   await waitFor(stack.client, done, (s) => s.state === 'awaiting-resolve');
@@ -113,6 +115,9 @@ it('audit log filters by actor and action and writes NDJSON', async () => {
   expect(r.code, r.stderr).toBe(0);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { incidentId: string; actor: string; kind: string });
   expect(lines).toEqual([expect.objectContaining({ incidentId: done, actor: 'bob', kind: 'decision' })]);
+  const refused = await cli(['--json', 'audit', 'log', '--refusals', '--incident', done]);
+  expect(refused.code, refused.stderr).toBe(0);
+  expect(refused.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([expect.objectContaining({ incidentId: done, kind: 'approve', claimedActor: 'mallory' })]);
   const bad = await cli(['audit', 'log', '--since', 'yesterday']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(/--since is an ISO time/);
