@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
+import type { Problem } from '../../lib/audit/verify.js';
 import { UsageError } from '../../lib/errors.js';
 import type { Ctx, Runner } from '../context.js';
 
@@ -39,19 +40,31 @@ export function registerAudit(program: Command, run: Runner): void {
     .command('verify [incident-id]')
     .description('recompute the chains, check signed checkpoints and decisions, cross-check with Temporal history (exit 0 intact, 1 tampered)')
     .option('--all', 'every incident, and the global chain of heads')
+    .option('--replay', 'also replay every archived history against this checkout\'s workflow code (slower: bundles the workflows unless FIREBREAK_WORKFLOW_BUNDLE names a built bundle)')
     .action(
-      run(async (ctx, id: string | undefined, o: { all?: boolean }) => {
+      run(async (ctx, id: string | undefined, o: { all?: boolean; replay?: boolean }) => {
         if (!id && !o.all) throw new UsageError('audit verify needs an incident id or --all');
         if (id && o.all) throw new UsageError('audit verify takes an incident id or --all, not both');
         const client = await maybeClient(ctx);
         const { verifyAuditLog } = await audit();
-        const r = await withDb(ctx, (db) => verifyAuditLog(ctx.config, { ...(id && { incidentId: id }), ...(client && { client }), db }));
+        const r = await withDb(ctx, async (db) => {
+          const report = await verifyAuditLog(ctx.config, { ...(id && { incidentId: id }), ...(client && { client }), db });
+          if (!o.replay) return report;
+          const { readAudit } = await import('../../lib/audit/read.js');
+          const { replayArchived } = await import('../../worker/replay.js');
+          ctx.progress('replaying archived histories against this checkout\'s workflow code…');
+          const replays = await replayArchived(ctx.config, (await readAudit(db, id)).archives, process.env.FIREBREAK_WORKFLOW_BUNDLE);
+          const bad = replays.filter((x) => !x.ok);
+          const problems: Problem[] = bad.map((x) => ({ incidentId: x.workflowId, what: 'history' as const, message: `archived history of ${x.workflowId} (run ${x.runId}) does not replay: ${x.error ?? ''}` }));
+          return { ...report, replays, ok: report.ok && !bad.length, ...(!report.first && problems[0] && { first: problems[0] }) };
+        });
         ctx.out(r, () => {
           const lines = r.incidents.map((i) => {
             const head = `${i.problems.length ? 'TAMPERED' : 'intact  '} ${i.incidentId}: ${i.records} records, ${i.checkpoints} checkpoints, ${i.decisions} decisions (history: ${i.history})`;
             return [head, ...i.problems.map((p) => `  #${p.seq ?? '-'} ${p.what}: ${p.message}`), ...i.warnings.map((w) => `  warning: ${w}`)].join('\n');
           });
           if (o.all) lines.push(r.global.length ? `global chain: ${r.global.length} problem(s)\n${r.global.map((p) => `  #${p.seq ?? '-'} ${p.message}`).join('\n')}` : 'global chain: intact');
+          if ('replays' in r) lines.push(`replayed ${r.replays.length} archived histories: ${r.replays.filter((x) => !x.ok).length ? r.replays.filter((x) => !x.ok).map((x) => `${x.workflowId} FAILED (${x.error ?? ''})`).join('; ') : 'all replay'}`);
           if (r.first) lines.push(`first problem: incident ${r.first.incidentId}, record ${r.first.seq ?? '-'}: ${r.first.message}`);
           return lines.join('\n');
         });

@@ -5,7 +5,7 @@
  * verify work from the archive; tampering as the superuser is located; `audit log` filters.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { abortIncident, addNote, approveGate, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { runCli } from '../helpers/cli.js';
 import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
@@ -154,6 +154,9 @@ it('after Temporal deleted the incident, export and verify work from the archive
   const md = await cli(['audit', 'export', done]);
   expect(md.code).toBe(0);
   expect(md.stdout).toMatch(/archived/);
+  const replayed = await runCli(['audit', 'verify', done, '--replay'], { cwd: stack.dir, env: stack.cliEnv(DECLARER, { FIREBREAK_WORKFLOW_BUNDLE: inject('workflowBundle') }), timeoutMs: 60_000 });
+  expect(replayed.code, replayed.stdout + replayed.stderr).toBe(0);
+  expect(replayed.stdout).toMatch(/replayed \d+ archived histories: all replay/);
 
   await admin.query(`UPDATE firebreak.audit_archives SET history = replace(history, 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED', 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED') WHERE incident_id = $1`, [done]);
   const tampered = await cli(['audit', 'verify', done]);
