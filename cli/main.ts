@@ -19,6 +19,7 @@ import { registerTarget } from './commands/target.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSlack } from './commands/slack.js';
 import { registerDrill } from './commands/drill.js';
+import { registerAudit } from './commands/audit.js';
 import { exitCodeOf, errorLine } from './errors.js';
 
 /** Commands that run until stopped (they keep zod's compiled validators). */
@@ -45,7 +46,7 @@ export function buildProgram(): { program: Command; ctx: () => Ctx | undefined }
       ctx = new Ctx(cmd.optsWithGlobals<GlobalOptions>());
       await fn(ctx, ...(args.slice(0, -1) as A));
     };
-  for (const register of [registerDev, registerWorker, registerEdge, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer, registerSlack, registerDrill]) {
+  for (const register of [registerDev, registerWorker, registerEdge, registerRunbook, registerDeclare, registerStatus, registerList, registerSteer, registerLockdown, registerBans, registerTarget, registerKeys, registerReport, registerCodecServer, registerSlack, registerDrill, registerAudit]) {
     register(program, run);
   }
   program.commands.forEach(function inherit(c: Command) {

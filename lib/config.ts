@@ -4,6 +4,7 @@ import { resolve, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { auditSchema } from './config-audit.js';
 import { drillRobotProblems, drillsSchema, drillTargetProblems } from './config-drills.js';
 import { identitySchema, registryFromConfig } from './config-identity.js';
 import { slackChannelProblems, slackConfigProblems, slackSchema } from './config-slack.js';
@@ -83,6 +84,7 @@ const configSchema = z
       .describe('Who may approve gates, by group'),
     identity: identitySchema,
     slack: slackSchema.optional().describe('The Slack front door (`firebreak slack`)'),
+    audit: auditSchema.optional().describe("The audit log: present, every incident is appended to Firebreak's database and checkpointed (`firebreak audit`)"),
     drills: drillsSchema.describe('Scheduled drills: the robots the worker signs with, their delay, time budget and health checks'),
     runbooksDir: z.string().default('runbooks'),
     dataDir: z.string().default('.data').describe('Dev server database, evidence, reports'),

@@ -26,7 +26,8 @@ import { progressPrinter } from '../cli/commands/progress.js';
 import { renderStatus } from '../cli/render.js';
 import { loadConfig, PROJECT_ROOT, type Config } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
-import { approveGate, connectClient, declareIncident, resolveIncident, TERMINAL, waitFor } from '../lib/incidents/index.js';
+import { connectAuditDb, verifyAuditLog } from '../lib/incidents/audit.js';
+import { approveGate, connectClient, declareIncident, handleFor, resolveIncident, TERMINAL, waitFor } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
 import { createWorker } from '../worker/create.js';
 import { startProbeApp } from '../test/helpers/probe-app.js';
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
   const envFile = join(dir, 'app.env');
   writeFileSync(envFile, '# the demo app\'s .env (docker-compose)\nDEBUG=False\nJWT_SECRET_KEY=old-demo-key\n', { mode: 0o600 });
   process.env.FIREBREAK_DEMO_PAYLOAD_KEY = randomBytes(32).toString('base64');
+  process.env.FIREBREAK_DEMO_AUDIT_KEY = randomBytes(32).toString('base64');
   const ownDb = `firebreak_demo_own_${randomBytes(3).toString('hex')}`;
   const configFile = join(dir, 'firebreak.yaml');
   writeFileSync(
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
       'user: demo-oncall',
       `database: { url: "postgres://postgres@127.0.0.1:5432/${ownDb}" }`,
       'encryption: { current: demo, keys: [{ id: demo, secret: { env: FIREBREAK_DEMO_PAYLOAD_KEY } }] }',
+      'audit: { key: { env: FIREBREAK_DEMO_AUDIT_KEY } }',
       `runbooksDir: ${join(PROJECT_ROOT, 'runbooks')}`,
       `dataDir: ${KEEP_DIR}`,
       'approvers:',
@@ -141,8 +144,9 @@ async function main(): Promise<void> {
     say(readFileSync(md, 'utf8').split('\n').slice(0, 18).map((l) => `  ${l}`).join('\n'));
     const rehearsal = await runDrillDemo(client, config, say);
     if (rehearsal && existsSync(incidentDir(config.dataDir, rehearsal.incidentId))) kept.push(incidentDir(config.dataDir, rehearsal.incidentId));
+    const intact = await verifyDemoAudit(client, config, [leak.id, sqli.id, ...(rehearsal ? [rehearsal.incidentId] : [])]);
     say();
-    const ok = leak.state === 'completed' && sqli.state === 'completed' && rehearsal?.outcome === 'passed';
+    const ok = leak.state === 'completed' && sqli.state === 'completed' && rehearsal?.outcome === 'passed' && intact;
     say(`demo ${ok ? 'completed' : 'FAILED'} in ${secs(t0)} s; nothing left running.`);
     if (!ok) process.exitCode = 1;
   } finally {
@@ -164,6 +168,26 @@ async function main(): Promise<void> {
     say('What the drills produced is kept (git-ignored):');
     for (const k of kept) say(`  ${shown(k)}/  ${readdirSync(k).sort().join(', ')}`);
   }
+}
+
+/** `firebreak audit verify` for each incident, once its workflow has returned (the close is in the log then). */
+async function verifyDemoAudit(client: Client, config: Readonly<Config>, ids: string[]): Promise<boolean> {
+  say();
+  say(`$ firebreak audit verify ${ids.join(' ')}   # the audit log: chains, signed checkpoints and decisions, history`);
+  const db = await connectAuditDb(config);
+  let ok = true;
+  try {
+    for (const id of ids) {
+      await handleFor(client, id).result();
+      const r = await verifyAuditLog(config, { incidentId: id, client, db });
+      const i = r.incidents[0];
+      ok &&= r.ok;
+      say(`  ${r.ok ? 'intact  ' : 'TAMPERED'} ${id}: ${i?.records ?? 0} records, ${i?.checkpoints ?? 0} signed checkpoints, ${i?.decisions ?? 0} decisions re-verified${r.first ? ` — ${r.first.message}` : ''}`);
+    }
+  } finally {
+    await db.end();
+  }
+  return ok;
 }
 
 async function dropDatabase(name: string): Promise<void> {

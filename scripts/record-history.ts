@@ -3,7 +3,7 @@
  * approvals, a note and the all-clear, on a throwaway dev server and a private Redis key
  * prefix, its people holding throwaway keys. Run after an intentional workflow change,
  * naming a new file so the older recordings keep replaying:
- *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort] [--slack] [--edges]
+ *   npx tsx scripts/record-history.ts token-leak-signed.json [--abort] [--slack] [--edges] [--audit]
  * --slack: the worker's config gives the target an incident channel (slack.channels), on a
  * local Slack Web API stand-in (test/helpers/slack-standin.ts).
  * --edges: the incident also bans an address, fanned out to two edge processes (in this
@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { startDevServer } from '../lib/dev-server.js';
@@ -69,11 +70,14 @@ writeFileSync(
         ]
       : []),
     ...(EDGES.length ? ['edges:', ...EDGES.map((e) => `  - { name: ${e}, taskQueue: ${prefix}-${e}, denyFile: ${join(dir, `${e}.conf`)}, testCommand: ["true"], reloadCommand: ["true"] }`)] : []),
+    // --audit: the worker keeps the audit log (Firebreak's database on 127.0.0.1:5432).
+    ...(process.argv.includes('--audit') ? [`audit: { key: { env: FB_RECORD_AUDIT_KEY } }`] : []),
   ].join('\n'),
 );
 const actor = (user: string): Principal => ({ user, host: 'recorder', via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) });
 const server = await startDevServer({ uiPort: false, logLevel: 'error' });
 const base = loadConfig({ file: configFile, env: {} });
+process.env.FB_RECORD_AUDIT_KEY = randomBytes(32).toString('base64');
 const config = { ...base, temporal: { ...base.temporal, address: server.address } };
 const worker = await createWorker({ config, logger: createLogger({ level: 'warn' }) });
 const running = worker.run();

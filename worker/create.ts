@@ -1,6 +1,7 @@
 /** Build a Firebreak worker: one connection, clients built once, activities injected. */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createInspectionActivities, TargetClients } from '../activities/index.js';
+import { AuditStore, createAuditActivities } from '../activities/audit/index.js';
 import { createDrillActivities } from '../activities/drill/index.js';
 import { slackClientFor } from '../activities/notify/index.js';
 import type { Config } from '../lib/config.js';
@@ -9,7 +10,7 @@ import { checkSecretRefs } from '../lib/secret-refs.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
 import { refusePlaintextPath, workflowsPath } from './paths.js';
 import { logRefusal } from './refusal-log.js';
-import { installRuntime } from './runtime.js';
+import { installRuntime, onDecisionRefused } from './runtime.js';
 
 export interface FirebreakWorker {
   worker: Worker;
@@ -33,7 +34,9 @@ export async function createWorker(opts: {
   const clients = new TargetClients(config);
   const slack = slackClientFor(config);
   const deps = { config, logger, clients, ...(slack && { slack }) };
-  const activities = { ...createActivities(deps), ...createInspectionActivities(deps), ...createDrillActivities(deps) };
+  const audit = new AuditStore(config, logger);
+  const stopHearing = config.audit ? onDecisionRefused(recordRefusal(config, audit, logger)) : () => undefined;
+  const activities = { ...createActivities(deps), ...createInspectionActivities(deps), ...createDrillActivities(deps), ...createAuditActivities(deps, audit) };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -63,6 +66,8 @@ export async function createWorker(opts: {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running?.catch(() => undefined);
       await clients.close();
+      stopHearing();
+      await audit.close();
       await connection.close();
     },
   };
@@ -84,4 +89,16 @@ export function warnUnreadableSecrets(config: Readonly<Config>, logger: Logger):
     }
   }
   return bad;
+}
+
+/** Refused decisions of this worker's workflows into the audit tables (best effort: the log line has them too). */
+function recordRefusal(config: Readonly<Config>, audit: AuditStore, logger: Logger): Parameters<typeof onDecisionRefused>[0] {
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return (meta, message) => {
+    if (meta.taskQueue !== config.temporal.taskQueue) return;
+    const reason = text(meta.reason) ?? message;
+    audit
+      .refusal({ incidentId: text(meta.incidentId), kind: text(meta.kind), claimedActor: text(meta.claimedActor) ?? text(meta.claimedResponder), claimedKey: text(meta.claimedKey), reason })
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'audit: could not record a refused decision'));
+  };
 }

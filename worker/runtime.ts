@@ -4,6 +4,16 @@ import type { Logger } from '../lib/logger.js';
 
 let installed = false;
 
+/** A workflow's log line about a refused decision (workflows/incident/identity.ts), with what it claimed. */
+export type RefusalListener = (meta: LogMetadata, message: string) => void;
+const refusalListeners = new Set<RefusalListener>();
+
+/** Hear every refused decision a workflow of this process logs (replays log nothing); returns the unsubscribe. */
+export function onDecisionRefused(listener: RefusalListener): () => void {
+  refusalListeners.add(listener);
+  return () => refusalListeners.delete(listener);
+}
+
 export function installRuntime(logger: Logger): void {
   if (installed) return;
   installed = true;
@@ -11,6 +21,7 @@ export function installRuntime(logger: Logger): void {
   const emit = (level: LogLevel, message: string, meta?: LogMetadata) => {
     const lvl = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
     log[lvl](meta ?? {}, message);
+    if (message.startsWith('decision refused')) for (const l of refusalListeners) l(meta ?? {}, message);
   };
   Runtime.install({
     logger: {

@@ -168,6 +168,8 @@ export interface IncidentStatus {
   /** The GDPR Art. 33 clock, once personal data is marked as affected (its own workflow holds the rest). */
   notice?: { workflowId: string; awareAt: string; deadline: string; highRisk: boolean; markedBy: string };
   abortReason?: string;
+  /** The audit trail (when the worker keeps one): entries recorded, the newest signed checkpoint, a failing append. */
+  audit?: { entries: number; checkpoint?: { size: number; head: string; at: string; signed: boolean }; problem?: string };
   /**
    * The incident's Slack channel, once the worker opened it (activities/notify): its pinned
    * status message is kept live by the Slack app from this query, events go to its thread.

@@ -33,6 +33,7 @@ import { approve, resolve, validateApprove, validateResolve } from './incident/g
 import { markPersonalData, startClockIfDeclared, validateMarkPersonalData } from './incident/gdpr.js';
 import { liftAfterAllClear } from './incident/resolve.js';
 import { override, retry, runPhase, validateOverride, validateRetry } from './incident/scheduler.js';
+import { closeAudit, startAudit } from './incident/audit.js';
 import { IncidentRun } from './incident/state.js';
 import { finishAborted } from './incident/undo.js';
 import { completedEvent, containmentEvent, drainNotifications, startNotifications } from './incident/notify.js';
@@ -67,16 +68,21 @@ async function walk(run: IncidentRun): Promise<IncidentStatus> {
     await finishAborted(run);
     run.event('aborted', `incident aborted: ${status.abortReason ?? ''}${status.activeContainment.length ? `; still in force: ${status.activeContainment.join(', ')}` : ''}`);
     await drainNotifications(run);
+    await closeAudit(run);
     return status;
   };
 
   if (underPolicy) {
     const refused = await adoptPolicy(run);
     if (refused) return refused;
+    startAudit(run);
   }
   if (wf.patched('validate-args')) {
     const rejected = await rejectInvalidArgs(run);
-    if (rejected) return rejected;
+    if (rejected) {
+      await closeAudit(run);
+      return rejected;
+    }
   }
   await startClockIfDeclared(run);
   run.declaredNote();
@@ -99,5 +105,6 @@ async function walk(run: IncidentRun): Promise<IncidentStatus> {
   await drainNotifications(run);
   // Let in-flight update handlers finish before the run closes.
   await wf.condition(wf.allHandlersFinished);
+  await closeAudit(run);
   return status;
 }

@@ -4,3 +4,4 @@ export { ExpiryWorkflow } from './expiry.js';
 export { GdprDeadlineWorkflow } from './notice.js';
 export { InspectWorkflow } from './inspect.js';
 export { DrillWorkflow } from './drill.js';
+export { AuditArchiveWorkflow } from './audit-archive.js';

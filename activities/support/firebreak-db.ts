@@ -1,7 +1,8 @@
 /**
- * Firebreak's own PostgreSQL (`config.database.url`): the pending secret records, and the
- * audit log next. Only the worker reaches it (it holds the credentials); front doors read
- * it through a workflow like every other system. Created on first use when the server
+ * Firebreak's own PostgreSQL (`config.database.url`): the pending secret records and the
+ * audit log. The worker writes it; front doors read it through a workflow like every other
+ * system — except `firebreak audit`, which reads the audit tables itself (SELECT only), since
+ * a verifier that asked the worker would trust what it is meant to check. Created on first use when the server
  * exists but the database does not; its schema (firebreak-schema.ts) is ensured once per
  * process, and again after it vanished (database recreated under a running worker).
  */
@@ -55,6 +56,19 @@ export class FirebreakDb {
       await client.end().catch(() => undefined);
       throw targetUnavailable(WHAT, err);
     }
+  }
+
+  /**
+   * A pool of sessions for frequent short transactions (the audit log), its schema ensured
+   * first through connect(); the caller ends it.
+   */
+  async pool(max: number): Promise<pg.Pool> {
+    const c = await this.connect();
+    await c.end().catch(() => undefined);
+    // The session settings connect() makes, for every pooled session: a dead worker's statement ends.
+    const pool = new pg.Pool({ ...this.#clientConfig(), max, idleTimeoutMillis: 30_000, options: "-c client_connection_check_interval=1s -c lock_timeout=20s" });
+    pool.on('error', () => undefined); // an idle session dying is not fatal; the next checkout reconnects
+    return pool;
   }
 
   /** The table or schema went away under us (an error said so): create it again on the next connect. */

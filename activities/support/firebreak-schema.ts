@@ -3,6 +3,8 @@
  * Each statement is idempotent; they run together under one lock whenever a worker first
  * connects, so a table added here (the audit log's too) exists before anyone uses it.
  */
+import { AUDIT_SCHEMA } from './audit-schema.js';
+
 export const FIREBREAK_SCHEMA: readonly string[] = [
   'CREATE SCHEMA IF NOT EXISTS firebreak',
   // Secret rotations' pending values (activities/secrets/pending.ts): encrypted until completed, then cleared.
@@ -20,4 +22,5 @@ export const FIREBREAK_SCHEMA: readonly string[] = [
      PRIMARY KEY (incident_id, step_id),
      CONSTRAINT pending_value_until_completed CHECK ((completed_at IS NULL) = (value_enc IS NOT NULL))
    )`,
+  ...AUDIT_SCHEMA,
 ];

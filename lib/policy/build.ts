@@ -104,6 +104,7 @@ export function buildPolicy(config: Readonly<Config>, req: PolicyRequest, now: s
     personalVote: target.policy.personalVote,
     skewMs: config.identity.skewSeconds * 1000,
     ...(channelsFor(config.slack, facts.target) && { notify: { slack: true as const } }),
+    ...(config.audit && { audit: { archive: config.audit.archive } }),
   };
   const runbookDoc = authenticated ? undefined : req.clientRunbook.doc;
   const gateProblems = (doc: RunbookSnapshot['doc']) => approvalProblems(applyFloors(doc, base.gates, false), config.approvers.groups, config.source);

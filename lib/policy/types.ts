@@ -35,6 +35,8 @@ export interface IncidentPolicy {
   gates: GateFloor[];
   personalVote: boolean;
   skewMs: number;
+  /** Present when the worker keeps the audit log (config `audit:`): the incident appends to it. */
+  audit?: { archive: boolean };
   /** The runbook that runs: the worker's own copy. */
   runbook: RunbookSnapshot;
   declarer: Declarer;

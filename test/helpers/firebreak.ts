@@ -3,6 +3,7 @@
  * Redis key prefix and runbooks folder, an in-process worker on the shared dev
  * server, and a client.
  */
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,15 @@ export interface StackOptions {
   extraKeys?: Record<string, string[]>;
   /** YAML lines under `identity:` after the responders (e.g. `  services:` …), indented by the caller. */
   identityExtra?: string[];
+  /** Keep the audit log (a fresh checkpoint key) in this Firebreak database URL (default: the shared `firebreak`). */
+  audit?: { databaseUrl?: string };
+}
+
+/** `audit:` with a fresh Ed25519 seed in a 0600 file, and `database:` when a URL is given. */
+function auditConfig(dir: string, databaseUrl: string | undefined): string[] {
+  const file = join(dir, 'audit.key');
+  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return [`audit: { key: { file: "${file}" } }`, ...(databaseUrl ? [`database: { url: "${databaseUrl}" }`] : [])];
 }
 
 export const DECLARER = 'oncall-olga';
@@ -106,6 +116,7 @@ export async function startStack(label: string, opts: StackOptions = {}): Promis
       '    production: true',
       `    redis: { url: "${opts.redisUrl ?? 'redis://127.0.0.1:6379/0'}", keyPrefix: "${redis.prefix}-prod" }`,
       'log: { level: warn }',
+      ...(opts.audit ? auditConfig(dir, opts.audit.databaseUrl) : []),
       opts.extraConfig ?? '',
     ].join('\n'),
   );

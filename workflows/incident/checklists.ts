@@ -89,7 +89,7 @@ export function validateConfirm(run: IncidentRun, req: ChecklistInput): void {
 
 export function confirm(run: IncidentRun, req: ChecklistInput): ChecklistStatus {
   const { list, item } = itemOf(run, req);
-  const { actor } = takeDecision(run, req);
+  const { actor } = takeDecision(run, req, 'confirm');
   Object.assign(item, { state: 'confirmed', by: actor.user, at: run.now(), note: req.note });
   run.note({ kind: 'approval', by: actor.user, step: req.step, message: `${actor.user} confirmed ${req.item} ${confirmedWord(run, req.step)}${req.note ? `: ${req.note}` : ''}` });
   return list;
@@ -105,7 +105,7 @@ export function validateWaive(run: IncidentRun, req: ChecklistInput): void {
 
 export function waive(run: IncidentRun, req: ChecklistInput): ChecklistStatus {
   const { list, item } = itemOf(run, req);
-  const { actor } = takeDecision(run, req);
+  const { actor } = takeDecision(run, req, 'waive');
   Object.assign(item, { state: 'waived', by: actor.user, at: run.now(), note: req.note });
   run.note({ kind: 'approval', by: actor.user, step: req.step, message: `${actor.user} WAIVED ${req.item}: ${req.note ?? ''}` });
   return list;

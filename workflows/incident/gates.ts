@@ -175,7 +175,7 @@ export function validateApprove(run: IncidentRun, req: ApproveInput): void {
 
 export function approve(run: IncidentRun, req: ApproveInput): GateStatus {
   const gate = openGateNamed(run, req.gate) as GateStatus;
-  const d = takeDecision(run, req);
+  const d = takeDecision(run, req, 'approve');
   addVote(gate, d, run.now());
   run.note({ kind: 'approval', by: d.actor.user, step: req.gate, message: `${d.actor.user}@${d.actor.host} approved ${req.gate}${signedBy(d)}${req.comment ? `: ${req.comment}` : ''}` });
   run.refresh();
@@ -201,7 +201,7 @@ export function validateResolve(run: IncidentRun, req: ResolveInput): void {
 export function resolve(run: IncidentRun, req: ResolveInput): GateStatus {
   const id = resolveGateOf(run);
   const gate = openGateNamed(run, id) as GateStatus;
-  const d = takeDecision(run, req);
+  const d = takeDecision(run, req, 'resolve');
   addVote(gate, d, run.now());
   const what = id === 'rollback' ? 'approved the rollback' : 'gave the all-clear';
   run.note({ kind: 'resolve', by: d.actor.user, message: `${d.actor.user} ${what}${signedBy(d)}${req.comment ? `: ${req.comment}` : ''}` });

@@ -58,6 +58,6 @@ export function validateMarkPersonalData(run: IncidentRun, req: PersonalDataInpu
 const AWARE_AT_SKEW_MS = 5 * 60_000;
 
 export function markPersonalData(run: IncidentRun, req: PersonalDataInput): Promise<Notice> {
-  const { actor } = takeDecision(run, req);
+  const { actor } = takeDecision(run, req, 'personal-data');
   return startGdprClock(run, req.awareAt ?? run.input.declaredAt, Boolean(req.highRisk), actor.user);
 }

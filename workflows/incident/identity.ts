@@ -84,8 +84,10 @@ export function checkDecision(run: IncidentRun, req: Signed, decision: DecisionI
 }
 
 /** In a handler: the decider the validator accepted (validators do not run on replay; this does). */
-export function takeDecision(run: IncidentRun, req: Signed): Decider {
-  return takeSigned(trustOf(run), run.nonces, req);
+export function takeDecision(run: IncidentRun, req: Signed, kind: DecisionInput['kind']): Decider {
+  const d = takeSigned(trustOf(run), run.nonces, req);
+  run.audit?.decision(d, kind);
+  return d;
 }
 
 export function takeSigned(trust: TrustContext | undefined, nonces: Set<string>, req: Signed): Decider {

@@ -111,7 +111,7 @@ export function validateRetry(run: IncidentRun, req: RetryInput): void {
 }
 
 export function retry(run: IncidentRun, req: RetryInput): string[] {
-  const { actor } = takeDecision(run, req);
+  const { actor } = takeDecision(run, req, 'retry');
   run.retries += 1;
   run.retryRequested = true;
   run.note({ kind: 'retry', by: actor.user, message: `${actor.user} asked to retry the failed steps` });
@@ -131,7 +131,7 @@ export function validateOverride(run: IncidentRun, req: OverrideInput): void {
 
 /** An approver goes on without a failed step (recorded); the blocked phase resumes. */
 export function override(run: IncidentRun, req: OverrideInput): StepStatus {
-  const { actor } = takeDecision(run, req);
+  const { actor } = takeDecision(run, req, 'override');
   const st = run.step(req.step);
   st.state = 'overridden';
   st.summary = `overridden by ${actor.user}: ${req.reason}`;

@@ -16,6 +16,7 @@ import { PHASES, type RunbookDoc, type StepSpec } from '../../lib/runbook/types.
 import { SA, type AbortInput, type GateStatus, type IncidentInput, type IncidentState, type IncidentStatus, type NoteInput, type StepStatus, type TimelineEntry } from '../definitions.js';
 import { HISTORY_GUARD_EVENTS, jsonUtf8Bytes, noteBudgetProblem, RECENT_TIMELINE, textProblem, type NoteTally } from '../../lib/limits.js';
 import { participantProblem, refuse, type Roster } from './authz.js';
+import type { AuditTrail } from './audit.js';
 import { checkDecision, takeDecision, type Decider } from './identity.js';
 import type { NotifyEventKind } from '../notify-definitions.js';
 
@@ -74,6 +75,12 @@ export class IncidentRun {
   abortedBy: Decider | undefined;
   /** The incident channel's event queue, when the worker's policy turned notifications on. */
   notifier: EventSink | undefined;
+  /** The audit trail, under a worker that keeps one (workflows/incident/audit.ts). */
+  audit: AuditTrail | undefined;
+  /** Each step's resolved arguments, for the audit trail. */
+  readonly stepArgs = new Map<string, Record<string, unknown>>();
+  /** Child workflows started that outlive the incident (ban expiries), for the archive. */
+  readonly children: string[] = [];
   private lastSearchState = '';
   /** Notes added, per person and in all: each has a budget (lib/limits.ts). */
   private readonly noteTally = new Map<string, NoteTally>();
@@ -149,7 +156,9 @@ export class IncidentRun {
   view(): IncidentStatus {
     const { timeline } = this.status;
     const recent = timeline.length <= RECENT_TIMELINE ? timeline : timeline.slice(-RECENT_TIMELINE);
-    return this.shown({ ...this.status, timeline: recent, timelineTotal: timeline.length });
+    const a = this.audit;
+    const audit = a && { entries: a.size, ...(a.last && { checkpoint: { size: a.last.size, head: a.last.head, at: a.last.at, signed: a.last.signature !== null } }), ...(a.problem && { problem: a.problem }) };
+    return this.shown({ ...this.status, timeline: recent, timelineTotal: timeline.length, ...(audit && { audit }) });
   }
 
   /** `value` as shown outside the encrypted payloads Firebreak acts with: sensitive parameter values as fingerprints. */
@@ -168,7 +177,9 @@ export class IncidentRun {
   }
 
   note(entry: Omit<TimelineEntry, 'at'>): void {
-    this.status.timeline.push({ at: this.now(), ...entry });
+    const full = { at: this.now(), ...entry };
+    this.status.timeline.push(full);
+    this.audit?.timeline(full);
   }
 
   /** An event for the incident channel (never waits: queued for ./notify.ts). */
@@ -243,7 +254,7 @@ export class IncidentRun {
   }
 
   abort(req: AbortInput): IncidentState {
-    const decider = takeDecision(this, req);
+    const decider = takeDecision(this, req, 'abort');
     if (this.abortBlocked) {
       this.gaveUpBy = decider.actor.user;
       this.note({ kind: 'abort', by: decider.actor.user, message: `${decider.actor.user} gave up lifting ${this.undoStack.map((u) => u.stepId).join(', ')}: ${req.reason}` });
@@ -267,7 +278,7 @@ export class IncidentRun {
   }
 
   addNote(req: NoteInput): number {
-    const { actor } = takeDecision(this, req);
+    const { actor } = takeDecision(this, req, 'note');
     const bytes = jsonUtf8Bytes(req.text);
     const mine = this.tallyOf(actor.user);
     this.noteTally.set(actor.user, { count: mine.count + 1, bytes: mine.bytes + bytes });

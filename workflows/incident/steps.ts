@@ -46,6 +46,7 @@ export async function runStep(run: IncidentRun, spec: StepSpec): Promise<boolean
       return true;
     }
     args = resolveRefs(spec.with, run.refContext()) as Record<string, unknown>;
+    run.stepArgs.set(spec.id, args);
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -123,5 +124,6 @@ async function scheduleExpiry(run: IncidentRun, spec: StepSpec, action: ActionSp
     args: [expiry],
     parentClosePolicy: 'ABANDON',
   });
+  run.children.push(child.workflowId);
   run.note({ kind: 'step', step: spec.id, message: `${spec.id}: expiry timer ${child.workflowId} fires at ${at}` });
 }
