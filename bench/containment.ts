@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -163,6 +163,22 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const config: Readonly<Config> = loadConfig({ file: configFile, env: {} });
   const worker = await createWorker({ config, logger: createLogger({ level: 'error' }) });
   const running = worker.run();
+  // The same containment on a worker that keeps the audit log (its own task queue and Firebreak
+  // database): `containment.audit`, whose floor is the run without it (issue: at most +10%).
+  const auditDb = `fbbench_audit_${randomBytes(3).toString('hex')}`;
+  const auditFile = join(dir, 'firebreak-audit.yaml');
+  const auditKey = join(dir, 'audit.key');
+  writeFileSync(auditKey, randomBytes(32).toString('base64'), { mode: 0o600 });
+  writeFileSync(
+    auditFile,
+    readFileSync(configFile, 'utf8').replace('taskQueue: firebreak-bench-containment }', 'taskQueue: firebreak-bench-containment-audit }') +
+      `\ndatabase: { url: "${ADMIN}/${auditDb}" }\naudit: { key: { file: "${auditKey}" } }\n`,
+  );
+  const auditConfig: Readonly<Config> = loadConfig({ file: auditFile, env: {} });
+  const auditWorker = await createWorker({ config: auditConfig, logger: createLogger({ level: 'error' }) });
+  const auditRunning = auditWorker.run();
+  const auditSamples: number[] = [];
+  const plainSamples: number[] = [];
   const declarer = ctx.actor(ctx.users.declarer);
   const samples: number[] = [];
   const floorSamples: number[] = [];
@@ -172,6 +188,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   try {
     for (let i = 0; i < ctx.warmup + ctx.runs; i += 1) {
       const floorMs = await floorOnce(ctx, space, db, nginx, i);
+      const audited = await containOnce(ctx, auditConfig, declarer, i + 1000);
       const t0 = performance.now();
       const { id } = await declareIncident(ctx.client, config, {
         runbook: RUNBOOK,
@@ -195,12 +212,20 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         firstStartMs.push(Math.min(...s.steps.filter((x) => x.startedAt).map((x) => Date.parse(x.startedAt as string))) - declaredAt);
         samples.push(ms);
         floorSamples.push(floorMs);
+        auditSamples.push(audited);
+        plainSamples.push(ms);
         ctx.progress(samples.length);
       }
     }
   } finally {
     await worker.close();
     await running.catch(() => undefined);
+    await auditWorker.close();
+    await auditRunning.catch(() => undefined);
+    const r = new pg.Client({ connectionString: `${ADMIN}/postgres` });
+    await r.connect();
+    await r.query(`DROP DATABASE IF EXISTS ${auditDb} WITH (FORCE)`);
+    await r.end();
     await nginx.stop();
     await db.drop();
     // The harness deletes `<keyPrefix>:*`; this benchmark's own prefix is `<keyPrefix>-c`.
@@ -215,6 +240,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   return {
     samples,
     floorSamples,
+    extra: [{ name: 'audit', samples: auditSamples, floorSamples: plainSamples }],
     notes: [
       `p50 from declaration to the first step starting (workflow clock): ${p50(firstStartMs)} ms`,
       `p50 step durations (workflow clock, start → result recorded): ${Object.entries(stepMs).map(([k, v]) => `${k} ${p50(v)} ms`).join(', ')}`,
@@ -228,3 +254,19 @@ export const containment: Benchmark = {
   description: 'ms from declareIncident() to every containment step verified (revoke jtis + user, ban with nginx reload, PostgreSQL read-only with proof, kill-switch); floor: the same operations issued directly',
   run,
 };
+
+/** One gate-free containment on `config`'s worker, undone after (untimed). Returns ms to every containment step verified. */
+async function containOnce(ctx: BenchContext, config: Readonly<Config>, declarer: ReturnType<BenchContext['actor']>, i: number): Promise<number> {
+  const t0 = performance.now();
+  const { id } = await declareIncident(ctx.client, config, {
+    runbook: RUNBOOK,
+    params: { jtis: Array.from({ length: 10 }, (_, k) => `run-${i}-${k}`), user_ids: ['42'], ban_ips: [`203.0.113.${(i % 250) + 1}`] },
+    actor: declarer,
+  });
+  const s = await waitFor(ctx.client, id, (x) => x.state === 'awaiting-resolve' || x.state === 'blocked' || TERMINAL.includes(x.state), { intervalMs: 1, timeoutMs: 30_000 });
+  const ms = performance.now() - t0;
+  if (s.state !== 'awaiting-resolve') throw new Error(`audited run: ${id} is ${s.state}`);
+  await abortIncident(ctx.client, id, 'bench cleanup', declarer);
+  await waitFor(ctx.client, id, (x) => TERMINAL.includes(x.state), { timeoutMs: 60_000, intervalMs: 20 });
+  return ms;
+}
