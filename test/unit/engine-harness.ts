@@ -139,6 +139,8 @@ export interface IncidentOptions {
   declarer?: string;
   /** The worker's config gives the target a Slack channel (stub notifyOpenChannel and notifyEvent). */
   notify?: boolean;
+  /** The worker keeps the audit log (stub auditAppend; auditArchive is stubbed to archive at once). */
+  audit?: boolean;
 }
 
 export interface Incident {
@@ -204,6 +206,7 @@ function policyStub(opts: IncidentOptions) {
       skewMs: HARNESS_SKEW_MS,
       runbook: req.clientRunbook,
       ...(opts.notify && { notify: { slack: true as const } }),
+      ...(opts.audit && { audit: { archive: true } }),
     };
     if (opts.unauthenticated) return { ok: true, policy: { ...base, authenticated: false, declarer: { responder: req.claimedDeclarer, via: 'unauthenticated' } } };
     const verdict = verifyDecision(req.declaration, {
@@ -230,6 +233,7 @@ function stubActivities(calls: Call[] | ((incidentId: string, call: Call) => voi
     effectiveStepArgs: async (input: { args: Record<string, unknown> }) => input.args,
     loadIncidentPolicy: policyStub(opts),
     refreshRegistry: async () => ({ registry: REGISTRY }),
+    auditArchive: async () => ({ archived: true, runId: 'stub', events: 0, sha256: '0'.repeat(64) }),
   };
   for (const [name, entry] of Object.entries(ACTIONS)) {
     const spec: ActionSpec = entry;
