@@ -1,0 +1,158 @@
+/**
+ * The faults: workers SIGKILLed at random moments, two workers with one killed mid-containment,
+ * the Temporal dev server killed and restarted on its SQLite file, nginx's config broken during
+ * a ban (outages of Redis and PostgreSQL are in outages.ts). Each run starts from reset target
+ * systems with a token-leak and an sqli incident, driven by drive.ts.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { getStatus } from '../../lib/incidents/index.js';
+import { declarePair, drivePair, INCIDENTS } from './drive.js';
+import { OUTAGES } from './outages.js';
+import { ensureWorker, pendingActivities, running, secs, seededRandom, sleep, until, workerWriteWaiting, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
+
+export type { Scenario, ScenarioContext } from './scenario-kit.js';
+
+const RUN_TIMEOUT_MS = 180_000;
+
+/** N SIGKILLs of the worker at seeded random moments, as many incident pairs as it takes. */
+async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  const total = ctx.quick ? 3 : 20;
+  const rng = seededRandom(ctx.seed);
+  let killed = 0;
+  while (killed < total) {
+    await ensureWorker(stack);
+    await stack.reset();
+    const ids = await declarePair(stack);
+    const t0 = performance.now();
+    let finished = false;
+    const moments: string[] = [];
+    const killer = (async () => {
+      while (!finished && killed < total) {
+        await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 2_500)));
+        const victim = stack.workers.find((w) => w.alive());
+        if (finished || !victim) break;
+        await victim.kill('SIGKILL');
+        killed += 1;
+        moments.push(secs(performance.now() - t0));
+        await stack.startWorker();
+      }
+    })();
+    const result = await drivePair(stack, ids, {}, RUN_TIMEOUT_MS).finally(() => {
+      finished = true;
+    });
+    await killer;
+    ctx.log(`chaos: kills at ${moments.join(', ')} after declaring`);
+    yield { ...result, outcome: `completed (${moments.length} kills${result.retries ? `, ${result.retries} retry` : ''})` };
+  }
+}
+
+/** Two workers; the one running a containment activity is killed while Redis holds its write. */
+async function* twoWorkers(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  await ensureWorker(stack);
+  while (stack.workers.filter((w) => w.alive()).length < 2) await stack.startWorker();
+  await stack.reset();
+  await stack.redis.client.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+  let unpaused = false;
+  const unpause = async () => {
+    if (!unpaused) await stack.redis.client.call('CLIENT', 'UNPAUSE');
+    unpaused = true;
+  };
+  try {
+    const ids = await declarePair(stack);
+    const leak = ids[0] as string;
+    const victim = await until('a containment activity held in Redis', async () => {
+      const s = await getStatus(stack.client, leak);
+      if (!running(s, 'containment').length || !(await workerWriteWaiting(stack))) return undefined;
+      const taken = (await pendingActivities(stack, leak)).find((p) => p.identity);
+      return stack.workers.find((w) => w.alive() && w.identity === taken?.identity);
+    });
+    const other = stack.workers.find((w) => w.alive() && w !== victim);
+    await victim.kill('SIGKILL');
+    await unpause();
+    const result = await drivePair(stack, ids, {}, RUN_TIMEOUT_MS);
+    const checks = other?.alive() ? [] : ['the surviving worker died too'];
+    if (stack.workers.filter((w) => w.alive()).length !== 1) checks.push('expected exactly one live worker (the survivor)');
+    yield { ...result, outcome: `completed by the other worker${result.retries ? ` (${result.retries} retry)` : ''}`, checks };
+  } finally {
+    await unpause();
+  }
+}
+
+/** The dev server SIGKILLed while both incidents are in containment, started again on its SQLite file. */
+async function* temporalRestart(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  await ensureWorker(stack);
+  await stack.reset();
+  const ids = await declarePair(stack);
+  const downMs = ctx.quick ? 1_000 : 5_000;
+  let restart: Promise<void> | undefined;
+  const t0 = performance.now();
+  let at = '';
+  const result = await drivePair(
+    stack,
+    ids,
+    {
+      onStatus(s) {
+        if (restart || s.id !== ids[0] || !s.gates.some((g) => g.id === 'lockdown' && g.state === 'open')) return;
+        at = secs(performance.now() - t0);
+        restart = stack.temporal.restart(downMs);
+      },
+    },
+    RUN_TIMEOUT_MS,
+  );
+  await restart;
+  const checks = restart ? [] : ['the server was never restarted (the lockdown gate was not seen open)'];
+  const dead = stack.workers.filter((w) => !w.alive()).length;
+  if (dead) checks.push(`${dead} worker(s) exited when the server went away`);
+  yield { ...result, outcome: `completed (server killed at ${at}, back after ${secs(downMs)}, workers reconnected)`, checks };
+}
+
+/** nginx's config broken before a ban: the ban refuses (nothing changed), blocks; fixed, `retry` completes it. */
+async function* nginxBroken(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  await ensureWorker(stack);
+  await stack.reset();
+  const conf = readFileSync(stack.nginx.conf, 'utf8');
+  writeFileSync(stack.nginx.conf, `${conf}chaos_not_a_directive on;\n`);
+  let fixed = false;
+  const blockedOn: string[] = [];
+  try {
+    const ids = await declarePair(stack);
+    const result = await drivePair(
+      stack,
+      ids,
+      {
+        async onBlocked(s) {
+          const ban = s.steps.find((x) => x.id === 'ban');
+          if (ban?.state === 'failed') blockedOn.push(`${s.runbook.name}: ${ban.error ?? ''}`);
+          if (!fixed) {
+            // Both incidents ban: wait until both are blocked on it, then fix and retry.
+            if (new Set(blockedOn.map((b) => b.split(':')[0])).size < INCIDENTS.length) return false;
+            writeFileSync(stack.nginx.conf, conf);
+            fixed = true;
+          }
+          return true;
+        },
+      },
+      RUN_TIMEOUT_MS,
+    );
+    const checks: string[] = [];
+    if (!blockedOn.length) checks.push('no incident blocked on the ban');
+    const clear = blockedOn.filter((b) => /nginx/i.test(b) && /test/i.test(b));
+    if (clear.length < blockedOn.length) checks.push(`an unclear error: ${blockedOn.find((b) => !clear.includes(b))}`);
+    const example = (blockedOn[0] ?? '').replace(/^[^:]+: /, '').slice(0, 140);
+    yield { ...result, outcome: `blocked on the ban ("${example}…"), completed after fix + retry`, checks };
+  } finally {
+    if (!fixed) writeFileSync(stack.nginx.conf, conf);
+  }
+}
+
+export const SCENARIOS: Scenario[] = [
+  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded), a new worker each time`, run: kills },
+  { name: 'two-workers', fault: () => 'two workers on one task queue; the one holding a containment activity (its Redis write paused) is SIGKILLed', run: twoWorkers },
+  ...OUTAGES,
+  { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart },
+  { name: 'nginx-broken', fault: () => 'nginx.conf broken before the bans (nginx -t fails); fixed once both incidents are blocked, then retry', run: nginxBroken },
+];
