@@ -13,12 +13,13 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('usage: npm run chaos -- [--quick] [--seed N] [--only worker-kills,two-workers,...] [--keep]\n');
+  process.stdout.write('usage: npm run chaos -- [--quick] [--seed N] [--only worker-kills,two-workers,...] [--keep] [--verbose]\n');
   process.exit(0);
 }
 
@@ -29,7 +30,7 @@ if (!Number.isInteger(seed) || seed < 0) {
 }
 
 const t0 = performance.now();
-const { rows, ok, dir } = await runChaos({ quick: values.quick, seed, keep: values.keep, ...(values.only && { only: values.only.split(',') }) });
+const { rows, ok, dir } = await runChaos({ quick: values.quick, seed, keep: values.keep, verbose: values.verbose, ...(values.only && { only: values.only.split(',') }) });
 const mode = values.quick ? 'quick' : 'full';
 process.stdout.write(`\nChaos campaign (${mode}), seed ${seed}, ${new Date().toISOString()}, ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n\n${markdownTable(rows)}\n`);
 for (const r of rows) for (const f of r.failures) process.stdout.write(`\n${r.name} ${f}\n`);

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { httpGet } from '../../test/helpers/http.js';
 import { scramMatches, verifierOf } from '../../test/helpers/scram-postgres.js';
-import { APP_DB, APP_ROLE, OWN_DB, type ChaosStack } from './stack.js';
+import { APP_DB, APP_ROLE, INITIAL_ENV, OWN_DB, type ChaosStack } from './stack.js';
 
 export interface Snapshot {
   lines: string[];
@@ -127,7 +127,9 @@ function envLines(stack: ChaosStack): { lines: string[]; values: Map<string, str
     counts.set(m[1] as string, (counts.get(m[1] as string) ?? 0) + 1);
     values.set(m[1] as string, m[2] as string);
   }
-  return { lines: [...counts].sort().map(([k, n]) => `env ${k} lines ${n}${values.get(k)?.startsWith('chaos-initial') ? ' (initial value)' : ' (rotated)'}`), values };
+  const initial = new Map(INITIAL_ENV.split('\n').flatMap((l) => (/^([A-Z_]+)=(.*)$/.exec(l) ? [[l.split('=')[0] as string, l.slice(l.indexOf('=') + 1)]] : [])));
+  const how = (k: string) => (values.get(k) === initial.get(k) ? 'as before' : 'changed');
+  return { lines: [...counts].sort().map(([k, n]) => `env ${k} lines ${n} ${how(k)}`), values };
 }
 
 export async function snapshot(stack: ChaosStack, banned: readonly string[]): Promise<Snapshot> {

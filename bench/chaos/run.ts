@@ -22,6 +22,8 @@ export interface ChaosOptions {
   bundlePath?: string;
   /** Keep the temp folder (logs, data) for a look afterwards. */
   keep?: boolean;
+  /** Print the baseline's snapshots. */
+  verbose?: boolean;
   log?: (line: string) => void;
 }
 
@@ -65,6 +67,7 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
       failures: [],
     });
     log(`chaos: baseline in ${(base.ms / 1000).toFixed(1)} s; contained: ${effectsLine(base.contained)}`);
+    if (opts.verbose) log(`contained:\n  ${base.contained.lines.join('\n  ')}\ncompleted:\n  ${base.final?.lines.join('\n  ')}`);
     const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
     for (const scenario of chosen) rows.push(await runScenario(scenario, { stack, quick: opts.quick, seed: opts.seed, log }, base));
   } finally {

@@ -7,7 +7,7 @@
  * with the same data, which is what the faults are made of.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -98,7 +98,10 @@ export async function startPrivatePostgres(dir: string): Promise<PrivatePostgres
   mkdirSync(home, { recursive: true });
   const uid = root ? await idOf('-u') : undefined;
   const gid = root ? await idOf('-g') : undefined;
-  if (root) chownSync(home, uid as number, gid as number);
+  if (root) {
+    chownSync(home, uid as number, gid as number);
+    chmodSync(dir, 0o711); // postgres may pass through the run's folder, not list it
+  }
   const asPostgres = (cmd: string, args: string[]) =>
     uid === undefined ? run(join(PG_BIN, cmd), args, { timeout: 60_000 }) : run('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { timeout: 60_000 });
   const superPassword = `chaos-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
