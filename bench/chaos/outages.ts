@@ -6,9 +6,8 @@
  * back on the same port with its data after the outage.
  */
 import type pg from 'pg';
-import { getStatus } from '../../lib/incidents/index.js';
 import { declarePair, drivePair } from './drive.js';
-import { ensureWorker, running, secs, sleep, until, workerWriteWaiting, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
+import { ensureWorker, heldWrite, secs, sleep, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
 
 const RUN_TIMEOUT_MS = 180_000;
 const outageMs = (quick: boolean) => (quick ? 3_000 : 10_000);
@@ -17,26 +16,17 @@ async function* redisOutage(ctx: ScenarioContext): AsyncGenerator<ScenarioResult
   const { stack } = ctx;
   await ensureWorker(stack);
   await stack.reset();
-  await stack.redis.client.call('CLIENT', 'PAUSE', '30000', 'WRITE');
   const ids = await declarePair(stack);
-  const leak = ids[0] as string;
-  const steps = await until('a containment step inside a Redis write', async () => {
-    const s = await getStatus(stack.client, leak);
-    const r = running(s, 'containment');
-    return r.length && (await workerWriteWaiting(stack)) ? r : undefined;
-  }).catch(async (err: unknown) => {
-    await stack.redis.client.call('CLIENT', 'UNPAUSE');
-    throw err;
-  });
   const down = outageMs(ctx.quick);
-  const outage = (async () => {
-    await stack.redis.kill();
-    await sleep(down);
-    await stack.redis.start();
-  })();
-  const result = await drivePair(stack, ids, {}, RUN_TIMEOUT_MS);
+  let outage: Promise<void> | undefined;
+  const hold = heldWrite(stack, () => ids[0], 'lockdown', async () => {
+    await stack.redis.kill(); // the held write never lands; the pause goes with the server
+    outage = sleep(down).then(() => stack.redis.start());
+  });
+  const result = await drivePair(stack, ids, { onStatus: (s) => hold.onStatus(s) }, RUN_TIMEOUT_MS).finally(() => hold.release());
   await outage;
-  yield { ...result, outcome: `completed (Redis down ${secs(down)} during ${steps.join(', ')}${result.retries ? `; ${result.retries} retry` : ''})` };
+  const checks = outage ? [] : ['the outage never started (the lockdown step was not seen inside a Redis write)'];
+  yield { ...result, outcome: `completed (Redis down ${secs(down)} from inside the lockdown write${result.retries ? `; ${result.retries} retry` : ''})`, checks };
 }
 
 async function* pgReadOnly(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
@@ -117,7 +107,7 @@ async function* pgRotation(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>
 }
 
 export const OUTAGES: Scenario[] = [
-  { name: 'redis-outage', fault: (q) => `Redis SIGKILLed while a containment write is held, back after ${secs(outageMs(q))} (append-only file)`, run: redisOutage },
+  { name: 'redis-outage', fault: (q) => `Redis SIGKILLed while the lockdown write is held, back after ${secs(outageMs(q))} (append-only file)`, run: redisOutage },
   { name: 'postgres-read-only', fault: (q) => `PostgreSQL stopped (immediate) before the last vote on database.read_only, back after ${secs(outageMs(q))}`, run: pgReadOnly },
   { name: 'postgres-rotation', fault: (q) => `PostgreSQL stopped (immediate) while the password rotation waits on pg_authid, back after ${secs(outageMs(q))}`, run: pgRotation },
 ];

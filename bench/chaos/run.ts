@@ -109,6 +109,7 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext, base: RunRe
       if (problems.length) failures.push(`run ${runs}: ${problems.join('; ')}`);
       else passed += 1;
       ctx.log(`chaos: ${scenario.name} run ${runs}: ${result.outcome} in ${(result.ms / 1000).toFixed(1)} s${problems.length ? ` — FAILED: ${problems.join('; ')}` : ''}`);
+      for (const e of result.blockedErrors) ctx.log(`  blocked on ${e.slice(0, 400)}`);
     }
   } catch (err) {
     failures.push(`run ${runs + 1}: ${(err as Error).message}`);

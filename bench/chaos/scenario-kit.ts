@@ -72,3 +72,32 @@ export async function workerWriteWaiting(stack: ChaosStack): Promise<boolean> {
 }
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+
+/**
+ * A drive hook that catches step `gate` of incident `id` inside a Redis write: once its gate
+ * waits for the last vote, Redis writes are paused (CLIENT PAUSE WRITE); once the step runs
+ * and a worker's write waits, `onHeld` runs (it must end the pause: kill the server, or
+ * UNPAUSE). Detection has written what it writes by then, and the incident's other
+ * containment steps have run.
+ */
+export function heldWrite(stack: ChaosStack, id: () => string | undefined, gate: string, onHeld: () => Promise<void>) {
+  let phase: 'idle' | 'paused' | 'done' = 'idle';
+  return {
+    fired: () => phase === 'done',
+    async release() {
+      if (phase === 'paused') await stack.redis.client.call('CLIENT', 'UNPAUSE');
+      phase = 'done';
+    },
+    async onStatus(s: IncidentStatus) {
+      if (s.id !== id() || phase === 'done') return;
+      const g = s.gates.find((x) => x.id === gate && x.state === 'open');
+      if (phase === 'idle' && g && g.approvals.length === g.required - 1) {
+        await stack.redis.client.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+        phase = 'paused';
+      } else if (phase === 'paused' && s.steps.some((x) => x.id === gate && x.state === 'running') && (await workerWriteWaiting(stack))) {
+        phase = 'done';
+        await onHeld();
+      }
+    },
+  };
+}

@@ -5,10 +5,10 @@
  * systems with a token-leak and an sqli incident, driven by drive.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { getStatus } from '../../lib/incidents/index.js';
 import { declarePair, drivePair, INCIDENTS } from './drive.js';
 import { OUTAGES } from './outages.js';
-import { ensureWorker, pendingActivities, running, secs, seededRandom, sleep, until, workerWriteWaiting, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
+import type { WorkerProcess } from './stack.js';
+import { ensureWorker, heldWrite, pendingActivities, secs, seededRandom, sleep, until, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
 
 export type { Scenario, ScenarioContext } from './scenario-kit.js';
 
@@ -47,37 +47,27 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
   }
 }
 
-/** Two workers; the one running a containment activity is killed while Redis holds its write. */
+/** Two workers; the one running the lockdown activity is killed while Redis holds its write. */
 async function* twoWorkers(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
   const { stack } = ctx;
   await ensureWorker(stack);
   while (stack.workers.filter((w) => w.alive()).length < 2) await stack.startWorker();
   await stack.reset();
-  await stack.redis.client.call('CLIENT', 'PAUSE', '30000', 'WRITE');
-  let unpaused = false;
-  const unpause = async () => {
-    if (!unpaused) await stack.redis.client.call('CLIENT', 'UNPAUSE');
-    unpaused = true;
-  };
-  try {
-    const ids = await declarePair(stack);
-    const leak = ids[0] as string;
-    const victim = await until('a containment activity held in Redis', async () => {
-      const s = await getStatus(stack.client, leak);
-      if (!running(s, 'containment').length || !(await workerWriteWaiting(stack))) return undefined;
-      const taken = (await pendingActivities(stack, leak)).find((p) => p.identity);
-      return stack.workers.find((w) => w.alive() && w.identity === taken?.identity);
-    });
-    const other = stack.workers.find((w) => w.alive() && w !== victim);
-    await victim.kill('SIGKILL');
-    await unpause();
-    const result = await drivePair(stack, ids, {}, RUN_TIMEOUT_MS);
-    const checks = other?.alive() ? [] : ['the surviving worker died too'];
-    if (stack.workers.filter((w) => w.alive()).length !== 1) checks.push('expected exactly one live worker (the survivor)');
-    yield { ...result, outcome: `completed by the other worker${result.retries ? ` (${result.retries} retry)` : ''}`, checks };
-  } finally {
-    await unpause();
-  }
+  const ids = await declarePair(stack);
+  let victim: WorkerProcess | undefined;
+  const hold = heldWrite(stack, () => ids[0], 'lockdown', async () => {
+    const taken = await until('the lockdown activity taken by a worker', async () => (await pendingActivities(stack, ids[0] as string)).find((p) => p.type === 'lockdownEnable' && p.identity));
+    victim = stack.workers.find((w) => w.alive() && w.identity === taken.identity);
+    await victim?.kill('SIGKILL');
+    await stack.redis.client.call('CLIENT', 'UNPAUSE');
+  });
+  const survivors = stack.workers.filter((w) => w.alive());
+  const result = await drivePair(stack, ids, { onStatus: (s) => hold.onStatus(s) }, RUN_TIMEOUT_MS).finally(() => hold.release());
+  const checks: string[] = [];
+  if (!victim) checks.push('no worker was seen holding the lockdown activity');
+  const left = survivors.filter((w) => w.alive());
+  if (left.length !== 1) checks.push(`expected the other worker alive, ${left.length} of 2 are`);
+  yield { ...result, outcome: `completed by the other worker${result.retries ? ` (${result.retries} retry)` : ''}`, checks };
 }
 
 /** The dev server SIGKILLed while both incidents are in containment, started again on its SQLite file. */
@@ -86,6 +76,7 @@ async function* temporalRestart(ctx: ScenarioContext): AsyncGenerator<ScenarioRe
   await ensureWorker(stack);
   await stack.reset();
   const ids = await declarePair(stack);
+  const before = stack.workers.filter((w) => w.alive());
   const downMs = ctx.quick ? 1_000 : 5_000;
   let restart: Promise<void> | undefined;
   const t0 = performance.now();
@@ -104,7 +95,7 @@ async function* temporalRestart(ctx: ScenarioContext): AsyncGenerator<ScenarioRe
   );
   await restart;
   const checks = restart ? [] : ['the server was never restarted (the lockdown gate was not seen open)'];
-  const dead = stack.workers.filter((w) => !w.alive()).length;
+  const dead = before.filter((w) => !w.alive()).length;
   if (dead) checks.push(`${dead} worker(s) exited when the server went away`);
   yield { ...result, outcome: `completed (server killed at ${at}, back after ${secs(downMs)}, workers reconnected)`, checks };
 }
@@ -151,7 +142,7 @@ async function* nginxBroken(ctx: ScenarioContext): AsyncGenerator<ScenarioResult
 
 export const SCENARIOS: Scenario[] = [
   { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded), a new worker each time`, run: kills },
-  { name: 'two-workers', fault: () => 'two workers on one task queue; the one holding a containment activity (its Redis write paused) is SIGKILLed', run: twoWorkers },
+  { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers },
   ...OUTAGES,
   { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart },
   { name: 'nginx-broken', fault: () => 'nginx.conf broken before the bans (nginx -t fails); fixed once both incidents are blocked, then retry', run: nginxBroken },
