@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { declarePair, drivePair } from './drive.js';
-import { ensureWorker, heldWrite, secs, sleep, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
+import { ensureWorker, heldWrite, hitCheck, secs, sleep, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
 
 const RUN_TIMEOUT_MS = 180_000;
 const outageMs = (quick: boolean) => (quick ? 3_000 : 10_000);
@@ -25,7 +25,7 @@ async function* redisOutage(ctx: ScenarioContext): AsyncGenerator<ScenarioResult
   });
   const result = await drivePair(stack, ids, { onStatus: (s) => hold.onStatus(s) }, RUN_TIMEOUT_MS).finally(() => hold.release());
   await outage;
-  const checks = outage ? [] : ['the outage never started (the lockdown step was not seen inside a Redis write)'];
+  const checks = outage ? await hitCheck(stack, ids[0] as string, 'lockdownEnable') : ['the outage never started (the lockdown step was not seen inside a Redis write)'];
   yield { ...result, outcome: `completed (Redis down ${secs(down)} from inside the lockdown write${result.retries ? `; ${result.retries} retry` : ''})`, checks };
 }
 
@@ -51,7 +51,7 @@ async function* pgReadOnly(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>
     RUN_TIMEOUT_MS,
   );
   await outage;
-  const checks = outage ? [] : ['the outage never started (the read-only gate was not seen with one vote)'];
+  const checks = outage ? await hitCheck(stack, ids[1] as string, 'databaseReadOnly') : ['the outage never started (the read-only gate was not seen with one vote)'];
   yield { ...result, outcome: `completed (PostgreSQL down ${secs(down)} from the last vote on read-only${result.retries ? `; ${result.retries} retry` : ''})`, checks };
 }
 
@@ -102,7 +102,7 @@ async function* pgRotation(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>
     RUN_TIMEOUT_MS,
   ).finally(() => hold?.query('ROLLBACK').catch(() => undefined));
   await outage;
-  const checks = outage ? [] : ['the outage never started (the rotation was not seen waiting on pg_authid)'];
+  const checks = outage ? await hitCheck(stack, ids[1] as string, 'secretsRotateDbPassword') : ['the outage never started (the rotation was not seen waiting on pg_authid)'];
   yield { ...result, outcome: `completed (PostgreSQL down ${secs(down)} between publishing the password and ALTER ROLE${result.retries ? `; ${result.retries} retry` : ''})`, checks };
 }
 

@@ -101,3 +101,22 @@ export function heldWrite(stack: ChaosStack, id: () => string | undefined, gate:
     },
   };
 }
+
+/** How often activities of type `type` were scheduled in the incident's history, and the highest attempt one reached. */
+export async function attemptsOf(stack: ChaosStack, id: string, type: string): Promise<{ scheduled: number; maxAttempt: number }> {
+  const events = (await handleFor(stack.client, id).fetchHistory()).events ?? [];
+  const scheduled = new Set<string>();
+  let maxAttempt = 0;
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === type) scheduled.add(String(e.eventId));
+    const started = e.activityTaskStartedEventAttributes;
+    if (started && scheduled.has(String(started.scheduledEventId))) maxAttempt = Math.max(maxAttempt, started.attempt ?? 0);
+  }
+  return { scheduled: scheduled.size, maxAttempt };
+}
+
+/** A check that the fault hit the activity: it took a second attempt, or was scheduled again by `retry`. */
+export async function hitCheck(stack: ChaosStack, id: string, type: string): Promise<string[]> {
+  const { scheduled, maxAttempt } = await attemptsOf(stack, id, type);
+  return maxAttempt >= 2 || scheduled >= 2 ? [] : [`${type} ran once in one attempt: the fault missed it`];
+}

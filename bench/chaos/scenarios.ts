@@ -5,14 +5,20 @@
  * systems with a token-leak and an sqli incident, driven by drive.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { declarePair, drivePair, INCIDENTS } from './drive.js';
+import { declarePair, drivePair, INCIDENTS, statusOf } from './drive.js';
 import { OUTAGES } from './outages.js';
-import type { WorkerProcess } from './stack.js';
-import { ensureWorker, heldWrite, pendingActivities, secs, seededRandom, sleep, until, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
+import type { ChaosStack, WorkerProcess } from './stack.js';
+import { ensureWorker, heldWrite, hitCheck, pendingActivities, secs, seededRandom, sleep, until, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
 
 export type { Scenario, ScenarioContext } from './scenario-kit.js';
 
 const RUN_TIMEOUT_MS = 180_000;
+
+/** What the incidents were doing: their running steps, else their state. */
+async function momentOf(stack: ChaosStack, ids: string[]): Promise<string> {
+  const seen = await Promise.all(ids.map((id) => statusOf(stack, id)));
+  return seen.map((s) => (s ? s.steps.filter((x) => x.state === 'running').map((x) => x.id).join('+') || s.state : 'no answer')).join(' / ');
+}
 
 /** N SIGKILLs of the worker at seeded random moments, as many incident pairs as it takes. */
 async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
@@ -32,9 +38,10 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
         await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 2_500)));
         const victim = stack.workers.find((w) => w.alive());
         if (finished || !victim) break;
+        const where = await momentOf(stack, ids);
         await victim.kill('SIGKILL');
         killed += 1;
-        moments.push(secs(performance.now() - t0));
+        moments.push(`${secs(performance.now() - t0)} (${where})`);
         await stack.startWorker();
       }
     })();
@@ -42,7 +49,7 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
       finished = true;
     });
     await killer;
-    ctx.log(`chaos: kills at ${moments.join(', ')} after declaring`);
+    ctx.log(`chaos: kills at ${moments.join(', ')} after declaring (running steps of token-leak / sqli)`);
     yield { ...result, outcome: `completed (${moments.length} kills${result.retries ? `, ${result.retries} retry` : ''})` };
   }
 }
@@ -65,6 +72,7 @@ async function* twoWorkers(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>
   const result = await drivePair(stack, ids, { onStatus: (s) => hold.onStatus(s) }, RUN_TIMEOUT_MS).finally(() => hold.release());
   const checks: string[] = [];
   if (!victim) checks.push('no worker was seen holding the lockdown activity');
+  else checks.push(...(await hitCheck(stack, ids[0] as string, 'lockdownEnable')));
   const left = survivors.filter((w) => w.alive());
   if (left.length !== 1) checks.push(`expected the other worker alive, ${left.length} of 2 are`);
   yield { ...result, outcome: `completed by the other worker${result.retries ? ` (${result.retries} retry)` : ''}`, checks };
