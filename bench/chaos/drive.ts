@@ -34,6 +34,8 @@ export interface RunHooks {
 export interface RunResult {
   ids: string[];
   states: string[];
+  /** The last status of each incident, in `ids` order. */
+  statuses: IncidentStatus[];
   retries: number;
   /** Each distinct error a blocked step showed, as `<step>: <error>`. */
   blockedErrors: string[];
@@ -127,6 +129,7 @@ export async function drivePair(stack: ChaosStack, ids: string[], hooks: RunHook
   return {
     ids,
     states: ids.map((id) => last.get(id)?.state ?? 'unknown'),
+    statuses: ids.flatMap((id) => last.get(id) ?? []),
     retries,
     blockedErrors: [...errors],
     ...(contained && { contained }),

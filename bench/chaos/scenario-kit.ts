@@ -1,6 +1,6 @@
 /** What every scenario shares: its context and result, a seeded RNG, polling, the moments faults wait for. */
 import { handleFor } from '../../lib/incidents/index.js';
-import type { IncidentStatus } from '../../workflows/definitions.js';
+import type { IncidentStatus, StepStatus } from '../../workflows/definitions.js';
 import type { RunResult } from './drive.js';
 import type { ChaosStack } from './stack.js';
 
@@ -115,8 +115,14 @@ export async function attemptsOf(stack: ChaosStack, id: string, type: string): P
   return { scheduled: scheduled.size, maxAttempt };
 }
 
-/** A check that the fault hit the activity: it took a second attempt, or was scheduled again by `retry`. */
-export async function hitCheck(stack: ChaosStack, id: string, type: string): Promise<string[]> {
+/**
+ * A check that the fault hit the activity: it took a second attempt, was scheduled again by
+ * `retry`, or (an attempt that waits for its server) its step lasted at least `spanMs`.
+ */
+export async function hitCheck(stack: ChaosStack, id: string, type: string, span?: { step?: StepStatus; ms: number }): Promise<string[]> {
   const { scheduled, maxAttempt } = await attemptsOf(stack, id, type);
-  return maxAttempt >= 2 || scheduled >= 2 ? [] : [`${type} ran once in one attempt: the fault missed it`];
+  if (maxAttempt >= 2 || scheduled >= 2) return [];
+  const lasted = span?.step?.startedAt && span.step.endedAt ? Date.parse(span.step.endedAt) - Date.parse(span.step.startedAt) : 0;
+  if (span && lasted >= span.ms) return [];
+  return [`${type} ran once in one attempt${span ? ` and took ${lasted} ms` : ''}: the fault missed it`];
 }
