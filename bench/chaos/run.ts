@@ -50,6 +50,12 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
   const bundlePath = opts.bundlePath ?? (await writeWorkflowBundle(join(dir, 'workflow-bundle.js')));
   const stack = await startChaosStack(dir, bundlePath);
   const rows: ScenarioRow[] = [];
+  // PostgreSQL runs detached (pg_ctl): Ctrl-C must stop it too.
+  const interrupted = () => {
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${dir}`);
     await stack.startWorker();
@@ -73,6 +79,8 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
   } finally {
     const failed = rows.some((r) => r.failures.length);
     if (failed) log(workerLogTail(dir));
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
     await stack.stop();
     if (!opts.keep && !failed) rmSync(dir, { recursive: true, force: true });
   }

@@ -98,12 +98,19 @@ async function createAppDatabase(postgres: PrivatePostgres): Promise<void> {
 }
 
 export async function startChaosStack(dir: string, bundlePath: string): Promise<ChaosStack> {
-  const [redis, postgres, temporal, nginx] = await Promise.all([
+  const started = await Promise.allSettled([
     startPrivateRedis(dir),
     startPrivatePostgres(dir),
     startPrivateTemporal(dir),
     startNginx({ serverExtra: ['set_real_ip_from 127.0.0.1;', 'real_ip_header X-Real-IP;'] }),
-  ]);
+  ] as const);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    // Leave nothing running: stop whichever servers did start.
+    await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
+    throw failed.reason;
+  }
+  const [redis, postgres, temporal, nginx] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx];
   await createAppDatabase(postgres);
   const runbooksDir = join(dir, 'runbooks');
   const envFile = join(dir, 'app.env');
