@@ -35,7 +35,8 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
     const moments: string[] = [];
     const killer = (async () => {
       while (!finished && killed < total) {
-        await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 2_500)));
+        // Up to 6 s between kills in the full run: the incidents must get somewhere between them.
+        await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 6_000)));
         const victim = stack.workers.find((w) => w.alive());
         if (finished || !victim) break;
         const where = await momentOf(stack, ids);
@@ -45,7 +46,7 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
         await stack.startWorker();
       }
     })();
-    const result = await drivePair(stack, ids, {}, RUN_TIMEOUT_MS).finally(() => {
+    const result = await drivePair(stack, ids, {}, 2 * RUN_TIMEOUT_MS).finally(() => {
       finished = true;
     });
     await killer;
