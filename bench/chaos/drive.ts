@@ -17,9 +17,9 @@ export const INCIDENTS: ReadonlyArray<{ runbook: string; summary: string; params
   {
     runbook: 'token-leak',
     summary: 'chaos: a refresh token pasted in a public channel',
-    params: { reason: 'chaos run', jtis: ['chaos-jti-1', 'chaos-jti-2'], user_ids: ['42'], ban_ips: ['203.0.113.7'], lockdown: 'true' },
+    params: { reason: 'chaos run', jtis: ['chaos-jti-1', 'chaos-jti-2'], user_ids: ['42'], ban_ips: ['203.0.113.7'], lockdown: 'true', redeploy: 'false' },
   },
-  { runbook: 'sqli', summary: 'chaos: UNION SELECT payloads in the WAF log', params: { reason: 'chaos run', ban_ips: ['198.51.100.9'] } },
+  { runbook: 'sqli', summary: 'chaos: UNION SELECT payloads in the WAF log', params: { reason: 'chaos run', ban_ips: ['198.51.100.9'], redeploy: 'false' } },
 ];
 
 export interface RunHooks {

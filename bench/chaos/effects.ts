@@ -16,7 +16,7 @@ import { APP_DB, APP_ROLE, INITIAL_ENV, OWN_DB, type ChaosStack } from './stack.
 export interface Snapshot {
   lines: string[];
   /** Counts for the table: how much was compared. */
-  counts: { redisKeys: number; denyLines: number; grants: number; records: number };
+  counts: { redisKeys: number; denyLines: number; grants: number; records: number; issues: number };
 }
 
 const ID = /INC-\d{8}-[a-z0-9]{6}/g;
@@ -156,9 +156,14 @@ export async function snapshot(stack: ChaosStack, banned: readonly string[]): Pr
   } finally {
     await admin.end();
   }
+  const gh = stack.github.model;
+  const github = [
+    ...gh.issues.map((i) => `github issue "${norm(i.title)}" ${i.state} [${i.labels.join(',')}]`).sort(),
+    ...['DATABASE_PASSWORD', 'JWT_SECRET_KEY'].map((k) => `github secret ${k} ${gh.decryptSecret(k) === undefined ? 'absent' : `= .env: ${gh.decryptSecret(k) === env.values.get(k)}`}`),
+  ];
   return {
-    lines: [...redis, ...deny, ...nginx, ...grants, ...records, ...env.lines, password],
-    counts: { redisKeys: redis.length, denyLines: deny.length, grants: grants.length, records: records.length },
+    lines: [...redis, ...deny, ...nginx, ...grants, ...records, ...env.lines, password, ...github],
+    counts: { redisKeys: redis.length, denyLines: deny.length, grants: grants.length, records: records.length, issues: gh.issues.length },
   };
 }
 

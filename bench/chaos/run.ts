@@ -41,7 +41,7 @@ export interface ScenarioRow {
 function effectsLine(s: Snapshot | undefined): string {
   if (!s) return '';
   const c = s.counts;
-  return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, ${c.grants} grants/settings, ${c.records} record tables, nginx answers, .env, password`;
+  return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
 }
 
 export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[]; ok: boolean; dir: string }> {

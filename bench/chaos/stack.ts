@@ -18,6 +18,7 @@ import { connectClient } from '../../lib/incidents/index.js';
 import { ephemeralKeyPair, publicLine, type KeyPair } from '../../lib/identity/keys.js';
 import { keyPairSigner } from '../../lib/identity/signer.js';
 import type { Principal } from '../../lib/incidents/types.js';
+import { startGithubStandin, type GithubStandin } from '../../test/helpers/github-standin.js';
 import { startNginx, type Nginx } from '../../test/helpers/nginx.js';
 import { startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
 
@@ -50,6 +51,8 @@ export interface ChaosStack {
   postgres: PrivatePostgres;
   temporal: PrivateTemporal;
   nginx: Nginx;
+  /** The GitHub stand-in (in this process): post-mortem issues and the Actions secrets sink. */
+  github: GithubStandin;
   envFile: string;
   client: Client;
   workers: WorkerProcess[];
@@ -103,6 +106,7 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     startPrivatePostgres(dir),
     startPrivateTemporal(dir),
     startNginx({ serverExtra: ['set_real_ip_from 127.0.0.1;', 'real_ip_header X-Real-IP;'] }),
+    startGithubStandin({ owner: 'acme', repo: 'web' }),
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -110,7 +114,10 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
     throw failed.reason;
   }
-  const [redis, postgres, temporal, nginx] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx];
+  const [redis, postgres, temporal, nginx, github] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx, GithubStandin];
+  github.model.pushGreen('main');
+  const githubToken = join(dir, 'github.token');
+  writeFileSync(githubToken, `${github.model.token}\n`, { mode: 0o600 });
   await createAppDatabase(postgres);
   const runbooksDir = join(dir, 'runbooks');
   const envFile = join(dir, 'app.env');
@@ -150,7 +157,8 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
       '  local:',
       `    redis: { url: "${redis.url}", keyPrefix: ${KEY_PREFIX} }`,
       `    ${pgSection}`,
-      `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }] }`,
+      `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }, { type: github }] }`,
+      `    github: { repo: acme/web, branch: main, token: { file: "${githubToken}" }, baseUrl: "${github.url}" }`,
       `    ${nginx.targetYaml}`,
       'log: { level: info }',
     ].join('\n'),
@@ -206,6 +214,10 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
 
   const reset = async () => {
     await redis.client.flushall();
+    github.model.reset();
+    github.model.secrets.clear();
+    github.model.pushGreen('main');
+    github.calls.length = 0;
     writeFileSync(nginx.denyFile, '# empty until the first ban\n', { mode: 0o644 });
     execFileSync(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { stdio: 'ignore' });
     writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
@@ -237,6 +249,7 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     postgres,
     temporal,
     nginx,
+    github,
     envFile,
     client,
     workers,
@@ -251,7 +264,7 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     async stop() {
       await Promise.all(workers.map((w) => w.kill('SIGKILL')));
       await client.connection.close().catch(() => undefined);
-      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop()]);
+      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop(), github.stop()]);
     },
   };
 }

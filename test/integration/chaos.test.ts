@@ -11,7 +11,7 @@ import { markdownTable, runChaos } from '../../bench/chaos/run.js';
 import { seededRandom } from '../../bench/chaos/scenario-kit.js';
 import { withStepTimeout } from '../../bench/chaos/stack.js';
 
-const snap = (lines: string[]): Snapshot => ({ lines, counts: { redisKeys: 0, denyLines: 0, grants: 0, records: 0 } });
+const snap = (lines: string[]): Snapshot => ({ lines, counts: { redisKeys: 0, denyLines: 0, grants: 0, records: 0, issues: 0 } });
 
 it('the effect comparison names a lost and a doubled effect', () => {
   const want = snap(['deny-file deny 203.0.113.7/32;', 'redis chaos:1:fb:revoked:jti:a string 1 ttl', 'grant public.orders SELECT']);
