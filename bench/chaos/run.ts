@@ -1,17 +1,17 @@
 /**
- * The chaos campaign: start the private stack once, run a fault-free baseline pair of
- * incidents (its snapshots are the reference), then each scenario's runs, each from reset
- * target systems; a run passes when both incidents completed and both snapshots (contained,
+ * The chaos campaign: start a private stack (or several, each with a share of the scenarios,
+ * so their waits overlap), run a fault-free baseline pair of incidents on it (its snapshots
+ * are the reference), then each scenario's runs, each from reset target systems; a run passes when both incidents completed and both snapshots (contained,
  * completed) equal the baseline's. Returns one row per scenario for the markdown table.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeWorkflowBundle } from '../../worker/bundle.js';
 import { diff, type Snapshot } from './effects.js';
 import { declarePair, drivePair, type RunResult } from './drive.js';
 import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
-import { startChaosStack, workerLogTail } from './stack.js';
+import { startChaosStack, workerLogTail, type ChaosStack } from './stack.js';
 
 export interface ChaosOptions {
   quick: boolean;
@@ -22,6 +22,8 @@ export interface ChaosOptions {
   bundlePath?: string;
   /** Keep the temp folder (logs, data) for a look afterwards. */
   keep?: boolean;
+  /** Run the scenarios on this many private stacks at once (default 3 with quick, else 1): their waits overlap. */
+  stacks?: number;
   /** Print the baseline's snapshots. */
   verbose?: boolean;
   log?: (line: string) => void;
@@ -44,26 +46,68 @@ function effectsLine(s: Snapshot | undefined): string {
   return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
 }
 
+/** Split scenarios into `k` groups of about equal weight (longest first, each to the lightest group). */
+export function partition(scenarios: readonly Scenario[], k: number): Scenario[][] {
+  const groups: Array<{ weight: number; items: Scenario[] }> = Array.from({ length: Math.max(1, k) }, () => ({ weight: 0, items: [] }));
+  for (const s of [...scenarios].sort((a, b) => (b.weight ?? 1) - (a.weight ?? 1))) {
+    const lightest = groups.reduce((a, b) => (b.weight < a.weight ? b : a));
+    lightest.items.push(s);
+    lightest.weight += s.weight ?? 1;
+  }
+  return groups.filter((g) => g.items.length).map((g) => g.items.sort((a, b) => scenarios.indexOf(a) - scenarios.indexOf(b)));
+}
+
 export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[]; ok: boolean; dir: string }> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-chaos-'));
   const bundlePath = opts.bundlePath ?? (await writeWorkflowBundle(join(dir, 'workflow-bundle.js')));
-  const stack = await startChaosStack(dir, bundlePath);
-  const rows: ScenarioRow[] = [];
+  const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
+  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1));
+  const stacks: ChaosStack[] = [];
   // PostgreSQL runs detached (pg_ctl): Ctrl-C must stop it too.
   const interrupted = () => {
-    void stack.stop().finally(() => process.exit(130));
+    void Promise.allSettled(stacks.map((st) => st.stop())).finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  let settled: Array<PromiseSettledResult<ScenarioRow[]>>;
   try {
-    log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${dir}`);
+    settled = await Promise.allSettled(
+      (groups.length ? groups : [[]]).map(async (group, i) => {
+        const label = groups.length > 1 ? `chaos[${i + 1}]` : 'chaos';
+        const sub = join(dir, `stack-${i + 1}`);
+        mkdirSync(sub);
+        const stack = await startChaosStack(sub, bundlePath);
+        stacks.push(stack);
+        return runStack(stack, group, { ...opts, log: (l) => log(l.replace(/^chaos/, label)) }, groups.length > 1 ? ` (stack ${i + 1})` : '');
+      }),
+    );
+  } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+    await Promise.allSettled(stacks.map((st) => st.stop()));
+  }
+  const failedStart = settled.find((r) => r.status === 'rejected');
+  if (failedStart) throw failedStart.reason;
+  const all = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+  const rows = [...all.filter((r) => r.name.startsWith('baseline')), ...chosen.flatMap((s) => all.filter((r) => r.name === s.name))];
+  const ok = rows.every((r) => r.failures.length === 0);
+  if (!opts.keep && ok) rmSync(dir, { recursive: true, force: true });
+  return { rows, ok, dir };
+}
+
+/** One stack: its baseline, then its scenarios one after another. */
+async function runStack(stack: ChaosStack, scenarios: Scenario[], opts: ChaosOptions & { log: (line: string) => void }, suffix: string): Promise<ScenarioRow[]> {
+  const { log } = opts;
+  const rows: ScenarioRow[] = [];
+  try {
+    log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${stack.dir}`);
     await stack.startWorker();
     const t0 = performance.now();
     const base = await drivePair(stack, await declarePair(stack), {}, 90_000);
     if (!base.contained || base.states.some((s) => s !== 'completed')) throw new Error(`the baseline run did not complete: ${base.states.join(', ')} ${base.blockedErrors.join('; ')}`);
     rows.push({
-      name: 'baseline',
+      name: `baseline${suffix}`,
       fault: 'none (the reference snapshots)',
       runs: 1,
       passed: 1,
@@ -74,17 +118,12 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
     });
     log(`chaos: baseline in ${(base.ms / 1000).toFixed(1)} s; contained: ${effectsLine(base.contained)}`);
     if (opts.verbose) log(`contained:\n  ${base.contained.lines.join('\n  ')}\ncompleted:\n  ${base.final?.lines.join('\n  ')}`);
-    const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
-    for (const scenario of chosen) rows.push(await runScenario(scenario, { stack, quick: opts.quick, seed: opts.seed, log }, base));
-  } finally {
-    const failed = rows.some((r) => r.failures.length);
-    if (failed) log(workerLogTail(dir));
-    process.removeListener('SIGINT', interrupted);
-    process.removeListener('SIGTERM', interrupted);
-    await stack.stop();
-    if (!opts.keep && !failed) rmSync(dir, { recursive: true, force: true });
+    for (const scenario of scenarios) rows.push(await runScenario(scenario, { stack, quick: opts.quick, seed: opts.seed, log }, base));
+  } catch (err) {
+    rows.push({ name: `baseline${suffix}`, fault: 'none', runs: 1, passed: 0, outcome: 'FAILED', effects: '', seconds: 0, failures: [(err as Error).message] });
   }
-  return { rows, ok: rows.every((r) => r.failures.length === 0), dir };
+  if (rows.some((r) => r.failures.length)) log(workerLogTail(stack.dir));
+  return rows;
 }
 
 async function runScenario(scenario: Scenario, ctx: ScenarioContext, base: RunResult): Promise<ScenarioRow> {

@@ -23,6 +23,8 @@ export interface Scenario {
   /** The fault, as the table says it. */
   fault(quick: boolean): string;
   run(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>;
+  /** About how long it takes next to the others (default 1), to spread scenarios over stacks. */
+  weight?: number;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -20,7 +20,7 @@ async function momentOf(stack: ChaosStack, ids: string[]): Promise<string> {
   return seen.map((s) => (s ? s.steps.filter((x) => x.state === 'running').map((x) => x.id).join('+') || s.state : 'no answer')).join(' / ');
 }
 
-/** N SIGKILLs of the worker at seeded random moments, as many incident pairs as it takes. */
+/** N SIGKILLs of the worker at seeded random moments, at most 5 per incident pair, as many pairs as it takes. */
 async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
   const { stack } = ctx;
   const total = ctx.quick ? 3 : 20;
@@ -33,8 +33,10 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
     const t0 = performance.now();
     let finished = false;
     const moments: string[] = [];
+    // At most 5 kills per pair, so the kills land across many pairs' phases, not mostly in one long all-clear.
+    const stopAt = Math.min(total, killed + 5);
     const killer = (async () => {
-      while (!finished && killed < total) {
+      while (!finished && killed < stopAt) {
         // Up to 6 s between kills in the full run: the incidents must get somewhere between them.
         await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 6_000)));
         const victim = stack.workers.find((w) => w.alive());
@@ -150,8 +152,8 @@ async function* nginxBroken(ctx: ScenarioContext): AsyncGenerator<ScenarioResult
 }
 
 export const SCENARIOS: Scenario[] = [
-  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded), a new worker each time`, run: kills },
-  { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers },
+  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded${q ? '' : ', at most 5 per incident pair'}), a new worker each time`, run: kills, weight: 4 },
+  { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers, weight: 3 },
   ...OUTAGES,
   { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart },
   { name: 'nginx-broken', fault: () => 'nginx.conf broken before the bans (nginx -t fails); fixed once both incidents are blocked, then retry', run: nginxBroken },
