@@ -21,9 +21,11 @@ export interface Snapshot {
 
 const ID = /INC-\d{8}-[a-z0-9]{6}/g;
 const ISO = /\d{4}-\d{2}-\d{2}T[\d:.]+Z/g;
+/** A hash in a key name (e.g. of the deny file's path, which differs between stacks). */
+const HASH = /\b[0-9a-f]{16,64}\b/g;
 
 function norm(s: string): string {
-  return s.replace(ID, '<incident>').replace(ISO, '<time>');
+  return s.replace(ID, '<incident>').replace(ISO, '<time>').replace(HASH, '<hash>');
 }
 
 function normValue(v: string): string {

@@ -4,7 +4,7 @@
  * are the reference), then each scenario's runs, each from reset target systems; a run passes when both incidents completed and both snapshots (contained,
  * completed) equal the baseline's. Returns one row per scenario for the markdown table.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeWorkflowBundle } from '../../worker/bundle.js';
@@ -46,23 +46,24 @@ function effectsLine(s: Snapshot | undefined): string {
   return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
 }
 
-/** Split scenarios into `k` groups of about equal weight (longest first, each to the lightest group). */
-export function partition(scenarios: readonly Scenario[], k: number): Scenario[][] {
-  const groups: Array<{ weight: number; items: Scenario[] }> = Array.from({ length: Math.max(1, k) }, () => ({ weight: 0, items: [] }));
+/** Split scenarios into `k` groups of about equal weight (longest first, each to the lightest group); the first group starts with `firstWeight` (the baseline). */
+export function partition(scenarios: readonly Scenario[], k: number, firstWeight = 0): Scenario[][] {
+  const groups: Array<{ weight: number; items: Scenario[] }> = Array.from({ length: Math.max(1, k) }, (_, i) => ({ weight: i === 0 ? firstWeight : 0, items: [] }));
   for (const s of [...scenarios].sort((a, b) => (b.weight ?? 1) - (a.weight ?? 1))) {
     const lightest = groups.reduce((a, b) => (b.weight < a.weight ? b : a));
     lightest.items.push(s);
     lightest.weight += s.weight ?? 1;
   }
-  return groups.filter((g) => g.items.length).map((g) => g.items.sort((a, b) => scenarios.indexOf(a) - scenarios.indexOf(b)));
+  return groups.filter((g, i) => i === 0 || g.items.length).map((g) => g.items.sort((a, b) => scenarios.indexOf(a) - scenarios.indexOf(b)));
 }
 
 export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[]; ok: boolean; dir: string }> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const dir = mkdtempSync(join(tmpdir(), 'firebreak-chaos-'));
+  chmodSync(dir, 0o711); // PostgreSQL runs as its own user (when we are root): it passes through, never lists
   const bundlePath = opts.bundlePath ?? (await writeWorkflowBundle(join(dir, 'workflow-bundle.js')));
   const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
-  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1));
+  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1), 2);
   const stacks: ChaosStack[] = [];
   // PostgreSQL runs detached (pg_ctl): Ctrl-C must stop it too.
   const interrupted = () => {
@@ -70,6 +71,11 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  let settle: (r: RunResult | Error) => void = () => undefined;
+  const promise = new Promise<RunResult>((resolve, reject) => {
+    settle = (r) => (r instanceof Error ? reject(r) : resolve(r));
+  });
+  promise.catch(() => undefined); // each scenario awaits it and reports a failed baseline itself
   let settled: Array<PromiseSettledResult<ScenarioRow[]>>;
   try {
     settled = await Promise.allSettled(
@@ -79,7 +85,7 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
         mkdirSync(sub);
         const stack = await startChaosStack(sub, bundlePath);
         stacks.push(stack);
-        return runStack(stack, group, { ...opts, log: (l) => log(l.replace(/^chaos/, label)) }, groups.length > 1 ? ` (stack ${i + 1})` : '');
+        return runStack(stack, group, { ...opts, log: (l) => log(l.replace(/^chaos/, label)) }, { promise, ...(i === 0 && { settle }) });
       }),
     );
   } finally {
@@ -90,43 +96,49 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
   const failedStart = settled.find((r) => r.status === 'rejected');
   if (failedStart) throw failedStart.reason;
   const all = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-  const rows = [...all.filter((r) => r.name.startsWith('baseline')), ...chosen.flatMap((s) => all.filter((r) => r.name === s.name))];
+  const rows = [...all.filter((r) => r.name === 'baseline'), ...chosen.flatMap((s) => all.filter((r) => r.name === s.name))];
   const ok = rows.every((r) => r.failures.length === 0);
   if (!opts.keep && ok) rmSync(dir, { recursive: true, force: true });
   return { rows, ok, dir };
 }
 
-/** One stack: its baseline, then its scenarios one after another. */
-async function runStack(stack: ChaosStack, scenarios: Scenario[], opts: ChaosOptions & { log: (line: string) => void }, suffix: string): Promise<ScenarioRow[]> {
-  const { log } = opts;
+/** The fault-free run every scenario's runs are compared with (all stacks are set up alike: one baseline serves them all). */
+async function runBaseline(stack: ChaosStack, opts: ChaosOptions & { log: (line: string) => void }): Promise<{ base: RunResult; row: ScenarioRow }> {
+  const t0 = performance.now();
+  const base = await drivePair(stack, await declarePair(stack), {}, 90_000);
+  if (!base.contained || base.states.some((s) => s !== 'completed')) throw new Error(`the baseline run did not complete: ${base.states.join(', ')} ${base.blockedErrors.join('; ')}`);
+  opts.log(`chaos: baseline in ${(base.ms / 1000).toFixed(1)} s; contained: ${effectsLine(base.contained)}`);
+  if (opts.verbose) opts.log(`contained:\n  ${base.contained.lines.join('\n  ')}\ncompleted:\n  ${base.final?.lines.join('\n  ')}`);
+  const row = { name: 'baseline', fault: 'none (the reference snapshots)', runs: 1, passed: 1, outcome: 'completed', effects: effectsLine(base.final), seconds: (performance.now() - t0) / 1000, failures: [] };
+  return { base, row };
+}
+
+/** One stack: the baseline (the first stack), then its scenarios one after another. */
+async function runStack(
+  stack: ChaosStack,
+  scenarios: Scenario[],
+  opts: ChaosOptions & { log: (line: string) => void },
+  baseline: { promise: Promise<RunResult>; settle?: (r: RunResult | Error) => void },
+): Promise<ScenarioRow[]> {
   const rows: ScenarioRow[] = [];
-  try {
-    log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${stack.dir}`);
-    await stack.startWorker();
-    const t0 = performance.now();
-    const base = await drivePair(stack, await declarePair(stack), {}, 90_000);
-    if (!base.contained || base.states.some((s) => s !== 'completed')) throw new Error(`the baseline run did not complete: ${base.states.join(', ')} ${base.blockedErrors.join('; ')}`);
-    rows.push({
-      name: `baseline${suffix}`,
-      fault: 'none (the reference snapshots)',
-      runs: 1,
-      passed: 1,
-      outcome: 'completed',
-      effects: effectsLine(base.final),
-      seconds: (performance.now() - t0) / 1000,
-      failures: [],
-    });
-    log(`chaos: baseline in ${(base.ms / 1000).toFixed(1)} s; contained: ${effectsLine(base.contained)}`);
-    if (opts.verbose) log(`contained:\n  ${base.contained.lines.join('\n  ')}\ncompleted:\n  ${base.final?.lines.join('\n  ')}`);
-    for (const scenario of scenarios) rows.push(await runScenario(scenario, { stack, quick: opts.quick, seed: opts.seed, log }, base));
-  } catch (err) {
-    rows.push({ name: `baseline${suffix}`, fault: 'none', runs: 1, passed: 0, outcome: 'FAILED', effects: '', seconds: 0, failures: [(err as Error).message] });
+  opts.log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${stack.dir}`);
+  await stack.startWorker();
+  if (baseline.settle) {
+    try {
+      const { base, row } = await runBaseline(stack, opts);
+      baseline.settle(base);
+      rows.push(row);
+    } catch (err) {
+      baseline.settle(err as Error);
+      rows.push({ name: 'baseline', fault: 'none', runs: 1, passed: 0, outcome: 'FAILED', effects: '', seconds: 0, failures: [(err as Error).message] });
+    }
   }
-  if (rows.some((r) => r.failures.length)) log(workerLogTail(stack.dir));
+  for (const scenario of scenarios) rows.push(await runScenario(scenario, { stack, quick: opts.quick, seed: opts.seed, log: opts.log }, baseline.promise));
+  if (rows.some((r) => r.failures.length)) opts.log(workerLogTail(stack.dir));
   return rows;
 }
 
-async function runScenario(scenario: Scenario, ctx: ScenarioContext, base: RunResult): Promise<ScenarioRow> {
+async function runScenario(scenario: Scenario, ctx: ScenarioContext, basePromise: Promise<RunResult>): Promise<ScenarioRow> {
   const t0 = performance.now();
   const failures: string[] = [];
   const outcomes: string[] = [];
@@ -139,6 +151,7 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext, base: RunRe
       runs += 1;
       last = result;
       const problems: string[] = [];
+      const base = await basePromise;
       if (result.states.some((s) => s !== 'completed')) problems.push(`ended ${result.states.join(', ')}`);
       for (const [what, want, got] of [
         ['contained', base.contained, result.contained],
