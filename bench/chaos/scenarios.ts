@@ -152,7 +152,7 @@ async function* nginxBroken(ctx: ScenarioContext): AsyncGenerator<ScenarioResult
 }
 
 export const SCENARIOS: Scenario[] = [
-  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded${q ? '' : ', at most 5 per incident pair'}), a new worker each time`, run: kills, weight: 4 },
+  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded${q ? '' : ', at most 5 per incident pair'}), a new worker each time`, run: kills, weight: 6 },
   { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers, weight: 3 },
   ...OUTAGES,
   { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart },
