@@ -1,0 +1,160 @@
+/**
+ * The faults: workers SIGKILLed at random moments, two workers with one killed mid-containment,
+ * the Temporal dev server killed and restarted on its SQLite file, nginx's config broken during
+ * a ban (outages of Redis and PostgreSQL are in outages.ts). Each run starts from reset target
+ * systems with a token-leak and an sqli incident, driven by drive.ts.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { declarePair, drivePair, INCIDENTS, statusOf } from './drive.js';
+import { OUTAGES } from './outages.js';
+import type { ChaosStack, WorkerProcess } from './stack.js';
+import { ensureWorker, heldWrite, hitCheck, pendingActivities, secs, seededRandom, sleep, until, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
+
+export type { Scenario, ScenarioContext } from './scenario-kit.js';
+
+const RUN_TIMEOUT_MS = 180_000;
+
+/** What the incidents were doing: their running steps, else their state. */
+async function momentOf(stack: ChaosStack, ids: string[]): Promise<string> {
+  const seen = await Promise.all(ids.map((id) => statusOf(stack, id)));
+  return seen.map((s) => (s ? s.steps.filter((x) => x.state === 'running').map((x) => x.id).join('+') || s.state : 'no answer')).join(' / ');
+}
+
+/** N SIGKILLs of the worker at seeded random moments, at most 5 per incident pair, as many pairs as it takes. */
+async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  const total = ctx.quick ? 3 : 20;
+  const rng = seededRandom(ctx.seed);
+  let killed = 0;
+  while (killed < total) {
+    await ensureWorker(stack);
+    await stack.reset();
+    const ids = await declarePair(stack);
+    const t0 = performance.now();
+    let finished = false;
+    const moments: string[] = [];
+    // At most 5 kills per pair, so the kills land across many pairs' phases, not mostly in one long all-clear.
+    const stopAt = Math.min(total, killed + 5);
+    const killer = (async () => {
+      while (!finished && killed < stopAt) {
+        // Up to 6 s between kills in the full run: the incidents must get somewhere between them.
+        await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 6_000)));
+        const victim = stack.workers.find((w) => w.alive());
+        if (finished || !victim) break;
+        const where = await momentOf(stack, ids);
+        await victim.kill('SIGKILL');
+        killed += 1;
+        moments.push(`${secs(performance.now() - t0)} (${where})`);
+        await stack.startWorker();
+      }
+    })();
+    const result = await drivePair(stack, ids, {}, 2 * RUN_TIMEOUT_MS).finally(() => {
+      finished = true;
+    });
+    await killer;
+    ctx.log(`chaos: kills at ${moments.join(', ')} after declaring (running steps of token-leak / sqli)`);
+    yield { ...result, outcome: `completed (${moments.length} kills${result.retries ? `, ${result.retries} retry` : ''})` };
+  }
+}
+
+/** Two workers; the one running the lockdown activity is killed while Redis holds its write. */
+async function* twoWorkers(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  await ensureWorker(stack);
+  while (stack.workers.filter((w) => w.alive()).length < 2) await stack.startWorker();
+  await stack.reset();
+  const ids = await declarePair(stack);
+  let victim: WorkerProcess | undefined;
+  const hold = heldWrite(stack, () => ids[0], 'lockdown', async () => {
+    const taken = await until('the lockdown activity taken by a worker', async () => (await pendingActivities(stack, ids[0] as string)).find((p) => p.type === 'lockdownEnable' && p.identity));
+    victim = stack.workers.find((w) => w.alive() && w.identity === taken.identity);
+    await victim?.kill('SIGKILL');
+    await stack.redis.client.call('CLIENT', 'UNPAUSE');
+  });
+  const survivors = stack.workers.filter((w) => w.alive());
+  const result = await drivePair(stack, ids, { onStatus: (s) => hold.onStatus(s) }, RUN_TIMEOUT_MS).finally(() => hold.release());
+  const checks: string[] = [];
+  if (!victim) checks.push('no worker was seen holding the lockdown activity');
+  else checks.push(...(await hitCheck(stack, ids[0] as string, 'lockdownEnable')));
+  const left = survivors.filter((w) => w.alive());
+  if (left.length !== 1) checks.push(`expected the other worker alive, ${left.length} of 2 are`);
+  yield { ...result, outcome: `completed by the other worker${result.retries ? ` (${result.retries} retry)` : ''}`, checks };
+}
+
+/** The dev server SIGKILLed while both incidents are in containment, started again on its SQLite file. */
+async function* temporalRestart(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  await ensureWorker(stack);
+  await stack.reset();
+  const ids = await declarePair(stack);
+  const before = stack.workers.filter((w) => w.alive());
+  const downMs = ctx.quick ? 1_000 : 5_000;
+  let restart: Promise<void> | undefined;
+  const t0 = performance.now();
+  let at = '';
+  const result = await drivePair(
+    stack,
+    ids,
+    {
+      onStatus(s) {
+        if (restart || s.id !== ids[0] || !s.gates.some((g) => g.id === 'lockdown' && g.state === 'open')) return;
+        at = secs(performance.now() - t0);
+        restart = stack.temporal.restart(downMs);
+      },
+    },
+    RUN_TIMEOUT_MS,
+  );
+  await restart;
+  const checks = restart ? [] : ['the server was never restarted (the lockdown gate was not seen open)'];
+  const dead = before.filter((w) => !w.alive()).length;
+  if (dead) checks.push(`${dead} worker(s) exited when the server went away`);
+  yield { ...result, outcome: `completed (server killed at ${at}, back after ${secs(downMs)}, workers reconnected)`, checks };
+}
+
+/** nginx's config broken before a ban: the ban refuses (nothing changed), blocks; fixed, `retry` completes it. */
+async function* nginxBroken(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
+  const { stack } = ctx;
+  await ensureWorker(stack);
+  await stack.reset();
+  const conf = readFileSync(stack.nginx.conf, 'utf8');
+  writeFileSync(stack.nginx.conf, `${conf}chaos_not_a_directive on;\n`);
+  let fixed = false;
+  const blockedOn: string[] = [];
+  try {
+    const ids = await declarePair(stack);
+    const result = await drivePair(
+      stack,
+      ids,
+      {
+        async onBlocked(s) {
+          const ban = s.steps.find((x) => x.id === 'ban');
+          if (ban?.state === 'failed') blockedOn.push(`${s.runbook.name}: ${ban.error ?? ''}`);
+          if (!fixed) {
+            // Both incidents ban: wait until both are blocked on it, then fix and retry.
+            if (new Set(blockedOn.map((b) => b.split(':')[0])).size < INCIDENTS.length) return false;
+            writeFileSync(stack.nginx.conf, conf);
+            fixed = true;
+          }
+          return true;
+        },
+      },
+      RUN_TIMEOUT_MS,
+    );
+    const checks: string[] = [];
+    if (!blockedOn.length) checks.push('no incident blocked on the ban');
+    const clear = blockedOn.filter((b) => /nginx/i.test(b) && /test/i.test(b));
+    if (clear.length < blockedOn.length) checks.push(`an unclear error: ${blockedOn.find((b) => !clear.includes(b))}`);
+    const example = (blockedOn[0] ?? '').replace(/^[^:]+: /, '').slice(0, 140);
+    yield { ...result, outcome: `blocked on the ban ("${example}…"), completed after fix + retry`, checks };
+  } finally {
+    if (!fixed) writeFileSync(stack.nginx.conf, conf);
+  }
+}
+
+export const SCENARIOS: Scenario[] = [
+  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded${q ? '' : ', at most 5 per incident pair'}), a new worker each time`, run: kills, weight: 6 },
+  { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers, weight: 3 },
+  ...OUTAGES,
+  { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart },
+  { name: 'nginx-broken', fault: () => 'nginx.conf broken before the bans (nginx -t fails); fixed once both incidents are blocked, then retry', run: nginxBroken },
+];

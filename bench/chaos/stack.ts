@@ -1,0 +1,278 @@
+/**
+ * The chaos run's Firebreak: the private servers (services.ts), a real nginx of its own, a
+ * config file naming only them, the protected app's database and .env, copies of the
+ * token-leak and sqli runbooks with a short step timeout, and `firebreak worker` child
+ * processes it can SIGKILL. `reset()` puts every target system back to where it started
+ * between runs (the servers are private, so it may flush them whole).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { parseDocument } from 'yaml';
+import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { connectClient } from '../../lib/incidents/index.js';
+import { ephemeralKeyPair, publicLine, type KeyPair } from '../../lib/identity/keys.js';
+import { keyPairSigner } from '../../lib/identity/signer.js';
+import type { Principal } from '../../lib/incidents/types.js';
+import { startGithubStandin, type GithubStandin } from '../../test/helpers/github-standin.js';
+import { startNginx, type Nginx } from '../../test/helpers/nginx.js';
+import { startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
+
+export const DECLARER = 'chaos-olga';
+export const APPROVERS = ['chaos-alice', 'chaos-bob'] as const;
+export const KEY_PREFIX = 'chaos';
+export const APP_DB = 'appdb';
+export const APP_ROLE = 'chaos_app';
+export const OWN_DB = 'firebreak';
+export const INITIAL_DB_PASSWORD = 'chaos-initial-app-password';
+export const INITIAL_ENV = `# the protected app's .env\nDEBUG=False\nJWT_SECRET_KEY=chaos-initial-jwt-key\nDATABASE_PASSWORD=${INITIAL_DB_PASSWORD}\n`;
+/** Every activity step of the chaos copies of the runbooks: how long before a killed worker's attempt is retried. */
+export const STEP_TIMEOUT = '6s';
+const TASK_QUEUE = 'chaos';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  /** The worker's Temporal identity (`pid@host`, the SDK's default). */
+  identity: string;
+  alive(): boolean;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface ChaosStack {
+  dir: string;
+  config: Readonly<Config>;
+  configFile: string;
+  redis: PrivateRedis;
+  postgres: PrivatePostgres;
+  temporal: PrivateTemporal;
+  nginx: Nginx;
+  /** The GitHub stand-in (in this process): post-mortem issues and the Actions secrets sink. */
+  github: GithubStandin;
+  envFile: string;
+  client: Client;
+  workers: WorkerProcess[];
+  actor(user: string): Principal;
+  /** Start one more `firebreak worker`; resolves when it logged "worker ready". */
+  startWorker(): Promise<WorkerProcess>;
+  /** SIGKILL every live worker. */
+  killWorkers(): Promise<void>;
+  /** Every target back to the start: Redis flushed, deny file empty and reloaded, grants, password, .env and records as created. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The runbook with `timeout` set on every activity step (humans' checklists have none). */
+export function withStepTimeout(yamlText: string, timeout: string): string {
+  const doc = parseDocument(yamlText);
+  const phases = doc.toJS() as { phases: Record<string, Array<{ action: string }>> };
+  for (const [phase, steps] of Object.entries(phases.phases)) {
+    steps.forEach((step, i) => {
+      if (step.action !== 'secrets.manual') doc.setIn(['phases', phase, i, 'timeout'], timeout);
+    });
+  }
+  return doc.toString();
+}
+
+async function createAppDatabase(postgres: PrivatePostgres): Promise<void> {
+  const admin = await postgres.connect();
+  try {
+    await admin.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(INITIAL_DB_PASSWORD)}`);
+    await admin.query(`CREATE DATABASE ${APP_DB}`);
+  } finally {
+    await admin.end();
+  }
+  const db = await postgres.connect(APP_DB);
+  try {
+    await db.query(`
+      CREATE TABLE auth_user (id serial PRIMARY KEY, username text NOT NULL UNIQUE, is_active boolean NOT NULL DEFAULT true);
+      INSERT INTO auth_user (username) VALUES ('alice'), ('bob');
+      CREATE TABLE orders (id bigserial PRIMARY KEY, item text NOT NULL);
+      GRANT SELECT, INSERT, UPDATE, DELETE ON auth_user, orders TO ${APP_ROLE};
+      GRANT USAGE ON SEQUENCE auth_user_id_seq, orders_id_seq TO ${APP_ROLE};
+    `);
+  } finally {
+    await db.end();
+  }
+}
+
+export async function startChaosStack(dir: string, bundlePath: string): Promise<ChaosStack> {
+  const started = await Promise.allSettled([
+    startPrivateRedis(dir),
+    startPrivatePostgres(dir),
+    startPrivateTemporal(dir),
+    startNginx({ serverExtra: ['set_real_ip_from 127.0.0.1;', 'real_ip_header X-Real-IP;'] }),
+    startGithubStandin({ owner: 'acme', repo: 'web' }),
+  ] as const);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    // Leave nothing running: stop whichever servers did start.
+    await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
+    throw failed.reason;
+  }
+  const [redis, postgres, temporal, nginx, github] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx, GithubStandin];
+  github.model.pushGreen('main');
+  const githubToken = join(dir, 'github.token');
+  writeFileSync(githubToken, `${github.model.token}\n`, { mode: 0o600 });
+  await createAppDatabase(postgres);
+  const runbooksDir = join(dir, 'runbooks');
+  const envFile = join(dir, 'app.env');
+  writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
+  const payloadKey = join(dir, 'payload.key');
+  writeFileSync(payloadKey, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  const appPassword = join(dir, 'app.pw');
+  writeFileSync(appPassword, `${INITIAL_DB_PASSWORD}\n`, { mode: 0o600 });
+  mkdirSync(runbooksDir, { recursive: true });
+  for (const name of ['token-leak', 'sqli']) {
+    const text = readFileSync(join(PROJECT_ROOT, 'runbooks', `${name}.yaml`), 'utf8');
+    writeFileSync(join(runbooksDir, `${name}.yaml`), withStepTimeout(text, STEP_TIMEOUT));
+  }
+  const people = [DECLARER, ...APPROVERS];
+  const keys = new Map<string, KeyPair>(people.map((p) => [p, ephemeralKeyPair()]));
+  const pgSection = `postgres: { adminUrl: "${postgres.adminUrl}", password: { file: "${postgres.passwordFile}" }, database: ${APP_DB}, appRole: ${APP_ROLE}, appPassword: { file: "${appPassword}" } }`;
+  const configFile = join(dir, 'firebreak.yaml');
+  writeFileSync(
+    configFile,
+    [
+      `user: ${DECLARER}`,
+      `runbooksDir: ${runbooksDir}`,
+      `dataDir: ${join(dir, 'data')}`,
+      `database: { url: "postgres://postgres@127.0.0.1:${postgres.port}/${OWN_DB}", password: { file: "${postgres.passwordFile}" } }`,
+      `encryption: { current: k1, keys: [{ id: k1, secret: { file: "${payloadKey}" } }] }`,
+      'temporal:',
+      `  address: "${temporal.address}"`,
+      `  taskQueue: ${TASK_QUEUE}`,
+      'approvers:',
+      '  groups:',
+      `    responders: [${APPROVERS.join(', ')}]`,
+      'identity:',
+      '  responders:',
+      ...people.map((p) => `    - { name: ${p}, keys: ["${publicLine(keys.get(p) as KeyPair, p)}"] }`),
+      'defaultTarget: local',
+      'targets:',
+      '  local:',
+      `    redis: { url: "${redis.url}", keyPrefix: ${KEY_PREFIX} }`,
+      `    ${pgSection}`,
+      `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }, { type: github }] }`,
+      `    github: { repo: acme/web, branch: main, token: { file: "${githubToken}" }, baseUrl: "${github.url}" }`,
+      `    ${nginx.targetYaml}`,
+      'log: { level: info }',
+    ].join('\n'),
+  );
+  const config = loadConfig({ file: configFile, env: {} });
+  const client = await connectClient(config);
+  const workers: WorkerProcess[] = [];
+  let n = 0;
+
+  const startWorker = async (): Promise<WorkerProcess> => {
+    const log = createWriteStream(join(dir, `worker-${++n}.log`));
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/firebreak.js'), 'worker'], {
+      env: { ...process.env, FIREBREAK_CONFIG: configFile, FIREBREAK_LOG_LEVEL: 'info', FIREBREAK_WORKFLOW_BUNDLE: bundlePath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const take = (d: Buffer) => {
+      log.write(d);
+      if (out.length < 100_000) out += d.toString();
+    };
+    child.stdout?.on('data', take);
+    child.stderr?.on('data', take);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    void exited.then(() => log.end());
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${out.slice(-2000)}`)), 60_000);
+      const check = () => {
+        if (out.includes('worker ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', check);
+      child.stderr?.on('data', check);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited (${signal ?? code}) before ready:\n${out.slice(-2000)}`));
+      });
+    });
+    const w: WorkerProcess = {
+      child,
+      pid: child.pid ?? -1,
+      identity: `${child.pid}@${hostname()}`,
+      alive: () => child.exitCode === null && child.signalCode === null,
+      async kill(signal = 'SIGKILL') {
+        if (w.alive()) child.kill(signal);
+        await exited;
+      },
+    };
+    workers.push(w);
+    return w;
+  };
+
+  const reset = async () => {
+    await redis.client.flushall();
+    github.model.reset();
+    github.model.secrets.clear();
+    github.model.pushGreen('main');
+    github.calls.length = 0;
+    writeFileSync(nginx.denyFile, '# empty until the first ban\n', { mode: 0o644 });
+    execFileSync(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { stdio: 'ignore' });
+    writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
+    const admin = await postgres.connect();
+    try {
+      await admin.query(`ALTER ROLE ${APP_ROLE} PASSWORD ${pg.escapeLiteral(INITIAL_DB_PASSWORD)}`);
+    } finally {
+      await admin.end();
+    }
+    for (const database of [OWN_DB, APP_DB]) {
+      const c = await postgres.connect(database).catch(() => undefined); // Firebreak's own database exists after the first rotation
+      if (!c) continue;
+      try {
+        const { rows } = await c.query<{ t: string }>(
+          "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) AS t FROM information_schema.tables WHERE table_schema LIKE 'firebreak%' AND table_type = 'BASE TABLE'",
+        );
+        if (rows.length) await c.query(`TRUNCATE ${rows.map((r) => r.t).join(', ')}`);
+      } finally {
+        await c.end();
+      }
+    }
+  };
+
+  return {
+    dir,
+    config,
+    configFile,
+    redis,
+    postgres,
+    temporal,
+    nginx,
+    github,
+    envFile,
+    client,
+    workers,
+    actor(user) {
+      return { user, host: 'chaos', via: 'api', signer: keyPairSigner(keys.get(user) as KeyPair) };
+    },
+    startWorker,
+    async killWorkers() {
+      await Promise.all(workers.filter((w) => w.alive()).map((w) => w.kill('SIGKILL')));
+    },
+    reset,
+    async stop() {
+      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+      await client.connection.close().catch(() => undefined);
+      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop(), github.stop()]);
+    },
+  };
+}
+
+/** The worker logs of this run (for a failure's explanation). */
+export function workerLogTail(dir: string, chars = 3_000): string {
+  return readdirSync(dir)
+    .filter((f) => /^worker-\d+\.log$/.test(f))
+    .map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(-chars)}`)
+    .join('\n');
+}
