@@ -4,6 +4,7 @@ import { createActivities, TargetClients } from '../../activities/index.js';
 import { createValidateActivities } from '../../activities/validate.js';
 import { createPolicyActivities } from '../../activities/policy.js';
 import { createNotifyActivities } from '../../activities/notify/index.js';
+import { createEdgeFanoutActivities } from '../../activities/edge/index.js';
 import { ACTIONS, type ActionSpec } from '../../lib/actions.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
@@ -15,13 +16,16 @@ const acts = createActivities(deps) as Record<string, unknown>;
 const engine = [...Object.keys(createValidateActivities(deps)), ...Object.keys(createPolicyActivities(deps))];
 /** The incident channel's (activities/notify): called by the workflow beside the phases, never by a step. */
 const notify = Object.keys(createNotifyActivities(deps));
+/** The fan-out of a ban set to the nginx edges (activities/edge): called by the workflow after a ban step. */
+const edges = Object.keys(createEdgeFanoutActivities(deps));
 const catalog = ACTIONS as Record<string, ActionSpec>;
 
 it('every catalog action has its activity, and no activity is unreachable', () => {
   const wanted = Object.values(catalog).filter((a) => !a.human).map((a) => a.activity).sort();
   expect(engine.sort()).toEqual(['effectiveStepArgs', 'loadIncidentPolicy', 'refreshRegistry', 'validateIncidentArgs']);
   expect(notify.sort()).toEqual(['notifyEvent', 'notifyOpenChannel']);
-  expect(Object.keys(acts).sort()).toEqual([...wanted, ...engine, ...notify].sort());
+  expect(edges.sort()).toEqual(['edgeDenySet', 'edgeProbe']);
+  expect(Object.keys(acts).sort()).toEqual([...wanted, ...engine, ...notify, ...edges].sort());
   for (const name of wanted) expect(typeof acts[name]).toBe('function');
 });
 
