@@ -20,6 +20,7 @@ import { createLogger } from '../lib/logger.js';
 import { contractKeys, djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
 import { startNginx, type Nginx } from '../test/helpers/nginx.js';
 import { createWorker } from '../worker/create.js';
+import type { IncidentStatus } from '../workflows/definitions.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
 
 const run$ = promisify(execFile);
@@ -188,24 +189,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   try {
     for (let i = 0; i < ctx.warmup + ctx.runs; i += 1) {
       const floorMs = await floorOnce(ctx, space, db, nginx, i);
-      const audited = await containOnce(ctx, auditConfig, declarer, i + 1000);
-      const t0 = performance.now();
-      const { id } = await declareIncident(ctx.client, config, {
-        runbook: RUNBOOK,
-        params: { jtis: Array.from({ length: 10 }, (_, k) => `run-${i}-${k}`), user_ids: ['42'], ban_ips: [`203.0.113.${(i % 250) + 1}`] },
-        actor: declarer,
-      });
-      const s = await waitFor(ctx.client, id, (x) => x.state === 'awaiting-resolve' || x.state === 'blocked' || TERMINAL.includes(x.state), { intervalMs: 1, timeoutMs: 30_000 });
-      const ms = performance.now() - t0;
-      const notDone = s.steps.filter((x) => x.phase === 'containment' && x.state !== 'succeeded');
-      if (s.state !== 'awaiting-resolve' || notDone.length) {
-        throw new Error(`run ${i + 1}: ${id} is ${s.state}; not verified: ${notDone.map((x) => `${x.id}=${x.state} ${x.error ?? ''}`).join(', ')}`);
-      }
-      await abortIncident(ctx.client, id, 'bench cleanup', declarer);
-      const done = await waitFor(ctx.client, id, (x) => TERMINAL.includes(x.state), { timeoutMs: 60_000, intervalMs: 20 });
-      if (done.activeContainment.filter((c) => c !== 'revoke-jtis' && c !== 'revoke-users').length) {
-        throw new Error(`run ${i + 1}: abort left ${done.activeContainment.join(', ')} in force`);
-      }
+      const audited = (await containOnce(ctx, auditConfig, declarer, i + 1000)).ms;
+      const { ms, s } = await containOnce(ctx, config, declarer, i);
       if (i >= ctx.warmup) {
         const declaredAt = Date.parse(s.declaredAt);
         for (const st of s.steps) if (st.startedAt && st.endedAt) (stepMs[st.id] ??= []).push(Date.parse(st.endedAt) - Date.parse(st.startedAt));
@@ -255,8 +240,11 @@ export const containment: Benchmark = {
   run,
 };
 
-/** One gate-free containment on `config`'s worker, undone after (untimed). Returns ms to every containment step verified. */
-async function containOnce(ctx: BenchContext, config: Readonly<Config>, declarer: ReturnType<BenchContext['actor']>, i: number): Promise<number> {
+/**
+ * One gate-free containment on `config`'s worker: ms to every containment step verified, and
+ * that status; then undone by an abort (untimed), which must lift all but the revocations.
+ */
+async function containOnce(ctx: BenchContext, config: Readonly<Config>, declarer: ReturnType<BenchContext['actor']>, i: number): Promise<{ ms: number; s: IncidentStatus }> {
   const t0 = performance.now();
   const { id } = await declareIncident(ctx.client, config, {
     runbook: RUNBOOK,
@@ -265,8 +253,14 @@ async function containOnce(ctx: BenchContext, config: Readonly<Config>, declarer
   });
   const s = await waitFor(ctx.client, id, (x) => x.state === 'awaiting-resolve' || x.state === 'blocked' || TERMINAL.includes(x.state), { intervalMs: 1, timeoutMs: 30_000 });
   const ms = performance.now() - t0;
-  if (s.state !== 'awaiting-resolve') throw new Error(`audited run: ${id} is ${s.state}`);
+  const notDone = s.steps.filter((x) => x.phase === 'containment' && x.state !== 'succeeded');
+  if (s.state !== 'awaiting-resolve' || notDone.length) {
+    throw new Error(`run ${i + 1}: ${id} is ${s.state}; not verified: ${notDone.map((x) => `${x.id}=${x.state} ${x.error ?? ''}`).join(', ')}`);
+  }
   await abortIncident(ctx.client, id, 'bench cleanup', declarer);
-  await waitFor(ctx.client, id, (x) => TERMINAL.includes(x.state), { timeoutMs: 60_000, intervalMs: 20 });
-  return ms;
+  const done = await waitFor(ctx.client, id, (x) => TERMINAL.includes(x.state), { timeoutMs: 60_000, intervalMs: 20 });
+  if (done.activeContainment.filter((c) => c !== 'revoke-jtis' && c !== 'revoke-users').length) {
+    throw new Error(`run ${i + 1}: abort left ${done.activeContainment.join(', ')} in force`);
+  }
+  return { ms, s };
 }
