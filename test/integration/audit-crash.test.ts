@@ -36,9 +36,16 @@ afterAll(async () => {
 
 it('a worker killed inside an append: no duplicate, no gap, the chain verifies', async () => {
   workers.push(await spawnWorker(stack.configFile));
-  // Warm up: the schema exists once the first incident appended.
+  // Warm up the worker's audit sessions (its schema check would wait on the lock too) with an
+  // incident that is over — closed and archived — so the one INSERT waiting below is the next one's.
   const first = await declareIncident(stack.client, stack.config, { runbook: 'audit-crash', actor: stack.actor(DECLARER) });
-  await waitFor(stack.client, first.id, (s) => s.state === 'awaiting-resolve' && (s.audit?.checkpoint?.size ?? 0) > 0, { timeoutMs: 60_000 });
+  await waitFor(stack.client, first.id, (s) => s.state === 'awaiting-resolve', { timeoutMs: 60_000 });
+  await resolveIncident(stack.client, first.id, stack.actor('alice'));
+  await handleFor(stack.client, first.id).result();
+  for (let i = 0; i < 200; i++) {
+    if ((await admin.query("SELECT 1 FROM firebreak.audit_records WHERE incident_id = $1 AND kind = 'archived'", [first.id])).rowCount) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 
   const lock = new pg.Client({ connectionString: db.url });
   lock.on('error', () => undefined);
@@ -62,6 +69,8 @@ it('a worker killed inside an append: no duplicate, no gap, the chain verifies',
   await resolveIncident(stack.client, id, stack.actor('alice'));
   expect((await waitFor(stack.client, id, (s) => TERMINAL.includes(s.state), { timeoutMs: 60_000 })).state).toBe('completed');
 
+  // The close waits for the log: once the workflow has returned, every append is in its history.
+  await handleFor(stack.client, id).result();
   const rows = await admin.query<{ n: number; top: number }>('SELECT count(*)::int AS n, max(seq) AS top FROM firebreak.audit_records WHERE incident_id = $1', [id]);
   expect(rows.rows[0]?.n).toBe((rows.rows[0]?.top ?? -1) + 1);
   const history = await handleFor(stack.client, id).fetchHistory();
