@@ -15,6 +15,8 @@ export interface SizeRow {
   /** Mean wall time of a round: first declare → all N contained, ms. */
   wallMs: number;
   cpuMsPerIncident: number;
+  /** The idle share of cpuMsPerIncident: the process's idle CPU rate × the round's wall time, per incident. */
+  idleCpuMs: number;
   /** CPU of the bench process (worker + client) over the wall time: cores it kept busy. */
   processCores: number;
   /** Whole machine busy fraction over the same windows (Temporal server, Redis, other work too). */
@@ -25,13 +27,25 @@ export interface SizeRow {
 
 const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-export function stormTable(rows: readonly SizeRow[], runs: number): string {
+/** CPU ms the round at row i added per extra incident over the row before (the marginal cost). */
+function marginal(rows: readonly SizeRow[], i: number): number {
+  const r = rows[i] as SizeRow;
+  const prev = rows[i - 1];
+  if (!prev) return Number.NaN;
+  return (r.cpuMsPerIncident * r.n - prev.cpuMsPerIncident * prev.n) / (r.n - prev.n);
+}
+
+export function stormTable(rows: readonly SizeRow[], runs: number, about: { idleCpuMsPerS: number; tuning: object }): string {
   return [
     `incident-storm, ${runs} round(s) per N, ${new Date().toISOString()}; machine: ${machineLine()}`,
+    `worker tuning (temporal.worker, unset = defaults): ${JSON.stringify(about.tuning)}; idle CPU of the bench process: ${f(about.idleCpuMsPerS, 1)} ms/s`,
     '',
-    '| N | incidents | failures | containment p50 ms | p99 ms | round wall ms | CPU ms / incident | process cores | machine busy | workflow tasks / incident | activities / incident |',
-    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-    ...rows.map((r) => `| ${r.n} | ${r.incidents} | ${r.failures} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.wallMs)} | ${f(r.cpuMsPerIncident, 1)} | ${f(r.processCores, 2)} | ${f(r.machineBusy * 100)}% | ${f(r.workflowTasks, 1)} | ${f(r.activities, 1)} |`),
+    '| N | incidents | failures | containment p50 ms | p99 ms | round wall ms | CPU ms / incident | of it idle | marginal CPU ms / extra incident | process cores | machine busy | workflow tasks / incident | activities / incident |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...rows.map(
+      (r, i) =>
+        `| ${r.n} | ${r.incidents} | ${r.failures} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.wallMs)} | ${f(r.cpuMsPerIncident, 1)} | ${f(r.idleCpuMs, 1)} | ${f(marginal(rows, i), 1)} | ${f(r.processCores, 2)} | ${f(r.machineBusy * 100)}% | ${f(r.workflowTasks, 1)} | ${f(r.activities, 1)} |`,
+    ),
   ].join('\n');
 }
 
