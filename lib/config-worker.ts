@@ -13,6 +13,7 @@ export const workerTuning = z
     maxConcurrentActivityTaskExecutions: count(10_000).optional().describe('activities run at once on this worker (SDK default 100)'),
     maxCachedWorkflows: z.number().int().min(0).max(100_000).optional().describe('open incidents kept in memory between tasks (sticky cache); 0 replays the history on every task'),
     workflowTaskPollers: count(100).optional().describe('concurrent workflow task long-polls (SDK default min(10, maxConcurrentWorkflowTaskExecutions))'),
+    workflowThreads: count(16).optional().describe('worker threads running workflow code (SDK default 1): signature checks in the workflow are CPU work'),
     activityTaskPollers: count(100).optional().describe('concurrent activity task long-polls (SDK default min(10, maxConcurrentActivityTaskExecutions))'),
   })
   .strict()

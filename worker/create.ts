@@ -85,6 +85,7 @@ export function tuningOptions(t: WorkerTuning | undefined): Partial<WorkerOption
     ...(v.maxConcurrentActivityTaskExecutions !== undefined && { maxConcurrentActivityTaskExecutions: v.maxConcurrentActivityTaskExecutions }),
     ...(v.maxCachedWorkflows !== undefined && { maxCachedWorkflows: v.maxCachedWorkflows }),
     ...(v.workflowTaskPollers !== undefined && { maxConcurrentWorkflowTaskPolls: v.workflowTaskPollers }),
+    ...(v.workflowThreads !== undefined && { workflowThreadPoolSize: v.workflowThreads }),
     ...(v.activityTaskPollers !== undefined && { maxConcurrentActivityTaskPolls: v.activityTaskPollers }),
   };
 }
