@@ -16,8 +16,8 @@ const configWith = (temporal: string): string => {
 
 describe('worker tuning', () => {
   it('parses temporal.worker and maps it onto Worker.create options; unset fields keep the defaults', () => {
-    const c = loadConfig({ file: configWith('{ worker: { maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, workflowTaskPollers: 4, activityTaskPollers: 6 } }'), env: {} });
-    expect(tuningOptions(c.temporal.worker)).toEqual({ maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, maxConcurrentWorkflowTaskPolls: 4, maxConcurrentActivityTaskPolls: 6 });
+    const c = loadConfig({ file: configWith('{ worker: { maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, workflowTaskPollers: 4, activityTaskPollers: 6, workflowThreads: 2 } }'), env: {} });
+    expect(tuningOptions(c.temporal.worker)).toEqual({ maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, maxConcurrentWorkflowTaskPolls: 4, maxConcurrentActivityTaskPolls: 6, workflowThreadPoolSize: 2 });
     const none = loadConfig({ file: configWith('{ address: "x:1" }'), env: {} });
     expect(none.temporal.worker).toEqual({});
     expect(tuningOptions(none.temporal.worker)).toEqual({});
