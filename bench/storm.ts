@@ -17,6 +17,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { abortIncident, declareIncident, getStatus, handleFor } from '../lib/incidents/index.js';
 import { createLogger } from '../lib/logger.js';
 import { contractKeys, djangoKey, LOCKDOWN_KEY } from '../lib/redis-keys.js';
+import { INCIDENT_WORKFLOW } from '../workflows/definitions.js';
 import { createWorker } from '../worker/create.js';
 import { STORM_DIR, stormSvg, stormTable, type SizeRow } from './storm-report.js';
 import { percentile } from './stats.js';
@@ -87,7 +88,7 @@ async function storm(ctx: BenchContext, config: Readonly<Config>, n: number, rou
   const declarer = ctx.actor(ctx.users.declarer);
   // Same machine, same clock: this round's workflows start after this instant, the previous round's before it.
   const startedAfter = new Date().toISOString();
-  const scope = `TaskQueue = '${TASK_QUEUE}' AND StartTime > '${startedAfter}'`;
+  const scope = `WorkflowType = '${INCIDENT_WORKFLOW}' AND TaskQueue = '${TASK_QUEUE}' AND StartTime > '${startedAfter}'`;
   const count = async (q: string): Promise<number> => Number((await ctx.client.workflow.count(`${scope} AND ${q}`)).count);
   const m0 = machineCpu();
   const cpu0 = process.cpuUsage();
