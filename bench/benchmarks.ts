@@ -7,6 +7,7 @@ import { declareToComplete } from './declare-to-complete.js';
 import { edgeFanout } from './edge-fanout.js';
 import { revokeBulk } from './revoke-bulk.js';
 import { slackAck } from './slack-ack.js';
+import { incidentStorm } from './storm.js';
 import type { Benchmark } from './types.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency, approve, slackAck, edgeFanout];
+export const BENCHMARKS: readonly Benchmark[] = [declareToComplete, containment, banBulk, revokeBulk, cliLatency, approve, slackAck, edgeFanout, incidentStorm];

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../lib/config.js';
+import { loadConfig, type Config, type WorkerTuning } from '../lib/config.js';
+import { workerTuning } from '../lib/config-worker.js';
 import { createKeyPair, publicLine, type KeyPair } from '../lib/identity/keys.js';
 import { keyPairSigner } from '../lib/identity/signer.js';
 import { startDevServer, type DevServer } from '../lib/dev-server.js';
@@ -40,7 +41,7 @@ const err = (line: string): void => {
 function usage(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length));
   return [
-    'usage: npm run bench [-- [NAME ...] [--runs N]]',
+    'usage: npm run bench [-- [NAME ...] [--runs N] [--sizes L] [--worker-tuning JSON]]',
     '',
     'Runs the named benchmarks (all when none is named) against a throwaway Temporal',
     'dev server and worker, then writes bench/results.json (entries of other',
@@ -49,6 +50,8 @@ function usage(): string {
     '',
     'options:',
     `  --runs N    recorded runs per benchmark (default: the benchmark's own, else ${DEFAULT_RUNS}; ${WARMUP_RUNS} warm-up runs come first)`,
+    "  --worker-tuning '{…}'  temporal.worker settings (JSON) for the bench workers, e.g. '{\"maxConcurrentActivityTaskExecutions\":200}'",
+    '  --sizes L   comma-separated sizes for the scaling benchmarks, e.g. --sizes 1,10 (incident-storm: concurrent incidents; default its own)',
     '  -h, --help  this text',
     '',
     'benchmarks:',
@@ -60,6 +63,10 @@ interface Options {
   selected: Benchmark[];
   /** Recorded runs for every benchmark; undefined = each benchmark's own default. */
   runs: number | undefined;
+  /** `--sizes`: for the scaling benchmarks (incident-storm). */
+  sizes: number[] | undefined;
+  /** `--worker-tuning '{…}'`: temporal.worker settings of the bench workers. */
+  tuning: WorkerTuning | undefined;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -67,7 +74,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { runs: { type: 'string' }, sizes: { type: 'string' }, 'worker-tuning': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });
@@ -81,18 +88,39 @@ function parseOptions(argv: string[]): Options | 'help' {
     runs = /^\d+$/.test(text) ? Number(text) : Number.NaN;
     if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, got "${text}"`);
   }
+  let sizes: number[] | undefined;
+  if (parsed.values.sizes !== undefined) {
+    const text = parsed.values.sizes;
+    sizes = text.split(',').map((x) => (/^\d+$/.test(x.trim()) ? Number(x.trim()) : Number.NaN));
+    if (!sizes.length || sizes.some((n) => !Number.isSafeInteger(n) || n < 1 || n > 1000)) throw new UsageError(`--sizes must be whole numbers 1–1000 separated by commas, got "${text}"`);
+    sizes = [...new Set(sizes)].sort((a, b) => a - b);
+  }
+  let tuning: WorkerTuning | undefined;
+  if (parsed.values['worker-tuning'] !== undefined) {
+    const text = parsed.values['worker-tuning'];
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UsageError(`--worker-tuning must be a JSON object of temporal.worker settings, got "${text}"`);
+    }
+    const r = workerTuning.safeParse(json);
+    if (!r.success) throw new UsageError(`--worker-tuning: ${r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+    tuning = r.data;
+  }
   const names = [...new Set(parsed.positionals)];
   const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
   if (unknown.length) {
     throw new UsageError(`unknown benchmark${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${BENCHMARKS.map((b) => b.name).join(', ')})`);
   }
   const selected = names.length ? names.map((n) => BENCHMARKS.find((b) => b.name === n) as Benchmark) : [...BENCHMARKS];
-  return { selected, runs };
+  return { selected, runs, sizes, tuning };
 }
 
 /** The command line that reproduces one entry. */
-function commandFor(b: Benchmark, runs: number): string {
-  return `npm run bench -- ${b.name}${runs === (b.defaultRuns ?? DEFAULT_RUNS) ? '' : ` --runs ${runs}`}`;
+function commandFor(b: Benchmark, runs: number, opts: Pick<Options, 'sizes' | 'tuning'>): string {
+  const { sizes, tuning } = opts;
+  return `npm run bench -- ${b.name}${runs === (b.defaultRuns ?? DEFAULT_RUNS) ? '' : ` --runs ${runs}`}${sizes && b.sizes ? ` --sizes ${sizes.join(',')}` : ''}${tuning ? ` --worker-tuning '${JSON.stringify(tuning)}'` : ''}`;
 }
 
 function writeConfig(dir: string, keyPrefix: string, keys: ReadonlyMap<string, KeyPair>): string {
@@ -253,7 +281,7 @@ async function main(): Promise<number> {
 
     err(`bench: starting a throwaway Temporal dev server (Redis prefix ${keyPrefix}, temp dir ${dir})`);
     server = await startDevServer({ uiPort: false, logLevel: 'error' });
-    const config: Readonly<Config> = { ...base, temporal: { ...base.temporal, address: server.address } };
+    const config: Readonly<Config> = { ...base, temporal: { ...base.temporal, address: server.address, ...(opts.tuning && { worker: opts.tuning }) } };
     worker = await createWorker({ config, logger: createLogger({ level: 'warn' }) });
     running = worker.run();
     running.catch((e: unknown) => err(`bench: worker stopped: ${(e as Error).message}`));
@@ -275,6 +303,7 @@ async function main(): Promise<number> {
         identityYaml: identityYaml(keys),
         runs,
         warmup: WARMUP_RUNS,
+        ...(opts.sizes && { sizes: opts.sizes }),
         progress: (done) => err(`${b.name}: ${done}/${runs}`),
         note: (line) => err(`${b.name}: ${line}`),
       };
@@ -286,10 +315,10 @@ async function main(): Promise<number> {
         }
         for (const line of result.notes ?? []) ctx.note(line);
         const date = new Date().toISOString();
-        fresh.push({ name: b.name, unit: b.unit, ...summarize(result.samples, result.floorSamples), command: commandFor(b, runs), machine, date });
+        fresh.push({ name: b.name, unit: b.unit, ...summarize(result.samples, result.floorSamples), command: commandFor(b, runs, opts), machine, date });
         for (const x of result.extra ?? []) {
           if (!x.samples.length || !x.floorSamples.length) throw new Error(`extra result ${x.name}: no samples or no floor samples`);
-          fresh.push({ name: `${b.name}.${x.name}`, unit: x.unit ?? b.unit, ...summarize(x.samples, x.floorSamples), command: commandFor(b, runs), machine, date });
+          fresh.push({ name: `${b.name}.${x.name}`, unit: x.unit ?? b.unit, ...summarize(x.samples, x.floorSamples), command: commandFor(b, runs, opts), machine, date });
         }
       } catch (e) {
         failed = true;

@@ -27,6 +27,8 @@ export interface BenchContext {
   runs: number;
   /** Unrecorded runs to do first. */
   warmup: number;
+  /** `--sizes 1,10`: the sizes (e.g. concurrent incidents) a scaling benchmark runs; undefined = its own. Others ignore it. */
+  sizes?: readonly number[];
   /** Report progress after each recorded run (harness prints "name: i/n" on stderr). */
   progress(done: number): void;
   /** One informational line on stderr. */
@@ -58,6 +60,8 @@ export interface Benchmark {
   description: string;
   /** Recorded runs when --runs is not given (default 30). */
   defaultRuns?: number;
+  /** The sizes it runs when --sizes is not given (a scaling benchmark; --sizes applies to it). */
+  sizes?: readonly number[];
   /** Runbook files (file name → YAML) the harness writes into the bench runbooks dir before starting. */
   runbooks?: Record<string, string>;
   run(ctx: BenchContext): Promise<BenchResult>;

@@ -8,6 +8,7 @@ import { auditSchema } from './config-audit.js';
 import { drillRobotProblems, drillsSchema, drillTargetProblems } from './config-drills.js';
 import { identitySchema, registryFromConfig } from './config-identity.js';
 import { slackChannelProblems, slackConfigProblems, slackSchema } from './config-slack.js';
+import { workerTuning } from './config-worker.js';
 import { edgesSchema, resolveEdges, type EdgeConfig } from './config-edges.js';
 import { ConfigError } from './errors.js';
 import type { Registry } from './identity/registry.js';
@@ -15,6 +16,7 @@ import { notReserved, secretRef, TARGET_NAME, targetSchema, urlWithoutPassword, 
 
 export type { SecretRef, TargetConfig } from './config-target.js';
 export type { EdgeConfig } from './config-edges.js';
+export type { WorkerTuning } from './config-worker.js';
 
 /** Project root (where package.json lives). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,9 +48,10 @@ const configSchema = z
           .strict()
           .optional()
           .describe('mTLS; presence enables TLS'),
+        worker: workerTuning.describe("the worker's concurrency limits, workflow cache and pollers (README: Worker tuning)"),
       })
       .strict()
-      .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'firebreak' }),
+      .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'firebreak', worker: {} }),
     database: z
       .object({
         url: urlWithoutPassword('database.password').default('postgres://postgres@127.0.0.1:5432/firebreak').describe("Firebreak's own PostgreSQL"),

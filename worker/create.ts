@@ -4,7 +4,7 @@ import { createActivities, createInspectionActivities, TargetClients } from '../
 import { AuditStore, createAuditActivities } from '../activities/audit/index.js';
 import { createDrillActivities } from '../activities/drill/index.js';
 import { slackClientFor } from '../activities/notify/index.js';
-import type { Config } from '../lib/config.js';
+import type { Config, WorkerTuning } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
@@ -50,6 +50,7 @@ export async function createWorker(opts: {
     shutdownGraceTime: '10s',
     // Bulk steps report progress; let `status`/describe show it within seconds.
     maxHeartbeatThrottleInterval: '2s',
+    ...tuningOptions(config.temporal.worker),
     ...opts.overrides,
   });
   let running: Promise<void> | undefined;
@@ -72,6 +73,30 @@ export async function createWorker(opts: {
     },
   };
 }
+
+/**
+ * `temporal.worker` as Worker.create options; an unset field keeps TUNING_DEFAULTS
+ * (bench/storm/: measured with `npm run bench -- incident-storm`).
+ */
+export function tuningOptions(t: WorkerTuning | undefined): Partial<WorkerOptions> {
+  const v = { ...TUNING_DEFAULTS, ...Object.fromEntries(Object.entries(t ?? {}).filter(([, x]) => x !== undefined)) };
+  return {
+    ...(v.maxConcurrentWorkflowTaskExecutions !== undefined && { maxConcurrentWorkflowTaskExecutions: v.maxConcurrentWorkflowTaskExecutions }),
+    ...(v.maxConcurrentActivityTaskExecutions !== undefined && { maxConcurrentActivityTaskExecutions: v.maxConcurrentActivityTaskExecutions }),
+    ...(v.maxCachedWorkflows !== undefined && { maxCachedWorkflows: v.maxCachedWorkflows }),
+    ...(v.workflowTaskPollers !== undefined && { maxConcurrentWorkflowTaskPolls: v.workflowTaskPollers }),
+    ...(v.workflowThreads !== undefined && { workflowThreadPoolSize: v.workflowThreads }),
+    ...(v.activityTaskPollers !== undefined && { maxConcurrentActivityTaskPolls: v.activityTaskPollers }),
+  };
+}
+
+/**
+ * The settings a worker uses when `temporal.worker` leaves them out. Empty: the SDK's own
+ * (40 workflow tasks, 100 activities, 1 workflow thread, cache sized from the heap, 10 + 10
+ * pollers) measured best or equal at N = 1 and 10 on 2 cores (incident-storm); a second
+ * workflow thread was slower (two VM contexts competing with the server for 2 cores).
+ */
+export const TUNING_DEFAULTS: Readonly<WorkerTuning> = {};
 
 /**
  * Every target's secret references, read once at start: an unreadable one is

@@ -18,7 +18,7 @@ describe('config', () => {
   it('with no file, points at the local services and is frozen', () => {
     const c = loadConfig({ env: {}, cwd: dir });
     expect(c.source).toBe('defaults');
-    expect(c.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'firebreak' });
+    expect(c.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'firebreak', worker: {} });
     expect(c.targets.local?.redis).toEqual({ url: 'redis://127.0.0.1:6379/0', keyPrefix: '', keyVersion: 1 });
     expect(c.defaultTarget).toBe('local');
     expect(c.runbooksDir).toBe(join(dir, 'runbooks'));
