@@ -248,7 +248,7 @@ describe('the incident channel', () => {
 describe('the activities on their own', () => {
   const logger = createLogger({ level: 'silent', pretty: false });
   const deps = () => ({ config: stack.config, logger, clients: new TargetClients(stack.config), slack: new SlackWebApi({ apiUrl: api.apiUrl, token: () => api.token }) });
-  const status = (id: string) => ({ id, state: 'running', severity: 'high', phase: 'detection', mode: 'live', target: 'local', runbook: { name: 'x', title: 'X', sha256: '0'.repeat(64), file: 'x.yaml' }, declaredBy: { user: DECLARER, host: 'h', via: 'cli' }, declaredAt: '2026-12-04T00:00:00.000Z', steps: [], gates: [], timeline: [], activeContainment: [], checklists: [] }) as IncidentStatus;
+  const status = (id: string) => ({ id, state: 'running', severity: 'high', phase: 'detection', mode: 'live', target: 'local', runbook: { name: 'x', title: 'X', sha256: '0'.repeat(64), file: 'x.yaml' }, declaredBy: { user: DECLARER, host: 'h', via: 'cli' }, declaredAt: new Date().toISOString(), steps: [], gates: [], timeline: [], activeContainment: [], checklists: [] }) as IncidentStatus;
 
   it('a name someone else holds: the next name; opening again reuses our channel, its status message and its pin', async () => {
     const acts = createNotifyActivities(deps());

@@ -72,7 +72,7 @@ describe('names and text', () => {
   });
 
   it('firebreak status shows the channel and what did not reach it', () => {
-    const base = { id: 'INC-1', state: 'completed', severity: 'high', phase: 'done', mode: 'live', target: 'local', runbook: { name: 'x', title: 'X', sha256: '0'.repeat(64), file: 'x.yaml' }, declaredBy: { user: 'olga', host: 'h', via: 'cli' }, declaredAt: '2026-12-04T00:00:00.000Z', steps: [], gates: [], timeline: [], activeContainment: [], checklists: [] } as unknown as IncidentStatus;
+    const base = { id: 'INC-1', state: 'completed', severity: 'high', phase: 'done', mode: 'live', target: 'local', runbook: { name: 'x', title: 'X', sha256: '0'.repeat(64), file: 'x.yaml' }, declaredBy: { user: 'olga', host: 'h', via: 'cli' }, declaredAt: new Date().toISOString(), steps: [], gates: [], timeline: [], activeContainment: [], checklists: [] } as unknown as IncidentStatus;
     expect(renderStatus(base)).not.toContain('Slack');
     const lines = (s: IncidentStatus) => renderStatus(s).split('\n');
     expect(lines({ ...base, slack: { channel: 'C1', name: 'inc-1', statusTs: '1.2' }, notifications: { sent: 5, pending: 0, missed: [] } })).toContain('Slack: #inc-1 (C1) · 5 event(s) posted');
