@@ -36,7 +36,7 @@ export interface SlackAppOptions {
 export interface SlackApp {
   api: SlackStandIn;
   stack: Stack;
-  /** The Bolt app serving now (restart() replaces it). */
+  /** The Bolt app serving (closed by stop(); a test that restarts it sets the new one here). */
   server: SlackServer;
   /** Another Bolt app on the same config (the caller closes it). */
   startServer(live?: LiveOptions | false): Promise<SlackServer>;

@@ -188,7 +188,7 @@ describe('a whole incident from Slack', () => {
     const rested = [`awaiting-approval / ${title('containment')}`, `awaiting-resolve / ${title('recovery')}`, 'completed / done'];
     expect(seen.filter((x) => rested.includes(x as string))).toEqual(rested);
     expect(seen.at(-1)).toBe('completed / done');
-    expect(updates.map(metadataOf).every((m) => JSON.stringify(m) === JSON.stringify(statusMetadata(id)))).toBe(true);
+    expect(updates.map(metadataOf)).toEqual(updates.map(() => statusMetadata(id)));
     expect(api.channels.history(ref.channel).map((m) => m.metadata)).toEqual([statusMetadata(id)]);
     expect(blocksOf(api.messageAt(ref.channel, ref.statusTs)?.blocks)).toContain(`<${issueUrl}|GitHub issue #${issue?.number}>`);
     // The topic followed the incident to its end.
