@@ -108,8 +108,15 @@ export async function findOurMessage(api: SlackWebApi, method: 'conversations.hi
  * the channel, so a retry, or the Slack app's refresher having set it first, adds none.
  */
 export async function syncTopic(api: SlackWebApi, channel: string, topic: string): Promise<boolean> {
-  const info = await api.call('conversations.info', { channel });
-  if ((info.channel as { topic?: { value?: string } } | undefined)?.topic?.value === topic) return false;
+  let now: string | undefined;
+  try {
+    const info = await api.call('conversations.info', { channel });
+    now = (info.channel as { topic?: { value?: string } } | undefined)?.topic?.value;
+  } catch (err) {
+    // Without channels:read (groups:read) the topic cannot be read back: it is set, as before.
+    if (!(err instanceof SlackApiError)) throw err;
+  }
+  if (now === topic) return false;
   await api.call('conversations.setTopic', { channel, topic });
   return true;
 }
