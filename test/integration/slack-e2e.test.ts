@@ -117,6 +117,8 @@ describe('a whole incident from Slack', () => {
     const buttons = (JSON.parse(blocksOf(gateMsg?.blocks)) as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>).flatMap((b) => b.elements ?? []);
     const value = buttons.find((e) => e.action_id === GATE_APPROVE_ACTION)?.value ?? '';
     const gate = gated.gates.find((g) => g.id === 'lockdown');
+    // The gate is bound to the arguments resolved from the modal's params.
+    expect(gate?.args).toMatchObject({ reason: 'tokens seen on a paste site' });
     expect(parseGateValue(value)).toEqual({ incidentId: id, gate: 'lockdown', argsHash: gate?.argsHash });
     // What the responders see before they click: the status message drawn waiting at the gate.
     await statusShows(ref, `awaiting-approval, phase ${title('containment')}`);
