@@ -21,7 +21,7 @@ import { webApi } from '@slack/bolt';
 import { declareIncident, getStatus, handleFor, waitFor } from '../lib/incidents/index.js';
 import { encodeGateValue, gateMessage } from '../slack/blocks/gate-message.js';
 import { statusText } from '../slack/blocks/status-message.js';
-import { postToApp, type ApiCall } from '../test/helpers/slack-standin.js';
+import type { ApiCall } from '../test/helpers/slack-standin.js';
 import { clickBody, declareBody, PEOPLE, RUNBOOK, startSlackBench, type SlackBench } from './slack-ack-setup.js';
 import { percentile } from './stats.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
@@ -39,18 +39,6 @@ interface Gate {
 }
 
 let sequence = 0;
-
-/** 50 concurrent signed POSTs; the latency of each, from just before its send to its response. */
-async function wave(url: string, secret: string, bodies: string[]): Promise<Array<{ ms: number; start: number }>> {
-  return Promise.all(
-    bodies.map(async (body) => {
-      const start = performance.now();
-      const r = await postToApp(url, body, { secret });
-      if (r.status !== 200) throw new Error(`POST ${url} answered ${r.status}: ${r.body.slice(0, 200)}`);
-      return { ms: r.at - start, start };
-    }),
-  );
-}
 
 async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -79,8 +67,25 @@ async function openGate(b: SlackBench, web: webApi.WebClient, channel: string): 
   const m = gateMessage(s, gate);
   const g = await web.chat.postMessage({ channel, text: m.text, blocks: m.blocks });
   const st = await web.chat.postMessage({ channel, text: statusText(s) });
-  b.refs.set(id, { channel, name: CHANNEL_NAME, statusTs: st.ts as string });
+  b.setRef(id, { channel, name: CHANNEL_NAME, statusTs: st.ts as string });
   return { id, value: encodeGateValue({ incidentId: id, gate: 'gate', argsHash: gate.argsHash }), gateTs: g.ts as string, statusTs: st.ts as string };
+}
+
+/** Every WorkflowTaskFailed / WorkflowTaskTimedOut event in the incidents' histories, as "cause: message". */
+async function taskFailures(b: SlackBench, ids: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += 10) {
+    const histories = await Promise.all(ids.slice(i, i + 10).map((id) => handleFor(b.client, id).fetchHistory()));
+    for (const h of histories) {
+      for (const e of h.events ?? []) {
+        const failed = e.workflowTaskFailedEventAttributes;
+        if (failed) out.push(`failed ${String(failed.cause)}: ${(failed.failure?.message ?? '').slice(0, 160)}`);
+        const timedOut = e.workflowTaskTimedOutEventAttributes;
+        if (timedOut) out.push(`timed out (${String(timedOut.timeoutType)})`);
+      }
+    }
+  }
+  return out;
 }
 
 /** The first chat.update of `ts` after `since` that names `name` (only a vote puts the approver on the message). */
@@ -103,9 +108,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     for (let w = 0; w < waves; w += 1) {
       const record = w >= ctx.warmup;
       // Declare: the bare app, then the real one (views.open follows each ack).
-      const fd = await wave(b.floorUrl, b.secret, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
+      const fd = await b.wave(b.floorUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
       const opensBefore = b.api.callsOf('views.open').length;
-      const rd = await wave(b.app.url, b.secret, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
+      const rd = await b.wave(b.appUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
       await until('50 modals opened', () => (b.api.callsOf('views.open').length >= opensBefore + WAVE ? true : undefined));
       // Approve: each pair of waves votes on one set of 50 gates, first approver 1, then approver 2 (the gate passes).
       if (w % 2 === 0) {
@@ -117,8 +122,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         await new Promise((r) => setTimeout(r, 1_000));
       }
       const approver = w % 2 === 0 ? 'sa-approver-1' : 'sa-approver-2';
-      const fc = await wave(b.floorUrl, b.secret, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
-      const rc = await wave(b.app.url, b.secret, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
+      const fc = await b.wave(b.floorUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
+      const rc = await b.wave(b.appUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
       const shown = await Promise.all(gates.map((g, i) => until(`${g.id}'s status message showing ${approver}`, () => shownAfter(b.api.calls, g.statusTs, (rc[i] as { start: number }).start, approver))));
       const redrawn = gates.map((g, i) => shownAfter(b.api.calls, g.gateTs, (rc[i] as { start: number }).start, approver));
       // The floor of a redraw: one status query and one chat.update, directly, one at a time.
@@ -146,18 +151,22 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       opened.push(g.id);
       await until(`${g.id}'s first draw`, () => b.api.calls.find((c) => c.method === 'chat.update' && c.args.ts === g.statusTs), 30_000);
       await new Promise((r) => setTimeout(r, 1_200));
-      const [c] = await wave(b.app.url, b.secret, [clickBody(b.api, PEOPLE['sa-approver-1'], { channel, ts: g.gateTs }, g.value, ++sequence)]);
+      const [c] = await b.wave(b.appUrl, [clickBody(b.api, PEOPLE['sa-approver-1'], { channel, ts: g.gateTs }, g.value, ++sequence)]);
       if (!c) throw new Error('slack-ack: no click');
       const shown = await until(`${g.id}'s status message showing the solo vote`, () => shownAfter(b.api.calls, g.statusTs, c.start, 'sa-approver-1'));
       out.solo.push(shown.at - c.start);
       out.soloAck.push(c.ms);
     }
   } finally {
+    const stats = await b.liveStats().catch(() => undefined);
+    const failures = await taskFailures(b, opened).catch((err: unknown) => [`could not read the histories: ${(err as Error).message}`]);
     await Promise.all(opened.map((id) => handleFor(b.client, id).terminate('bench done').catch(() => undefined)));
-    const stats = b.app.live?.stats();
+    const problems = b.appProblems();
     await b.close();
     rmSync(dir, { recursive: true, force: true });
     if (stats) ctx.note(`live refresher: ${stats.queries} status queries, ${stats.updates} updates, ${stats.skipped} unchanged renders skipped, ${stats.rateLimited} 429s, ${stats.failed} failures`);
+    ctx.note(`workflow tasks failed or timed out in the ${opened.length} incidents: ${failures.length}${failures.length ? ` (${[...new Set(failures)].slice(0, 5).join('; ')})` : ''}`);
+    ctx.note(`the Slack app logged ${problems.length} warning/error line(s)${problems.length ? `, e.g. ${problems.slice(0, 3).map((l) => l.slice(0, 300)).join(' | ')}` : ''}`);
   }
   const cut = (xs: number[]) => xs.slice(0, ctx.runs);
   const line = (what: string, xs: number[], floor: number[]) =>
