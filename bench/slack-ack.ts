@@ -1,7 +1,8 @@
 /**
  * slack-ack: how fast the Slack app acks under load — Slack gives it 3 s, we aim for p99 ≤
  * 300 ms. Waves of 50 concurrent signed requests over real HTTP against the running app
- * (`startSlackServer`, live status refresher on, its own worker on the shared dev server):
+ * (`startSlackServer` in a process of its own, as `firebreak slack` runs; live status refresher
+ * on; its own worker, in the bench process, on the shared dev server):
  *
  * - `slack-ack`: `/incident declare` (the ack, then views.open of the modal);
  * - `slack-ack.approve`: an Approve click on 50 different open gates (the ack; then
@@ -9,10 +10,12 @@
  * - `slack-ack.click-to-update`: from that click to the incident's pinned status message
  *   showing the vote (chat.update by the live refresher).
  *
- * Floors, in the same run and the same process: the same 50 concurrent requests to a bare
- * Bolt app whose listeners only ack; for click-to-update, one status query plus one
- * chat.update issued directly, one at a time. `--runs` counts requests of each kind
- * (rounded up to whole waves of 50); warm-up: 2 waves.
+ * Floors, in the same run and measured the same way (the same load-generator process, the
+ * app in a process of its own): the same 50 concurrent requests to a bare Bolt app whose
+ * listeners only ack, before or after the real wave, alternating; for click-to-update, one
+ * status query plus one chat.update issued directly, one at a time. `--runs` counts requests
+ * of each kind (rounded up to whole waves of 50); warm-up: 2 waves. The run also reports the
+ * incidents' failed or timed-out workflow tasks and the app's warnings.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +42,9 @@ interface Gate {
 }
 
 let sequence = 0;
+
+/** One request's ack latency and when it was sent (performance.now() of this process). */
+type Timed = { ms: number; start: number };
 
 async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -107,11 +113,23 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     let gates: Gate[] = [];
     for (let w = 0; w < waves; w += 1) {
       const record = w >= ctx.warmup;
-      // Declare: the bare app, then the real one (views.open follows each ack).
-      const fd = await b.wave(b.floorUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
-      const opensBefore = b.api.callsOf('views.open').length;
-      const rd = await b.wave(b.appUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
-      await until('50 modals opened', () => (b.api.callsOf('views.open').length >= opensBefore + WAVE ? true : undefined));
+      // Declare: the bare app and the real one (views.open follows each ack), the order alternating from wave to wave, so neither is always the one measured after the other's tail.
+      const floorDeclares = () => b.wave(b.floorUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
+      const realDeclares = async () => {
+        const opensBefore = b.api.callsOf('views.open').length;
+        const r = await b.wave(b.appUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
+        await until('50 modals opened', () => (b.api.callsOf('views.open').length >= opensBefore + WAVE ? true : undefined));
+        return r;
+      };
+      let fd: Timed[];
+      let rd: Timed[];
+      if (w % 2 === 0) {
+        fd = await floorDeclares();
+        rd = await realDeclares();
+      } else {
+        rd = await realDeclares();
+        fd = await floorDeclares();
+      }
       // Approve: each pair of waves votes on one set of 50 gates, first approver 1, then approver 2 (the gate passes).
       if (w % 2 === 0) {
         const since = performance.now();
@@ -122,9 +140,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         await new Promise((r) => setTimeout(r, 1_000));
       }
       const approver = w % 2 === 0 ? 'sa-approver-1' : 'sa-approver-2';
-      const fc = await b.wave(b.floorUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
+      // Clicks: the order alternates every second wave (so first and second votes each get both orders).
+      const floorClicks = () => b.wave(b.floorUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
+      const floorFirst = Math.floor(w / 2) % 2 === 0;
+      const fcFirst = floorFirst ? await floorClicks() : undefined;
       const rc = await b.wave(b.appUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
       const shown = await Promise.all(gates.map((g, i) => until(`${g.id}'s status message showing ${approver}`, () => shownAfter(b.api.calls, g.statusTs, (rc[i] as { start: number }).start, approver))));
+      const fc = fcFirst ?? (await floorClicks());
       const redrawn = gates.map((g, i) => shownAfter(b.api.calls, g.gateTs, (rc[i] as { start: number }).start, approver));
       // The floor of a redraw: one status query and one chat.update, directly, one at a time.
       const uf: number[] = [];
