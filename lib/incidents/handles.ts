@@ -1,7 +1,7 @@
 /** Incident ids to workflow handles, and the one mapping of Temporal's update and lookup errors to clear lines. */
 import { randomUUID } from 'node:crypto';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { google } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { OperationError, UsageError } from '../errors.js';
 import { WORKFLOW_ID_PREFIX, workflowIdFor } from '../ids.js';
 import { POLICY_LOADING } from '../../workflows/definitions.js';
@@ -42,11 +42,11 @@ const FAILED_PRECONDITION = 9;
 /** Temporal's WorkflowNotReady (the incident's workflow task is in failed state), read from the gRPC status details, not the message. */
 export function isWorkflowNotReady(err: unknown): boolean {
   const cause = err instanceof ServiceError ? err.cause : err;
-  if (!isGrpcServiceError(cause) || cause.code !== FAILED_PRECONDITION) return false;
+  if (!isGrpcServiceError(cause) || Number(cause.code) !== FAILED_PRECONDITION) return false;
   const bin = cause.metadata?.get('grpc-status-details-bin')?.[0];
   if (!bin || typeof bin === 'string') return false;
   try {
-    return google.rpc.Status.decode(bin).details.some((d) => d.type_url?.endsWith('/temporal.api.errordetails.v1.WorkflowNotReadyFailure'));
+    return proto.google.rpc.Status.decode(bin).details.some((d) => d.type_url?.endsWith('/temporal.api.errordetails.v1.WorkflowNotReadyFailure'));
   } catch {
     return false;
   }
