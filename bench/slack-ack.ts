@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webApi } from '@slack/bolt';
+import proto from '@temporalio/proto';
 import { declareIncident, getStatus, handleFor, waitFor } from '../lib/incidents/index.js';
 import { encodeGateValue, gateMessage } from '../slack/blocks/gate-message.js';
 import { statusText } from '../slack/blocks/status-message.js';
@@ -77,21 +78,39 @@ async function openGate(b: SlackBench, web: webApi.WebClient, channel: string): 
   return { id, value: encodeGateValue({ incidentId: id, gate: 'gate', argsHash: gate.argsHash }), gateTs: g.ts as string, statusTs: st.ts as string };
 }
 
-/** Every WorkflowTaskFailed / WorkflowTaskTimedOut event in the incidents' histories, as "cause: message". */
-async function taskFailures(b: SlackBench, ids: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
+const EventType = proto.temporal.api.enums.v1.EventType;
+const typeName = (t: unknown): string => String(EventType[Number(t)] ?? t).replace(/^EVENT_TYPE_/, '');
+const msOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+
+/**
+ * From the incidents' histories: every WorkflowTaskFailed / TimedOut event ("failed <cause>: …",
+ * "timed out (<type>)"), and the slowest workflow tasks (started → completed), each with the
+ * event that scheduled it and what it decided — where an overloaded worker spends its tasks.
+ */
+async function taskFindings(b: SlackBench, ids: readonly string[]): Promise<{ failures: string[]; slow: string[]; over5s: number; tasks: number }> {
+  const failures: string[] = [];
+  const durations: Array<{ ms: number; what: string }> = [];
   for (let i = 0; i < ids.length; i += 10) {
     const histories = await Promise.all(ids.slice(i, i + 10).map((id) => handleFor(b.client, id).fetchHistory()));
     for (const h of histories) {
-      for (const e of h.events ?? []) {
+      const events = h.events ?? [];
+      events.forEach((e, k) => {
         const failed = e.workflowTaskFailedEventAttributes;
-        if (failed) out.push(`failed ${String(failed.cause)}: ${(failed.failure?.message ?? '').slice(0, 160)}`);
+        if (failed) failures.push(`failed ${String(failed.cause)}: ${(failed.failure?.message ?? '').slice(0, 160)}`);
         const timedOut = e.workflowTaskTimedOutEventAttributes;
-        if (timedOut) out.push(`timed out (${String(timedOut.timeoutType)})`);
-      }
+        if (timedOut) failures.push(`timed out (${String(timedOut.timeoutType)}) at event ${String(e.eventId)}`);
+        const done = e.workflowTaskCompletedEventAttributes;
+        if (!done) return;
+        const started = events.find((x) => Number(x.eventId) === Number(done.startedEventId));
+        const scheduled = events.find((x) => Number(x.eventId) === Number(done.scheduledEventId));
+        const before = events[events.indexOf(scheduled ?? e) - 1];
+        const after = events.slice(k + 1, k + 3).map((x) => typeName(x.eventType));
+        durations.push({ ms: msOf(e.eventTime) - msOf(started?.eventTime), what: `event ${String(started?.eventId)} after ${before ? typeName(before.eventType) : 'start'} → ${after.join(', ') || 'end'}` });
+      });
     }
   }
-  return out;
+  durations.sort((x, y) => y.ms - x.ms);
+  return { failures, slow: durations.slice(0, 3).map((d) => `${d.ms.toFixed(0)} ms (${d.what})`), over5s: durations.filter((d) => d.ms > 5_000).length, tasks: durations.length };
 }
 
 /** The first chat.update of `ts` after `since` that names `name` (only a vote puts the approver on the message). */
@@ -181,13 +200,15 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     }
   } finally {
     const stats = await b.liveStats().catch(() => undefined);
-    const failures = await taskFailures(b, opened).catch((err: unknown) => [`could not read the histories: ${(err as Error).message}`]);
+    const findings = await taskFindings(b, opened).catch((err: unknown) => ({ failures: [`could not read the histories: ${(err as Error).message}`], slow: [], over5s: 0, tasks: 0 }));
     await Promise.all(opened.map((id) => handleFor(b.client, id).terminate('bench done').catch(() => undefined)));
     const problems = b.appProblems();
     await b.close();
     rmSync(dir, { recursive: true, force: true });
     if (stats) ctx.note(`live refresher: ${stats.queries} status queries, ${stats.updates} updates, ${stats.skipped} unchanged renders skipped, ${stats.rateLimited} 429s, ${stats.failed} failures`);
+    const { failures } = findings;
     ctx.note(`workflow tasks failed or timed out in the ${opened.length} incidents: ${failures.length}${failures.length ? ` (${[...new Set(failures)].slice(0, 5).join('; ')})` : ''}`);
+    ctx.note(`workflow tasks: ${findings.tasks}, ${findings.over5s} over 5 s; slowest: ${findings.slow.join('; ') || 'none'}`);
     ctx.note(`the Slack app logged ${problems.length} warning/error line(s)${problems.length ? `, e.g. ${problems.slice(0, 3).map((l) => l.slice(0, 300)).join(' | ')}` : ''}`);
   }
   const cut = (xs: number[]) => xs.slice(0, ctx.runs);
