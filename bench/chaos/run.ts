@@ -13,6 +13,15 @@ import { declarePair, drivePair, type RunResult } from './drive.js';
 import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
 import { startChaosStack, workerLogTail, type ChaosStack } from './stack.js';
 
+/** Edge hosts per stack (nginx + `firebreak edge` process each): every ban fans out to all of them. */
+export const edgeCount = (quick: boolean): number => (quick ? 2 : 3);
+/**
+ * The workers' sticky queue schedule-to-start timeout. A SIGKILLed worker's cached workflows
+ * wait this long (SDK default 10 s) before another worker gets their tasks; a live worker
+ * polls its sticky queue all the time, so a short one costs at most a replay.
+ */
+export const STICKY_TIMEOUT = '1s';
+
 export interface ChaosOptions {
   quick: boolean;
   seed: number;
@@ -43,7 +52,7 @@ export interface ScenarioRow {
 function effectsLine(s: Snapshot | undefined): string {
   if (!s) return '';
   const c = s.counts;
-  return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
+  return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.edges ?? 0} edges' deny files (${c.edgeLines ?? 0} lines), checksums and nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
 }
 
 /** Split scenarios into `k` groups of about equal weight (longest first, each to the lightest group); the first group starts with `firstWeight` (the baseline). */
@@ -83,7 +92,7 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
         const label = groups.length > 1 ? `chaos[${i + 1}]` : 'chaos';
         const sub = join(dir, `stack-${i + 1}`);
         mkdirSync(sub);
-        const stack = await startChaosStack(sub, bundlePath);
+        const stack = await startChaosStack(sub, bundlePath, { edges: edgeCount(opts.quick), stickyTimeout: STICKY_TIMEOUT });
         stacks.push(stack);
         return runStack(stack, group, { ...opts, log: (l) => log(l.replace(/^chaos/, label)) }, { promise, ...(i === 0 && { settle }) });
       }),
@@ -122,7 +131,7 @@ async function runStack(
 ): Promise<ScenarioRow[]> {
   const rows: ScenarioRow[] = [];
   opts.log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${stack.dir}`);
-  await stack.startWorker();
+  await Promise.all([stack.startWorker(), stack.ensureEdges()]);
   if (baseline.settle) {
     try {
       const { base, row } = await runBaseline(stack, opts);
@@ -176,7 +185,7 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext, basePromise
     ctx.log(`chaos: ${scenario.name} FAILED: ${(err as Error).message}`);
     // The next scenario starts from live workers whatever this one left.
     await ctx.stack.killWorkers();
-    await ctx.stack.startWorker().catch(() => undefined);
+    await Promise.all([ctx.stack.startWorker(), ctx.stack.ensureEdges()]).catch(() => undefined);
   }
   const distinct = [...new Set(outcomes)];
   return {

@@ -5,10 +5,9 @@
  * processes it can SIGKILL. `reset()` puts every target system back to where it started
  * between runs (the servers are private, so it may flush them whole).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
@@ -20,6 +19,8 @@ import { keyPairSigner } from '../../lib/identity/signer.js';
 import type { Principal } from '../../lib/incidents/types.js';
 import { startGithubStandin, type GithubStandin } from '../../test/helpers/github-standin.js';
 import { startNginx, type Nginx } from '../../test/helpers/nginx.js';
+import { chaosEdges, EMPTY_DENY_FILE, edgesYaml, startEdgeNginxes, type ChaosEdge } from './edges.js';
+import { spawnFirebreak, type FirebreakProcess } from './processes.js';
 import { startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
 
 export const DECLARER = 'chaos-olga';
@@ -34,14 +35,7 @@ export const INITIAL_ENV = `# the protected app's .env\nDEBUG=False\nJWT_SECRET_
 export const STEP_TIMEOUT = '6s';
 const TASK_QUEUE = 'chaos';
 
-export interface WorkerProcess {
-  child: ChildProcess;
-  pid: number;
-  /** The worker's Temporal identity (`pid@host`, the SDK's default). */
-  identity: string;
-  alive(): boolean;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
+export type WorkerProcess = FirebreakProcess;
 
 export interface ChaosStack {
   dir: string;
@@ -50,7 +44,10 @@ export interface ChaosStack {
   redis: PrivateRedis;
   postgres: PrivatePostgres;
   temporal: PrivateTemporal;
+  /** The worker host's own nginx (the target's `nginx:` deny file). */
   nginx: Nginx;
+  /** The edge hosts (`edges:` in config): each its own nginx and `firebreak edge` process. */
+  edges: ChaosEdge[];
   /** The GitHub stand-in (in this process): post-mortem issues and the Actions secrets sink. */
   github: GithubStandin;
   envFile: string;
@@ -61,7 +58,9 @@ export interface ChaosStack {
   startWorker(): Promise<WorkerProcess>;
   /** SIGKILL every live worker. */
   killWorkers(): Promise<void>;
-  /** Every target back to the start: Redis flushed, deny file empty and reloaded, grants, password, .env and records as created. */
+  /** Start the edge processes that are not running. */
+  ensureEdges(): Promise<void>;
+  /** Every target back to the start: Redis flushed, deny files (worker's and edges') empty and reloaded, grants, password, .env and records as created. */
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -100,21 +99,29 @@ async function createAppDatabase(postgres: PrivatePostgres): Promise<void> {
   }
 }
 
-export async function startChaosStack(dir: string, bundlePath: string): Promise<ChaosStack> {
+export interface StackOptions {
+  /** How many edge hosts (nginx + `firebreak edge`), at most 3. */
+  edges: number;
+  /** temporal.worker.stickyQueueScheduleToStartTimeout of the workers. */
+  stickyTimeout: string;
+}
+
+export async function startChaosStack(dir: string, bundlePath: string, opts: StackOptions): Promise<ChaosStack> {
   const started = await Promise.allSettled([
     startPrivateRedis(dir),
     startPrivatePostgres(dir),
     startPrivateTemporal(dir),
     startNginx({ serverExtra: ['set_real_ip_from 127.0.0.1;', 'real_ip_header X-Real-IP;'] }),
     startGithubStandin({ owner: 'acme', repo: 'web' }),
+    startEdgeNginxes(opts.edges),
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
     // Leave nothing running: stop whichever servers did start.
-    await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
+    await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value].flat().map((x) => x.stop()) : [])));
     throw failed.reason;
   }
-  const [redis, postgres, temporal, nginx, github] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx, GithubStandin];
+  const [redis, postgres, temporal, nginx, github, edgeNginxes] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx, GithubStandin, Nginx[]];
   github.model.pushGreen('main');
   const githubToken = join(dir, 'github.token');
   writeFileSync(githubToken, `${github.model.token}\n`, { mode: 0o600 });
@@ -146,6 +153,8 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
       'temporal:',
       `  address: "${temporal.address}"`,
       `  taskQueue: ${TASK_QUEUE}`,
+      // A killed worker's cached workflows wait this long on its sticky queue before any worker gets them.
+      `  worker: { stickyQueueScheduleToStartTimeout: ${opts.stickyTimeout} }`,
       'approvers:',
       '  groups:',
       `    responders: [${APPROVERS.join(', ')}]`,
@@ -160,6 +169,7 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
       `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }, { type: github }] }`,
       `    github: { repo: acme/web, branch: main, token: { file: "${githubToken}" }, baseUrl: "${github.url}" }`,
       `    ${nginx.targetYaml}`,
+      ...edgesYaml(edgeNginxes),
       'log: { level: info }',
     ].join('\n'),
   );
@@ -168,48 +178,15 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
   const workers: WorkerProcess[] = [];
   let n = 0;
 
+  const env = { ...process.env, FIREBREAK_CONFIG: configFile, FIREBREAK_LOG_LEVEL: 'info', FIREBREAK_WORKFLOW_BUNDLE: bundlePath };
   const startWorker = async (): Promise<WorkerProcess> => {
-    const log = createWriteStream(join(dir, `worker-${++n}.log`));
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/firebreak.js'), 'worker'], {
-      env: { ...process.env, FIREBREAK_CONFIG: configFile, FIREBREAK_LOG_LEVEL: 'info', FIREBREAK_WORKFLOW_BUNDLE: bundlePath },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const take = (d: Buffer) => {
-      log.write(d);
-      if (out.length < 100_000) out += d.toString();
-    };
-    child.stdout?.on('data', take);
-    child.stderr?.on('data', take);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    void exited.then(() => log.end());
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${out.slice(-2000)}`)), 60_000);
-      const check = () => {
-        if (out.includes('worker ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on('data', check);
-      child.stderr?.on('data', check);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`worker exited (${signal ?? code}) before ready:\n${out.slice(-2000)}`));
-      });
-    });
-    const w: WorkerProcess = {
-      child,
-      pid: child.pid ?? -1,
-      identity: `${child.pid}@${hostname()}`,
-      alive: () => child.exitCode === null && child.signalCode === null,
-      async kill(signal = 'SIGKILL') {
-        if (w.alive()) child.kill(signal);
-        await exited;
-      },
-    };
+    const w = await spawnFirebreak({ args: ['worker'], env, logFile: join(dir, `worker-${++n}.log`), ready: 'worker ready' });
     workers.push(w);
     return w;
+  };
+  const edges = chaosEdges(edgeNginxes, { dir, env });
+  const ensureEdges = async () => {
+    await Promise.all(edges.filter((e) => !e.alive()).map((e) => e.start()));
   };
 
   const reset = async () => {
@@ -218,8 +195,9 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     github.model.secrets.clear();
     github.model.pushGreen('main');
     github.calls.length = 0;
-    writeFileSync(nginx.denyFile, '# empty until the first ban\n', { mode: 0o644 });
+    writeFileSync(nginx.denyFile, EMPTY_DENY_FILE, { mode: 0o644 });
     execFileSync(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { stdio: 'ignore' });
+    for (const e of edges) e.reset();
     writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
     const admin = await postgres.connect();
     try {
@@ -249,6 +227,7 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     postgres,
     temporal,
     nginx,
+    edges,
     github,
     envFile,
     client,
@@ -260,19 +239,20 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     async killWorkers() {
       await Promise.all(workers.filter((w) => w.alive()).map((w) => w.kill('SIGKILL')));
     },
+    ensureEdges,
     reset,
     async stop() {
-      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+      await Promise.all([...workers.map((w) => w.kill('SIGKILL')), ...edges.map((e) => e.kill())]);
       await client.connection.close().catch(() => undefined);
-      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop(), github.stop()]);
+      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop(), github.stop(), ...edgeNginxes.map((x) => x.stop())]);
     },
   };
 }
 
-/** The worker logs of this run (for a failure's explanation). */
+/** The worker and edge logs of this run (for a failure's explanation). */
 export function workerLogTail(dir: string, chars = 3_000): string {
   return readdirSync(dir)
-    .filter((f) => /^worker-\d+\.log$/.test(f))
+    .filter((f) => /^(worker|edge-[a-z])-\d+\.log$/.test(f))
     .map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(-chars)}`)
     .join('\n');
 }
