@@ -88,6 +88,6 @@ export const EDGE_FAULTS: Scenario[] = [
     name: 'edge-kill',
     fault: () => 'an edge process frozen, SIGKILLed once Temporal shows it holding a ban sync; started again once the step says it waits for it',
     run: edgeKill,
-    weight: 2,
+    weight: 3,
   },
 ];

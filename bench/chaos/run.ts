@@ -13,6 +13,9 @@ import { declarePair, drivePair, type RunResult } from './drive.js';
 import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
 import { startChaosStack, workerLogTail, type ChaosStack } from './stack.js';
 
+/** The baseline's weight next to the scenarios' (scenario-kit.ts: about a tenth of a quick run's seconds). */
+const BASELINE_WEIGHT = 1.5;
+
 /** Edge hosts per stack (nginx + `firebreak edge` process each): every ban fans out to all of them. */
 export const edgeCount = (quick: boolean): number => (quick ? 2 : 3);
 /**
@@ -72,7 +75,7 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
   chmodSync(dir, 0o711); // PostgreSQL runs as its own user (when we are root): it passes through, never lists
   const bundlePath = opts.bundlePath ?? (await writeWorkflowBundle(join(dir, 'workflow-bundle.js')));
   const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
-  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1), 2);
+  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1), BASELINE_WEIGHT);
   const stacks: ChaosStack[] = [];
   // PostgreSQL runs detached (pg_ctl): Ctrl-C must stop it too.
   const interrupted = () => {

@@ -23,7 +23,7 @@ export interface Scenario {
   /** The fault, as the table says it. */
   fault(quick: boolean): string;
   run(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>;
-  /** About how long it takes next to the others (default 1), to spread scenarios over stacks. */
+  /** About how long it takes next to the others (default 1; about a tenth of its quick seconds), to spread scenarios over stacks. */
   weight?: number;
 }
 

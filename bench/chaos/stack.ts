@@ -1,9 +1,10 @@
 /**
- * The chaos run's Firebreak: the private servers (services.ts), a real nginx of its own, a
- * config file naming only them, the protected app's database and .env, copies of the
- * token-leak and sqli runbooks with a short step timeout, and `firebreak worker` child
- * processes it can SIGKILL. `reset()` puts every target system back to where it started
- * between runs (the servers are private, so it may flush them whole).
+ * The chaos run's Firebreak: the private servers (services.ts), a real nginx of its own (the
+ * worker host's deny file), two or three edge hosts (edges.ts: an nginx and a `firebreak edge`
+ * process each, in config), a config file naming only them, the protected app's database and
+ * .env, copies of the token-leak and sqli runbooks with a short step timeout, and
+ * `firebreak worker` child processes it can SIGKILL. `reset()` puts every target system back
+ * to where it started between runs (the servers are private, so it may flush them whole).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -125,7 +126,6 @@ export async function startChaosStack(dir: string, bundlePath: string, opts: Sta
   github.model.pushGreen('main');
   const githubToken = join(dir, 'github.token');
   writeFileSync(githubToken, `${github.model.token}\n`, { mode: 0o600 });
-  await createAppDatabase(postgres);
   const runbooksDir = join(dir, 'runbooks');
   const envFile = join(dir, 'app.env');
   writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
@@ -174,7 +174,7 @@ export async function startChaosStack(dir: string, bundlePath: string, opts: Sta
     ].join('\n'),
   );
   const config = loadConfig({ file: configFile, env: {} });
-  const client = await connectClient(config);
+  const [client] = await Promise.all([connectClient(config), createAppDatabase(postgres)]);
   const workers: WorkerProcess[] = [];
   let n = 0;
 
