@@ -65,13 +65,16 @@ async function* edgeKill(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
   await restart?.catch(() => undefined);
   const checks: string[] = [];
   const name = (id: string | undefined) => result.statuses[ids.indexOf(id ?? '')]?.runbook.name ?? id;
+  // Live, in `status`: the step's waiting text (what started the edge again).
+  const said = [...waiting.values()][0];
+  if (!said) checks.push(`no ban step ever said it was waiting for edge ${edge.name}`);
+  else if (!new RegExp(`^waiting for edge ${edge.name} since \\S+ \\(attempt \\d+\\): `).test(said)) checks.push(`an unclear waiting text: ${said}`);
   if (!heldBy) checks.push(`edge ${edge.name} was never seen holding a sync: the kill missed the ban`);
   else {
-    const said = waiting.get(heldBy);
-    if (!said) checks.push(`the ban step of ${name(heldBy)} never said it was waiting for edge ${edge.name}`);
-    else if (!new RegExp(`^waiting for edge ${edge.name} since \\S+ \\(attempt \\d+\\): `).test(said)) checks.push(`an unclear waiting text: ${said}`);
-    const timeline = result.statuses[ids.indexOf(heldBy)]?.timeline ?? [];
-    if (!timeline.some((t) => t.step === 'ban' && new RegExp(`edge ${edge.name} caught up after \\d+ attempts`).test(t.message))) checks.push(`${name(heldBy)}'s timeline does not say edge ${edge.name} caught up`);
+    // The incident whose sync died with the edge: in its timeline (its live text may come and go between two polls).
+    const timeline = (result.statuses[ids.indexOf(heldBy)]?.timeline ?? []).filter((t) => t.step === 'ban');
+    if (!timeline.some((t) => t.message.includes(`waiting for edge ${edge.name}: `))) checks.push(`${name(heldBy)}'s timeline does not say it waited for edge ${edge.name}`);
+    if (!timeline.some((t) => new RegExp(`edge ${edge.name} caught up after \\d+ attempts`).test(t.message))) checks.push(`${name(heldBy)}'s timeline does not say edge ${edge.name} caught up`);
   }
   if (!restart) checks.push(`edge ${edge.name} was never started again (no waiting seen)`);
   else if (!(await restart.then(() => true).catch(() => false))) checks.push(`edge ${edge.name} did not start again`);
