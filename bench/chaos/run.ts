@@ -95,8 +95,10 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
         const label = groups.length > 1 ? `chaos[${i + 1}]` : 'chaos';
         const sub = join(dir, `stack-${i + 1}`);
         mkdirSync(sub);
+        const t0 = performance.now();
         const stack = await startChaosStack(sub, bundlePath, { edges: edgeCount(opts.quick), stickyTimeout: STICKY_TIMEOUT });
         stacks.push(stack);
+        log(`${label}: stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (its servers, a worker, ${stack.edges.length} edge processes)`);
         return runStack(stack, group, { ...opts, log: (l) => log(l.replace(/^chaos/, label)) }, { promise, ...(i === 0 && { settle }) });
       }),
     );
@@ -134,7 +136,6 @@ async function runStack(
 ): Promise<ScenarioRow[]> {
   const rows: ScenarioRow[] = [];
   opts.log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${stack.dir}`);
-  await Promise.all([stack.startWorker(), stack.ensureEdges()]);
   if (baseline.settle) {
     try {
       const { base, row } = await runBaseline(stack, opts);

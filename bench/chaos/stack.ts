@@ -14,6 +14,7 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { freePort } from '../../lib/dev-server.js';
 import { connectClient } from '../../lib/incidents/index.js';
 import { ephemeralKeyPair, publicLine, type KeyPair } from '../../lib/identity/keys.js';
 import { keyPairSigner } from '../../lib/identity/signer.js';
@@ -22,7 +23,7 @@ import { startGithubStandin, type GithubStandin } from '../../test/helpers/githu
 import { startNginx, type Nginx } from '../../test/helpers/nginx.js';
 import { chaosEdges, EMPTY_DENY_FILE, edgesYaml, startEdgeNginxes, type ChaosEdge } from './edges.js';
 import { spawnFirebreak, type FirebreakProcess } from './processes.js';
-import { startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
+import { pgPasswordFile, startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
 
 export const DECLARER = 'chaos-olga';
 export const APPROVERS = ['chaos-alice', 'chaos-bob'] as const;
@@ -108,21 +109,31 @@ export interface StackOptions {
 }
 
 export async function startChaosStack(dir: string, bundlePath: string, opts: StackOptions): Promise<ChaosStack> {
+  // PostgreSQL (initdb) is the slowest to start: its port is chosen first, so the config can be
+  // written, and the worker and edge processes can boot, while it initialises.
+  const pgPort = await freePort();
+  const pgStarting = startPrivatePostgres(dir, pgPort);
+  pgStarting.catch(() => undefined);
   const started = await Promise.allSettled([
     startPrivateRedis(dir),
-    startPrivatePostgres(dir),
     startPrivateTemporal(dir),
     startNginx({ serverExtra: ['set_real_ip_from 127.0.0.1;', 'real_ip_header X-Real-IP;'] }),
     startGithubStandin({ owner: 'acme', repo: 'web' }),
     startEdgeNginxes(opts.edges),
   ] as const);
+  const stopStarted = async () => {
+    await Promise.allSettled([
+      ...started.flatMap((r) => (r.status === 'fulfilled' ? [r.value].flat().map((x) => x.stop()) : [])),
+      pgStarting.then((p) => p.stop()),
+    ]);
+  };
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
     // Leave nothing running: stop whichever servers did start.
-    await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value].flat().map((x) => x.stop()) : [])));
+    await stopStarted();
     throw failed.reason;
   }
-  const [redis, postgres, temporal, nginx, github, edgeNginxes] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx, GithubStandin, Nginx[]];
+  const [redis, temporal, nginx, github, edgeNginxes] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivateTemporal, Nginx, GithubStandin, Nginx[]];
   github.model.pushGreen('main');
   const githubToken = join(dir, 'github.token');
   writeFileSync(githubToken, `${github.model.token}\n`, { mode: 0o600 });
@@ -140,7 +151,8 @@ export async function startChaosStack(dir: string, bundlePath: string, opts: Sta
   }
   const people = [DECLARER, ...APPROVERS];
   const keys = new Map<string, KeyPair>(people.map((p) => [p, ephemeralKeyPair()]));
-  const pgSection = `postgres: { adminUrl: "${postgres.adminUrl}", password: { file: "${postgres.passwordFile}" }, database: ${APP_DB}, appRole: ${APP_ROLE}, appPassword: { file: "${appPassword}" } }`;
+  const pgPassword = pgPasswordFile(dir);
+  const pgSection = `postgres: { adminUrl: "postgres://postgres@127.0.0.1:${pgPort}/postgres", password: { file: "${pgPassword}" }, database: ${APP_DB}, appRole: ${APP_ROLE}, appPassword: { file: "${appPassword}" } }`;
   const configFile = join(dir, 'firebreak.yaml');
   writeFileSync(
     configFile,
@@ -148,7 +160,7 @@ export async function startChaosStack(dir: string, bundlePath: string, opts: Sta
       `user: ${DECLARER}`,
       `runbooksDir: ${runbooksDir}`,
       `dataDir: ${join(dir, 'data')}`,
-      `database: { url: "postgres://postgres@127.0.0.1:${postgres.port}/${OWN_DB}", password: { file: "${postgres.passwordFile}" } }`,
+      `database: { url: "postgres://postgres@127.0.0.1:${pgPort}/${OWN_DB}", password: { file: "${pgPassword}" } }`,
       `encryption: { current: k1, keys: [{ id: k1, secret: { file: "${payloadKey}" } }] }`,
       'temporal:',
       `  address: "${temporal.address}"`,
@@ -174,7 +186,6 @@ export async function startChaosStack(dir: string, bundlePath: string, opts: Sta
     ].join('\n'),
   );
   const config = loadConfig({ file: configFile, env: {} });
-  const [client] = await Promise.all([connectClient(config), createAppDatabase(postgres)]);
   const workers: WorkerProcess[] = [];
   let n = 0;
 
@@ -188,6 +199,16 @@ export async function startChaosStack(dir: string, bundlePath: string, opts: Sta
   const ensureEdges = async () => {
     await Promise.all(edges.filter((e) => !e.alive()).map((e) => e.start()));
   };
+  const booted = await Promise.allSettled([pgStarting.then(async (pgServer) => (await createAppDatabase(pgServer), pgServer)), connectClient(config), startWorker(), ensureEdges()] as const);
+  const bootFailed = booted.find((r) => r.status === 'rejected');
+  if (bootFailed) {
+    await Promise.allSettled([...workers.map((w) => w.kill('SIGKILL')), ...edges.map((e) => e.kill())]);
+    if (booted[1].status === 'fulfilled') await booted[1].value.connection.close().catch(() => undefined);
+    await stopStarted();
+    throw bootFailed.reason;
+  }
+  const postgres = (booted[0] as PromiseFulfilledResult<PrivatePostgres>).value;
+  const client = (booted[1] as PromiseFulfilledResult<Client>).value;
 
   const reset = async () => {
     await redis.client.flushall();
