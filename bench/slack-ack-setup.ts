@@ -3,13 +3,17 @@
  * app's service key, its own task queue and worker on the shared dev server), the Slack Web
  * API stand-in, the real Slack app (`startSlackServer`, live status included), and the floor:
  * a bare Bolt app over the same HTTPReceiver whose listeners only ack.
+ *
+ * The Slack app runs in a process of its own, as `firebreak slack` does in production; so do
+ * the bare app and the load generator (bench/slack-ack-proc.ts). Sharing one event loop with
+ * the worker (workflow activations, activities) and the 50 clients measured the worker and
+ * the clients, not the ack path.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../lib/config.js';
 import { createKeyPair, keyFilePath, publicLine } from '../lib/identity/keys.js';
@@ -18,11 +22,10 @@ import { connectClient } from '../lib/incidents/index.js';
 import type { Principal } from '../lib/incidents/types.js';
 import { createLogger } from '../lib/logger.js';
 import { GATE_ACTIONS_BLOCK, GATE_APPROVE_ACTION } from '../slack/blocks/gate-message.js';
-import { EVENTS_PATH } from '../slack/app.js';
-import { startSlackServer, type SlackServer } from '../slack/server.js';
 import { slashCommandBody, startSlackStandIn, type SlackStandIn } from '../test/helpers/slack-standin.js';
 import type { SlackChannelRef } from '../workflows/definitions.js';
 import { createWorker, type FirebreakWorker } from '../worker/create.js';
+import type { FromChild, ToChild } from './slack-ack-proc.js';
 import type { BenchContext } from './types.js';
 
 export const TEAM = 'T0BENCH';
@@ -48,12 +51,19 @@ export interface SlackBench {
   /** A client of the bench's own config (its task queue). */
   client: Client;
   api: SlackStandIn;
-  app: SlackServer;
-  /** The bare Bolt app's Request URL. */
+  /** The real Slack app's Request URL (its own process). */
+  appUrl: string;
+  /** The bare Bolt app's Request URL (its own process). */
   floorUrl: string;
   secret: string;
-  /** Where each incident's status message is (the refresher's lookup, as status.slack will say). */
-  refs: Map<string, SlackChannelRef>;
+  /** Tell the app's live refresher where an incident's status message is (as status.slack will say). */
+  setRef(id: string, ref: SlackChannelRef): void;
+  /** A wave of signed POSTs sent at once by the load generator; each one's latency and start (this process's performance.now()). */
+  wave(url: string, bodies: string[]): Promise<Array<{ ms: number; start: number }>>;
+  /** The live refresher's counters. */
+  liveStats(): Promise<Record<string, number> | undefined>;
+  /** Lines the Slack app logged at level warn or above (a failed click among them). */
+  appProblems(): string[];
   actor(person: Person): Principal;
   close(): Promise<void>;
 }
@@ -105,16 +115,14 @@ export async function startSlackBench(ctx: BenchContext, dir: string): Promise<S
   );
   const config = loadConfig({ file, env: {} });
   const logger = createLogger({ level: 'error' });
+  const env = { ...process.env, FBB_SLACK_SIGNING: secret, FBB_SLACK_TOKEN: api.token, FBB_SLACK_API_URL: api.apiUrl };
   let worker: FirebreakWorker | undefined;
   let running: Promise<void> | undefined;
-  let app: SlackServer | undefined;
-  let floor: Server | undefined;
   let client: Client | undefined;
+  const children: Child[] = [];
   const close = async () => {
-    await app?.close();
+    await Promise.all(children.map((c) => c.close()));
     await client?.connection.close();
-    await new Promise<void>((r) => (floor ? floor.close(() => r()) : r()));
-    floor?.closeAllConnections();
     await worker?.close();
     await running?.catch(() => undefined);
     await api.close();
@@ -122,19 +130,29 @@ export async function startSlackBench(ctx: BenchContext, dir: string): Promise<S
   try {
     worker = await createWorker({ config, logger });
     running = worker.run();
-    const refs = new Map<string, SlackChannelRef>();
-    app = await startSlackServer({ config, logger, env: { FBB_SLACK_SIGNING: secret, FBB_SLACK_TOKEN: api.token }, live: { channelOf: (s) => s.slack ?? refs.get(s.id) } });
-    const bare = await startBareApp(secret, api);
-    floor = bare.server;
+    const [app, bare, load] = await Promise.all([Child.start(['app', file], env), Child.start(['bare'], env), Child.start(['load'], env)]);
+    children.push(app, bare, load);
     client = await connectClient(config);
+    let seq = 0;
     return {
       config,
       client,
       api,
-      app,
+      appUrl: app.url,
       floorUrl: bare.url,
       secret,
-      refs,
+      setRef: (id, ref) => app.post({ type: 'ref', id, ref }),
+      wave: async (url, bodies) => {
+        const n = ++seq;
+        const m = await load.ask({ type: 'wave', seq: n, url, secret, bodies }, (r) => r.type === 'wave' && r.seq === n);
+        if (m.type !== 'wave' || !m.results) throw new Error(`slack-ack: a wave failed: ${m.type === 'wave' ? m.error : m.type}`);
+        return m.results.map((r) => ({ ms: r.ms, start: r.start - performance.timeOrigin }));
+      },
+      liveStats: async () => {
+        const m = await app.ask({ type: 'stats' }, (r) => r.type === 'stats');
+        return m.type === 'stats' ? m.stats : undefined;
+      },
+      appProblems: () => app.problems,
       actor: (p) => ({ user: p, host: 'bench', via: 'api', signer: keyPairSigner(keys.get(p) as NonNullable<ReturnType<typeof keys.get>>) }),
       close,
     };
@@ -144,19 +162,62 @@ export async function startSlackBench(ctx: BenchContext, dir: string): Promise<S
   }
 }
 
-/** The floor: Bolt's HTTPReceiver with listeners that only ack, on node:http as the real app is. */
-async function startBareApp(secret: string, api: SlackStandIn): Promise<{ server: Server; url: string }> {
-  const receiver = new HTTPReceiver({ signingSecret: secret, endpoints: EVENTS_PATH, processBeforeResponse: false, logLevel: LogLevel.ERROR });
-  const app = new App({ receiver, token: api.token, tokenVerificationEnabled: false, convoStore: false, logLevel: LogLevel.ERROR, clientOptions: { slackApiUrl: api.apiUrl } });
-  app.command(/.*/, async ({ ack }) => {
-    await ack();
-  });
-  app.action(/.*/, async ({ ack }) => {
-    await ack();
-  });
-  const server = createServer((req, res) => receiver.requestListener(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${EVENTS_PATH}` };
+/** One forked bench/slack-ack-proc.ts: its URL once ready, requests and answers over IPC, its stderr kept. */
+class Child {
+  readonly problems: string[] = [];
+  url = '';
+  private constructor(private readonly proc: ChildProcess) {}
+
+  static async start(args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
+    const proc = fork(join(dirname(fileURLToPath(import.meta.url)), 'slack-ack-proc.ts'), args, { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = new Child(proc);
+    let pending = '';
+    proc.stderr?.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      child.problems.push(...lines.filter((l) => l.trim()));
+    });
+    const ready = await child.ask(undefined, (m) => m.type === 'ready', 60_000).catch((err: unknown) => {
+      proc.kill('SIGKILL');
+      throw new Error(`slack-ack: ${args[0] ?? ''} process did not start: ${(err as Error).message}; ${child.problems.slice(-3).join(' | ')}`);
+    });
+    if (ready.type === 'ready') child.url = ready.url ?? '';
+    return child;
+  }
+
+  post(m: ToChild): void {
+    this.proc.send(m);
+  }
+
+  ask(m: ToChild | undefined, match: (r: FromChild) => boolean, timeoutMs = 120_000): Promise<FromChild> {
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error, r?: FromChild) => {
+        clearTimeout(timer);
+        this.proc.off('message', onMessage);
+        this.proc.off('exit', onExit);
+        if (err) reject(err);
+        else resolve(r as FromChild);
+      };
+      const onMessage = (r: FromChild) => {
+        if (match(r)) done(undefined, r);
+      };
+      const onExit = (code: number | null) => done(new Error(`exited (${code ?? 'signal'})`));
+      const timer = setTimeout(() => done(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+      this.proc.on('message', onMessage);
+      this.proc.once('exit', onExit);
+      if (m) this.proc.send(m);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.send({ type: 'close' } satisfies ToChild);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
 }
 
 /** `/incident declare` as Slack posts it (opens the modal). */

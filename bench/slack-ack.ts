@@ -1,7 +1,8 @@
 /**
  * slack-ack: how fast the Slack app acks under load — Slack gives it 3 s, we aim for p99 ≤
  * 300 ms. Waves of 50 concurrent signed requests over real HTTP against the running app
- * (`startSlackServer`, live status refresher on, its own worker on the shared dev server):
+ * (`startSlackServer` in a process of its own, as `firebreak slack` runs; live status refresher
+ * on; its own worker, in the bench process, on the shared dev server):
  *
  * - `slack-ack`: `/incident declare` (the ack, then views.open of the modal);
  * - `slack-ack.approve`: an Approve click on 50 different open gates (the ack; then
@@ -9,19 +10,22 @@
  * - `slack-ack.click-to-update`: from that click to the incident's pinned status message
  *   showing the vote (chat.update by the live refresher).
  *
- * Floors, in the same run and the same process: the same 50 concurrent requests to a bare
- * Bolt app whose listeners only ack; for click-to-update, one status query plus one
- * chat.update issued directly, one at a time. `--runs` counts requests of each kind
- * (rounded up to whole waves of 50); warm-up: 2 waves.
+ * Floors, in the same run and measured the same way (the same load-generator process, the
+ * app in a process of its own): the same 50 concurrent requests to a bare Bolt app whose
+ * listeners only ack, before or after the real wave, alternating; for click-to-update, one
+ * status query plus one chat.update issued directly, one at a time. `--runs` counts requests
+ * of each kind (rounded up to whole waves of 50); warm-up: 2 waves. The run also reports the
+ * incidents' failed or timed-out workflow tasks and the app's warnings.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webApi } from '@slack/bolt';
+import proto from '@temporalio/proto';
 import { declareIncident, getStatus, handleFor, waitFor } from '../lib/incidents/index.js';
 import { encodeGateValue, gateMessage } from '../slack/blocks/gate-message.js';
 import { statusText } from '../slack/blocks/status-message.js';
-import { postToApp, type ApiCall } from '../test/helpers/slack-standin.js';
+import type { ApiCall } from '../test/helpers/slack-standin.js';
 import { clickBody, declareBody, PEOPLE, RUNBOOK, startSlackBench, type SlackBench } from './slack-ack-setup.js';
 import { percentile } from './stats.js';
 import type { BenchContext, Benchmark, BenchResult } from './types.js';
@@ -40,17 +44,8 @@ interface Gate {
 
 let sequence = 0;
 
-/** 50 concurrent signed POSTs; the latency of each, from just before its send to its response. */
-async function wave(url: string, secret: string, bodies: string[]): Promise<Array<{ ms: number; start: number }>> {
-  return Promise.all(
-    bodies.map(async (body) => {
-      const start = performance.now();
-      const r = await postToApp(url, body, { secret });
-      if (r.status !== 200) throw new Error(`POST ${url} answered ${r.status}: ${r.body.slice(0, 200)}`);
-      return { ms: r.at - start, start };
-    }),
-  );
-}
+/** One request's ack latency and when it was sent (performance.now() of this process). */
+type Timed = { ms: number; start: number };
 
 async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -79,8 +74,43 @@ async function openGate(b: SlackBench, web: webApi.WebClient, channel: string): 
   const m = gateMessage(s, gate);
   const g = await web.chat.postMessage({ channel, text: m.text, blocks: m.blocks });
   const st = await web.chat.postMessage({ channel, text: statusText(s) });
-  b.refs.set(id, { channel, name: CHANNEL_NAME, statusTs: st.ts as string });
+  b.setRef(id, { channel, name: CHANNEL_NAME, statusTs: st.ts as string });
   return { id, value: encodeGateValue({ incidentId: id, gate: 'gate', argsHash: gate.argsHash }), gateTs: g.ts as string, statusTs: st.ts as string };
+}
+
+const EventType = proto.temporal.api.enums.v1.EventType;
+const typeName = (t: unknown): string => String(EventType[Number(t)] ?? t).replace(/^EVENT_TYPE_/, '');
+const msOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
+
+/**
+ * From the incidents' histories: every WorkflowTaskFailed / TimedOut event ("failed <cause>: …",
+ * "timed out (<type>)"), and the slowest workflow tasks (started → completed), each with the
+ * event that scheduled it and what it decided — where an overloaded worker spends its tasks.
+ */
+async function taskFindings(b: SlackBench, ids: readonly string[]): Promise<{ failures: string[]; slow: string[]; over5s: number; tasks: number }> {
+  const failures: string[] = [];
+  const durations: Array<{ ms: number; what: string }> = [];
+  for (let i = 0; i < ids.length; i += 10) {
+    const histories = await Promise.all(ids.slice(i, i + 10).map((id) => handleFor(b.client, id).fetchHistory()));
+    for (const h of histories) {
+      const events = h.events ?? [];
+      events.forEach((e, k) => {
+        const failed = e.workflowTaskFailedEventAttributes;
+        if (failed) failures.push(`failed ${String(failed.cause)}: ${(failed.failure?.message ?? '').slice(0, 160)}`);
+        const timedOut = e.workflowTaskTimedOutEventAttributes;
+        if (timedOut) failures.push(`timed out (${String(timedOut.timeoutType)}) at event ${String(e.eventId)}`);
+        const done = e.workflowTaskCompletedEventAttributes;
+        if (!done) return;
+        const started = events.find((x) => Number(x.eventId) === Number(done.startedEventId));
+        const scheduled = events.find((x) => Number(x.eventId) === Number(done.scheduledEventId));
+        const before = events[events.indexOf(scheduled ?? e) - 1];
+        const after = events.slice(k + 1, k + 3).map((x) => typeName(x.eventType));
+        durations.push({ ms: msOf(e.eventTime) - msOf(started?.eventTime), what: `event ${String(started?.eventId)} after ${before ? typeName(before.eventType) : 'start'} → ${after.join(', ') || 'end'}` });
+      });
+    }
+  }
+  durations.sort((x, y) => y.ms - x.ms);
+  return { failures, slow: durations.slice(0, 3).map((d) => `${d.ms.toFixed(0)} ms (${d.what})`), over5s: durations.filter((d) => d.ms > 5_000).length, tasks: durations.length };
 }
 
 /** The first chat.update of `ts` after `since` that names `name` (only a vote puts the approver on the message). */
@@ -102,11 +132,23 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     let gates: Gate[] = [];
     for (let w = 0; w < waves; w += 1) {
       const record = w >= ctx.warmup;
-      // Declare: the bare app, then the real one (views.open follows each ack).
-      const fd = await wave(b.floorUrl, b.secret, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
-      const opensBefore = b.api.callsOf('views.open').length;
-      const rd = await wave(b.app.url, b.secret, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
-      await until('50 modals opened', () => (b.api.callsOf('views.open').length >= opensBefore + WAVE ? true : undefined));
+      // Declare: the bare app and the real one (views.open follows each ack), the order alternating from wave to wave, so neither is always the one measured after the other's tail.
+      const floorDeclares = () => b.wave(b.floorUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
+      const realDeclares = async () => {
+        const opensBefore = b.api.callsOf('views.open').length;
+        const r = await b.wave(b.appUrl, Array.from({ length: WAVE }, () => declareBody(b.api, PEOPLE['sa-declarer'], ++sequence)));
+        await until('50 modals opened', () => (b.api.callsOf('views.open').length >= opensBefore + WAVE ? true : undefined));
+        return r;
+      };
+      let fd: Timed[];
+      let rd: Timed[];
+      if (w % 2 === 0) {
+        fd = await floorDeclares();
+        rd = await realDeclares();
+      } else {
+        rd = await realDeclares();
+        fd = await floorDeclares();
+      }
       // Approve: each pair of waves votes on one set of 50 gates, first approver 1, then approver 2 (the gate passes).
       if (w % 2 === 0) {
         const since = performance.now();
@@ -117,9 +159,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         await new Promise((r) => setTimeout(r, 1_000));
       }
       const approver = w % 2 === 0 ? 'sa-approver-1' : 'sa-approver-2';
-      const fc = await wave(b.floorUrl, b.secret, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
-      const rc = await wave(b.app.url, b.secret, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
+      // Clicks: the order alternates every second wave (so first and second votes each get both orders).
+      const floorClicks = () => b.wave(b.floorUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
+      const floorFirst = Math.floor(w / 2) % 2 === 0;
+      const fcFirst = floorFirst ? await floorClicks() : undefined;
+      const rc = await b.wave(b.appUrl, gates.map((g) => clickBody(b.api, PEOPLE[approver], { channel, ts: g.gateTs }, g.value, ++sequence)));
       const shown = await Promise.all(gates.map((g, i) => until(`${g.id}'s status message showing ${approver}`, () => shownAfter(b.api.calls, g.statusTs, (rc[i] as { start: number }).start, approver))));
+      const fc = fcFirst ?? (await floorClicks());
       const redrawn = gates.map((g, i) => shownAfter(b.api.calls, g.gateTs, (rc[i] as { start: number }).start, approver));
       // The floor of a redraw: one status query and one chat.update, directly, one at a time.
       const uf: number[] = [];
@@ -146,18 +192,24 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       opened.push(g.id);
       await until(`${g.id}'s first draw`, () => b.api.calls.find((c) => c.method === 'chat.update' && c.args.ts === g.statusTs), 30_000);
       await new Promise((r) => setTimeout(r, 1_200));
-      const [c] = await wave(b.app.url, b.secret, [clickBody(b.api, PEOPLE['sa-approver-1'], { channel, ts: g.gateTs }, g.value, ++sequence)]);
+      const [c] = await b.wave(b.appUrl, [clickBody(b.api, PEOPLE['sa-approver-1'], { channel, ts: g.gateTs }, g.value, ++sequence)]);
       if (!c) throw new Error('slack-ack: no click');
       const shown = await until(`${g.id}'s status message showing the solo vote`, () => shownAfter(b.api.calls, g.statusTs, c.start, 'sa-approver-1'));
       out.solo.push(shown.at - c.start);
       out.soloAck.push(c.ms);
     }
   } finally {
+    const stats = await b.liveStats().catch(() => undefined);
+    const findings = await taskFindings(b, opened).catch((err: unknown) => ({ failures: [`could not read the histories: ${(err as Error).message}`], slow: [], over5s: 0, tasks: 0 }));
     await Promise.all(opened.map((id) => handleFor(b.client, id).terminate('bench done').catch(() => undefined)));
-    const stats = b.app.live?.stats();
+    const problems = b.appProblems();
     await b.close();
     rmSync(dir, { recursive: true, force: true });
     if (stats) ctx.note(`live refresher: ${stats.queries} status queries, ${stats.updates} updates, ${stats.skipped} unchanged renders skipped, ${stats.rateLimited} 429s, ${stats.failed} failures`);
+    const { failures } = findings;
+    ctx.note(`workflow tasks failed or timed out in the ${opened.length} incidents: ${failures.length}${failures.length ? ` (${[...new Set(failures)].slice(0, 5).join('; ')})` : ''}`);
+    ctx.note(`workflow tasks: ${findings.tasks}, ${findings.over5s} over 5 s; slowest: ${findings.slow.join('; ') || 'none'}`);
+    ctx.note(`the Slack app logged ${problems.length} warning/error line(s)${problems.length ? `, e.g. ${problems.slice(0, 3).map((l) => l.slice(0, 300)).join(' | ')}` : ''}`);
   }
   const cut = (xs: number[]) => xs.slice(0, ctx.runs);
   const line = (what: string, xs: number[], floor: number[]) =>

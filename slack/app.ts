@@ -28,7 +28,10 @@ export function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.INFO;
   const line = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' ');
   return {
-    debug: (...msg: unknown[]) => log.debug(line(msg)),
+    // Bolt calls debug on every request and ack: build the line only when it will be written.
+    debug: (...msg: unknown[]) => {
+      if (log.isLevelEnabled('debug')) log.debug(line(msg));
+    },
     info: (...msg: unknown[]) => log.info(line(msg)),
     warn: (...msg: unknown[]) => log.warn(line(msg)),
     error: (...msg: unknown[]) => log.error(line(msg)),

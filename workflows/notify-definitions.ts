@@ -13,6 +13,14 @@ export type NotifyEventKind = (typeof NOTIFY_EVENT_KINDS)[number];
 export const SLACK_STATUS_EVENT_TYPE = 'firebreak_status';
 export const SLACK_EVENT_TYPE = 'firebreak_event';
 
+/**
+ * The pinned status message's metadata. Whoever edits that message (the Slack app's live
+ * refresher) sends it again with every chat.update, so the message stays findable by it.
+ */
+export function statusMetadata(incidentId: string): { event_type: string; event_payload: { incident_id: string } } {
+  return { event_type: SLACK_STATUS_EVENT_TYPE, event_payload: { incident_id: incidentId } };
+}
+
 export interface OpenChannelInput {
   incidentId: string;
   /** The declarer as the worker verified them (a responder name): invited through their Slack id. */
@@ -31,6 +39,8 @@ export interface NotifyEventInput {
   text: string;
   /** A link shown with the event (the post-mortem's issue). */
   url?: string;
+  /** The incident as it stands when the event is sent: the channel topic follows it (set only when it changes). */
+  status?: Pick<IncidentStatus, 'id' | 'state' | 'severity' | 'phase' | 'mode'>;
   /** A gate event is posted as the gate message (Approve / Deny buttons), as the gate stood when it was sent. */
   gate?: { incident: Pick<IncidentStatus, 'id' | 'state' | 'mode' | 'steps'>; gate: GateStatus };
 }

@@ -5,14 +5,14 @@
  * - create `<prefix>-<id>`; when the name is taken, the channel is reused if our bot created
  *   it (an earlier attempt), else the next name (`-2`, `-3`…) is tried;
  * - invite the declarer and the configured groups one by one (`already_in_channel` is fine);
- * - set the topic (state · severity · phase);
+ * - set the topic (state · severity · phase), unless it already says that;
  * - post the status message unless the channel's history already holds ours (found by its
  *   metadata), and pin it (`already_pinned` is fine).
  */
 import { statusMessage, statusTopic } from '../../slack/blocks/status-message.js';
 import type { SlackChannelsConfig } from '../../lib/config-slack.js';
 import type { SlackChannelRef } from '../../workflows/definitions.js';
-import { SLACK_STATUS_EVENT_TYPE, type OpenChannelInput } from '../../workflows/notify-definitions.js';
+import { SLACK_STATUS_EVENT_TYPE, statusMetadata, type OpenChannelInput } from '../../workflows/notify-definitions.js';
 import { heartbeat } from '../support/context.js';
 import type { ActivityDeps } from '../deps.js';
 import { registryOf } from '../support/registry.js';
@@ -103,6 +103,24 @@ export async function findOurMessage(api: SlackWebApi, method: 'conversations.hi
   return undefined;
 }
 
+/**
+ * Set the channel's topic to `topic` unless it already is: setting a topic posts a line in
+ * the channel, so a retry, or the Slack app's refresher having set it first, adds none.
+ */
+export async function syncTopic(api: SlackWebApi, channel: string, topic: string): Promise<boolean> {
+  let now: string | undefined;
+  try {
+    const info = await api.call('conversations.info', { channel });
+    now = (info.channel as { topic?: { value?: string } } | undefined)?.topic?.value;
+  } catch (err) {
+    // Without channels:read (groups:read) the topic cannot be read back: it is set, as before.
+    if (!(err instanceof SlackApiError)) throw err;
+  }
+  if (now === topic) return false;
+  await api.call('conversations.setTopic', { channel, topic });
+  return true;
+}
+
 export function createOpenChannel(deps: ActivityDeps, api: () => SlackWebApi) {
   return async function notifyOpenChannel(input: OpenChannelInput): Promise<SlackChannelRef> {
     const cfg = deps.config.slack?.channels;
@@ -121,12 +139,12 @@ export function createOpenChannel(deps: ActivityDeps, api: () => SlackWebApi) {
           if (!FINE_ON_INVITE.has(err.error)) log.warn({ user, error: err.error }, 'not invited to the incident channel');
         }
       }
-      await slack.call('conversations.setTopic', { channel: channel.id, topic: statusTopic(input.status) });
+      await syncTopic(slack, channel.id, statusTopic(input.status));
       const command = deps.config.slack?.command;
       let statusTs = await findOurMessage(slack, 'conversations.history', { channel: channel.id }, (p) => p.incident_id === input.incidentId, SLACK_STATUS_EVENT_TYPE);
       if (!statusTs) {
         const m = statusMessage(input.status, { ...(command && { command }) });
-        const posted = await slack.call('chat.postMessage', { channel: channel.id, text: m.text, blocks: m.blocks, metadata: { event_type: SLACK_STATUS_EVENT_TYPE, event_payload: { incident_id: input.incidentId } } });
+        const posted = await slack.call('chat.postMessage', { channel: channel.id, text: m.text, blocks: m.blocks, metadata: statusMetadata(input.incidentId) });
         statusTs = String(posted.ts);
       }
       try {

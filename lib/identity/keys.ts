@@ -7,14 +7,14 @@
  * leaves this module: a KeyPair holds it only inside its `sign` closure, and no message
  * here quotes the file.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { chmod, link, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { OperationError } from '../errors.js';
 import { encodeBase64 } from './base64.js';
-import { publicKeyOf, signEd25519 } from './ed25519.js';
+import { PUBLIC_KEY_BYTES } from './ed25519.js';
 import { keyIdOf, publicLine as registryLine } from './registry.js';
 import { parseStatement, statementBytes, type Statement } from './statement.js';
 import type { SignedStatement } from './verify.js';
@@ -128,17 +128,23 @@ export function signStatement(st: Statement, key: KeyPair): SignedStatement {
   return { statement: parsed.value, signature: encodeBase64(key.sign(statementBytes(parsed.value)), 'url') };
 }
 
+/**
+ * Signs with node:crypto (OpenSSL), not the pure-JS signer of ed25519.ts: Ed25519 is
+ * deterministic, so the signature is the same bytes, at about a tenth of the CPU — which a
+ * front door answering 50 requests at once on one event loop needs. The workflow sandbox,
+ * which has no node:crypto, only verifies.
+ */
 function keyPairOf(path: string, key: KeyObject): KeyPair {
-  const jwk = key.export({ format: 'jwk' });
-  const seed = typeof jwk.d === 'string' ? Buffer.from(jwk.d, 'base64url') : undefined;
-  if (!seed || seed.length !== 32) throw new KeyFileError('invalid', `${path} does not hold an Ed25519 private key`);
-  const publicKey = publicKeyOf(seed);
+  if (key.asymmetricKeyType !== 'ed25519' || key.type !== 'private') throw new KeyFileError('invalid', `${path} does not hold an Ed25519 private key`);
+  const x = createPublicKey(key).export({ format: 'jwk' }).x;
+  const publicKey = typeof x === 'string' ? new Uint8Array(Buffer.from(x, 'base64url')) : undefined;
+  if (!publicKey || publicKey.length !== PUBLIC_KEY_BYTES) throw new KeyFileError('invalid', `${path} does not hold an Ed25519 private key`);
   const keyId = keyIdOf(publicKey);
   return Object.freeze({
     path,
     publicKey,
     keyId,
-    sign: (message: Uint8Array) => signEd25519(message, seed),
+    sign: (message: Uint8Array) => new Uint8Array(nodeSign(null, message, key)),
     toString: () => `Ed25519 key ${keyId}`,
   });
 }

@@ -70,13 +70,13 @@ export async function approveGate(client: Client, id: string, gate: string, acto
     throw new OperationError(`gate "${gate}" has arguments ${open.argsHash.slice(0, 12)}…, not ${expectedHash}: read the status again`);
   }
   const who = await signDecision(actor, status.id, { kind: 'approve', gate, argsHash: open.argsHash });
-  return updateIncident(client, id, (h) => h.executeUpdate(approveUpdate, { ...update, args: [{ gate, argsHash: open.argsHash, comment, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(approveUpdate, { updateId, args: [{ gate, argsHash: open.argsHash, comment, ...who }] }), update);
 }
 
 export async function abortIncident(client: Client, id: string, reason: string, actor: Principal): Promise<IncidentState> {
   limited('reason', reason, '--reason');
   const who = await signDecision(actor, incidentOf(id), { kind: 'abort', reason });
-  return updateIncident(client, id, (h) => h.executeUpdate(abortUpdate, { args: [{ reason, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(abortUpdate, { updateId, args: [{ reason, ...who }] }));
 }
 
 /** The all-clear (or, for an aborted incident rolling back approved containment, its approval). */
@@ -86,43 +86,43 @@ export async function resolveIncident(client: Client, id: string, actor: Princip
   const open = status.gates.find((g) => (g.id === 'resolve' || g.id === 'rollback') && g.state === 'open');
   const gate = open?.id ?? 'resolve';
   const who = await signDecision(actor, status.id, { kind: 'resolve', gate, argsHash: open?.argsHash ?? '' });
-  return updateIncident(client, id, (h) => h.executeUpdate(resolveUpdate, { args: [{ comment, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(resolveUpdate, { updateId, args: [{ comment, ...who }] }));
 }
 
 export async function addNote(client: Client, id: string, text: string, actor: Principal, opts: SteerOptions = {}): Promise<number> {
   limited('note', text, 'a note');
   const update = updateOptions(opts);
   const who = await signDecision(actor, incidentOf(id), { kind: 'note', text });
-  return updateIncident(client, id, (h) => h.executeUpdate(noteUpdate, { ...update, args: [{ text, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(noteUpdate, { updateId, args: [{ text, ...who }] }), update);
 }
 
 export async function confirmItem(client: Client, id: string, step: string, item: string, actor: Principal, note?: string): Promise<ChecklistStatus> {
   limited('comment', note, '--note');
   const who = await signDecision(actor, incidentOf(id), { kind: 'confirm', step, item, note });
-  return updateIncident(client, id, (h) => h.executeUpdate(confirmItemUpdate, { args: [{ step, item, note, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(confirmItemUpdate, { updateId, args: [{ step, item, note, ...who }] }));
 }
 
 export async function waiveItem(client: Client, id: string, step: string, item: string, actor: Principal, reason: string): Promise<ChecklistStatus> {
   limited('reason', reason, '--reason');
   const who = await signDecision(actor, incidentOf(id), { kind: 'waive', step, item, note: reason });
-  return updateIncident(client, id, (h) => h.executeUpdate(waiveItemUpdate, { args: [{ step, item, note: reason, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(waiveItemUpdate, { updateId, args: [{ step, item, note: reason, ...who }] }));
 }
 
 export async function overrideStep(client: Client, id: string, step: string, actor: Principal, reason: string): Promise<StepStatus> {
   limited('reason', reason, '--reason');
   const who = await signDecision(actor, incidentOf(id), { kind: 'override', step, reason });
-  return updateIncident(client, id, (h) => h.executeUpdate(overrideUpdate, { args: [{ step, reason, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(overrideUpdate, { updateId, args: [{ step, reason, ...who }] }));
 }
 
 export async function retryIncident(client: Client, id: string, actor: Principal): Promise<string[]> {
   const who = await signDecision(actor, incidentOf(id), { kind: 'retry' });
-  return updateIncident(client, id, (h) => h.executeUpdate(retryUpdate, { args: [who] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(retryUpdate, { updateId, args: [who] }));
 }
 
 export async function markPersonalData(client: Client, id: string, actor: Principal, opts: { awareAt?: string; highRisk?: boolean } = {}): Promise<NonNullable<IncidentStatus['notice']>> {
   if (opts.awareAt !== undefined) pastMoment('--aware-at', opts.awareAt);
   const who = await signDecision(actor, incidentOf(id), { kind: 'personal-data', awareAt: opts.awareAt, highRisk: opts.highRisk });
-  return updateIncident(client, id, (h) => h.executeUpdate(markPersonalDataUpdate, { args: [{ ...opts, ...who }] }));
+  return updateIncident(client, id, (h, updateId) => h.executeUpdate(markPersonalDataUpdate, { updateId, args: [{ ...opts, ...who }] }));
 }
 
 /** Record on the incident's GDPR clock that the Art. 33 notice went out (stops the reminders). */

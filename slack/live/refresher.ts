@@ -7,7 +7,8 @@
  *   pokes and polls in between coalesce, and the status is read when the refresh runs, so
  *   the latest state wins;
  * - an unchanged render (same hash) is not sent; the topic is set when it changes (state,
- *   severity, phase);
+ *   severity, phase) and the channel does not already show it (the worker's notify activity
+ *   sets it too); every update sends the message's metadata again;
  * - a 429 holds every call of that method until Slack's Retry-After has passed; any other
  *   failure is logged (Slack's error name, never the token) and retried with backoff;
  * - incidents are found by listing the open ones (lib/incidents), on start too: after a
@@ -21,6 +22,7 @@ import { getStatus, isTerminal, listIncidents, NEEDS_HUMAN } from '../../lib/inc
 import type { FrontDoor } from '../../lib/incidents/types.js';
 import type { Logger } from '../../lib/logger.js';
 import type { IncidentStatus, SlackChannelRef } from '../../workflows/definitions.js';
+import { statusMetadata } from '../../workflows/notify-definitions.js';
 import { renderLive } from './render.js';
 import { slackFailure } from './slack-errors.js';
 
@@ -291,7 +293,8 @@ export class LiveStatus {
       }
     };
     if (r.hash !== e.hash) {
-      const failed = await call('chat.update', () => slack.chat.update({ channel: ref.channel, ts: ref.statusTs, text: r.text, blocks: r.blocks }));
+      // The metadata again: the message stays findable by it (notify.open_channel's retry, catch-up) whatever Slack keeps of an edit.
+      const failed = await call('chat.update', () => slack.chat.update({ channel: ref.channel, ts: ref.statusTs, text: r.text, blocks: r.blocks, metadata: statusMetadata(status.id) }));
       if (failed) return failed;
       e.hash = r.hash;
       e.lastUpdateAt = performance.now();
@@ -300,8 +303,8 @@ export class LiveStatus {
     } else {
       this.counts.skipped += 1;
     }
-    if (e.topic === undefined) {
-      // After a restart: the topic as it stands, so an unchanged one is not set again (setting it posts a line in the channel).
+    if (r.topic !== e.topic) {
+      // The topic as it stands (after a restart, or the worker's notify activity set it first), so an unchanged one is not set again (setting it posts a line in the channel).
       const info = (await slack.conversations.info({ channel: ref.channel }).catch(() => undefined)) as { channel?: { topic?: { value?: string } } } | undefined;
       e.topic = info?.channel?.topic?.value;
     }

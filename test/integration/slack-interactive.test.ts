@@ -4,61 +4,37 @@
  * gate message's Approve / Deny buttons (block_actions posted as Slack posts them, signed).
  * Every refusal and every retry is checked against Temporal: nothing started, nothing counted twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { webApi } from '@slack/bolt';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyPair, keyFilePath, publicLine, type KeyPair } from '../../lib/identity/keys.js';
 import { declareIncident, getStatus, handleFor, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
-import type { types } from '@slack/bolt';
 import { DECLARE_CALLBACK_ID, DECLARE_RUNBOOK_ACTION, paramBlockId } from '../../slack/blocks/declare-modal.js';
 import { DENY_CALLBACK_ID } from '../../slack/blocks/deny-modal.js';
 import { encodeGateValue, GATE_APPROVE_ACTION, GATE_DENY_ACTION, gateMessage } from '../../slack/blocks/gate-message.js';
-import { startSlackServer, type SlackServer } from '../../slack/server.js';
+import type { SlackServer } from '../../slack/server.js';
 import type { IncidentStatus } from '../../workflows/definitions.js';
-import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
-import { postToApp, slashCommandBody, startSlackStandIn, type ApiCall, type SlackStandIn } from '../helpers/slack-standin.js';
-import { stateOf, type Answer } from '../unit/slack-blocks-shape.js';
+import { DECLARER, type Stack } from '../helpers/firebreak.js';
+import { acceptedUpdates, actionTs, blocksOf as blocksText, buttonClick, command, interaction, nextCall as nextCallOf, slackUser, startSlackApp, triggerId, viewOf, viewSubmission, SLACK_TEAM as TEAM, type SlackApp } from '../helpers/slack-app.js';
+import { postToApp, type ApiCall, type SlackStandIn } from '../helpers/slack-standin.js';
+import { stateOf } from '../unit/slack-blocks-shape.js';
 
-const TEAM = 'T0FIRE';
 const SECRET = 'test-signing-secret-interactive';
 const CHANNEL = 'C0INCIDENT';
 const SLACK_IDS: Record<string, string> = { [DECLARER]: 'U0OLGA', alice: 'U0ALICE', bob: 'U0BOB', carol: 'U0CAROL', mallory: 'U0MALLORY' };
 const as = (person: string) => SLACK_IDS[person] as string;
 
+let app: SlackApp;
 let stack: Stack;
 let api: SlackStandIn;
 let server: SlackServer;
-let keyDir: string;
-let slackKey: KeyPair;
 let web: webApi.WebClient;
 const logs: string[] = [];
 const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } });
-const slackEnv = () => ({ FBT_SLACK_SIGNING: SECRET, FBT_SLACK_TOKEN: api.token });
 
 beforeAll(async () => {
-  api = await startSlackStandIn({ teamId: TEAM });
-  for (const id of Object.values(SLACK_IDS)) api.addUser({ id });
-  keyDir = mkdtempSync(join(tmpdir(), 'fbt-slack-int-key-'));
-  slackKey = await createKeyPair(keyDir);
-  stack = await startStack('slack-int', {
-    slack: Object.fromEntries(Object.entries(SLACK_IDS).map(([name, user]) => [name, { team: TEAM, user }])),
-    identityExtra: ['  services:', `    - { name: slack-app, kind: slack, keys: ["${publicLine(slackKey, 'slack-app')}"], may: [declare, approve, resolve, abort, note, retry] }`],
-    extraConfig: [
-      'slack:',
-      '  signingSecret: { env: FBT_SLACK_SIGNING }',
-      '  botToken: { env: FBT_SLACK_TOKEN }',
-      `  teamId: ${TEAM}`,
-      `  apiUrl: "${api.apiUrl}"`,
-      '  service: slack-app',
-      `  keyFile: ${keyFilePath(keyDir)}`,
-      '  port: 0',
-    ].join('\n'),
-  });
+  app = await startSlackApp('slack-int', { ids: SLACK_IDS, secret: SECRET, logger });
+  ({ stack, api, server } = app);
   stack.writeRunbook(
     'slack-gate',
     ['name: slack-gate', 'title: Slack gate', 'severity: high', 'resolve:', '  approval: { count: 1, group: responders }', 'phases:', '  containment:', '    - id: lockdown', '      action: lockdown.enable', '      approval: { count: 2, group: responders }'].join('\n'),
@@ -80,38 +56,19 @@ beforeAll(async () => {
       '      action: lockdown.status',
     ].join('\n'),
   );
-  server = await startSlackServer({ config: stack.config, logger, env: slackEnv() });
   web = new webApi.WebClient(api.token, { slackApiUrl: api.apiUrl });
 }, 120_000);
 
 afterAll(async () => {
-  await server?.close();
-  await stack?.stop();
-  await api?.close();
-  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+  await app?.stop();
 });
 
 let seq = 0;
 const fresh = (prefix: string) => `${prefix}${++seq}`;
-const triggerId = () => `${Date.now()}.${randomBytes(6).toString('hex')}`;
-const actionTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
-const interaction = (payload: unknown) => `payload=${encodeURIComponent(JSON.stringify(payload))}`;
 const postInteraction = (body: string, o: { secret?: string; headers?: Record<string, string>; to?: SlackServer } = {}) =>
   postToApp((o.to ?? server).url, body, { secret: o.secret ?? SECRET, ...(o.headers && { headers: o.headers }) });
-const slackUser = (user: string) => ({ id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: TEAM });
-
-/** The next call of `method` after the first `after` ones, matching `where`. */
-async function nextCall(method: string, where: (c: ApiCall) => boolean, timeoutMs = 10_000): Promise<ApiCall> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = api.callsOf(method).find(where);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no ${method} call within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-const viewOf = (c: ApiCall) => (typeof c.args.view === 'string' ? JSON.parse(c.args.view) : c.args.view) as types.ModalView;
-const blocksOf = (c: ApiCall) => JSON.stringify(typeof c.args.blocks === 'string' ? JSON.parse(c.args.blocks) : c.args.blocks);
+const nextCall = (method: string, where: (c: ApiCall) => boolean, timeoutMs?: number) => nextCallOf(api, method, where, timeoutMs);
+const blocksOf = (c: ApiCall) => blocksText(c.args.blocks);
 
 /** Workflows started on this stack's task queue since `since` (visibility catches up first). */
 async function startedSince(since: Date): Promise<string[]> {
@@ -122,27 +79,7 @@ async function startedSince(since: Date): Promise<string[]> {
 }
 
 /** `/incident declare …`: the ack, and the views.open it causes. */
-async function declareCommand(user: string, text: string) {
-  const trigger = triggerId();
-  const body = slashCommandBody({ team: TEAM, user, text, responseUrl: api.responseUrl(fresh('declare')), channel: CHANNEL }).replace(/trigger_id=[^&]+/, `trigger_id=${encodeURIComponent(trigger)}`);
-  const ack = await postToApp(server.url, body, { secret: SECRET });
-  return { ack, trigger };
-}
-
-function viewSubmission(user: string, view: types.ModalView, answers: Record<string, Answer>, viewId: string) {
-  return interaction({
-    type: 'view_submission',
-    team: { id: TEAM, domain: 'firebreak-test' },
-    user: slackUser(user),
-    api_app_id: 'A0FIREBREAK',
-    token: 'deprecated-verification-token',
-    trigger_id: triggerId(),
-    view: { ...view, id: viewId, team_id: TEAM, hash: `${viewId}.h`, app_id: 'A0FIREBREAK', bot_id: 'B0FIREBREAK', root_view_id: viewId, state: { values: stateOf(view, answers) } },
-    response_urls: [],
-    is_enterprise_install: false,
-    enterprise: null,
-  });
-}
+const declareCommand = (user: string, text: string) => command(server, SECRET, { user, text, responseUrl: api.responseUrl(fresh('declare')), channel: CHANNEL });
 
 /** An incident with its `lockdown` gate open, and that gate's message posted to the channel as the notifier would. */
 async function gateOpen(): Promise<{ id: string; status: IncidentStatus; ts: string; value: string }> {
@@ -156,34 +93,11 @@ async function gateOpen(): Promise<{ id: string; status: IncidentStatus; ts: str
 }
 
 /** A click on a gate message's button, as Slack posts it. */
-function click(user: string, actionId: string, g: { ts: string; value: string }, responseName: string) {
-  return interaction({
-    type: 'block_actions',
-    user: slackUser(user),
-    api_app_id: 'A0FIREBREAK',
-    token: 'deprecated-verification-token',
-    container: { type: 'message', message_ts: g.ts, channel_id: CHANNEL, is_ephemeral: false },
-    trigger_id: triggerId(),
-    team: { id: TEAM, domain: 'firebreak-test' },
-    enterprise: null,
-    is_enterprise_install: false,
-    channel: { id: CHANNEL, name: 'incidents' },
-    message: { type: 'message', ts: g.ts, text: 'gate', bot_id: 'B0FIREBREAK' },
-    state: { values: {} },
-    response_url: api.responseUrl(responseName),
-    actions: [{ action_id: actionId, block_id: 'firebreak.gate.actions', text: { type: 'plain_text', text: 'Approve' }, value: g.value, type: 'button', action_ts: actionTs() }],
-  });
-}
+const click = (user: string, actionId: string, g: { ts: string; value: string }, responseName: string) => buttonClick(user, { actionId, value: g.value, channel: CHANNEL, ts: g.ts, responseUrl: api.responseUrl(responseName) });
 
 const approvalsOf = async (id: string) => (await getStatus(stack.client, id)).gates.find((g) => g.id === 'lockdown')?.approvals.map((v) => [v.by, v.via]);
 /** The approve Updates the incident's history accepted, by Update id. */
-async function acceptedApproves(id: string): Promise<string[]> {
-  const history = await handleFor(stack.client, id).fetchHistory();
-  return (history.events ?? []).flatMap((e) => {
-    const req = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
-    return req?.input?.name === 'approve' ? [req.meta?.updateId ?? ''] : [];
-  });
-}
+const acceptedApproves = (id: string) => acceptedUpdates(stack.client, id, 'approve');
 const updatesOf = (ts: string) => api.callsOf('chat.update').filter((c) => c.args.ts === ts);
 
 describe('declare through the modal', () => {
@@ -301,7 +215,7 @@ describe('Approve and Deny on the gate message', () => {
     await nextCall('chat.update', (c) => c.args.ts === g.ts && c !== redrawn);
     const retried = await postInteraction(first, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
     expect(retried.status).toBe(200);
-    const restarted = await startSlackServer({ config: stack.config, logger, env: slackEnv() });
+    const restarted = await app.startServer();
     try {
       const replayed = await postInteraction(first, { to: restarted });
       expect(replayed.status).toBe(200);
@@ -392,7 +306,7 @@ describe('Approve and Deny on the gate message', () => {
     const told = await nextCall('chat.postEphemeral', (c) => c.args.user === as('carol'));
     expect(String(told.args.text)).toMatch(/the gate stays open/);
     // The same submission again, after a restart: the note's Update id makes it one note.
-    const restarted = await startSlackServer({ config: stack.config, logger, env: slackEnv() });
+    const restarted = await app.startServer();
     try {
       expect((await postInteraction(submit, { to: restarted })).status).toBe(200);
       await new Promise((r) => setTimeout(r, 1_500));

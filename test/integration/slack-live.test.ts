@@ -7,57 +7,37 @@
  * through the stand-in, as the worker's notify activities make them (status.slack); the
  * refresher is given where they are by its injectable lookup.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { webApi } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyPair, keyFilePath, publicLine, type KeyPair } from '../../lib/identity/keys.js';
 import { addNote, approveGate, declareIncident, getStatus, handleFor, resolveIncident, TERMINAL, waitFor } from '../../lib/incidents/index.js';
 import { createLogger } from '../../lib/logger.js';
 import { statusText, statusTopic } from '../../slack/blocks/status-message.js';
 import type { LiveOptions } from '../../slack/live/index.js';
-import { startSlackServer, type SlackServer } from '../../slack/server.js';
+import type { SlackServer } from '../../slack/server.js';
 import type { IncidentStatus, SlackChannelRef } from '../../workflows/definitions.js';
-import { DECLARER, startStack, type Stack } from '../helpers/firebreak.js';
-import { postToApp, slashCommandBody, startSlackStandIn, type ApiCall, type SlackStandIn } from '../helpers/slack-standin.js';
+import { statusMetadata } from '../../workflows/notify-definitions.js';
+import { DECLARER, type Stack } from '../helpers/firebreak.js';
+import { startSlackApp, SLACK_TEAM as TEAM, type SlackApp } from '../helpers/slack-app.js';
+import { postToApp, slashCommandBody, type ApiCall, type SlackStandIn } from '../helpers/slack-standin.js';
 
-const TEAM = 'T0FIRE';
 const SECRET = 'test-signing-secret-live';
 const SLACK_IDS: Record<string, string> = { [DECLARER]: 'U0OLGA', alice: 'U0ALICE', bob: 'U0BOB' };
 
+let app: SlackApp;
 let stack: Stack;
 let api: SlackStandIn;
 let server: SlackServer;
-let keyDir: string;
-let slackKey: KeyPair;
 let web: webApi.WebClient;
 const logs: string[] = [];
 const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } });
 /** Where each incident's status message is (what status.slack will say once the notify activities fill it). */
 const refs = new Map<string, SlackChannelRef>();
 const LIVE: LiveOptions = { channelOf: (s) => s.slack ?? refs.get(s.id), listMs: 400, activePollMs: 250, idlePollMs: 800, catchUpClosedMs: 120_000 };
-const start = () => startSlackServer({ config: stack.config, logger, env: { FBT_SLACK_SIGNING: SECRET, FBT_SLACK_TOKEN: api.token }, live: LIVE });
+const start = () => app.startServer(LIVE);
 
 beforeAll(async () => {
-  api = await startSlackStandIn({ teamId: TEAM });
-  for (const id of Object.values(SLACK_IDS)) api.addUser({ id });
-  keyDir = mkdtempSync(join(tmpdir(), 'fbt-slack-live-key-'));
-  slackKey = await createKeyPair(keyDir);
-  stack = await startStack('slack-live', {
-    slack: Object.fromEntries(Object.entries(SLACK_IDS).map(([name, user]) => [name, { team: TEAM, user }])),
-    identityExtra: ['  services:', `    - { name: slack-app, kind: slack, keys: ["${publicLine(slackKey, 'slack-app')}"], may: [declare, approve, resolve, abort, note, retry] }`],
-    extraConfig: [
-      'slack:',
-      '  signingSecret: { env: FBT_SLACK_SIGNING }',
-      '  botToken: { env: FBT_SLACK_TOKEN }',
-      `  teamId: ${TEAM}`,
-      `  apiUrl: "${api.apiUrl}"`,
-      '  service: slack-app',
-      `  keyFile: ${keyFilePath(keyDir)}`,
-      '  port: 0',
-    ].join('\n'),
-  });
+  app = await startSlackApp('slack-live', { ids: SLACK_IDS, secret: SECRET, logger, live: LIVE });
+  ({ stack, api, server } = app);
   stack.writeRunbook(
     'live-phases',
     [
@@ -76,16 +56,12 @@ beforeAll(async () => {
       '      approval: { count: 1, group: responders }',
     ].join('\n'),
   );
-  server = await start();
   web = new webApi.WebClient(api.token, { slackApiUrl: api.apiUrl });
 }, 120_000);
 
 afterAll(async () => {
-  await server?.close();
   for (const id of refs.keys()) await handleFor(stack.client, id).terminate('test done').catch(() => undefined);
-  await stack?.stop();
-  await api?.close();
-  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+  await app?.stop();
 });
 
 let seq = 0;
@@ -99,7 +75,7 @@ async function incident(): Promise<{ id: string; ref: SlackChannelRef }> {
   const channel = created.channel?.id as string;
   const status = await getStatus(stack.client, id);
   await web.conversations.setTopic({ channel, topic: statusTopic(status) });
-  const posted = await web.chat.postMessage({ channel, text: statusText(status) });
+  const posted = await web.chat.postMessage({ channel, text: statusText(status), metadata: statusMetadata(id) });
   await web.pins.add({ channel, timestamp: posted.ts as string });
   const ref = { channel, name, statusTs: posted.ts as string };
   refs.set(id, ref);
@@ -166,6 +142,9 @@ describe('the live status message', () => {
     expect(topics.at(-1)).toBe(api.topicOf(ref.channel));
     for (const [i, t] of topics.slice(1).entries()) expect(t).not.toBe(topics[i]); // set only when it changed
     for (const gap of gapsOf(okUpdatesOf(ref))) expect(gap).toBeGreaterThanOrEqual(990);
+    // Every edit sent the message's metadata again: notify.open_channel's retry still finds the message by it.
+    expect(okUpdatesOf(ref).map((c) => JSON.parse(String(c.args.metadata)) as unknown)).toEqual(okUpdatesOf(ref).map(() => statusMetadata(id)));
+    expect(api.channels.history(ref.channel).map((m) => m.metadata)).toEqual([statusMetadata(id)]);
   }, 60_000);
 
   it('coalesces a burst of changes from Slack into at most one update a second, and the last change wins', async () => {
@@ -231,7 +210,7 @@ describe('the live status message', () => {
     const bDone = await waitFor(stack.client, b.id, (s) => s.state === 'completed');
     await sleep(1_500); // visibility sees b closed
     expect(api.callsOf('chat.update').filter((c) => c.at > downAt)).toEqual([]);
-    server = await start();
+    server = app.server = await start();
     const upAt = performance.now();
     await until('a caught up', () => showsStatus(a.ref, aNow), 5_000);
     await until('b caught up', () => showsStatus(b.ref, bDone), 5_000);

@@ -124,7 +124,14 @@ describe('the incident channel', () => {
     const mine = api.calls.slice(before).filter((c) => c.args.channel === channel?.id || c.method === 'conversations.create');
     expect(mine.filter((c) => c.method === 'conversations.create').map((c) => c.args.name)).toEqual([name]);
     expect(new Set(channel?.members)).toEqual(new Set([api.bot.userId, 'U0OLGA', 'U0ALICE', 'U0BOB', 'U0CAROL', 'U0DAVE']));
-    expect(channel?.topic).toBe(statusTopic({ id, state: 'running', severity: 'high', phase: 'detection', mode: 'live' }));
+    // No Slack app runs here: the topic follows the incident through the notify activities alone, set only when it changes.
+    const topic = (state: IncidentStatus['state'], phase: IncidentStatus['phase']) => statusTopic({ id, state, severity: 'high', phase, mode: 'live' });
+    const topics = mine.filter((c) => c.method === 'conversations.setTopic').map((c) => c.args.topic);
+    expect(topics[0]).toBe(topic('running', 'detection'));
+    expect(topics).toContain(topic('awaiting-approval', 'containment'));
+    expect(topics.at(-1)).toBe(topic('completed', 'done'));
+    for (const [i, t] of topics.slice(1).entries()) expect(t).not.toBe(topics[i]);
+    expect(channel?.topic).toBe(topic('completed', 'done'));
     const top = api.channels.history(channel?.id ?? '');
     expect(top).toHaveLength(1);
     expect(top[0]?.metadata).toEqual({ event_type: SLACK_STATUS_EVENT_TYPE, event_payload: { incident_id: id } });
@@ -265,13 +272,16 @@ describe('the activities on their own', () => {
     const acts = createNotifyActivities(deps());
     const id = 'INC-20261204-twice1';
     const ref = await acts.notifyOpenChannel({ incidentId: id, declarer: DECLARER, status: status(id) });
-    const input = { incidentId: id, channel: ref, key: '1-gate-opened', kind: 'gate-opened' as const, text: 'gate <!channel> @here opened' };
+    const input = { incidentId: id, channel: ref, key: '1-gate-opened', kind: 'gate-opened' as const, text: 'gate <!channel> @here opened', status: { ...status(id), state: 'awaiting-approval' as const, phase: 'containment' as const } };
     const a = await acts.notifyEvent(input);
     const b = await acts.notifyEvent(input);
     expect(a.posted).toBe(true);
     expect(b).toEqual({ ts: a.ts, posted: false });
     const thread = api.channels.thread(ref.channel, ref.statusTs);
     expect(thread).toHaveLength(1);
+    // Opening set the topic, the first send moved it on, the second found it so and left it (a topic set again posts a line).
+    expect(api.callsOf('conversations.setTopic').filter((c) => c.args.channel === ref.channel).map((c) => c.args.topic)).toEqual([statusTopic(status(id)), statusTopic(input.status)]);
+    expect(api.topicOf(ref.channel)).toBe(statusTopic(input.status));
     // People's text cannot ping: mrkdwn control characters are entities, broadcast words broken.
     expect(JSON.stringify(thread[0]?.blocks)).not.toMatch(/<!channel>|@here/);
   });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +10,14 @@ import {
   defaultConfigDir,
   keyFilePath,
   KeyFileError,
+  loadKeyFile,
   loadKeyPair,
   newNonce,
   newStatement,
   publicLine,
   signStatement,
 } from '../../lib/identity/keys.js';
+import { signEd25519, verifyEd25519 } from '../../lib/identity/ed25519.js';
 import { parsePublicLine, type Registry } from '../../lib/identity/registry.js';
 import { verifyDecision } from '../../lib/identity/verify.js';
 import { aliceApproves, INCIDENT, HASH } from '../fixtures/identity-people.js';
@@ -180,6 +182,40 @@ describe('the private key stays private', () => {
       expect(text).not.toContain(seed.toString('hex'));
     }
     expect(String(key)).toBe(`Ed25519 key ${key.keyId}`);
+  });
+});
+
+describe('signing (node:crypto)', () => {
+  // RFC 8032 section 7.1, TEST 1 (empty message).
+  const RFC_SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
+  const RFC_PUBLIC = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+  const RFC_SIGNATURE = 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
+
+  /** A PKCS#8 PEM key file holding `seed` (the DER prefix of an Ed25519 private key, then the 32 bytes). */
+  function keyFileOf(seed: Buffer): string {
+    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+    const path = join(dir, 'rfc.key');
+    writeFileSync(path, `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+    return path;
+  }
+
+  it('signs the RFC 8032 test vector exactly, and derives its public key', async () => {
+    const key = await loadKeyFile(keyFileOf(Buffer.from(RFC_SEED, 'hex')));
+    expect(Buffer.from(key.publicKey).toString('hex')).toBe(RFC_PUBLIC);
+    expect(Buffer.from(key.sign(new Uint8Array(0))).toString('hex')).toBe(RFC_SIGNATURE);
+  });
+
+  it('gives byte for byte the signature of the pure-JS signer, which strict verification accepts', async () => {
+    const seed = randomBytes(32);
+    const key = await loadKeyFile(keyFileOf(seed));
+    for (const size of [0, 1, 64, 333, 4096]) {
+      const message = randomBytes(size);
+      const signature = key.sign(message);
+      expect(signature).toBeInstanceOf(Uint8Array);
+      expect(Buffer.from(signature).toString('hex')).toBe(Buffer.from(signEd25519(message, seed)).toString('hex'));
+      expect(verifyEd25519(signature, message, key.publicKey)).toBe(true);
+      expect(verifyEd25519(signature, randomBytes(size + 1), key.publicKey)).toBe(false);
+    }
   });
 });
 

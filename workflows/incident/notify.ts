@@ -118,7 +118,8 @@ class Notifier implements EventSink {
     while (this.queue.length) {
       const e = this.queue[0] as Pending;
       try {
-        await notifyEvent({ incidentId: run.input.incidentId, channel, key: e.key, kind: e.kind, text: e.text, ...(e.url && { url: e.url }), ...(e.gate && { gate: this.gateNow(e.gate) }) });
+        const { id, state, severity, phase, mode } = run.status;
+        await notifyEvent({ incidentId: run.input.incidentId, channel, key: e.key, kind: e.kind, text: e.text, status: { id, state, severity, phase, mode }, ...(e.url && { url: e.url }), ...(e.gate && { gate: this.gateNow(e.gate) }) });
         this.sent += 1;
       } catch (err) {
         if (!isRefusal(err)) return failureMessage(err);

@@ -9,12 +9,14 @@ import { declareInitialFrom, declareModal, parseDeclareMetadata } from '../../bl
 import { declareFormInput, declareRunbook } from '../../declare-form.js';
 import type { SlackDeps } from '../../deps.js';
 import { requesterOf } from '../../interactive.js';
+import { afterAck } from '../../after-ack.js';
 
 type Args = SlackActionMiddlewareArgs<BlockAction<StaticSelectAction>> & AllMiddlewareArgs;
 
 export function declareRunbookChosen(deps: SlackDeps) {
   return async ({ ack, body, action, client }: Args): Promise<void> => {
     await ack();
+    await afterAck();
     const who = requesterOf(body);
     const log = deps.logger.child({ slackTeam: who.team, slackUser: who.user, action: 'declare.runbook' });
     const view = body.view;

@@ -13,12 +13,14 @@ import { userMessage } from '../../errors.js';
 import { clickedMessage, refreshGateMessage } from '../../gate-refresh.js';
 import { requesterOf, slackUpdateId } from '../../interactive.js';
 import { correlationId, errorReply } from '../../text.js';
+import { afterAck } from '../../after-ack.js';
 
 type Args = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
 export function gateApprove(deps: SlackDeps) {
   return async ({ ack, body, action, respond, client }: Args): Promise<void> => {
     await ack();
+    await afterAck();
     const cid = correlationId();
     const who = requesterOf(body);
     let log = deps.logger.child({ cid, slackTeam: who.team, slackUser: who.user, action: 'gate.approve' });

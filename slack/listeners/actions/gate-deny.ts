@@ -10,12 +10,14 @@ import type { SlackDeps } from '../../deps.js';
 import { clickedMessage } from '../../gate-refresh.js';
 import { requesterOf } from '../../interactive.js';
 import { correlationId, errorReply } from '../../text.js';
+import { afterAck } from '../../after-ack.js';
 
 type Args = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
 export function gateDeny(deps: SlackDeps) {
   return async ({ ack, body, action, respond, client }: Args): Promise<void> => {
     await ack();
+    await afterAck();
     const cid = correlationId();
     const who = requesterOf(body);
     const log = deps.logger.child({ cid, slackTeam: who.team, slackUser: who.user, action: 'gate.deny' });

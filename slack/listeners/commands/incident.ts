@@ -11,6 +11,7 @@ import { userMessage } from '../../errors.js';
 import { correlationId, errorReply, type Reply } from '../../text.js';
 import { parseText, SUBCOMMANDS } from './incident/index.js';
 import type { Prepared } from './incident/types.js';
+import { afterAck } from '../../after-ack.js';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -53,6 +54,7 @@ export function incidentCommand(deps: SlackDeps) {
       return;
     }
     await ackWith();
+    await afterAck();
 
     if ('modal' in prepared) {
       const channel = /^[A-Z0-9]{1,40}$/.test(command.channel_id) ? command.channel_id : undefined;

@@ -18,6 +18,7 @@ import type { SlackDeps } from '../../deps.js';
 import { userMessage } from '../../errors.js';
 import { requesterOf, resolveWithin } from '../../interactive.js';
 import { code, correlationId, errorReply, mrkdwn } from '../../text.js';
+import { afterAck } from '../../after-ack.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
@@ -76,6 +77,7 @@ export function declareSubmitted(deps: SlackDeps) {
       return onField(/drill/i.test(message) ? DECLARE_BLOCKS.mode : DECLARE_BLOCKS.runbook, message);
     }
     await ack();
+    await afterAck();
 
     const user = verdict.slack.user;
     // Ephemeral where the command was typed; a DM where that is not possible (no channel, or the app is not in it).

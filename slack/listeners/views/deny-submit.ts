@@ -17,6 +17,7 @@ import { userMessage } from '../../errors.js';
 import { refreshGateMessage } from '../../gate-refresh.js';
 import { requesterOf, resolveWithin, slackUpdateId } from '../../interactive.js';
 import { code, correlationId, errorReply } from '../../text.js';
+import { afterAck } from '../../after-ack.js';
 
 type Args = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
@@ -45,6 +46,7 @@ export function denySubmitted(deps: SlackDeps) {
       return onReason(verdict.message);
     }
     await ack();
+    await afterAck();
 
     const principal = verdict.principal;
     log = log.child({ responder: principal.user });
