@@ -90,6 +90,7 @@ export function tuningOptions(t: WorkerTuning | undefined): Partial<WorkerOption
     ...(v.workflowTaskPollers !== undefined && { maxConcurrentWorkflowTaskPolls: v.workflowTaskPollers }),
     ...(v.workflowThreads !== undefined && { workflowThreadPoolSize: v.workflowThreads }),
     ...(v.activityTaskPollers !== undefined && { maxConcurrentActivityTaskPolls: v.activityTaskPollers }),
+    ...(v.stickyQueueScheduleToStartTimeout !== undefined && { stickyQueueScheduleToStartTimeout: v.stickyQueueScheduleToStartTimeout }),
   };
 }
 

@@ -2,9 +2,9 @@
  * The nginx deny file (ngx_http_access_module): rendered from the ban registry,
  * written atomically, tested with nginx's own check (the previous file is put
  * back when the test fails) and reloaded. One writer at a time per host and
- * file, through a lock in the target Redis.
+ * file, through a lock in the target Redis (deny-lock.ts), renewed while held.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -14,19 +14,13 @@ import { runCommand, type CommandOptions } from '../support/command.js';
 import { badInput, onTarget, verificationFailed } from '../support/failures.js';
 import { heartbeatProgress } from '../support/context.js';
 import { RECORD_TTL_SECONDS } from '../support/records.js';
+import { withDenyFileLock } from './deny-lock.js';
 import { onRedis, type NetworkContext } from './registry.js';
 
 /** nginx -t and reload: slow on a big config, and stdout carries some of its errors. */
 const NGINX_COMMAND: CommandOptions = { timeoutMs: 60_000, lines: 5, chars: 800, stdout: true, sayTimeout: true };
-const LOCK_TTL_MS = 60_000;
-const LOCK_WAIT_MS = 90_000;
 /** nginx reads it as configuration: readable by its workers, written only by us. */
 const DENY_FILE_MODE = 0o644;
-
-const UNLOCK_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 export interface NginxState {
   path: string;
@@ -96,21 +90,6 @@ export async function nginxPreflight(ctx: NetworkContext, action: string): Promi
   if (!test.ok) throw verificationFailed(`${action}: nginx configuration test fails before any change (${nginx.testCommand.join(' ')}), nothing was changed: ${test.detail}`);
 }
 
-async function withLock<T>(ctx: NetworkContext, fn: () => Promise<T>): Promise<T> {
-  const token = randomBytes(12).toString('hex');
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  while ((await onRedis(() => ctx.redis.set(ctx.lockKey, token, 'PX', LOCK_TTL_MS, 'NX'))) !== 'OK') {
-    if (Date.now() > deadline) throw verificationFailed(`nginx deny file is locked by another worker (${ctx.lockKey}) for more than ${LOCK_WAIT_MS / 1000} s`);
-    heartbeatProgress({ phase: 'waiting for the deny file lock' });
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  try {
-    return await fn();
-  } finally {
-    await onRedis(() => ctx.redis.eval(UNLOCK_SCRIPT, 1, ctx.lockKey, token)).catch(() => undefined);
-  }
-}
-
 /**
  * Render the deny file from the registry (bans ending after `cutoff`), write
  * it atomically, test nginx's configuration (restoring the previous file if
@@ -121,7 +100,7 @@ export async function syncNginx(ctx: NetworkContext, cutoff: number, action: str
   const nginx = ctx.target.nginx;
   if (!nginx) return undefined;
   const write = (content: string) => writeFileAtomic(nginx.denyFile, content, { mode: DENY_FILE_MODE });
-  return withLock(ctx, async () => {
+  return withDenyFileLock(ctx, async () => {
     const members = await onRedis(() => ctx.redis.zrangebyscore(ctx.registry, `(${cutoff}`, '+inf'));
     const networks: IpNetwork[] = [];
     let skipped = 0;

@@ -93,8 +93,10 @@ export async function drivePair(stack: ChaosStack, ids: string[], hooks: RunHook
       const where = ids.map((id) => `${id}: ${last.get(id)?.state ?? 'unknown'} ${(last.get(id)?.steps ?? []).map((s) => `${s.id}=${s.state}`).join(' ')}`);
       throw new Error(`the incidents did not finish within ${timeoutMs / 1000} s:\n  ${where.join('\n  ')}`);
     }
-    for (const id of ids) {
-      const s = await statusOf(stack, id);
+    // Both queries at once: one slow answer (a worker replaying after a kill) does not hold up the other incident's votes.
+    const seen = await Promise.all(ids.map((id) => statusOf(stack, id)));
+    for (const [i, id] of ids.entries()) {
+      const s = seen[i];
       if (!s) continue;
       last.set(id, s);
       await hooks.onStatus?.(s);

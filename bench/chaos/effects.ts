@@ -3,12 +3,14 @@
  * Firebreak's word): every Redis key with its type and size, the deny file's lines and what
  * nginx answers the banned clients, the app role's grants and settings, whether the password
  * the .env holds is the one PostgreSQL verifies, each .env name's line count, the rows of
- * Firebreak's own tables. Names and values that differ from run to run (incident ids,
+ * Firebreak's own tables, and per edge host its deny file's lines, whether its checksum is the
+ * one of the worker's ban set, and what its nginx answers. Names and values that differ from run to run (incident ids,
  * timestamps, random secrets) are normalised, so a run under faults must give exactly the
  * snapshot of a run without them: a lost effect is a missing line, a doubled one an extra
  * line or a bigger count.
  */
 import { readFileSync } from 'node:fs';
+import { readEdgeDenyFile, setChecksum } from '../../activities/edge/deny-set.js';
 import { httpGet } from '../../test/helpers/http.js';
 import { scramMatches, verifierOf } from '../../test/helpers/scram-postgres.js';
 import { APP_DB, APP_ROLE, INITIAL_ENV, OWN_DB, type ChaosStack } from './stack.js';
@@ -16,7 +18,7 @@ import { APP_DB, APP_ROLE, INITIAL_ENV, OWN_DB, type ChaosStack } from './stack.
 export interface Snapshot {
   lines: string[];
   /** Counts for the table: how much was compared. */
-  counts: { redisKeys: number; denyLines: number; grants: number; records: number; issues: number };
+  counts: { redisKeys: number; denyLines: number; grants: number; records: number; issues: number; edges?: number; edgeLines?: number };
 }
 
 const ID = /INC-\d{8}-[a-z0-9]{6}/g;
@@ -134,18 +136,42 @@ function envLines(stack: ChaosStack): { lines: string[]; values: Map<string, str
   return { lines: [...counts].sort().map(([k, n]) => `env ${k} lines ${n} ${how(k)}`), values };
 }
 
+async function answers(port: number, banned: readonly string[], label: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const ip of [...banned, '192.0.2.200']) {
+    const answer = await httpGet(port, { headers: { 'X-Real-IP': ip } });
+    out.push(`${label} ${ip} -> ${answer.status}`);
+  }
+  return out;
+}
+
+/**
+ * Each edge's deny file as it is on its disk: its `deny` lines (a doubled ban is a second
+ * line), the count its header claims, whether its checksum is the worker deny file's ban
+ * set's (the edge converged to the current bans), and its nginx's answers.
+ */
+async function edgeLines(stack: ChaosStack, banned: readonly string[], workerSet: readonly string[]): Promise<string[]> {
+  const want = setChecksum(workerSet);
+  const out: string[] = [];
+  for (const e of stack.edges) {
+    const text = readFileSync(e.nginx.denyFile, 'utf8');
+    const read = readEdgeDenyFile(text);
+    out.push(...text.split('\n').filter((l) => l.startsWith('deny ')).sort().map((l) => `edge ${e.name} deny-file ${l}`));
+    out.push(`edge ${e.name} header claims ${read.claimed ?? 'nothing'}`, `edge ${e.name} checksum = the worker's ban set: ${read.checksum === want}`);
+    out.push(...(await answers(e.nginx.port, banned, `edge ${e.name} nginx`)));
+  }
+  return out;
+}
+
 export async function snapshot(stack: ChaosStack, banned: readonly string[]): Promise<Snapshot> {
   const redis = await redisLines(stack);
-  const deny = readFileSync(stack.nginx.denyFile, 'utf8')
+  // In file order (the registry's network order, which the edges' sets share), for the checksum.
+  const denyText = readFileSync(stack.nginx.denyFile, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('deny '))
-    .sort()
-    .map((l) => `deny-file ${l}`);
-  const nginx: string[] = [];
-  for (const ip of [...banned, '192.0.2.200']) {
-    const answer = await httpGet(stack.nginx.port, { headers: { 'X-Real-IP': ip } });
-    nginx.push(`nginx ${ip} -> ${answer.status}`);
-  }
+    .filter((l) => l.startsWith('deny '));
+  const deny = denyText.map((l) => `deny-file ${l}`).sort();
+  const nginx = await answers(stack.nginx.port, banned, 'nginx');
+  const edges = await edgeLines(stack, banned, denyText.map((l) => l.slice(5, -1)));
   const grants = await grantLines(stack);
   const records = await recordLines(stack);
   const env = envLines(stack);
@@ -164,8 +190,8 @@ export async function snapshot(stack: ChaosStack, banned: readonly string[]): Pr
     ...['DATABASE_PASSWORD', 'JWT_SECRET_KEY'].map((k) => `github secret ${k} ${gh.decryptSecret(k) === undefined ? 'absent' : `= .env: ${gh.decryptSecret(k) === env.values.get(k)}`}`),
   ];
   return {
-    lines: [...redis, ...deny, ...nginx, ...grants, ...records, ...env.lines, password, ...github],
-    counts: { redisKeys: redis.length, denyLines: deny.length, grants: grants.length, records: records.length, issues: gh.issues.length },
+    lines: [...redis, ...deny, ...nginx, ...edges, ...grants, ...records, ...env.lines, password, ...github],
+    counts: { redisKeys: redis.length, denyLines: deny.length, grants: grants.length, records: records.length, issues: gh.issues.length, edges: stack.edges.length, edgeLines: edges.filter((l) => / deny-file /.test(l)).length },
   };
 }
 

@@ -109,7 +109,7 @@ async function* pgRotation(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>
 }
 
 export const OUTAGES: Scenario[] = [
-  { name: 'redis-outage', fault: (q) => `Redis SIGKILLed while the lockdown write is held, back after ${secs(outageMs(q))} (append-only file)`, run: redisOutage },
+  { name: 'redis-outage', fault: (q) => `Redis SIGKILLed while the lockdown write is held, back after ${secs(outageMs(q))} (append-only file)`, run: redisOutage, weight: 1.5 },
   { name: 'postgres-read-only', fault: (q) => `PostgreSQL stopped (immediate) before the last vote on database.read_only, back after ${secs(outageMs(q))}`, run: pgReadOnly },
-  { name: 'postgres-rotation', fault: (q) => `PostgreSQL stopped (immediate) while the password rotation waits on pg_authid, back after ${secs(outageMs(q))}`, run: pgRotation },
+  { name: 'postgres-rotation', fault: (q) => `PostgreSQL stopped (immediate) while the password rotation waits on pg_authid, back after ${secs(outageMs(q))}`, run: pgRotation, weight: 2 },
 ];

@@ -13,6 +13,18 @@ import { declarePair, drivePair, type RunResult } from './drive.js';
 import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
 import { startChaosStack, workerLogTail, type ChaosStack } from './stack.js';
 
+/** The baseline's weight next to the scenarios' (scenario-kit.ts: about a tenth of a quick run's seconds). */
+const BASELINE_WEIGHT = 1.5;
+
+/** Edge hosts per stack (nginx + `firebreak edge` process each): every ban fans out to all of them. */
+export const edgeCount = (quick: boolean): number => (quick ? 2 : 3);
+/**
+ * The workers' sticky queue schedule-to-start timeout. A SIGKILLed worker's cached workflows
+ * wait this long (SDK default 10 s) before another worker gets their tasks; a live worker
+ * polls its sticky queue all the time, so a short one costs at most a replay.
+ */
+export const STICKY_TIMEOUT = '1s';
+
 export interface ChaosOptions {
   quick: boolean;
   seed: number;
@@ -43,7 +55,7 @@ export interface ScenarioRow {
 function effectsLine(s: Snapshot | undefined): string {
   if (!s) return '';
   const c = s.counts;
-  return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
+  return `${s.lines.length} lines: ${c.redisKeys} Redis keys, ${c.denyLines} deny lines, nginx answers, ${c.edges ?? 0} edges' deny files (${c.edgeLines ?? 0} lines), checksums and nginx answers, ${c.grants} grants/settings, ${c.records} record tables, .env, password, ${c.issues} GitHub issues, GitHub secrets`;
 }
 
 /** Split scenarios into `k` groups of about equal weight (longest first, each to the lightest group); the first group starts with `firstWeight` (the baseline). */
@@ -63,7 +75,7 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
   chmodSync(dir, 0o711); // PostgreSQL runs as its own user (when we are root): it passes through, never lists
   const bundlePath = opts.bundlePath ?? (await writeWorkflowBundle(join(dir, 'workflow-bundle.js')));
   const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
-  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1), 2);
+  const groups = partition(chosen, opts.stacks ?? (opts.quick ? 3 : 1), BASELINE_WEIGHT);
   const stacks: ChaosStack[] = [];
   // PostgreSQL runs detached (pg_ctl): Ctrl-C must stop it too.
   const interrupted = () => {
@@ -83,8 +95,10 @@ export async function runChaos(opts: ChaosOptions): Promise<{ rows: ScenarioRow[
         const label = groups.length > 1 ? `chaos[${i + 1}]` : 'chaos';
         const sub = join(dir, `stack-${i + 1}`);
         mkdirSync(sub);
-        const stack = await startChaosStack(sub, bundlePath);
+        const t0 = performance.now();
+        const stack = await startChaosStack(sub, bundlePath, { edges: edgeCount(opts.quick), stickyTimeout: STICKY_TIMEOUT });
         stacks.push(stack);
+        log(`${label}: stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (its servers, a worker, ${stack.edges.length} edge processes)`);
         return runStack(stack, group, { ...opts, log: (l) => log(l.replace(/^chaos/, label)) }, { promise, ...(i === 0 && { settle }) });
       }),
     );
@@ -122,7 +136,6 @@ async function runStack(
 ): Promise<ScenarioRow[]> {
   const rows: ScenarioRow[] = [];
   opts.log(`chaos: private Redis :${stack.redis.port}, PostgreSQL :${stack.postgres.port}, Temporal ${stack.temporal.address}, nginx :${stack.nginx.port}; seed ${opts.seed}; ${stack.dir}`);
-  await stack.startWorker();
   if (baseline.settle) {
     try {
       const { base, row } = await runBaseline(stack, opts);
@@ -176,7 +189,7 @@ async function runScenario(scenario: Scenario, ctx: ScenarioContext, basePromise
     ctx.log(`chaos: ${scenario.name} FAILED: ${(err as Error).message}`);
     // The next scenario starts from live workers whatever this one left.
     await ctx.stack.killWorkers();
-    await ctx.stack.startWorker().catch(() => undefined);
+    await Promise.all([ctx.stack.startWorker(), ctx.stack.ensureEdges()]).catch(() => undefined);
   }
   const distinct = [...new Set(outcomes)];
   return {

@@ -23,7 +23,7 @@ export interface Scenario {
   /** The fault, as the table says it. */
   fault(quick: boolean): string;
   run(ctx: ScenarioContext): AsyncGenerator<ScenarioResult>;
-  /** About how long it takes next to the others (default 1), to spread scenarios over stacks. */
+  /** About how long it takes next to the others (default 1; about a tenth of its quick seconds), to spread scenarios over stacks. */
   weight?: number;
 }
 
@@ -51,9 +51,9 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
   }
 }
 
-/** A live worker, starting one when every worker is dead. */
+/** A live worker (starting one when every worker is dead) and every edge process running. */
 export async function ensureWorker(stack: ChaosStack): Promise<void> {
-  if (!stack.workers.some((w) => w.alive())) await stack.startWorker();
+  await Promise.all([stack.workers.some((w) => w.alive()) ? undefined : stack.startWorker(), stack.ensureEdges()]);
 }
 
 /** The steps of a phase that are running now. */

@@ -5,26 +5,35 @@
  * systems with a token-leak and an sqli incident, driven by drive.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { declarePair, drivePair, INCIDENTS, statusOf } from './drive.js';
+import type { IncidentStatus } from '../../workflows/definitions.js';
+import { declarePair, drivePair, INCIDENTS } from './drive.js';
+import { EDGE_FAULTS } from './edge-faults.js';
 import { OUTAGES } from './outages.js';
-import type { ChaosStack, WorkerProcess } from './stack.js';
+import type { WorkerProcess } from './stack.js';
 import { ensureWorker, heldWrite, hitCheck, pendingActivities, secs, seededRandom, sleep, until, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario-kit.js';
 
 export type { Scenario, ScenarioContext } from './scenario-kit.js';
 
 const RUN_TIMEOUT_MS = 180_000;
 
-/** What the incidents were doing: their running steps, else their state. */
-async function momentOf(stack: ChaosStack, ids: string[]): Promise<string> {
-  const seen = await Promise.all(ids.map((id) => statusOf(stack, id)));
-  return seen.map((s) => (s ? s.steps.filter((x) => x.state === 'running').map((x) => x.id).join('+') || s.state : 'no answer')).join(' / ');
+/** What the incidents were doing when last seen: their running steps, else their state. */
+function momentOf(seen: ReadonlyMap<string, IncidentStatus>, ids: string[]): string {
+  return ids
+    .map((id) => seen.get(id))
+    .map((s) => (s ? s.steps.filter((x) => x.state === 'running').map((x) => x.id).join('+') || s.state : 'not seen yet'))
+    .join(' / ');
 }
 
-/** N SIGKILLs of the worker at seeded random moments, at most 5 per incident pair, as many pairs as it takes. */
+/**
+ * N SIGKILLs of the worker at seeded random moments, at most 5 per incident pair, as many pairs
+ * as it takes; every other kill also SIGKILLs a random edge process, started again after a
+ * random delay (its own seeded stream, so the worker's kill moments of a seed stay as they were).
+ */
 async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
   const { stack } = ctx;
   const total = ctx.quick ? 3 : 20;
   const rng = seededRandom(ctx.seed);
+  const edgeRng = seededRandom(ctx.seed ^ 0x5eed);
   let killed = 0;
   while (killed < total) {
     await ensureWorker(stack);
@@ -33,6 +42,9 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
     const t0 = performance.now();
     let finished = false;
     const moments: string[] = [];
+    const edgeKills: string[] = [];
+    const restarts: Array<Promise<unknown>> = [];
+    const seen = new Map<string, IncidentStatus>();
     // At most 5 kills per pair, so the kills land across many pairs' phases, not mostly in one long all-clear.
     const stopAt = Math.min(total, killed + 5);
     const killer = (async () => {
@@ -41,19 +53,28 @@ async function* kills(ctx: ScenarioContext): AsyncGenerator<ScenarioResult> {
         await sleep(100 + Math.floor(rng() * (ctx.quick ? 1_200 : 6_000)));
         const victim = stack.workers.find((w) => w.alive());
         if (finished || !victim) break;
-        const where = await momentOf(stack, ids);
-        await victim.kill('SIGKILL');
+        const where = momentOf(seen, ids);
+        const at = secs(performance.now() - t0);
+        const edge = killed % 2 === 0 && stack.edges.length ? stack.edges[Math.floor(edgeRng() * stack.edges.length)] : undefined;
+        const downMs = Math.floor(edgeRng() * (ctx.quick ? 2_000 : 6_000));
+        await Promise.all([victim.kill('SIGKILL'), edge?.alive() && edge.kill()]);
         killed += 1;
-        moments.push(`${secs(performance.now() - t0)} (${where})`);
+        moments.push(`${at} (${where})`);
+        if (edge) {
+          edgeKills.push(`${edge.name} at ${at}, back after ${secs(downMs)}`);
+          restarts.push(sleep(downMs).then(() => edge.start()));
+        }
         await stack.startWorker();
       }
     })();
-    const result = await drivePair(stack, ids, {}, 2 * RUN_TIMEOUT_MS).finally(() => {
+    const result = await drivePair(stack, ids, { onStatus: (s) => void seen.set(s.id, s) }, 2 * RUN_TIMEOUT_MS).finally(() => {
       finished = true;
     });
     await killer;
-    ctx.log(`chaos: kills at ${moments.join(', ')} after declaring (running steps of token-leak / sqli)`);
-    yield { ...result, outcome: `completed (${moments.length} kills${result.retries ? `, ${result.retries} retry` : ''})` };
+    const failedStarts = (await Promise.allSettled(restarts)).filter((r) => r.status === 'rejected');
+    ctx.log(`chaos: kills at ${moments.join(', ')} after declaring (running steps of token-leak / sqli); edges killed: ${edgeKills.join(', ') || 'none'}`);
+    const checks = failedStarts.map((r) => `an edge did not start again: ${String(r.reason)}`);
+    yield { ...result, outcome: `completed (${moments.length} kills, ${edgeKills.length} of edges${result.retries ? `, ${result.retries} retry` : ''})`, checks };
   }
 }
 
@@ -152,9 +173,15 @@ async function* nginxBroken(ctx: ScenarioContext): AsyncGenerator<ScenarioResult
 }
 
 export const SCENARIOS: Scenario[] = [
-  { name: 'worker-kills', fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded${q ? '' : ', at most 5 per incident pair'}), a new worker each time`, run: kills, weight: 6 },
-  { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers, weight: 3 },
+  {
+    name: 'worker-kills',
+    fault: (q) => `${q ? 3 : 20} SIGKILLs of the worker at random moments (seeded${q ? '' : ', at most 5 per incident pair'}), a new worker each time; every other kill also SIGKILLs a random edge process, back after 0–${q ? 2 : 6} s`,
+    run: kills,
+    weight: 5,
+  },
+  { name: 'two-workers', fault: () => 'two workers on one task queue; the one running the lockdown activity (its Redis write paused) is SIGKILLed', run: twoWorkers, weight: 2.5 },
+  ...EDGE_FAULTS,
   ...OUTAGES,
-  { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart },
-  { name: 'nginx-broken', fault: () => 'nginx.conf broken before the bans (nginx -t fails); fixed once both incidents are blocked, then retry', run: nginxBroken },
+  { name: 'temporal-restart', fault: (q) => `Temporal dev server SIGKILLed mid-containment, restarted on its SQLite file ${q ? 1 : 5} s later`, run: temporalRestart, weight: 2 },
+  { name: 'nginx-broken', fault: () => 'nginx.conf broken before the bans (nginx -t fails); fixed once both incidents are blocked, then retry', run: nginxBroken, weight: 1.5 },
 ];

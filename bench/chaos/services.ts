@@ -92,10 +92,17 @@ async function idOf(flag: '-u' | '-g'): Promise<number> {
   return Number((await run('id', [flag, 'postgres'])).stdout.trim());
 }
 
-export async function startPrivatePostgres(dir: string): Promise<PrivatePostgres> {
+/** Where startPrivatePostgres(dir) keeps the superuser's password (written before its first await). */
+export const pgPasswordFile = (dir: string): string => join(dir, 'pg', 'superuser.pw');
+
+/** `port` may be chosen first (freePort), so a config naming it can be written while initdb runs. */
+export async function startPrivatePostgres(dir: string, chosenPort?: number): Promise<PrivatePostgres> {
   const root = process.getuid?.() === 0;
   const home = join(dir, 'pg');
   mkdirSync(home, { recursive: true });
+  const superPassword = `chaos-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+  const passwordFile = pgPasswordFile(dir);
+  writeFileSync(passwordFile, `${superPassword}\n`, { mode: 0o600 });
   const uid = root ? await idOf('-u') : undefined;
   const gid = root ? await idOf('-g') : undefined;
   if (root) {
@@ -104,13 +111,10 @@ export async function startPrivatePostgres(dir: string): Promise<PrivatePostgres
   }
   const asPostgres = (cmd: string, args: string[]) =>
     uid === undefined ? run(join(PG_BIN, cmd), args, { timeout: 60_000 }) : run('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { timeout: 60_000 });
-  const superPassword = `chaos-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-  const passwordFile = join(home, 'superuser.pw');
-  writeFileSync(passwordFile, `${superPassword}\n`, { mode: 0o600 });
   if (root) chownSync(passwordFile, uid as number, gid as number);
   const data = join(home, 'data');
   const logFile = join(home, 'server.log');
-  const port = await freePort();
+  const port = chosenPort ?? (await freePort());
   await asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${passwordFile}`, '--no-sync']);
   let up = false;
   const start = async () => {

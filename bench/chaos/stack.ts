@@ -1,26 +1,29 @@
 /**
- * The chaos run's Firebreak: the private servers (services.ts), a real nginx of its own, a
- * config file naming only them, the protected app's database and .env, copies of the
- * token-leak and sqli runbooks with a short step timeout, and `firebreak worker` child
- * processes it can SIGKILL. `reset()` puts every target system back to where it started
- * between runs (the servers are private, so it may flush them whole).
+ * The chaos run's Firebreak: the private servers (services.ts), a real nginx of its own (the
+ * worker host's deny file), two or three edge hosts (edges.ts: an nginx and a `firebreak edge`
+ * process each, in config), a config file naming only them, the protected app's database and
+ * .env, copies of the token-leak and sqli runbooks with a short step timeout, and
+ * `firebreak worker` child processes it can SIGKILL. `reset()` puts every target system back
+ * to where it started between runs (the servers are private, so it may flush them whole).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { freePort } from '../../lib/dev-server.js';
 import { connectClient } from '../../lib/incidents/index.js';
 import { ephemeralKeyPair, publicLine, type KeyPair } from '../../lib/identity/keys.js';
 import { keyPairSigner } from '../../lib/identity/signer.js';
 import type { Principal } from '../../lib/incidents/types.js';
 import { startGithubStandin, type GithubStandin } from '../../test/helpers/github-standin.js';
 import { startNginx, type Nginx } from '../../test/helpers/nginx.js';
-import { startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
+import { chaosEdges, EMPTY_DENY_FILE, edgesYaml, startEdgeNginxes, type ChaosEdge } from './edges.js';
+import { spawnFirebreak, type FirebreakProcess } from './processes.js';
+import { pgPasswordFile, startPrivatePostgres, startPrivateRedis, startPrivateTemporal, type PrivatePostgres, type PrivateRedis, type PrivateTemporal } from './services.js';
 
 export const DECLARER = 'chaos-olga';
 export const APPROVERS = ['chaos-alice', 'chaos-bob'] as const;
@@ -34,14 +37,7 @@ export const INITIAL_ENV = `# the protected app's .env\nDEBUG=False\nJWT_SECRET_
 export const STEP_TIMEOUT = '6s';
 const TASK_QUEUE = 'chaos';
 
-export interface WorkerProcess {
-  child: ChildProcess;
-  pid: number;
-  /** The worker's Temporal identity (`pid@host`, the SDK's default). */
-  identity: string;
-  alive(): boolean;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
+export type WorkerProcess = FirebreakProcess;
 
 export interface ChaosStack {
   dir: string;
@@ -50,7 +46,10 @@ export interface ChaosStack {
   redis: PrivateRedis;
   postgres: PrivatePostgres;
   temporal: PrivateTemporal;
+  /** The worker host's own nginx (the target's `nginx:` deny file). */
   nginx: Nginx;
+  /** The edge hosts (`edges:` in config): each its own nginx and `firebreak edge` process. */
+  edges: ChaosEdge[];
   /** The GitHub stand-in (in this process): post-mortem issues and the Actions secrets sink. */
   github: GithubStandin;
   envFile: string;
@@ -61,7 +60,9 @@ export interface ChaosStack {
   startWorker(): Promise<WorkerProcess>;
   /** SIGKILL every live worker. */
   killWorkers(): Promise<void>;
-  /** Every target back to the start: Redis flushed, deny file empty and reloaded, grants, password, .env and records as created. */
+  /** Start the edge processes that are not running. */
+  ensureEdges(): Promise<void>;
+  /** Every target back to the start: Redis flushed, deny files (worker's and edges') empty and reloaded, grants, password, .env and records as created. */
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -100,25 +101,42 @@ async function createAppDatabase(postgres: PrivatePostgres): Promise<void> {
   }
 }
 
-export async function startChaosStack(dir: string, bundlePath: string): Promise<ChaosStack> {
+export interface StackOptions {
+  /** How many edge hosts (nginx + `firebreak edge`), at most 3. */
+  edges: number;
+  /** temporal.worker.stickyQueueScheduleToStartTimeout of the workers. */
+  stickyTimeout: string;
+}
+
+export async function startChaosStack(dir: string, bundlePath: string, opts: StackOptions): Promise<ChaosStack> {
+  // PostgreSQL (initdb) is the slowest to start: its port is chosen first, so the config can be
+  // written, and the worker and edge processes can boot, while it initialises.
+  const pgPort = await freePort();
+  const pgStarting = startPrivatePostgres(dir, pgPort);
+  pgStarting.catch(() => undefined);
   const started = await Promise.allSettled([
     startPrivateRedis(dir),
-    startPrivatePostgres(dir),
     startPrivateTemporal(dir),
     startNginx({ serverExtra: ['set_real_ip_from 127.0.0.1;', 'real_ip_header X-Real-IP;'] }),
     startGithubStandin({ owner: 'acme', repo: 'web' }),
+    startEdgeNginxes(opts.edges),
   ] as const);
+  const stopStarted = async () => {
+    await Promise.allSettled([
+      ...started.flatMap((r) => (r.status === 'fulfilled' ? [r.value].flat().map((x) => x.stop()) : [])),
+      pgStarting.then((p) => p.stop()),
+    ]);
+  };
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
     // Leave nothing running: stop whichever servers did start.
-    await Promise.allSettled(started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
+    await stopStarted();
     throw failed.reason;
   }
-  const [redis, postgres, temporal, nginx, github] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivatePostgres, PrivateTemporal, Nginx, GithubStandin];
+  const [redis, temporal, nginx, github, edgeNginxes] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [PrivateRedis, PrivateTemporal, Nginx, GithubStandin, Nginx[]];
   github.model.pushGreen('main');
   const githubToken = join(dir, 'github.token');
   writeFileSync(githubToken, `${github.model.token}\n`, { mode: 0o600 });
-  await createAppDatabase(postgres);
   const runbooksDir = join(dir, 'runbooks');
   const envFile = join(dir, 'app.env');
   writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
@@ -133,7 +151,8 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
   }
   const people = [DECLARER, ...APPROVERS];
   const keys = new Map<string, KeyPair>(people.map((p) => [p, ephemeralKeyPair()]));
-  const pgSection = `postgres: { adminUrl: "${postgres.adminUrl}", password: { file: "${postgres.passwordFile}" }, database: ${APP_DB}, appRole: ${APP_ROLE}, appPassword: { file: "${appPassword}" } }`;
+  const pgPassword = pgPasswordFile(dir);
+  const pgSection = `postgres: { adminUrl: "postgres://postgres@127.0.0.1:${pgPort}/postgres", password: { file: "${pgPassword}" }, database: ${APP_DB}, appRole: ${APP_ROLE}, appPassword: { file: "${appPassword}" } }`;
   const configFile = join(dir, 'firebreak.yaml');
   writeFileSync(
     configFile,
@@ -141,11 +160,13 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
       `user: ${DECLARER}`,
       `runbooksDir: ${runbooksDir}`,
       `dataDir: ${join(dir, 'data')}`,
-      `database: { url: "postgres://postgres@127.0.0.1:${postgres.port}/${OWN_DB}", password: { file: "${postgres.passwordFile}" } }`,
+      `database: { url: "postgres://postgres@127.0.0.1:${pgPort}/${OWN_DB}", password: { file: "${pgPassword}" } }`,
       `encryption: { current: k1, keys: [{ id: k1, secret: { file: "${payloadKey}" } }] }`,
       'temporal:',
       `  address: "${temporal.address}"`,
       `  taskQueue: ${TASK_QUEUE}`,
+      // A killed worker's cached workflows wait this long on its sticky queue before any worker gets them.
+      `  worker: { stickyQueueScheduleToStartTimeout: ${opts.stickyTimeout} }`,
       'approvers:',
       '  groups:',
       `    responders: [${APPROVERS.join(', ')}]`,
@@ -160,57 +181,34 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
       `    secrets: { sinks: [{ type: dotenv, path: "${envFile}" }, { type: github }] }`,
       `    github: { repo: acme/web, branch: main, token: { file: "${githubToken}" }, baseUrl: "${github.url}" }`,
       `    ${nginx.targetYaml}`,
+      ...edgesYaml(edgeNginxes),
       'log: { level: info }',
     ].join('\n'),
   );
   const config = loadConfig({ file: configFile, env: {} });
-  const client = await connectClient(config);
   const workers: WorkerProcess[] = [];
   let n = 0;
 
+  const env = { ...process.env, FIREBREAK_CONFIG: configFile, FIREBREAK_LOG_LEVEL: 'info', FIREBREAK_WORKFLOW_BUNDLE: bundlePath };
   const startWorker = async (): Promise<WorkerProcess> => {
-    const log = createWriteStream(join(dir, `worker-${++n}.log`));
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/firebreak.js'), 'worker'], {
-      env: { ...process.env, FIREBREAK_CONFIG: configFile, FIREBREAK_LOG_LEVEL: 'info', FIREBREAK_WORKFLOW_BUNDLE: bundlePath },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const take = (d: Buffer) => {
-      log.write(d);
-      if (out.length < 100_000) out += d.toString();
-    };
-    child.stdout?.on('data', take);
-    child.stderr?.on('data', take);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    void exited.then(() => log.end());
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${out.slice(-2000)}`)), 60_000);
-      const check = () => {
-        if (out.includes('worker ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on('data', check);
-      child.stderr?.on('data', check);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`worker exited (${signal ?? code}) before ready:\n${out.slice(-2000)}`));
-      });
-    });
-    const w: WorkerProcess = {
-      child,
-      pid: child.pid ?? -1,
-      identity: `${child.pid}@${hostname()}`,
-      alive: () => child.exitCode === null && child.signalCode === null,
-      async kill(signal = 'SIGKILL') {
-        if (w.alive()) child.kill(signal);
-        await exited;
-      },
-    };
+    const w = await spawnFirebreak({ args: ['worker'], env, logFile: join(dir, `worker-${++n}.log`), ready: 'worker ready' });
     workers.push(w);
     return w;
   };
+  const edges = chaosEdges(edgeNginxes, { dir, env });
+  const ensureEdges = async () => {
+    await Promise.all(edges.filter((e) => !e.alive()).map((e) => e.start()));
+  };
+  const booted = await Promise.allSettled([pgStarting.then(async (pgServer) => (await createAppDatabase(pgServer), pgServer)), connectClient(config), startWorker(), ensureEdges()] as const);
+  const bootFailed = booted.find((r) => r.status === 'rejected');
+  if (bootFailed) {
+    await Promise.allSettled([...workers.map((w) => w.kill('SIGKILL')), ...edges.map((e) => e.kill())]);
+    if (booted[1].status === 'fulfilled') await booted[1].value.connection.close().catch(() => undefined);
+    await stopStarted();
+    throw bootFailed.reason;
+  }
+  const postgres = (booted[0] as PromiseFulfilledResult<PrivatePostgres>).value;
+  const client = (booted[1] as PromiseFulfilledResult<Client>).value;
 
   const reset = async () => {
     await redis.client.flushall();
@@ -218,8 +216,9 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     github.model.secrets.clear();
     github.model.pushGreen('main');
     github.calls.length = 0;
-    writeFileSync(nginx.denyFile, '# empty until the first ban\n', { mode: 0o644 });
+    writeFileSync(nginx.denyFile, EMPTY_DENY_FILE, { mode: 0o644 });
     execFileSync(nginx.reloadCommand[0] as string, nginx.reloadCommand.slice(1), { stdio: 'ignore' });
+    for (const e of edges) e.reset();
     writeFileSync(envFile, INITIAL_ENV, { mode: 0o600 });
     const admin = await postgres.connect();
     try {
@@ -249,6 +248,7 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     postgres,
     temporal,
     nginx,
+    edges,
     github,
     envFile,
     client,
@@ -260,19 +260,20 @@ export async function startChaosStack(dir: string, bundlePath: string): Promise<
     async killWorkers() {
       await Promise.all(workers.filter((w) => w.alive()).map((w) => w.kill('SIGKILL')));
     },
+    ensureEdges,
     reset,
     async stop() {
-      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+      await Promise.all([...workers.map((w) => w.kill('SIGKILL')), ...edges.map((e) => e.kill())]);
       await client.connection.close().catch(() => undefined);
-      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop(), github.stop()]);
+      await Promise.allSettled([redis.stop(), postgres.stop(), temporal.stop(), nginx.stop(), github.stop(), ...edgeNginxes.map((x) => x.stop())]);
     },
   };
 }
 
-/** The worker logs of this run (for a failure's explanation). */
+/** The worker and edge logs of this run (for a failure's explanation). */
 export function workerLogTail(dir: string, chars = 3_000): string {
   return readdirSync(dir)
-    .filter((f) => /^worker-\d+\.log$/.test(f))
+    .filter((f) => /^(worker|edge-[a-z])-\d+\.log$/.test(f))
     .map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(-chars)}`)
     .join('\n');
 }

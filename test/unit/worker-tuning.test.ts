@@ -16,8 +16,8 @@ const configWith = (temporal: string): string => {
 
 describe('worker tuning', () => {
   it('parses temporal.worker and maps it onto Worker.create options; unset fields keep the defaults', () => {
-    const c = loadConfig({ file: configWith('{ worker: { maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, workflowTaskPollers: 4, activityTaskPollers: 6, workflowThreads: 2 } }'), env: {} });
-    expect(tuningOptions(c.temporal.worker)).toEqual({ maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, maxConcurrentWorkflowTaskPolls: 4, maxConcurrentActivityTaskPolls: 6, workflowThreadPoolSize: 2 });
+    const c = loadConfig({ file: configWith('{ worker: { maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, workflowTaskPollers: 4, activityTaskPollers: 6, workflowThreads: 2, stickyQueueScheduleToStartTimeout: 1500ms } }'), env: {} });
+    expect(tuningOptions(c.temporal.worker)).toEqual({ maxConcurrentActivityTaskExecutions: 300, maxCachedWorkflows: 500, maxConcurrentWorkflowTaskPolls: 4, maxConcurrentActivityTaskPolls: 6, workflowThreadPoolSize: 2, stickyQueueScheduleToStartTimeout: 1500 });
     const none = loadConfig({ file: configWith('{ address: "x:1" }'), env: {} });
     expect(none.temporal.worker).toEqual({});
     expect(tuningOptions(none.temporal.worker)).toEqual({});
@@ -27,6 +27,8 @@ describe('worker tuning', () => {
   it('refuses unknown or out-of-range settings with the path', () => {
     expect(() => loadConfig({ file: configWith('{ worker: { maxConcurrentActivityTaskExecutions: 0 } }'), env: {} })).toThrow(/temporal\.worker\.maxConcurrentActivityTaskExecutions/);
     expect(() => loadConfig({ file: configWith('{ worker: { pollers: 3 } }'), env: {} })).toThrow(/temporal\.worker/);
+    expect(() => loadConfig({ file: configWith('{ worker: { stickyQueueScheduleToStartTimeout: 10 } }'), env: {} })).toThrow(/temporal\.worker\.stickyQueueScheduleToStartTimeout/);
+    expect(() => loadConfig({ file: configWith('{ worker: { stickyQueueScheduleToStartTimeout: 20ms } }'), env: {} })).toThrow(/not a duration from 0.1s to 600s/);
   });
 
   it('writes the incident-storm table with the marginal cost and an SVG with both series', () => {
