@@ -1,4 +1,5 @@
 /** Build a Firebreak worker: one connection, clients built once, activities injected. */
+import { warmCommandHelper } from '../activities/support/command-runner.js';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createInspectionActivities, TargetClients } from '../activities/index.js';
 import { AuditStore, createAuditActivities } from '../activities/audit/index.js';
@@ -32,6 +33,8 @@ export async function createWorker(opts: {
   warnUnreadableSecrets(config, logger);
   const connection = await NativeConnection.connect(connectionOptions(config));
   const clients = new TargetClients(config);
+  // nginx targets run nginx -t / reload through the command helper: boot it before the first ban.
+  if (Object.values(config.targets).some((t) => t.nginx)) warmCommandHelper();
   const slack = slackClientFor(config);
   const deps = { config, logger, clients, ...(slack && { slack }) };
   const audit = new AuditStore(config, logger);

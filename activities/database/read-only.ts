@@ -20,6 +20,7 @@ import { grantCount, isOn } from './record.js';
 import { compare, display, ident, listSome, qualified } from './sql.js';
 import { markApplied } from './undo-schema.js';
 import { writePaths } from './write-paths.js';
+import { later } from '../support/later.js';
 
 /** Revoke the app role's writes, default its sessions to read-only, end its open sessions, prove a write is refused. */
 export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): Promise<ActionResult> {
@@ -27,6 +28,12 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
   const schemas = [...new Set(pgc.schemas)].sort(compare);
   return onTarget('postgres', () =>
     withAdmin(deps.clients, input.target, pgc, async (c) => {
+      // Prove up front that the app role can log in, so the proof cannot fail for that after acting.
+      // Its own session: it runs while the admin checks the catalog, and its failure counts only
+      // once those checks passed (theirs say more).
+      const preflight = later(
+        appLogins(deps, input.target, pgc, c).then(async (logins) => ({ logins, pid: await asAppRole(pgc, 'before acting', async (_app, _ro, pid) => pid, logins) })),
+      );
       const role = await validate(c, pgc, schemas);
       await assertAdminCan(c, schemas);
       const before = await writePaths(c, role, schemas, 'before');
@@ -36,9 +43,7 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
           `cannot make "${pgc.database}" read-only for ${who}: ${before.problems.join('; ')}. Nothing was changed: give the app role plain grants (no ownership, no writing roles) and retry.`,
         );
       }
-      // Prove up front that the app role can log in, so the proof cannot fail for that after acting.
-      const logins = await appLogins(deps, input.target, pgc, c);
-      const preflightPid = await asAppRole(pgc, 'before acting', async (_app, _ro, pid) => pid, logins);
+      const { logins, pid: preflightPid } = await preflight.value();
       await waitGone(c, preflightPid);
 
       if (input.mode === 'dry-run') {
@@ -72,13 +77,11 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
       // Sessions that started before read-only was in force end; later ones are already constrained.
       const appliedAt = await markApplied(c, input);
       const since = acted.first || acted.settingChanged ? appliedAt : ((await heldSince(c, pgc.appRole)) ?? appliedAt);
-      const sessionsTerminated = await endSessions(c, role, { before: since ?? new Date(), exclude: preflightPid });
 
-      const after = await writePaths(c, role, schemas, 'after');
-      if (after.problems.length) throw verificationFailed(`"${pgc.database}" is not read-only for ${who}: ${after.problems.join('; ')}`);
-
+      // The proof's session starts after `since`, so ending the older sessions cannot end it: it
+      // runs while the admin ends them and reads the catalog back.
       const probe = probeTable(acted.record.tables);
-      const proof = await tryAsAppRole(pgc, logins.candidates, async (app, readOnlyDefault) => {
+      const proving = () => tryAsAppRole(pgc, logins.candidates, async (app, readOnlyDefault) => {
         if (!isOn(readOnlyDefault)) throw verificationFailed(`a new session of ${who} has default_transaction_read_only = ${readOnlyDefault}, expected on`);
         if (!probe) return { readOnlyDefault, deniedWrite: null };
         const target = display(probe.schema, probe.table);
@@ -88,6 +91,12 @@ export async function databaseReadOnly(deps: ActivityDeps, input: ActionInput): 
         if (res.code !== SQLSTATE.insufficientPrivilege) throw verificationFailed(`a write as ${who} on ${target} failed with ${res.code} (${res.message ?? ''}), expected 42501 insufficient_privilege`);
         return { readOnlyDefault, deniedWrite: `42501 on ${target}` };
       });
+      const inFlight = since ? later(proving()) : undefined;
+      const sessionsTerminated = await endSessions(c, role, { before: since ?? new Date(), exclude: preflightPid });
+
+      const after = await writePaths(c, role, schemas, 'after');
+      if (after.problems.length) throw verificationFailed(`"${pgc.database}" is not read-only for ${who}: ${after.problems.join('; ')}`);
+      const proof = inFlight ? await inFlight.value() : await proving();
       if (!proof.ok) {
         // The catalog says what is in force; only the login could not confirm it.
         throw verificationFailed(

@@ -1,5 +1,5 @@
 /** Run an operator-configured command (nginx -t, nginx -s reload) and say in one line why it failed. */
-import { execFile } from 'node:child_process';
+import { execCommand } from './command-runner.js';
 
 export interface CommandResult {
   ok: boolean;
@@ -21,15 +21,12 @@ export interface CommandOptions {
 
 export function runCommand(cmd: readonly string[], opts: CommandOptions): Promise<CommandResult> {
   const [file, ...args] = cmd as [string, ...string[]];
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: opts.timeoutMs, maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (err, stdout, stderr) => {
-      if (!err) return resolve({ ok: true, detail: '' });
-      const e = err as Error & { killed?: boolean; code?: number | string; signal?: string | null };
-      const timedOut = opts.sayTimeout ? `timed out after ${opts.timeoutMs} ms` : 'timed out';
-      const why = e.code === 'ENOENT' ? `command not found: ${file}` : e.killed ? timedOut : `exit ${String(e.code ?? e.signal ?? 'error')}`;
-      const text = opts.stdout ? `${stderr}\n${stdout}` : stderr;
-      const out = text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, opts.lines).join(' | ');
-      resolve({ ok: false, detail: `${why}${out ? `: ${out.slice(0, opts.chars)}` : ''}` });
-    });
+  return execCommand({ file, args, timeoutMs: opts.timeoutMs, maxBuffer: 4 * 1024 * 1024 }).then(({ err, stdout, stderr }) => {
+    if (!err) return { ok: true, detail: '' };
+    const timedOut = opts.sayTimeout ? `timed out after ${opts.timeoutMs} ms` : 'timed out';
+    const why = err.code === 'ENOENT' ? `command not found: ${file}` : err.killed ? timedOut : `exit ${String(err.code ?? err.signal ?? 'error')}`;
+    const text = opts.stdout ? `${stderr}\n${stdout}` : stderr;
+    const out = text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, opts.lines).join(' | ');
+    return { ok: false, detail: `${why}${out ? `: ${out.slice(0, opts.chars)}` : ''}` };
   });
 }

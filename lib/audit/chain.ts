@@ -1,14 +1,16 @@
 /**
- * The audit log's hashes and checkpoint signatures, pure (worker, CLI and tests share them).
+ * The audit log's hashes and checkpoint signatures (worker, CLI and tests share them; the
+ * workflow sandbox imports only types).
  *
  * One chain per incident: record n carries hash(n-1). A global chain links incident heads
  * (one entry per checkpoint), so a deleted incident is missed by the global chain. Each
  * hash is SHA-256 over a domain prefix and the record's canonical JSON (lib/canonical.ts:
  * keys sorted by UTF-16 code unit, ECMAScript number text — RFC 8785 for JSON values).
  */
+import { createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import { decodeBase64, encodeBase64 } from '../identity/base64.js';
-import { publicKeyOf, signEd25519, verifyEd25519 } from '../identity/ed25519.js';
+import { publicKeyOf, verifyEd25519 } from '../identity/ed25519.js';
 import { keyIdOf } from '../identity/registry.js';
 import { utf8ToBytes } from '@noble/hashes/utils';
 
@@ -16,6 +18,8 @@ export const GENESIS = '0'.repeat(64);
 const RECORD_DOMAIN = 'firebreak-audit-record-v1\n';
 const GLOBAL_DOMAIN = 'firebreak-audit-global-v1\n';
 const CHECKPOINT_DOMAIN = 'firebreak-audit-checkpoint-v1\n';
+/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410). */
+const PKCS8_ED25519_SEED = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 export type AuditKind = 'declared' | 'timeline' | 'decision' | 'closed' | 'archived';
 
@@ -80,7 +84,9 @@ export interface AuditSigner {
 
 export function auditSigner(seed: Uint8Array): AuditSigner {
   const keyId = keyIdOf(publicKeyOf(seed));
-  return { keyId, sign: (m) => signEd25519(m, seed) };
+  // node:crypto, not the pure-JS signer: the same Ed25519 bytes at a tenth of the worker's CPU.
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_SEED, seed]), format: 'der', type: 'pkcs8' });
+  return { keyId, sign: (m) => new Uint8Array(nodeSign(null, m, key)) };
 }
 
 export function signCheckpoint(c: Omit<Checkpoint, 'keyId' | 'signature'>, signer: AuditSigner | undefined): Checkpoint {

@@ -18,6 +18,17 @@ export const SIGNATURE_BYTES = 64;
 /** Order of the prime subgroup: 2^252 + 27742317777372353535851937790883648493. */
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 
+/**
+ * Verify with a 4-bit window on the base point instead of noble's default 8. The workflow
+ * sandbox evaluates this module afresh for every workflow, so noble's base-point table is
+ * rebuilt per incident: 8 bits cost 180–250 ms of CPU for the first verification on this 2-core
+ * VM, 4 bits 17–26 ms, and a verification after that 9 ms either way (bench/RESULTS.md,
+ * "Faster containment"). Call it where a process verifies few signatures per module life.
+ */
+export function preferQuickFirstVerify(): void {
+  ed25519.Point.BASE.precompute(4);
+}
+
 /** Signs `message` with a 32-byte seed (RFC 8032 "private key"). Deterministic. */
 export function signEd25519(message: Uint8Array, seed: Uint8Array): Uint8Array {
   if (seed.length !== SEED_BYTES) throw new TypeError(`an Ed25519 seed is ${SEED_BYTES} bytes`);

@@ -9,12 +9,16 @@
  * no signatures: there the actor is what the front door said (marked unauthenticated).
  */
 import * as wf from '@temporalio/workflow';
+import { preferQuickFirstVerify } from '../../lib/identity/ed25519.js';
 import { findKey, type Registry } from '../../lib/identity/registry.js';
 import type { Statement } from '../../lib/identity/statement.js';
 import { verifyDecision, type SignedStatement, type Via } from '../../lib/identity/verify.js';
 import { decisionExpectation, type DecisionInput } from '../../lib/policy/decisions.js';
 import { POLICY_LOADING, type Actor } from '../definitions.js';
 import type { IncidentRun } from './state.js';
+
+// Each workflow gets its own copy of this module (and of noble's tables): see ed25519.ts.
+preferQuickFirstVerify();
 
 export type DeciderVia = Via | 'unauthenticated';
 
