@@ -1,8 +1,8 @@
 /**
  * A list of jtis held as bytes: every id followed by '\n' in one Buffer, with the
  * offset after each. A million ids are ~33 MB and one typed array instead of a
- * million strings, and a run of ids is a zero-copy slice: what the deny-list
- * script takes as its one packed argument.
+ * million strings; the deny-list writer copies each id's bytes straight into the
+ * commands it sends.
  */
 
 const NL = 0x0a;
@@ -21,11 +21,6 @@ export class JtiList {
   /** Where id i starts in `data`. */
   start(i: number): number {
     return i === 0 ? 0 : (this.ends[i - 1] as number);
-  }
-
-  /** Ids [from, to) as one slice of the list's memory, '\n' after each (also the last). */
-  slice(from: number, to: number): Buffer {
-    return this.data.subarray(this.start(from), this.start(to));
   }
 
   /** Id i as a string. */

@@ -4,8 +4,6 @@
  * progress record a retry resumes from; or per-user / global "revoked before"
  * epochs, which only move forward. simplejwt's blacklist follows. Never undone.
  */
-import { CancelledFailure } from '@temporalio/common';
-import type { Redis } from 'ioredis';
 import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { TargetConfig } from '../../lib/config.js';
 import { contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-keys.js';
@@ -13,46 +11,13 @@ import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { onTarget, verificationFailed } from '../support/failures.js';
 import { withReaders } from '../inspect/readers.js';
-import { activityContext, heartbeatProgress, lastHeartbeat } from '../support/context.js';
+import { heartbeatProgress, lastHeartbeat } from '../support/context.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
-import { checkPipeline, plural, REVOKE_CHUNK, targetFor, type PipelineResult } from './common.js';
+import { plural, targetFor } from './common.js';
+import { verifyJtis, writeJtis, type RevokeHeartbeat } from './deny-list.js';
 import { parseJtis, parseUserIds } from './inputs.js';
-import type { JtiList } from './jti-list.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
 import { applySimplejwt, countSimplejwt, prepareSimplejwt, simplejwtText, type SimplejwtMatch } from './simplejwt.js';
-
-/** Keys per EVALSHA inside a chunk: ~1–2 ms of Redis time each, so the app's commands interleave. */
-const SCRIPT_BATCH = 500;
-/** Read-back: the first and last chunk in full, plus this many random positions. */
-const RANDOM_SAMPLES = 1_000;
-/** Progress records only serve retries, which come within minutes; a later one just rewrites (idempotent). */
-const PROGRESS_TTL_SECONDS = 24 * 3600;
-
-// One SET per key, as a pipeline of plain SETs would do, but one command per
-// SCRIPT_BATCH keys, and the ids as one packed argument ('\n' after each, a slice
-// of the list's memory): the client-side cost per command and per argument (not
-// Redis) is what limits a pipeline of a million SETs from Node. The key prefix is
-// ARGV[1] (the keys are not declared in KEYS: a standalone Redis, as Django's
-// cache is; a Redis Cluster would refuse the script).
-const SET_MANY_SCRIPT = `
-local base, ttl, n = ARGV[1], ARGV[2], 0
-for id in string.gmatch(ARGV[3], '[^\\n]+') do
-  redis.call('SET', base .. id, '1', 'EX', ttl)
-  n = n + 1
-end
-return n
-`;
-
-/** What a chunk's heartbeat carries; `done` is where a retry may resume. */
-interface RevokeHeartbeat {
-  done: number;
-  total: number;
-  simplejwtSlices?: number;
-}
-
-function throwIfCancelled(): void {
-  if (activityContext()?.cancellationSignal.aborted) throw new CancelledFailure('tokens.revoke cancelled between chunks');
-}
 
 interface Progress {
   done: number;
@@ -67,67 +32,6 @@ function parseProgress(raw: string | null): Progress | undefined {
 function heartbeatDone(): number | undefined {
   const details = lastHeartbeat<{ done?: unknown }>();
   return typeof details?.done === 'number' ? details.done : undefined;
-}
-
-interface Chunk {
-  exec: Promise<PipelineResult>;
-  start: number;
-  end: number;
-}
-
-/**
- * SET <keyBase><id> 1 EX ttl for ids[from..], REVOKE_CHUNK ids per pipeline,
- * two pipelines in flight. After each chunk, in the same pipeline (so Redis has
- * executed the chunk when it executes this), the progress record is updated:
- * a retry resumes from it. Heartbeats carry the same count.
- */
-async function writeJtis(opts: { redis: Redis; keyBase: string; ids: JtiList; from: number; ttl: number; progressKey: string }): Promise<void> {
-  const { redis, keyBase, ids, ttl, progressKey } = opts;
-  const sha = String(await onTarget('redis', () => redis.script('LOAD', SET_MANY_SCRIPT)));
-  const ttlArg = String(ttl);
-  // Never outlives the keys it vouches for (if it did, the read-back fails and the record is dropped).
-  const progressTtl = Math.min(ttl, PROGRESS_TTL_SECONDS);
-  let inflight: Chunk | undefined;
-  const settle = async (chunk: Chunk): Promise<void> => {
-    const written = await onTarget('redis', async () => checkPipeline(await chunk.exec));
-    written.pop(); // the progress record's OK
-    if (written.reduce((a: number, n) => a + Number(n), 0) !== chunk.end - chunk.start) throw new Error(`tokens.revoke: the script wrote ${String(written)} keys for ids ${chunk.start}–${chunk.end}`);
-    heartbeatProgress<RevokeHeartbeat>({ done: chunk.end, total: ids.count });
-  };
-  for (let start = opts.from; start < ids.count; start += REVOKE_CHUNK) {
-    throwIfCancelled();
-    const end = Math.min(ids.count, start + REVOKE_CHUNK);
-    const pipeline = redis.pipeline();
-    for (let b = start; b < end; b += SCRIPT_BATCH) pipeline.evalsha(sha, 0, keyBase, ttlArg, ids.slice(b, Math.min(end, b + SCRIPT_BATCH)));
-    pipeline.set(progressKey, `${end}:${ids.fingerprint}`, 'EX', progressTtl);
-    const exec = pipeline.exec();
-    exec.catch(() => undefined); // observed by settle(); never an unhandled rejection if we stop early
-    if (inflight) await settle(inflight);
-    inflight = { exec, start, end };
-  }
-  if (inflight) await settle(inflight);
-}
-
-function sampleIndices(n: number): number[] {
-  const set = new Set<number>();
-  for (let i = 0; i < Math.min(n, REVOKE_CHUNK); i += 1) set.add(i);
-  for (let i = Math.max(0, n - REVOKE_CHUNK); i < n; i += 1) set.add(i);
-  for (let k = 0; k < RANDOM_SAMPLES && set.size < n; k += 1) set.add(Math.floor(Math.random() * n));
-  return [...set];
-}
-
-/** EXISTS over a sample of the written keys (multi-key EXISTS, 1,000 keys per command). */
-async function verifyJtis(redis: Redis, keyBase: string, ids: JtiList): Promise<{ sampled: number; missing: number; ttlSeconds: number }> {
-  const idx = sampleIndices(ids.count);
-  const pipeline = redis.pipeline();
-  for (let b = 0; b < idx.length; b += 1_000) {
-    pipeline.exists(...idx.slice(b, b + 1_000).map((i) => keyBase + ids.id(i)));
-  }
-  pipeline.ttl(keyBase + ids.id(0));
-  const values = checkPipeline(await pipeline.exec()) as number[];
-  const ttlSeconds = values.pop() ?? -2;
-  const found = values.reduce((a, b) => a + b, 0);
-  return { sampled: idx.length, missing: idx.length - found, ttlSeconds };
 }
 
 export function createRevokeActivities(deps: ActivityDeps) {
