@@ -63,14 +63,15 @@ export class RedisBulkWriter {
           ? tlsConnect({ host: o.host, port: o.port, servername: o.host, ...o.tls })
           : netConnect({ host: o.host, port: o.port ?? 6379, family: o.family });
       const timer = setTimeout(() => s.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), timeout);
-      s.once(o.tls && !o.path ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        s.removeListener('error', reject);
-        resolve(s);
-      });
-      s.once('error', (err) => {
+      const failed = (err: Error): void => {
         clearTimeout(timer);
         reject(err);
+      };
+      s.once('error', failed);
+      s.once(o.tls && !o.path ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        s.removeListener('error', failed);
+        resolve(s);
       });
     });
     socket.setNoDelay(true);
