@@ -6,7 +6,10 @@
  * activity: read and validate the file, the SETs, the read-back. The bench
  * target has no postgres, so the simplejwt part is skipped.
  * Floor, measured in the same run against the same Redis:
- * `redis-benchmark -P 64 -t set -n 1000000 -q` (its requests per second).
+ * `redis-benchmark -P 64 -t set -n 1000000 -q` (its requests per second; one key
+ * overwritten), and after each run the like-for-like one, entry `revoke-bulk.matched`:
+ * `redis-benchmark -P 64 -r 1e9 SET <prefix>:floor:__rand_int__ 1 EX 604800` (a
+ * million fresh keys with a TTL, as the activity writes).
  * Every run starts from no keys; deleting them is outside the timed window.
  */
 import { execFile } from 'node:child_process';
@@ -60,6 +63,8 @@ async function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
   } while (cursor !== '0');
 }
 
+const MATCHED_FLOOR_ARGS = (prefix: string): string[] => ['-P', '64', '-n', String(COUNT), '-r', '1000000000', '-q', 'SET', `${prefix}:floor:__rand_int__`, '1', 'EX', '604800'];
+
 export const revokeBulk: Benchmark = {
   name: 'revoke-bulk',
   unit: 'ids/s',
@@ -101,6 +106,7 @@ export const revokeBulk: Benchmark = {
 
     const samples: number[] = [];
     const floorSamples: number[] = [];
+    const matchedSamples: number[] = [];
     const parseMs: number[] = [];
     try {
       for (let i = 0; i < ctx.warmup + ctx.runs; i += 1) {
@@ -124,10 +130,14 @@ export const revokeBulk: Benchmark = {
         // ---- reset, then the floor ----------------------------------------------------
         await unlinkAll(redis, [...keys, ownKey(space, 'progress', incidentId, 'revoke')]);
         const floor = await redisBenchmark(host, port, ['-P', '64', '-t', 'set', '-n', String(COUNT), '-q']);
+        // Same Redis, the same command shape as the activity (a fresh key per SET, with EX), right after the run.
+        const matched = await redisBenchmark(host, port, MATCHED_FLOOR_ARGS(ctx.keyPrefix));
+        await unlinkMatching(redis, `${ctx.keyPrefix}:floor:*`);
 
         if (recorded) {
           samples.push(COUNT / seconds);
           floorSamples.push(floor);
+          matchedSamples.push(matched);
           // Read and validate only, for the breakdown.
           const d0 = performance.now();
           await revoke(input(`${incidentId}-dry`, 'dry-run'));
@@ -136,18 +146,18 @@ export const revokeBulk: Benchmark = {
         }
       }
 
-      // Same Redis, the same command shape as the activity (a fresh key per SET, with EX), for context.
-      const matched = await redisBenchmark(host, port, ['-P', '64', '-n', String(COUNT), '-r', '1000000000', '-q', 'SET', `${ctx.keyPrefix}:floor:__rand_int__`, '1', 'EX', '604800']);
-      await unlinkMatching(redis, `${ctx.keyPrefix}:floor:*`);
       const p50 = percentile(samples, 50);
+      const matched = percentile(matchedSamples, 50);
+      const ratios = samples.map((v, k) => (v / (matchedSamples[k] as number)).toFixed(2));
       return {
         samples,
         floorSamples,
         notes: [
           `activity called directly (MockActivityEnvironment), no workflow; ${COUNT.toLocaleString('en-US')} ids of 32 hex digits; simplejwt skipped (no postgres on the bench target)`,
           `p50 of reading + validating the file (dry-run): ${percentile(parseMs, 50).toFixed(0)} ms`,
-          `context: redis-benchmark -P 64 -r 1e9 SET <prefix>:floor:__rand_int__ 1 EX 604800 (fresh keys with a TTL, like the activity): ${matched.toFixed(0)} SET/s; p50 / that = ${(p50 / matched).toFixed(2)}`,
+          `like-for-like floor (revoke-bulk.matched): redis-benchmark -P 64 -r 1e9 SET <prefix>:floor:__rand_int__ 1 EX 604800 (fresh keys with a TTL, like the activity) after each run: p50 ${matched.toFixed(0)} SET/s; p50 / that = ${(p50 / matched).toFixed(2)}; per run: ${ratios.join(', ')}`,
         ],
+        extra: [{ name: 'matched', samples, floorSamples: matchedSamples }],
       };
     } finally {
       await unlinkAll(redis, keys).catch(() => undefined);

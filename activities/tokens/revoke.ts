@@ -4,8 +4,6 @@
  * progress record a retry resumes from; or per-user / global "revoked before"
  * epochs, which only move forward. simplejwt's blacklist follows. Never undone.
  */
-import { CancelledFailure } from '@temporalio/common';
-import type { Redis } from 'ioredis';
 import type { ArgsOf } from '../../lib/args/schemas.js';
 import type { TargetConfig } from '../../lib/config.js';
 import { contractKeys, djangoKey, ownKey, type KeySpace } from '../../lib/redis-keys.js';
@@ -13,40 +11,13 @@ import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { onTarget, verificationFailed } from '../support/failures.js';
 import { withReaders } from '../inspect/readers.js';
-import { activityContext, heartbeatProgress, lastHeartbeat } from '../support/context.js';
+import { heartbeatProgress, lastHeartbeat } from '../support/context.js';
 import { RAISE_EPOCH_SCRIPT } from '../support/redis-scripts.js';
-import { checkPipeline, plural, REVOKE_CHUNK, targetFor, type PipelineResult } from './common.js';
+import { plural, targetFor } from './common.js';
+import { verifyJtis, writeJtis, type RevokeHeartbeat } from './deny-list.js';
 import { parseJtis, parseUserIds } from './inputs.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
 import { applySimplejwt, countSimplejwt, prepareSimplejwt, simplejwtText, type SimplejwtMatch } from './simplejwt.js';
-
-/** Keys per EVALSHA inside a chunk: ~1 ms of Redis time each, so the app's commands interleave. */
-const SCRIPT_BATCH = 500;
-/** Read-back: the first and last chunk in full, plus this many random positions. */
-const RANDOM_SAMPLES = 1_000;
-/** Progress records only serve retries, which come within minutes; a later one just rewrites (idempotent). */
-const PROGRESS_TTL_SECONDS = 24 * 3600;
-
-// One SET per key, as a pipeline of plain SETs would do, but one command per
-// SCRIPT_BATCH keys: the client-side cost per command (not Redis) is what limits
-// a pipeline of a million SETs from Node.
-const SET_MANY_SCRIPT = `
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
-end
-return #KEYS
-`;
-
-/** What a chunk's heartbeat carries; `done` is where a retry may resume. */
-interface RevokeHeartbeat {
-  done: number;
-  total: number;
-  simplejwtSlices?: number;
-}
-
-function throwIfCancelled(): void {
-  if (activityContext()?.cancellationSignal.aborted) throw new CancelledFailure('tokens.revoke cancelled between chunks');
-}
 
 interface Progress {
   done: number;
@@ -63,64 +34,6 @@ function heartbeatDone(): number | undefined {
   return typeof details?.done === 'number' ? details.done : undefined;
 }
 
-/**
- * SET <keyBase><id> 1 EX ttl for ids[from..], REVOKE_CHUNK ids per pipeline,
- * two pipelines in flight. After each chunk, in the same pipeline (so Redis has
- * executed the chunk when it executes this), the progress record is updated:
- * a retry resumes from it. Heartbeats carry the same count.
- */
-async function writeJtis(opts: { redis: Redis; keyBase: string; ids: string[]; from: number; ttl: number; progressKey: string; fingerprint: string }): Promise<void> {
-  const { redis, keyBase, ids, ttl, progressKey, fingerprint } = opts;
-  const sha = String(await onTarget('redis', () => redis.script('LOAD', SET_MANY_SCRIPT)));
-  const ttlArg = String(ttl);
-  // Never outlives the keys it vouches for (if it did, the read-back fails and the record is dropped).
-  const progressTtl = Math.min(ttl, PROGRESS_TTL_SECONDS);
-  let inflight: { exec: Promise<PipelineResult>; end: number } | undefined;
-  const settle = async (chunk: { exec: Promise<PipelineResult>; end: number }): Promise<void> => {
-    await onTarget('redis', async () => checkPipeline(await chunk.exec));
-    heartbeatProgress<RevokeHeartbeat>({ done: chunk.end, total: ids.length });
-  };
-  for (let start = opts.from; start < ids.length; start += REVOKE_CHUNK) {
-    throwIfCancelled();
-    const end = Math.min(ids.length, start + REVOKE_CHUNK);
-    const pipeline = redis.pipeline();
-    for (let b = start; b < end; b += SCRIPT_BATCH) {
-      const e = Math.min(end, b + SCRIPT_BATCH);
-      const keys = new Array<string>(e - b);
-      for (let i = b; i < e; i += 1) keys[i - b] = keyBase + (ids[i] as string);
-      pipeline.evalsha(sha, keys.length, ...keys, ttlArg);
-    }
-    pipeline.set(progressKey, `${end}:${fingerprint}`, 'EX', progressTtl);
-    const exec = pipeline.exec();
-    exec.catch(() => undefined); // observed by settle(); never an unhandled rejection if we stop early
-    if (inflight) await settle(inflight);
-    inflight = { exec, end };
-  }
-  if (inflight) await settle(inflight);
-}
-
-function sampleIndices(n: number): number[] {
-  const set = new Set<number>();
-  for (let i = 0; i < Math.min(n, REVOKE_CHUNK); i += 1) set.add(i);
-  for (let i = Math.max(0, n - REVOKE_CHUNK); i < n; i += 1) set.add(i);
-  for (let k = 0; k < RANDOM_SAMPLES && set.size < n; k += 1) set.add(Math.floor(Math.random() * n));
-  return [...set];
-}
-
-/** EXISTS over a sample of the written keys (multi-key EXISTS, 1,000 keys per command). */
-async function verifyJtis(redis: Redis, keyBase: string, ids: string[]): Promise<{ sampled: number; missing: number; ttlSeconds: number }> {
-  const idx = sampleIndices(ids.length);
-  const pipeline = redis.pipeline();
-  for (let b = 0; b < idx.length; b += 1_000) {
-    pipeline.exists(...idx.slice(b, b + 1_000).map((i) => keyBase + (ids[i] as string)));
-  }
-  pipeline.ttl(keyBase + (ids[0] as string));
-  const values = checkPipeline(await pipeline.exec()) as number[];
-  const ttlSeconds = values.pop() ?? -2;
-  const found = values.reduce((a, b) => a + b, 0);
-  return { sampled: idx.length, missing: idx.length - found, ttlSeconds };
-}
-
 export function createRevokeActivities(deps: ActivityDeps) {
   const { clients } = deps;
 
@@ -129,18 +42,18 @@ export function createRevokeActivities(deps: ActivityDeps) {
     // djangoKey(revokedJti(id)) is this base + id: built once, not per id.
     const keyBase = djangoKey(space, contractKeys.revokedJti(''));
     if (djangoKey(space, contractKeys.revokedJti('x')) !== `${keyBase}x`) throw new Error('contractKeys.revokedJti is no longer a plain prefix; update tokens.revoke');
-    const list = await parseJtis(input.args as ArgsOf<'tokens.revoke'>, deps.config.inputsDir);
-    const { ids } = list;
-    const match: SimplejwtMatch = { kind: 'jti', jtis: ids };
-    const sj = await prepareSimplejwt(deps, target, input.target, match);
+    const ids = await parseJtis(input.args as ArgsOf<'tokens.revoke'>, deps.config.inputsDir);
+    const sj = await prepareSimplejwt(deps, target, input.target, { kind: 'jti', jtis: [] });
+    // The ids as strings only when the tables are there to match them against.
+    const match: SimplejwtMatch = { kind: 'jti', jtis: sj.skipped === undefined ? ids.strings() : [] };
 
     if (input.mode === 'dry-run') {
       const report = await countSimplejwt(sj, match);
       return {
-        summary: `would revoke ${plural(ids.length, 'jti')}; ${simplejwtText(report, true)}`,
+        summary: `would revoke ${plural(ids.count, 'jti')}; ${simplejwtText(report, true)}`,
         changed: false,
-        plan: [`SET ${keyBase}<jti> 1 EX ${ttl} ×${ids.length}`, simplejwtText(report, true)],
-        output: { scope: 'jti', revoked: 0, wouldRevoke: ids.length, simplejwt: report },
+        plan: [`SET ${keyBase}<jti> 1 EX ${ttl} ×${ids.count}`, simplejwtText(report, true)],
+        output: { scope: 'jti', revoked: 0, wouldRevoke: ids.count, simplejwt: report },
       };
     }
 
@@ -149,28 +62,28 @@ export function createRevokeActivities(deps: ActivityDeps) {
     const recorded = parseProgress(await onTarget('redis', () => redis.get(progressKey)));
     // The record is written in order with the SETs, in the target's own Redis: if the
     // data was lost (failover, restart) the record went with it and we start over.
-    const from = recorded && recorded.fingerprint === list.fingerprint ? Math.min(recorded.done, ids.length) : 0;
+    const from = recorded && recorded.fingerprint === ids.fingerprint ? Math.min(recorded.done, ids.count) : 0;
     const beat = heartbeatDone();
     if (beat !== undefined && beat > from) {
       deps.logger.warn({ incidentId: input.incidentId, step: input.stepId, heartbeat: beat, from }, 'tokens.revoke: progress record behind the last heartbeat; rewriting from the record');
     }
-    if (from > 0) deps.logger.info({ incidentId: input.incidentId, step: input.stepId, from, total: ids.length }, 'tokens.revoke: resuming');
+    if (from > 0) deps.logger.info({ incidentId: input.incidentId, step: input.stepId, from, total: ids.count }, 'tokens.revoke: resuming');
 
-    await writeJtis({ redis, keyBase, ids, from, ttl, progressKey, fingerprint: list.fingerprint });
+    await writeJtis({ redis, keyBase, ids, from, ttl, progressKey });
     const proof = await onTarget('redis', () => verifyJtis(redis, keyBase, ids));
     if (proof.missing > 0 || proof.ttlSeconds <= 0) {
       // Start over on the next attempt rather than trusting progress that did not hold.
       await onTarget('redis', () => redis.del(progressKey));
       throw verificationFailed(`read back ${proof.missing} of ${proof.sampled} sampled deny-list keys missing (TTL of the first: ${proof.ttlSeconds})`);
     }
-    const { report, open } = await applySimplejwt(sj, match, (slices) => heartbeatProgress<RevokeHeartbeat>({ done: ids.length, total: ids.length, simplejwtSlices: slices }));
+    const { report, open } = await applySimplejwt(sj, match, (slices) => heartbeatProgress<RevokeHeartbeat>({ done: ids.count, total: ids.count, simplejwtSlices: slices }));
     if (open > 0) throw verificationFailed(`simplejwt: ${open} matching outstanding tokens still not blacklisted after insert`);
-    deps.logger.info({ incidentId: input.incidentId, step: input.stepId, scope: 'jti', count: ids.length, resumedFrom: from }, 'tokens revoked');
+    deps.logger.info({ incidentId: input.incidentId, step: input.stepId, scope: 'jti', count: ids.count, resumedFrom: from }, 'tokens revoked');
     return {
-      summary: `revoked ${plural(ids.length, 'jti')} (${keyBase}<jti> = 1, TTL ${ttl} s${from ? `, resumed at ${from}` : ''}); ${simplejwtText(report, false)}`,
+      summary: `revoked ${plural(ids.count, 'jti')} (${keyBase}<jti> = 1, TTL ${ttl} s${from ? `, resumed at ${from}` : ''}); ${simplejwtText(report, false)}`,
       changed: true,
       proof: { sampled: proof.sampled, missing: 0, ttlSeconds: proof.ttlSeconds, ...(report.skipped === undefined ? { simplejwtOpen: 0 } : {}) },
-      output: { scope: 'jti', revoked: ids.length, resumedFrom: from, simplejwt: report },
+      output: { scope: 'jti', revoked: ids.count, resumedFrom: from, simplejwt: report },
     };
   }
 
