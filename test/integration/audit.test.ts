@@ -140,14 +140,16 @@ it('after Temporal deleted the incident, export and verify work from the archive
   const handle = handleFor(stack.client, done);
   const { runId } = await handle.describe();
   await stack.client.workflowService.deleteWorkflowExecution({ namespace: stack.config.temporal.namespace, workflowExecution: { workflowId: handle.workflowId, runId } });
-  for (let i = 0; i < 100; i++) {
+  // The server deletes about 10 s later (more under load); verify reads the history, so wait on that.
+  for (let i = 0; i < 600; i++) {
     try {
-      await handle.describe();
+      await handle.fetchHistory();
       await new Promise((res) => setTimeout(res, 100));
     } catch {
       break;
     }
   }
+  await expect(handle.fetchHistory()).rejects.toThrow(/not found/i);
   const r = await cli(['--json', 'audit', 'verify', done]);
   expect(r.code, r.stdout).toBe(0);
   expect((JSON.parse(r.stdout) as { incidents: Array<{ history: string }> }).incidents[0]?.history).toBe('archive');
@@ -162,4 +164,4 @@ it('after Temporal deleted the incident, export and verify work from the archive
   const tampered = await cli(['audit', 'verify', done]);
   expect(tampered.code).toBe(1);
   expect(tampered.stdout).toMatch(/archived history of firebreak-.* does not match its SHA-256/);
-});
+}, 180_000);
