@@ -11,6 +11,8 @@ import { chunks, networkContext, onRedis, WINDOW } from './registry.js';
 const EXPIRY_SUFFIX = '.expiry';
 /** Ended registry entries (and their holds) dropped per script call. */
 const SWEEP_BATCH = 1_000;
+/** Lifted networks offered to the edges' probe (the first not denied any more is asked as). */
+const LIFTED_SAMPLE = 5;
 
 export function createExpireActivities(deps: ActivityDeps) {
   const { logger } = deps;
@@ -39,9 +41,14 @@ export function createExpireActivities(deps: ActivityDeps) {
       }
       let liftedByHolds = 0;
       let holdsDropped = 0;
+      // A few networks that may be lifted now: the edges' probe asks as one of them and waits until
+      // its nginx no longer denies it (a reload is asynchronous), so "in sync" means in force.
+      const liftable = await onRedis(() => ctx.redis.zrangebyscore(ctx.registry, '-inf', cutoff, 'LIMIT', 0, LIFTED_SAMPLE));
       if (input.stepId.endsWith(EXPIRY_SUFFIX)) {
         const record = ctx.record(input.incidentId, input.stepId.slice(0, -EXPIRY_SUFFIX.length));
-        const parts = chunks(await onRedis(() => ctx.redis.smembers(record)));
+        const members = await onRedis(() => ctx.redis.smembers(record));
+        liftable.unshift(...members.slice(0, LIFTED_SAMPLE));
+        const parts = chunks(members);
         for (let w = 0; w < parts.length; w += WINDOW) {
           const results = await onRedis(() =>
             Promise.all(parts.slice(w, w + WINDOW).map((part) => ctx.redis.eval(EXPIRE_SCRIPT, 2 + part.length, ctx.registry, ctx.holds, ...ctx.banKeys(part), String(cutoff), ...part) as Promise<[number, number]>)),
@@ -79,7 +86,7 @@ export function createExpireActivities(deps: ActivityDeps) {
         denyProof = denyFileProof(nginx, file);
       }
       const active = await onRedis(() => ctx.redis.zcard(ctx.registry));
-      const edges = await edgeSetFor(deps, { target: input.target, redis: ctx.redis, space: ctx.space, cutoff });
+      const edges = await edgeSetFor(deps, { target: input.target, redis: ctx.redis, space: ctx.space, cutoff, allowed: liftable });
       logger.info({ incidentId: input.incidentId, step: input.stepId, removed, active }, 'ended bans dropped');
       return {
         summary: `dropped ${removed} ended ${removed === 1 ? 'ban' : 'bans'} (as of ${cutoffIso}); ${active} active${holdsDropped ? `; ${holdsDropped} ended ${holdsDropped === 1 ? 'hold' : 'holds'} released` : ''}` + denyFileSummary(nginx),

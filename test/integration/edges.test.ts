@@ -187,6 +187,9 @@ describe('bans on a fleet of nginx edges', () => {
     const result = await stack.client.workflow.execute<(i: ExpiryInput) => Promise<ActionResult>>('ExpiryWorkflow', { args: [input], workflowId: `${queues.get('edge-a')}-expiry`, taskQueue: stack.config.temporal.taskQueue });
     expect(result.summary).toMatch(/^dropped 1 ended ban .*; 3\/3 nginx edges in sync \(1 bans, sha256 [0-9a-f]{12}, probed\)$/);
     expect(result.edges).toBeUndefined();
+    // Each edge was asked as the lifted address until its reloaded nginx let it through.
+    const edgesProof = (result.proof as { edges: Array<{ probed: string[] }> }).edges;
+    expect(edgesProof.map((e) => e.probed)).toEqual(nginxes.map((): unknown[] => ['192.0.2.55 → 403', expect.stringMatching(/^192\.0\.2\.44 → (?!403)\d{3}$/)]));
     for (const n of nginxes) {
       expect(denyLines(n)).toEqual(['deny 192.0.2.55/32;']);
       expect((await get(n.port, from('192.0.2.44'))).status).toBe(200);
