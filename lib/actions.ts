@@ -36,7 +36,7 @@ interface ActionBase {
   timeoutMs: number;
   /** The activity also receives the incident status (report actions). */
   wantsStatus?: boolean;
-  /** Long activities heartbeat; a dead worker is noticed after this, not after the whole timeout. */
+  /** A dead worker is noticed after this, not after the whole timeout (default 15 s; the worker heartbeats every activity). */
   heartbeatTimeoutMs?: number;
   /** Results with `output.expiresAt` schedule this action (durable timer) for that moment. */
   onExpiry?: string;

@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import { checkSecretRefs } from '../lib/secret-refs.js';
 import { connectionOptions, dataConverter } from '../lib/temporal-connection.js';
 import { refusePlaintextPath, workflowsPath } from './paths.js';
+import { keepAlive } from './keep-alive.js';
 import { logRefusal } from './refusal-log.js';
 import { installRuntime, onDecisionRefused } from './runtime.js';
 
@@ -46,8 +47,8 @@ export async function createWorker(opts: {
     taskQueue: config.temporal.taskQueue,
     // A pre-built bundle already carries the interceptors (worker/bundle.ts).
     ...(opts.bundlePath
-      ? { workflowBundle: { codePath: opts.bundlePath } }
-      : { workflowsPath: workflowsPath(), interceptors: { workflowModules: [refusePlaintextPath()] } }),
+      ? { workflowBundle: { codePath: opts.bundlePath }, interceptors: { activity: [keepAlive] } }
+      : { workflowsPath: workflowsPath(), interceptors: { workflowModules: [refusePlaintextPath()], activity: [keepAlive] } }),
     activities,
     dataConverter: dataConverter(config, { onRefused: logRefusal(logger) }),
     shutdownGraceTime: '10s',

@@ -2,6 +2,8 @@
  * SIGKILL the worker while the lockdown step is inside Redis, start a new
  * worker, and check the effect was applied once: the undo record still holds
  * the value from before the incident, so the all-clear restores it exactly.
+ * The step's timeout is 10 minutes: the new worker takes it over within the
+ * heartbeat timeout (worker/keep-alive.ts), not after those 10 minutes.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { declareIncident, getStatus, resolveIncident, TERMINAL, waitFor, handleFor } from '../../lib/incidents/index.js';
@@ -21,13 +23,13 @@ beforeAll(async () => {
     'crash-lockdown',
     [
       'name: crash-lockdown',
-      'title: Lockdown with a short activity timeout',
+      'title: Lockdown with a long activity timeout',
       'severity: high',
       'phases:',
       '  containment:',
       '    - id: lockdown',
       '      action: lockdown.enable',
-      '      timeout: 3s',
+      '      timeout: 10m',
       '      retry: { initial_interval: 200ms }',
     ].join('\n'),
   );
@@ -55,6 +57,7 @@ it('a worker killed mid-step is replaced and the lockdown is applied exactly onc
   expect(await blocked()).toBe(true);
 
   await workers[0]?.kill('SIGKILL');
+  const killedAt = Date.now();
   expect(workers[0]?.child.signalCode).toBe('SIGKILL');
   await redis.call('CLIENT', 'UNPAUSE');
   workers.push(await spawnWorker(stack.configFile));
@@ -62,6 +65,10 @@ it('a worker killed mid-step is replaced and the lockdown is applied exactly onc
   const s = await waitFor(stack.client, id, (x) => x.state === 'awaiting-resolve' || TERMINAL.includes(x.state), { timeoutMs: 60_000, intervalMs: 100 });
   expect(s.state).toBe('awaiting-resolve');
   expect(await redis.get(flagKey)).toBe('1');
+  // The lost attempt was noticed by its missing heartbeats (15 s), far inside the 10-minute timeout.
+  const recoveredMs = Date.now() - killedAt;
+  console.log(`crash: lockdown recovered ${recoveredMs} ms after the kill`);
+  expect(recoveredMs).toBeLessThan(45_000);
 
   // The history proves the step really ran twice: the first attempt died with its worker.
   const history = await handleFor(stack.client, id).fetchHistory();

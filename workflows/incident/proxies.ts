@@ -13,6 +13,11 @@ type Activities = ReturnType<typeof createActivities>;
 export type ActionFn = (input: ActionInput) => Promise<ActionResult>;
 
 const DEFAULT_ATTEMPTS = 5;
+/**
+ * The worker heartbeats every activity that has a heartbeat timeout (worker/keep-alive.ts): a
+ * worker killed mid-step loses the attempt after this, not after the step's whole timeout.
+ */
+const HEARTBEAT_MS = 15_000;
 /** Bad input and refusals do not get better by trying again. */
 const NON_RETRYABLE = [FailureTypes.BadInput, FailureTypes.Refused];
 
@@ -20,7 +25,7 @@ const NON_RETRYABLE = [FailureTypes.BadInput, FailureTypes.Refused];
 export function actionActivity(spec: StepSpec, action: ActivityActionSpec): ActionFn {
   const acts = wf.proxyActivities<Activities>({
     startToCloseTimeout: spec.timeoutMs ?? action.timeoutMs,
-    heartbeatTimeout: action.heartbeatTimeoutMs,
+    heartbeatTimeout: action.heartbeatTimeoutMs ?? HEARTBEAT_MS,
     retry: {
       maximumAttempts: spec.retry?.maximumAttempts ?? DEFAULT_ATTEMPTS,
       initialInterval: spec.retry?.initialIntervalMs ?? 500,
@@ -35,6 +40,7 @@ export function actionActivity(spec: StepSpec, action: ActivityActionSpec): Acti
 /** The engine's own checks on the worker (argument validation, effective arguments). */
 export const engineChecks = wf.proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_MS,
   retry: { maximumAttempts: 5, initialInterval: 500, maximumInterval: 10_000, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -57,5 +63,6 @@ export function failureMessage(err: unknown): string {
  */
 export const { loadIncidentPolicy, refreshRegistry } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_MS,
   retry: { maximumAttempts: 5, initialInterval: 200, maximumInterval: 5_000, nonRetryableErrorTypes: NON_RETRYABLE },
 });

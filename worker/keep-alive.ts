@@ -1,0 +1,44 @@
+/**
+ * Heartbeats for every activity scheduled with a heartbeat timeout, for as long as its attempt
+ * runs. Without them a worker killed mid-step holds the step until its start-to-close timeout
+ * (two minutes for read-only, two hours for a redeploy) before Temporal gives it to another
+ * worker; with them the attempt is known lost within the heartbeat timeout.
+ *
+ * The beat repeats the latest details the activity sent itself (or, before it sent any, the
+ * previous attempt's), so progress a retry resumes from is never overwritten. An activity that
+ * hangs with its event loop alive is still ended by its start-to-close timeout.
+ */
+import type { Context } from '@temporalio/activity';
+import type { ActivityInterceptors } from '@temporalio/worker';
+
+/** How often within the heartbeat timeout the beat is sent (the SDK throttles what reaches the server). */
+const BEATS_PER_TIMEOUT = 4;
+const MIN_INTERVAL_MS = 500;
+
+export function keepAlive(ctx: Context): ActivityInterceptors {
+  return {
+    inbound: {
+      async execute(input, next) {
+        const timeout = ctx.info.heartbeatTimeoutMs;
+        if (!timeout) return next(input);
+        const send = ctx.heartbeat;
+        let latest: unknown = ctx.info.heartbeatDetails;
+        // `heartbeat` is an own property of the context (and what the module-level `heartbeat()` calls).
+        Object.defineProperty(ctx, 'heartbeat', {
+          configurable: true,
+          writable: true,
+          value: (details?: unknown) => {
+            latest = details;
+            send(details);
+          },
+        });
+        const timer = setInterval(() => send(latest), Math.max(MIN_INTERVAL_MS, Math.floor(timeout / BEATS_PER_TIMEOUT)));
+        try {
+          return await next(input);
+        } finally {
+          clearInterval(timer);
+        }
+      },
+    },
+  };
+}
