@@ -6,304 +6,14 @@
  * answer scripted failures, and holds sealed-box key pairs so tests can decrypt
  * what a sink sent.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sodium from 'libsodium-wrappers';
+import { GithubModel, type CommitRec, type IssueRec, type RecordedCall, type RunRec } from './github-model.js';
+import { commitJson, DOCS, HttpError, isoSec, issueJson, matchRoute, ROUTES, runJson, type Route } from './github-shapes.js';
 
-export interface RecordedCall {
-  method: string;
-  /** Path without the query, e.g. /repos/acme/web/commits/abc. */
-  path: string;
-  /** Matched route template, e.g. `GET /repos/{owner}/{repo}/commits/{ref}` (or `unknown`). */
-  route: string;
-  query: Record<string, string>;
-  body: unknown;
-  status: number;
-  /** Authorization scheme seen (`token`, `bearer`, or `none`); the credential itself is not recorded. */
-  auth: 'token' | 'bearer' | 'none' | 'other';
-}
-
-export interface CommitSpec {
-  message?: string;
-  /** Committer (and author) date; default: one minute after the previous commit made by the model. */
-  date?: string;
-  /** `commit.verification.verified` (default true). */
-  verified?: boolean;
-  /** `commit.verification.reason` (default `valid`, or `unsigned` when not verified). */
-  reason?: string;
-  parents?: string[];
-}
-
-interface CommitRec {
-  sha: string;
-  message: string;
-  date: string;
-  verified: boolean;
-  reason: string;
-  parents: string[];
-  order: number;
-}
-
-/** An issue as the stand-in keeps it (`POST /repos/{owner}/{repo}/issues`). */
-export interface IssueRec {
-  number: number;
-  title: string;
-  body: string | null;
-  labels: string[];
-  state: 'open' | 'closed';
-  created_at: string;
-  updated_at: string;
-}
-
-export type StatusState = 'error' | 'failure' | 'pending' | 'success';
-export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'waiting' | 'pending' | 'requested';
-
-export interface CheckRunSpec {
-  status?: 'queued' | 'in_progress' | 'completed';
-  conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required' | null;
-}
-
-/** How a dispatched run behaves: polls of `GET /actions/runs/{id}` move it along. */
-export interface RunPlan {
-  /** Polls answered `queued` before it starts. */
-  queuedPolls: number;
-  /** Polls answered `in_progress` before it completes. */
-  runningPolls: number;
-  /** Conclusion when it completes; null: it never completes. */
-  conclusion: 'success' | 'failure' | 'cancelled' | 'timed_out' | null;
-  /** Workflow-run list calls that do not show it yet (GitHub creates runs a moment after the dispatch). */
-  hiddenForListCalls: number;
-}
-
-export interface RunRec {
-  id: number;
-  run_number: number;
-  workflowFile: string;
-  display_title: string;
-  event: string;
-  status: RunStatus;
-  conclusion: string | null;
-  head_branch: string;
-  head_sha: string;
-  created_at: string;
-  updated_at: string;
-  inputs: Record<string, unknown>;
-  polls: number;
-  listCalls: number;
-  plan: RunPlan;
-}
-
-interface WorkflowRec {
-  id: number;
-  file: string;
-  name: string;
-  inputs: string[];
-  /** `run-name:` of the workflow; default: the workflow name. */
-  runName?: (inputs: Record<string, unknown>) => string;
-}
-
-interface KeyPairRec {
-  keyId: string;
-  publicKey: Uint8Array;
-  privateKey: Uint8Array;
-}
-
-interface SecretRec {
-  name: string;
-  encrypted_value: string;
-  key_id: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface DispatchRec {
-  workflow: string;
-  ref: string;
-  inputs: Record<string, unknown>;
-  runId: number;
-  at: string;
-}
-
-/** What `POST .../dispatches` answers: the 2026 run details when asked, plain 204, or an older server that rejects the option. */
-export type DispatchMode = 'details' | 'no-content' | 'legacy';
-
-function newKeyPair(): KeyPairRec {
-  const kp = sodium.crypto_box_keypair();
-  return { keyId: String(randomInt(1e11, 9e11)) + String(randomInt(1e6, 9e6)), publicKey: kp.publicKey, privateKey: kp.privateKey };
-}
-
-const hex40 = () => randomBytes(20).toString('hex');
-
-/** The in-memory repository; tests set it up and read it back. */
-export class GithubModel {
-  commits = new Map<string, CommitRec>();
-  branches = new Map<string, string>();
-  statuses = new Map<string, { context: string; state: StatusState; description: string | null; at: string }[]>();
-  checkRuns = new Map<string, { id: number; name: string; status: string; conclusion: string | null }[]>();
-  workflows = new Map<string, WorkflowRec>();
-  runs: RunRec[] = [];
-  dispatches: DispatchRec[] = [];
-  issues: IssueRec[] = [];
-  dispatchMode: DispatchMode = 'details';
-  /** Plan copied into each new run. */
-  runPlan: RunPlan = { queuedPolls: 0, runningPolls: 1, conclusion: 'success', hiddenForListCalls: 0 };
-  readonly repoKey: KeyPairRec = newKeyPair();
-  readonly secrets = new Map<string, SecretRec>();
-  readonly environments = new Map<string, { key: KeyPairRec; secrets: Map<string, SecretRec> }>();
-  private clock = Date.parse('2026-01-01T00:00:00Z');
-  private order = 0;
-  private nextId = 1000;
-
-  constructor(
-    readonly owner: string,
-    readonly repo: string,
-    readonly token: string,
-  ) {
-    this.reset();
-  }
-
-  /** Forget commits, branches, checks, runs and dispatches (keys, secrets and environments stay). */
-  reset(): void {
-    this.commits.clear();
-    this.branches.clear();
-    this.statuses.clear();
-    this.checkRuns.clear();
-    this.workflows.clear();
-    this.runs = [];
-    this.dispatches = [];
-    this.issues = [];
-    this.dispatchMode = 'details';
-    this.runPlan = { queuedPolls: 0, runningPolls: 1, conclusion: 'success', hiddenForListCalls: 0 };
-    this.clock = Date.parse('2026-01-01T00:00:00Z');
-    this.addWorkflow('deploy.yml', { name: 'Deploy', inputs: ['sha'] });
-  }
-
-  get htmlBase(): string {
-    return `https://github.test/${this.owner}/${this.repo}`;
-  }
-
-  addWorkflow(file: string, opts: { name?: string; inputs?: string[]; runName?: (inputs: Record<string, unknown>) => string } = {}): void {
-    this.workflows.set(file, { id: this.nextId++, file, name: opts.name ?? file, inputs: opts.inputs ?? [], runName: opts.runName });
-  }
-
-  /** Add a commit (not on any branch unless pushed); returns its sha. */
-  commit(spec: CommitSpec = {}): string {
-    const sha = hex40();
-    this.clock += 60_000;
-    const verified = spec.verified ?? true;
-    this.commits.set(sha, {
-      sha,
-      message: spec.message ?? `commit ${this.order + 1}`,
-      date: spec.date ?? new Date(this.clock).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      verified,
-      reason: spec.reason ?? (verified ? 'valid' : 'unsigned'),
-      parents: spec.parents ?? [],
-      order: this.order++,
-    });
-    return sha;
-  }
-
-  /** A new commit on top of `branch` (created when missing), moving the branch; returns its sha. */
-  push(branch: string, spec: CommitSpec = {}): string {
-    const head = this.branches.get(branch);
-    const sha = this.commit({ ...spec, parents: spec.parents ?? (head ? [head] : []) });
-    this.branches.set(branch, sha);
-    return sha;
-  }
-
-  /** Set (replace) the latest commit status of `context`. */
-  setStatus(sha: string, context: string, state: StatusState): void {
-    const list = (this.statuses.get(sha) ?? []).filter((s) => s.context !== context);
-    list.push({ context, state, description: null, at: new Date().toISOString() });
-    this.statuses.set(sha, list);
-  }
-
-  /** Set (replace) the latest check run named `name`. */
-  setCheckRun(sha: string, name: string, spec: CheckRunSpec = {}): void {
-    const list = (this.checkRuns.get(sha) ?? []).filter((r) => r.name !== name);
-    const status = spec.status ?? 'completed';
-    list.push({ id: this.nextId++, name, status, conclusion: status === 'completed' ? (spec.conclusion ?? 'success') : null });
-    this.checkRuns.set(sha, list);
-  }
-
-  /** A commit pushed to `branch` with the given check runs all green. */
-  pushGreen(branch: string, checks: string[] = ['test'], spec: CommitSpec = {}): string {
-    const sha = this.push(branch, spec);
-    for (const name of checks) this.setCheckRun(sha, name);
-    return sha;
-  }
-
-  addEnvironment(name: string): void {
-    if (!this.environments.has(name)) this.environments.set(name, { key: newKeyPair(), secrets: new Map() });
-  }
-
-  /** A run that exists before any dispatch (someone else's). */
-  addRun(workflowFile: string, spec: Partial<Pick<RunRec, 'status' | 'conclusion' | 'display_title' | 'created_at'>> = {}): RunRec {
-    return this.createRun(workflowFile, this.branches.get('main') ?? hex40(), 'main', {}, { ...this.runPlan, conclusion: null }, spec);
-  }
-
-  createRun(workflowFile: string, headSha: string, branch: string, inputs: Record<string, unknown>, plan: RunPlan, spec: Partial<RunRec> = {}): RunRec {
-    const wf = this.workflows.get(workflowFile);
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const run: RunRec = {
-      id: this.nextId++,
-      run_number: this.runs.length + 1,
-      workflowFile,
-      display_title: wf?.runName ? wf.runName(inputs) : (wf?.name ?? workflowFile),
-      event: 'workflow_dispatch',
-      status: 'queued',
-      conclusion: null,
-      head_branch: branch,
-      head_sha: headSha,
-      created_at: now,
-      updated_at: now,
-      inputs,
-      polls: 0,
-      listCalls: 0,
-      plan: { ...plan },
-      ...spec,
-    };
-    this.runs.push(run);
-    return run;
-  }
-
-  run(id: number): RunRec | undefined {
-    return this.runs.find((r) => r.id === id);
-  }
-
-  /** Open the sealed box GitHub would have stored (repository secret, or environment secret). */
-  decryptSecret(name: string, environment?: string): string | undefined {
-    const holder = environment === undefined ? { key: this.repoKey, secrets: this.secrets } : this.environments.get(environment);
-    const rec = holder?.secrets.get(name.toUpperCase());
-    if (!holder || !rec) return undefined;
-    const opened = sodium.crypto_box_seal_open(sodium.from_base64(rec.encrypted_value, sodium.base64_variants.ORIGINAL), holder.key.publicKey, holder.key.privateKey);
-    return sodium.to_string(opened);
-  }
-
-  resolve(ref: string): CommitRec | undefined {
-    const branchHead = this.branches.get(ref);
-    if (branchHead) return this.commits.get(branchHead);
-    const exact = this.commits.get(ref.toLowerCase());
-    if (exact) return exact;
-    if (!/^[0-9a-f]{4,39}$/i.test(ref)) return undefined;
-    const matches = [...this.commits.values()].filter((c) => c.sha.startsWith(ref.toLowerCase()));
-    return matches.length === 1 ? matches[0] : undefined;
-  }
-
-  /** The commit and every ancestor. */
-  ancestors(sha: string): Set<string> {
-    const seen = new Set<string>();
-    const todo = [sha];
-    while (todo.length) {
-      const s = todo.pop() as string;
-      if (seen.has(s)) continue;
-      seen.add(s);
-      todo.push(...(this.commits.get(s)?.parents ?? []));
-    }
-    return seen;
-  }
-}
+export { GithubModel, type CommitSpec, type IssueRec, type RecordedCall, type RunPlan, type StatusState } from './github-model.js';
 
 export interface StandinOptions {
   owner?: string;
@@ -339,63 +49,6 @@ export interface GithubStandin {
   stop(): Promise<void>;
 }
 
-const ROUTES = [
-  'GET /repos/{owner}/{repo}/commits',
-  'GET /repos/{owner}/{repo}/commits/{ref}',
-  'GET /repos/{owner}/{repo}/commits/{ref}/status',
-  'GET /repos/{owner}/{repo}/commits/{ref}/check-runs',
-  'GET /repos/{owner}/{repo}/compare/{basehead}',
-  'GET /repos/{owner}/{repo}/actions/secrets/public-key',
-  'PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}',
-  'GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key',
-  'PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}',
-  'POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches',
-  'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
-  'GET /repos/{owner}/{repo}/actions/runs/{run_id}',
-  'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel',
-  'GET /repos/{owner}/{repo}/issues',
-  'POST /repos/{owner}/{repo}/issues',
-  'PATCH /repos/{owner}/{repo}/issues/{issue_number}',
-] as const;
-type Route = (typeof ROUTES)[number];
-
-const PARSED_ROUTES = ROUTES.map((route) => {
-  const [method, template] = route.split(' ') as [string, string];
-  return { route, method, parts: template.split('/').slice(1) };
-});
-
-function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
-  const parts = path.split('/').slice(1);
-  // Static segments win over parameters (`secrets/public-key` is not a secret named public-key).
-  let best: { route: Route; params: Record<string, string>; score: number } | undefined;
-  for (const r of PARSED_ROUTES) {
-    if (r.method !== method || r.parts.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    let score = 0;
-    let ok = true;
-    r.parts.forEach((p, i) => {
-      const got = parts[i] as string;
-      if (p.startsWith('{')) params[p.slice(1, -1)] = decodeURIComponent(got);
-      else if (p === got) score++;
-      else ok = false;
-    });
-    if (ok && (!best || score > best.score)) best = { route: r.route, params, score };
-  }
-  return best && { route: best.route, params: best.params };
-}
-
-const DOCS = 'https://docs.github.com/rest';
-const isoSec = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
 
 /** Start the stand-in on 127.0.0.1 (a free port). */
 export async function startGithubStandin(opts: StandinOptions = {}): Promise<GithubStandin> {
@@ -407,84 +60,7 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
 
   const apiUrl = (path: string) => `${base}/repos/${model.owner}/${model.repo}${path}`;
 
-  function commitJson(c: CommitRec) {
-    const person = { name: 'Dev', email: 'dev@example.com', date: c.date };
-    return {
-      sha: c.sha,
-      node_id: `C_${c.sha.slice(0, 12)}`,
-      url: apiUrl(`/commits/${c.sha}`),
-      html_url: `${model.htmlBase}/commit/${c.sha}`,
-      comments_url: apiUrl(`/commits/${c.sha}/comments`),
-      commit: {
-        url: apiUrl(`/git/commits/${c.sha}`),
-        author: person,
-        committer: person,
-        message: c.message,
-        tree: { sha: hex40(), url: apiUrl('/git/trees/x') },
-        comment_count: 0,
-        verification: {
-          verified: c.verified,
-          reason: c.reason,
-          signature: c.verified || c.reason !== 'unsigned' ? '-----BEGIN PGP SIGNATURE-----\n...\n-----END PGP SIGNATURE-----' : null,
-          payload: c.verified || c.reason !== 'unsigned' ? `tree ...\n\n${c.message}` : null,
-          verified_at: c.verified ? c.date : null,
-        },
-      },
-      author: null,
-      committer: null,
-      parents: c.parents.map((p) => ({ sha: p, url: apiUrl(`/commits/${p}`), html_url: `${model.htmlBase}/commit/${p}` })),
-    };
-  }
-
-  function runJson(r: RunRec) {
-    const wf = model.workflows.get(r.workflowFile);
-    return {
-      id: r.id,
-      name: wf?.name ?? r.workflowFile,
-      node_id: `WFR_${r.id}`,
-      head_branch: r.head_branch,
-      head_sha: r.head_sha,
-      path: `.github/workflows/${r.workflowFile}`,
-      display_title: r.display_title,
-      run_number: r.run_number,
-      run_attempt: 1,
-      event: r.event,
-      status: r.status,
-      conclusion: r.conclusion,
-      workflow_id: wf?.id ?? 0,
-      url: apiUrl(`/actions/runs/${r.id}`),
-      html_url: `${model.htmlBase}/actions/runs/${r.id}`,
-      created_at: r.created_at,
-      updated_at: r.updated_at,
-      run_started_at: r.created_at,
-      jobs_url: apiUrl(`/actions/runs/${r.id}/jobs`),
-      cancel_url: apiUrl(`/actions/runs/${r.id}/cancel`),
-      workflow_url: apiUrl(`/actions/workflows/${wf?.id ?? 0}`),
-      pull_requests: [],
-      head_commit: null,
-      repository: { id: 1, name: model.repo, full_name: `${model.owner}/${model.repo}` },
-      head_repository: { id: 1, name: model.repo, full_name: `${model.owner}/${model.repo}` },
-    };
-  }
-
-  function issueJson(i: IssueRec) {
-    return {
-      id: 50_000 + i.number,
-      node_id: `I_${i.number}`,
-      number: i.number,
-      url: apiUrl(`/issues/${i.number}`),
-      html_url: `${model.htmlBase}/issues/${i.number}`,
-      title: i.title,
-      body: i.body,
-      state: i.state,
-      labels: i.labels.map((name, k) => ({ id: k + 1, name, color: 'ededed', default: false })),
-      user: { login: 'firebreak-bot', id: 1, type: 'User' },
-      comments: 0,
-      created_at: i.created_at,
-      updated_at: i.updated_at,
-      closed_at: null,
-    };
-  }
+  const shapes = { model, apiUrl };
 
   function page<T>(items: T[], query: Record<string, string>, path: string, res: ServerResponse, defaultPerPage = 30): T[] {
     const perPage = Math.min(Math.max(Number(query.per_page ?? defaultPerPage) || defaultPerPage, 1), 100);
@@ -525,12 +101,12 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
         if (!head) throw new HttpError(404, 'Not Found');
         const all = [...model.ancestors(head.sha)].map((s) => model.commits.get(s) as CommitRec);
         all.sort((a, b) => Date.parse(b.date) - Date.parse(a.date) || b.order - a.order);
-        return { status: 200, data: page(all, query, path, res).map(commitJson) };
+        return { status: 200, data: page(all, query, path, res).map((x) => commitJson(shapes, x)) };
       }
       case 'GET /repos/{owner}/{repo}/commits/{ref}': {
         const c = model.resolve(params.ref as string);
         if (!c) throw new HttpError(422, `No commit found for SHA: ${params.ref}`);
-        return { status: 200, data: { ...commitJson(c), stats: { total: 1, additions: 1, deletions: 0 }, files: [] } };
+        return { status: 200, data: { ...commitJson(shapes, c), stats: { total: 1, additions: 1, deletions: 0 }, files: [] } };
       }
       case 'GET /repos/{owner}/{repo}/commits/{ref}/status': {
         const c = model.resolve(params.ref as string);
@@ -604,13 +180,13 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
             permalink_url: `${model.htmlBase}/compare/${b.sha}...${h.sha}`,
             diff_url: `${model.htmlBase}/compare/${params.basehead}.diff`,
             patch_url: `${model.htmlBase}/compare/${params.basehead}.patch`,
-            base_commit: commitJson(b),
-            merge_base_commit: mergeBase ? commitJson(mergeBase) : null,
+            base_commit: commitJson(shapes, b),
+            merge_base_commit: mergeBase ? commitJson(shapes, mergeBase) : null,
             status,
             ahead_by: ahead.length,
             behind_by: behind.length,
             total_commits: ahead.length,
-            commits: page(ahead, query, path, res, 250).map(commitJson),
+            commits: page(ahead, query, path, res, 250).map((x) => commitJson(shapes, x)),
             files: [],
           },
         };
@@ -679,13 +255,13 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
           runs = runs.filter((r) => (op === '>=' ? t(r) >= at : op === '>' ? t(r) > at : op === '<=' ? t(r) <= at : t(r) < at));
         }
         runs.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id);
-        return { status: 200, data: { total_count: runs.length, workflow_runs: page(runs, query, path, res).map(runJson) } };
+        return { status: 200, data: { total_count: runs.length, workflow_runs: page(runs, query, path, res).map((x) => runJson(shapes, x)) } };
       }
       case 'GET /repos/{owner}/{repo}/actions/runs/{run_id}': {
         const run = model.run(Number(params.run_id));
         if (!run) throw new HttpError(404, 'Not Found');
         advance(run);
-        return { status: 200, data: runJson(run) };
+        return { status: 200, data: runJson(shapes, run) };
       }
       case 'GET /repos/{owner}/{repo}/issues': {
         const state = query.state ?? 'open';
@@ -694,7 +270,7 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
           .filter((i) => state === 'all' || i.state === state)
           .filter((i) => wanted.every((l) => i.labels.includes(l)))
           .sort((a, b) => b.number - a.number);
-        return { status: 200, data: list.map(issueJson) };
+        return { status: 200, data: list.map((x) => issueJson(shapes, x)) };
       }
       case 'POST /repos/{owner}/{repo}/issues': {
         const b = (body ?? {}) as { title?: unknown; body?: unknown; labels?: unknown };
@@ -704,7 +280,7 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
         const now = isoSec(Date.now());
         const issue: IssueRec = { number: model.issues.length + 1, title: b.title, body: typeof b.body === 'string' ? b.body : null, labels, state: 'open', created_at: now, updated_at: now };
         model.issues.push(issue);
-        return { status: 201, data: issueJson(issue) };
+        return { status: 201, data: issueJson(shapes, issue) };
       }
       case 'PATCH /repos/{owner}/{repo}/issues/{issue_number}': {
         const issue = model.issues.find((i) => i.number === Number(params.issue_number));
@@ -717,7 +293,7 @@ export async function startGithubStandin(opts: StandinOptions = {}): Promise<Git
         if (b.state === 'open' || b.state === 'closed') issue.state = b.state;
         if (Array.isArray(b.labels)) issue.labels = b.labels.map((l) => (typeof l === 'string' ? l : String((l as { name?: unknown }).name)));
         issue.updated_at = isoSec(Date.now());
-        return { status: 200, data: issueJson(issue) };
+        return { status: 200, data: issueJson(shapes, issue) };
       }
       case 'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel': {
         const run = model.run(Number(params.run_id));
