@@ -1,12 +1,13 @@
 /**
- * Heartbeats for every activity scheduled with a heartbeat timeout, for as long as its attempt
- * runs. Without them a worker killed mid-step holds the step until its start-to-close timeout
+ * Heartbeats for an activity scheduled with a heartbeat timeout, until it heartbeats itself.
+ * Without them a worker killed mid-step holds the step until its start-to-close timeout
  * (two minutes for read-only, two hours for a redeploy) before Temporal gives it to another
  * worker; with them the attempt is known lost within the heartbeat timeout.
  *
- * The beat repeats the latest details the activity sent itself (or, before it sent any, the
- * previous attempt's), so progress a retry resumes from is never overwritten. An activity that
- * hangs with its event loop alive is still ended by its start-to-close timeout.
+ * Once the activity sends a heartbeat of its own, its beats are its liveness again (a bulk
+ * step that stops making progress is noticed as before) and this stops. Until then the beat
+ * carries the previous attempt's details, so the progress a retry resumes from is kept. An
+ * activity that hangs with its event loop alive is still ended by its start-to-close timeout.
  */
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptors } from '@temporalio/worker';
@@ -22,17 +23,17 @@ export function keepAlive(ctx: Context): ActivityInterceptors {
         const timeout = ctx.info.heartbeatTimeoutMs;
         if (!timeout) return next(input);
         const send = ctx.heartbeat;
-        let latest: unknown = ctx.info.heartbeatDetails;
+        const previous: unknown = ctx.info.heartbeatDetails;
+        const timer = setInterval(() => send(previous), Math.max(MIN_INTERVAL_MS, Math.floor(timeout / BEATS_PER_TIMEOUT)));
         // `heartbeat` is an own property of the context (and what the module-level `heartbeat()` calls).
         Object.defineProperty(ctx, 'heartbeat', {
           configurable: true,
           writable: true,
           value: (details?: unknown) => {
-            latest = details;
+            clearInterval(timer);
             send(details);
           },
         });
-        const timer = setInterval(() => send(latest), Math.max(MIN_INTERVAL_MS, Math.floor(timeout / BEATS_PER_TIMEOUT)));
         try {
           return await next(input);
         } finally {
