@@ -130,6 +130,9 @@ function newKeyPair(): KeyPairRec {
 
 export const hex40 = () => randomBytes(20).toString('hex');
 
+/** Commits get dates a minute apart from 30 days ago (whole seconds, as GitHub gives them): always in the past, whatever today is. */
+const commitClockStart = (): number => Math.floor((Date.now() - 30 * 24 * 3600_000) / 1000) * 1000;
+
 /** The in-memory repository; tests set it up and read it back. */
 export class GithubModel {
   commits = new Map<string, CommitRec>();
@@ -146,7 +149,7 @@ export class GithubModel {
   readonly repoKey: KeyPairRec = newKeyPair();
   readonly secrets = new Map<string, SecretRec>();
   readonly environments = new Map<string, { key: KeyPairRec; secrets: Map<string, SecretRec> }>();
-  private clock = Date.parse('2026-01-01T00:00:00Z');
+  private clock = commitClockStart();
   private order = 0;
   private nextId = 1000;
 
@@ -170,7 +173,7 @@ export class GithubModel {
     this.issues = [];
     this.dispatchMode = 'details';
     this.runPlan = { queuedPolls: 0, runningPolls: 1, conclusion: 'success', hiddenForListCalls: 0 };
-    this.clock = Date.parse('2026-01-01T00:00:00Z');
+    this.clock = commitClockStart();
     this.addWorkflow('deploy.yml', { name: 'Deploy', inputs: ['sha'] });
   }
 
