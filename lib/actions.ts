@@ -36,7 +36,7 @@ interface ActionBase {
   timeoutMs: number;
   /** The activity also receives the incident status (report actions). */
   wantsStatus?: boolean;
-  /** A dead worker is noticed after this, not after the whole timeout (default 15 s; the worker heartbeats every activity). */
+  /** A dead worker is noticed after this, not after the whole timeout (default 15 s; the worker heartbeats for a step until the step heartbeats itself). */
   heartbeatTimeoutMs?: number;
   /** Results with `output.expiresAt` schedule this action (durable timer) for that moment. */
   onExpiry?: string;

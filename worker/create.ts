@@ -45,10 +45,9 @@ export async function createWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    // A pre-built bundle already carries the interceptors (worker/bundle.ts).
-    ...(opts.bundlePath
-      ? { workflowBundle: { codePath: opts.bundlePath }, interceptors: { activity: [keepAlive] } }
-      : { workflowsPath: workflowsPath(), interceptors: { workflowModules: [refusePlaintextPath()], activity: [keepAlive] } }),
+    ...(opts.bundlePath ? { workflowBundle: { codePath: opts.bundlePath } } : { workflowsPath: workflowsPath() }),
+    // A pre-built bundle already carries the workflow interceptors (worker/bundle.ts); activity ones are the worker's.
+    interceptors: { activity: [keepAlive], ...(!opts.bundlePath && { workflowModules: [refusePlaintextPath()] }) },
     activities,
     dataConverter: dataConverter(config, { onRefused: logRefusal(logger) }),
     shutdownGraceTime: '10s',

@@ -2,7 +2,7 @@
 import type { ActionInput, ActionResult } from '../../workflows/definitions.js';
 import type { ActivityDeps } from '../deps.js';
 import { verificationFailed } from '../support/failures.js';
-import { edgeSetFor } from '../edge/index.js';
+import { edgeSetFor, edgesOf } from '../edge/index.js';
 import { currentDenyLines, denyFileProof, denyFileSummary, nginxPlan, readDenyFile, syncNginx } from './deny-file.js';
 import { requestedAtSeconds } from '../support/requested-at.js';
 import { EXPIRE_SCRIPT, SWEEP_SCRIPT } from './holds.js';
@@ -43,11 +43,12 @@ export function createExpireActivities(deps: ActivityDeps) {
       let holdsDropped = 0;
       // A few networks that may be lifted now: the edges' probe asks as one of them and waits until
       // its nginx no longer denies it (a reload is asynchronous), so "in sync" means in force.
-      const liftable = await onRedis(() => ctx.redis.zrangebyscore(ctx.registry, '-inf', cutoff, 'LIMIT', 0, LIFTED_SAMPLE));
+      const probed = edgesOf(deps, input.target).some((e) => e.probe);
+      const liftable = probed ? await onRedis(() => ctx.redis.zrangebyscore(ctx.registry, '-inf', cutoff, 'LIMIT', 0, LIFTED_SAMPLE)) : [];
       if (input.stepId.endsWith(EXPIRY_SUFFIX)) {
         const record = ctx.record(input.incidentId, input.stepId.slice(0, -EXPIRY_SUFFIX.length));
         const members = await onRedis(() => ctx.redis.smembers(record));
-        liftable.unshift(...members.slice(0, LIFTED_SAMPLE));
+        if (probed) liftable.unshift(...members.slice(0, LIFTED_SAMPLE));
         const parts = chunks(members);
         for (let w = 0; w < parts.length; w += WINDOW) {
           const results = await onRedis(() =>

@@ -14,8 +14,9 @@ export type ActionFn = (input: ActionInput) => Promise<ActionResult>;
 
 const DEFAULT_ATTEMPTS = 5;
 /**
- * The worker heartbeats every activity that has a heartbeat timeout (worker/keep-alive.ts): a
- * worker killed mid-step loses the attempt after this, not after the step's whole timeout.
+ * The worker heartbeats for an activity with a heartbeat timeout until it heartbeats itself
+ * (worker/keep-alive.ts): a worker killed mid-step loses the attempt after this, not after the
+ * step's whole timeout.
  */
 const HEARTBEAT_MS = 15_000;
 /** Bad input and refusals do not get better by trying again. */
